@@ -1,0 +1,349 @@
+//! Settings: the schema of the `warden` configuration section, validated key by key so
+//! one bad value costs only that value (with a warning naming the key), never the rest.
+//!
+//! Sources, lowest precedence first: editor settings (`initializationOptions` and
+//! `workspace/configuration` section `warden`) < the repository's `.warden.toml` <
+//! values set by `warden.*` commands (stored in the database, applied by the caller).
+//! `.warden.toml` uses the same keys; `snake_case` spellings are accepted too.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Longest accepted system prompt, in characters.
+pub const MAX_PROMPT_CHARS: usize = 16_000;
+
+/// The name of the per-repository configuration file.
+pub const FILE_NAME: &str = ".warden.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Workspace system prompt used by LLM actions when no command set one.
+    pub system_prompt: Option<String>,
+    pub database: DatabaseSettings,
+    pub trace: TraceSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DatabaseSettings {
+    /// Database file; `--db`/`WARDEN_DB` win over it. Read once, at `initialize`.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TraceSettings {
+    /// Publish `warden/traceStarted`/`warden/traceFinished` notifications.
+    pub live: bool,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings { live: true }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            system_prompt: None,
+            database: DatabaseSettings::default(),
+            trace: TraceSettings::default(),
+        }
+    }
+}
+
+/// A problem with one key; the key's default was used instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Dotted key, e.g. `warden.trace.live`.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Validates an editor settings object (the `warden` section).
+pub fn from_editor(value: &Value) -> (Settings, Vec<Warning>) {
+    effective(value, None)
+}
+
+/// Editor settings overlaid with a `.warden.toml` overlay (see [`parse_file`]).
+pub fn effective(editor: &Value, file: Option<&Value>) -> (Settings, Vec<Warning>) {
+    let mut warnings = Vec::new();
+    let user = match file {
+        Some(overlay) => merge(editor, overlay),
+        None => editor.clone(),
+    };
+    let mut candidate = serde_json::to_value(Settings::default()).expect("settings serialize");
+    match &user {
+        Value::Object(map) => apply(&mut candidate, map, "warden", &mut warnings),
+        Value::Null => {}
+        other => warnings.push(Warning {
+            key: "warden".into(),
+            message: format!("expected an object, got {}; using defaults", kind(other)),
+        }),
+    }
+    let mut settings: Settings =
+        serde_json::from_value(candidate).expect("candidate stays valid by construction");
+    settings.check(&mut warnings);
+    (settings, warnings)
+}
+
+impl Settings {
+    /// Semantic checks serde cannot express.
+    fn check(&mut self, warnings: &mut Vec<Warning>) {
+        if let Some(p) = &self.system_prompt {
+            if let Err(message) = check_prompt(p) {
+                warnings.push(Warning {
+                    key: "warden.systemPrompt".into(),
+                    message: format!("{message}; ignored"),
+                });
+                self.system_prompt = None;
+            }
+        }
+    }
+}
+
+/// The rule every system prompt obeys, from any source.
+pub fn check_prompt(prompt: &str) -> Result<(), String> {
+    if prompt.trim().is_empty() {
+        return Err("the system prompt is empty".into());
+    }
+    let n = prompt.chars().count();
+    if n > MAX_PROMPT_CHARS {
+        return Err(format!(
+            "the system prompt has {n} characters; the limit is {MAX_PROMPT_CHARS}"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `.warden.toml` text into an overlay for [`effective`]. A syntax error is one
+/// warning with its line and column, and an empty overlay.
+pub fn parse_file(text: &str, path: &str) -> (Value, Vec<Warning>) {
+    match toml::from_str::<toml::Table>(text) {
+        Ok(table) => {
+            let json = serde_json::to_value(table).unwrap_or(Value::Null);
+            (camel_keys(json), Vec::new())
+        }
+        Err(e) => {
+            let location = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].matches('\n').count() + 1;
+                    let col = s.start - text[..s.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!(":{line}:{col}")
+                })
+                .unwrap_or_default();
+            (
+                Value::Object(Map::new()),
+                vec![Warning {
+                    key: format!("{path}{location}"),
+                    message: format!("{}; the file is ignored until fixed", e.message()),
+                }],
+            )
+        }
+    }
+}
+
+/// Deep merge: objects merge key by key, anything else in `overlay` replaces `base`.
+pub fn merge(base: &Value, overlay: &Value) -> Value {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let merged = match out.get(k) {
+                    Some(existing) => merge(existing, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, o) => o.clone(),
+    }
+}
+
+/// Applies user keys onto the defaults one leaf at a time, keeping each only if the
+/// whole still deserializes; unknown keys and bad values become warnings.
+fn apply(candidate: &mut Value, user: &Map<String, Value>, prefix: &str, warnings: &mut Vec<Warning>) {
+    let root = candidate.clone();
+    let mut path = Vec::new();
+    apply_at(candidate, &root, user, prefix, &mut path, warnings);
+}
+
+fn apply_at(
+    candidate: &mut Value,
+    defaults: &Value,
+    user: &Map<String, Value>,
+    prefix: &str,
+    path: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
+) {
+    for (key, value) in user {
+        path.push(key.clone());
+        let dotted = format!("{prefix}.{}", path.join("."));
+        match pointer(defaults, path) {
+            None => warnings.push(Warning {
+                key: dotted,
+                message: "unknown setting; ignored".into(),
+            }),
+            Some(Value::Object(_)) if value.is_object() => {
+                let Value::Object(inner) = value else { unreachable!() };
+                apply_at(candidate, defaults, inner, prefix, path, warnings);
+            }
+            Some(_) => {
+                let previous = set(candidate, path, value.clone());
+                if let Err(e) = serde_json::from_value::<Settings>(candidate.clone()) {
+                    set(candidate, path, previous);
+                    warnings.push(Warning {
+                        key: dotted,
+                        message: format!("{}; using the default", clean_serde(&e.to_string())),
+                    });
+                }
+            }
+        }
+        path.pop();
+    }
+}
+
+fn pointer<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |v, k| v.as_object()?.get(k))
+}
+
+fn set(root: &mut Value, path: &[String], value: Value) -> Value {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut node = root;
+    for k in parents {
+        node = node
+            .as_object_mut()
+            .expect("parents are objects in the defaults")
+            .entry(k.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    node.as_object_mut()
+        .expect("parent is an object")
+        .insert(last.clone(), value)
+        .unwrap_or(Value::Null)
+}
+
+fn clean_serde(msg: &str) -> String {
+    // serde_json appends " at line 0 column 0" for value errors; it means nothing here.
+    msg.trim_end_matches(" at line 0 column 0").to_owned()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `system_prompt` -> `systemPrompt`, recursively through tables.
+fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (to_camel(&k), camel_keys(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn to_camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' || c == '-' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn valid_settings_pass_through() {
+        let (s, w) = from_editor(&json!({"systemPrompt": "be brief", "trace": {"live": false}}));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.system_prompt.as_deref(), Some("be brief"));
+        assert!(!s.trace.live);
+    }
+
+    #[test]
+    fn bad_value_warns_by_key_and_keeps_the_rest() {
+        let (s, w) = from_editor(&json!({
+            "systemPrompt": "ok",
+            "trace": {"live": "yes"},
+            "bogus": 1,
+            "database": {"path": 42}
+        }));
+        assert_eq!(s.system_prompt.as_deref(), Some("ok"));
+        assert!(s.trace.live, "default kept");
+        assert_eq!(s.database.path, None);
+        let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["warden.bogus", "warden.database.path", "warden.trace.live"]
+        );
+        assert!(w.iter().any(|w| w.message.contains("invalid type")), "{w:?}");
+    }
+
+    #[test]
+    fn non_object_section_and_overlong_prompt() {
+        let (s, w) = from_editor(&json!(5));
+        assert_eq!(s, Settings::default());
+        assert_eq!(w[0].key, "warden");
+        let long = "x".repeat(MAX_PROMPT_CHARS + 1);
+        let (s, w) = from_editor(&json!({ "systemPrompt": long }));
+        assert_eq!(s.system_prompt, None);
+        assert_eq!(w[0].key, "warden.systemPrompt");
+        assert!(from_editor(&json!({ "systemPrompt": "  " })).1.len() == 1);
+    }
+
+    #[test]
+    fn file_overrides_editor_and_accepts_snake_case() {
+        let (overlay, w) = parse_file("system_prompt = \"from file\"\n[trace]\nlive = false\n", ".warden.toml");
+        assert!(w.is_empty());
+        let (s, w) = effective(&json!({"systemPrompt": "from editor", "trace": {"live": true}}), Some(&overlay));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.system_prompt.as_deref(), Some("from file"));
+        assert!(!s.trace.live);
+    }
+
+    #[test]
+    fn broken_file_is_one_warning_with_position() {
+        let (overlay, w) = parse_file("a = 1\nsystem_prompt = \"unterminated\n", "/r/.warden.toml");
+        assert_eq!(overlay, json!({}));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].key.starts_with("/r/.warden.toml:2:"), "{:?}", w[0]);
+    }
+
+    #[test]
+    fn merge_is_deep() {
+        let m = merge(&json!({"a": {"b": 1, "c": 2}, "d": 1}), &json!({"a": {"b": 9}, "e": 3}));
+        assert_eq!(m, json!({"a": {"b": 9, "c": 2}, "d": 1, "e": 3}));
+        assert_eq!(to_camel("max_tokens"), "maxTokens");
+        assert_eq!(to_camel("base-url"), "baseUrl");
+    }
+}

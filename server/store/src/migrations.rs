@@ -1,0 +1,106 @@
+//! Numbered schema migrations. `PRAGMA user_version` records how many have run; each
+//! runs in an IMMEDIATE transaction that re-reads the version, so two processes
+//! opening one fresh database migrate it exactly once.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// Migration N (1-based) is `MIGRATIONS[N - 1]`. Never edit a released entry; append.
+const MIGRATIONS: &[&str] = &[
+    // 1: workspaces, spans, sessions.
+    r#"
+    CREATE TABLE workspaces (
+        id            INTEGER PRIMARY KEY,
+        key           TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL UNIQUE,
+        root          TEXT,
+        remote        TEXT,
+        branch        TEXT,
+        head          TEXT,
+        system_prompt TEXT,
+        archived      INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    INSERT INTO workspaces (key, name, created_at, updated_at)
+        VALUES ('default', 'default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+    CREATE TABLE sessions (
+        id          INTEGER PRIMARY KEY,
+        pid         INTEGER NOT NULL,
+        start_ticks INTEGER,
+        started_at  TEXT NOT NULL
+    );
+
+    CREATE TABLE spans (
+        id               TEXT PRIMARY KEY,
+        parent_id        TEXT,
+        workspace_id     INTEGER REFERENCES workspaces(id) ON DELETE CASCADE,
+        session_id       INTEGER,
+        kind             TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        uri              TEXT,
+        input            TEXT,
+        output           TEXT,
+        started_at       TEXT NOT NULL,
+        finished_at      TEXT,
+        latency_ms       INTEGER,
+        outcome          TEXT,
+        error            TEXT,
+        tokens_input     INTEGER NOT NULL DEFAULT 0,
+        tokens_output    INTEGER NOT NULL DEFAULT 0,
+        tokens_cached    INTEGER NOT NULL DEFAULT 0,
+        tokens_reasoning INTEGER NOT NULL DEFAULT 0,
+        cost_usd         REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX spans_workspace ON spans(workspace_id, id);
+    CREATE INDEX spans_kind ON spans(kind, id);
+    CREATE INDEX spans_parent ON spans(parent_id);
+    CREATE INDEX spans_uri ON spans(uri, id);
+    CREATE INDEX spans_unfinished ON spans(session_id) WHERE finished_at IS NULL;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: Default::default(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version == SCHEMA_VERSION {
+            tx.commit()?;
+            return Ok(());
+        }
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!("database migrated to schema {}", version + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        migrate(&mut c).unwrap();
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM workspaces WHERE key = 'default'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
