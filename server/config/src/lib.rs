@@ -15,7 +15,7 @@ pub const MAX_PROMPT_CHARS: usize = 16_000;
 /// The name of the per-repository configuration file.
 pub const FILE_NAME: &str = ".warden.toml";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Settings {
     /// Workspace system prompt used by LLM actions when no command set one.
@@ -41,16 +41,6 @@ pub struct TraceSettings {
 impl Default for TraceSettings {
     fn default() -> Self {
         TraceSettings { live: true }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            system_prompt: None,
-            database: DatabaseSettings::default(),
-            trace: TraceSettings::default(),
-        }
     }
 }
 
@@ -98,14 +88,12 @@ pub fn effective(editor: &Value, file: Option<&Value>) -> (Settings, Vec<Warning
 impl Settings {
     /// Semantic checks serde cannot express.
     fn check(&mut self, warnings: &mut Vec<Warning>) {
-        if let Some(p) = &self.system_prompt {
-            if let Err(message) = check_prompt(p) {
-                warnings.push(Warning {
-                    key: "warden.systemPrompt".into(),
-                    message: format!("{message}; ignored"),
-                });
-                self.system_prompt = None;
-            }
+        if let Some(Err(message)) = self.system_prompt.as_deref().map(check_prompt) {
+            warnings.push(Warning {
+                key: "warden.systemPrompt".into(),
+                message: format!("{message}; ignored"),
+            });
+            self.system_prompt = None;
         }
     }
 }
@@ -172,7 +160,12 @@ pub fn merge(base: &Value, overlay: &Value) -> Value {
 
 /// Applies user keys onto the defaults one leaf at a time, keeping each only if the
 /// whole still deserializes; unknown keys and bad values become warnings.
-fn apply(candidate: &mut Value, user: &Map<String, Value>, prefix: &str, warnings: &mut Vec<Warning>) {
+fn apply(
+    candidate: &mut Value,
+    user: &Map<String, Value>,
+    prefix: &str,
+    warnings: &mut Vec<Warning>,
+) {
     let root = candidate.clone();
     let mut path = Vec::new();
     apply_at(candidate, &root, user, prefix, &mut path, warnings);
@@ -195,7 +188,9 @@ fn apply_at(
                 message: "unknown setting; ignored".into(),
             }),
             Some(Value::Object(_)) if value.is_object() => {
-                let Value::Object(inner) = value else { unreachable!() };
+                let Value::Object(inner) = value else {
+                    unreachable!()
+                };
                 apply_at(candidate, defaults, inner, prefix, path, warnings);
             }
             Some(_) => {
@@ -306,7 +301,10 @@ mod tests {
             keys,
             ["warden.bogus", "warden.database.path", "warden.trace.live"]
         );
-        assert!(w.iter().any(|w| w.message.contains("invalid type")), "{w:?}");
+        assert!(
+            w.iter().any(|w| w.message.contains("invalid type")),
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -323,9 +321,15 @@ mod tests {
 
     #[test]
     fn file_overrides_editor_and_accepts_snake_case() {
-        let (overlay, w) = parse_file("system_prompt = \"from file\"\n[trace]\nlive = false\n", ".warden.toml");
+        let (overlay, w) = parse_file(
+            "system_prompt = \"from file\"\n[trace]\nlive = false\n",
+            ".warden.toml",
+        );
         assert!(w.is_empty());
-        let (s, w) = effective(&json!({"systemPrompt": "from editor", "trace": {"live": true}}), Some(&overlay));
+        let (s, w) = effective(
+            &json!({"systemPrompt": "from editor", "trace": {"live": true}}),
+            Some(&overlay),
+        );
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(s.system_prompt.as_deref(), Some("from file"));
         assert!(!s.trace.live);
@@ -341,7 +345,10 @@ mod tests {
 
     #[test]
     fn merge_is_deep() {
-        let m = merge(&json!({"a": {"b": 1, "c": 2}, "d": 1}), &json!({"a": {"b": 9}, "e": 3}));
+        let m = merge(
+            &json!({"a": {"b": 1, "c": 2}, "d": 1}),
+            &json!({"a": {"b": 9}, "e": 3}),
+        );
         assert_eq!(m, json!({"a": {"b": 9, "c": 2}, "d": 1, "e": 3}));
         assert_eq!(to_camel("max_tokens"), "maxTokens");
         assert_eq!(to_camel("base-url"), "baseUrl");

@@ -1,1 +1,96 @@
-fn main(){}
+//! The `warden` binary: `warden lsp` serves the Language Server Protocol on stdio;
+//! `warden workspaces` and `warden traces` do the same jobs headless for terminals and
+//! CI. Exit codes: 0 success, 2 usage or IO error.
+
+mod cli;
+mod documents;
+mod handlers;
+mod logging;
+mod lsp_ext;
+mod middleware;
+mod registry;
+mod server;
+mod transport;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "A safe, observable workbench for AI-assisted scripting"
+)]
+struct Cli {
+    /// Database file (default: $XDG_DATA_HOME/warden/warden.db).
+    #[arg(long, global = true, env = "WARDEN_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Speak LSP over stdin/stdout (what editors run).
+    Lsp {
+        /// Accepted for clients that pass it; stdio is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
+    /// List workspaces; with PATHs, register those folders first (as an editor would).
+    Workspaces {
+        paths: Vec<PathBuf>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recent spans as a tree with latency bars, or as JSON lines.
+    Traces {
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+        /// Only spans of this kind: command, llm, run, scan, index.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lsp_mode = matches!(cli.command, Command::Lsp { .. });
+    logging::init(lsp_mode);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warden: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Lsp { .. } => {
+                server::serve_stdio(cli.db).await;
+                ExitCode::SUCCESS
+            }
+            Command::Workspaces { paths, json } => cli::workspaces::run(cli.db, &paths, json).await,
+            Command::Traces {
+                workspace,
+                kind,
+                limit,
+                json,
+            } => cli::traces::run(cli.db, workspace, kind, limit, json).await,
+        }
+    });
+    // tokio's stdin reader may still be blocked in read(2) on a pool thread; do not wait
+    // for the client to close its end of the pipe before exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}

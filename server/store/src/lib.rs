@@ -35,9 +35,13 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("the database {path} is corrupt or not a warden database ({detail}); move it away to start afresh")]
+    #[error(
+        "the database {path} is corrupt or not a warden database ({detail}); move it away to start afresh"
+    )]
     Corrupt { path: PathBuf, detail: String },
-    #[error("the database {path} has schema version {found}, newer than this warden knows ({known}); upgrade warden")]
+    #[error(
+        "the database {path} has schema version {found}, newer than this warden knows ({known}); upgrade warden"
+    )]
     TooNew {
         path: PathBuf,
         found: i64,
@@ -123,7 +127,8 @@ impl Store {
                 _ => StoreError::Open { path: p, source: e },
             }
         };
-        conn.busy_timeout(Duration::from_secs(10)).map_err(classify)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(classify)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(classify)?;
         if path.is_some() {
@@ -188,6 +193,13 @@ impl Store {
     /// This process's session row id (spans record it to detect crashed owners).
     pub fn session_id(&self) -> i64 {
         self.inner.session_id
+    }
+
+    /// Marks this process's unfinished spans `interrupted` and removes its session row:
+    /// call on a clean exit. Also waits for every job queued before it.
+    pub async fn end_session(&self) -> Result<()> {
+        let id = self.session_id();
+        self.call(move |c| process::end_session(c, id)).await
     }
 
     /// Runs `f` on the owner thread and returns its result.
@@ -282,7 +294,10 @@ mod tests {
             c.pragma_update(None, "user_version", 9999).unwrap();
         }
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 9999, .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::TooNew { found: 9999, .. }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

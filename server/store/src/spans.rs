@@ -29,7 +29,8 @@ impl SpanSink for StoreSink {
 
     fn finished(&self, span: &Span) {
         let span = span.clone();
-        self.store.submit("record span end", move |c| finish(c, &span));
+        self.store
+            .submit("record span end", move |c| finish(c, &span));
     }
 }
 
@@ -206,7 +207,11 @@ mod tests {
         tracer.add_sink(Arc::new(StoreSink::new(store.clone())));
         let ids = (0..n)
             .map(|i| {
-                let kind = if i % 2 == 0 { SpanKind::Command } else { SpanKind::Scan };
+                let kind = if i % 2 == 0 {
+                    SpanKind::Command
+                } else {
+                    SpanKind::Scan
+                };
                 let mut s = tracer.start(kind, format!("span{i}")).begin();
                 s.set_output(serde_json::json!({ "i": i }));
                 s.ok().id
@@ -225,7 +230,14 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let p = page(&store, SpanQuery { cursor: cursor.clone(), limit: 3, ..Default::default() });
+            let p = page(
+                &store,
+                SpanQuery {
+                    cursor: cursor.clone(),
+                    limit: 3,
+                    ..Default::default()
+                },
+            );
             seen.extend(p.traces.iter().map(|s| s.id.clone()));
             match p.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -241,28 +253,67 @@ mod tests {
     fn filters_and_round_trips_fields() {
         let (store, tracer, _) = store_with_spans(4);
         let parent = tracer.start(SpanKind::Command, "parent").begin();
-        let mut child = parent.child(SpanKind::Llm, "call").uri(Some("file:///a.py".into())).begin();
-        child.add_tokens(Tokens { input: 10, output: 5, cached: 2, reasoning: 1 });
+        let mut child = parent
+            .child(SpanKind::Llm, "call")
+            .uri(Some("file:///a.py".into()))
+            .begin();
+        child.add_tokens(Tokens {
+            input: 10,
+            output: 5,
+            cached: 2,
+            reasoning: 1,
+        });
         child.add_cost(0.25);
         let child = child.fail("boom");
         let parent_id = parent.ok().id;
-        let p = page(&store, SpanQuery { parent_id: Some(parent_id), limit: 10, ..Default::default() });
+        let p = page(
+            &store,
+            SpanQuery {
+                parent_id: Some(parent_id),
+                limit: 10,
+                ..Default::default()
+            },
+        );
         assert_eq!(p.traces.len(), 1);
         let got = &p.traces[0];
         assert_eq!(got, &child);
-        let scans = page(&store, SpanQuery { kind: Some(SpanKind::Scan), limit: 10, ..Default::default() });
+        let scans = page(
+            &store,
+            SpanQuery {
+                kind: Some(SpanKind::Scan),
+                limit: 10,
+                ..Default::default()
+            },
+        );
         assert_eq!(scans.traces.len(), 2);
-        let by_uri = page(&store, SpanQuery { uri: Some("file:///a.py".into()), limit: 10, ..Default::default() });
+        let by_uri = page(
+            &store,
+            SpanQuery {
+                uri: Some("file:///a.py".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        );
         assert_eq!(by_uri.traces.len(), 1);
     }
 
     #[test]
     fn bad_cursor_is_invalid_and_limit_is_clamped() {
         let (store, _t, _) = store_with_spans(3);
-        let q = SpanQuery { cursor: Some("not-a-cursor!".into()), limit: 1, ..Default::default() };
+        let q = SpanQuery {
+            cursor: Some("not-a-cursor!".into()),
+            limit: 1,
+            ..Default::default()
+        };
         let err = store.call_blocking(move |c| query(c, &q)).unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)));
-        let p = page(&store, SpanQuery { limit: 0, ..Default::default() });
+        let p = page(
+            &store,
+            SpanQuery {
+                limit: 0,
+                ..Default::default()
+            },
+        );
         assert_eq!(p.traces.len(), 1);
         assert!(p.next_cursor.is_some());
     }
@@ -285,7 +336,13 @@ mod tests {
             .unwrap();
         std::mem::forget(span);
         let other = Store::open(&path).unwrap();
-        let p = page(&other, SpanQuery { limit: 10, ..Default::default() });
+        let p = page(
+            &other,
+            SpanQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        );
         let got = p.traces.iter().find(|s| s.id == id).unwrap();
         assert_eq!(got.outcome, Some(Outcome::Interrupted));
         assert!(got.finished_at.is_some());

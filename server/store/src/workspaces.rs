@@ -130,7 +130,11 @@ pub fn ensure(conn: &mut Connection, rec: &RepoRecord) -> Result<WorkspaceRow> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = warden_trace::now_rfc3339();
     let existing: Option<i64> = tx
-        .query_row("SELECT id FROM workspaces WHERE key = ?1", [&rec.key], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM workspaces WHERE key = ?1",
+            [&rec.key],
+            |r| r.get(0),
+        )
         .optional()?;
     let id = match existing {
         Some(id) => {
@@ -150,12 +154,11 @@ pub fn ensure(conn: &mut Connection, rec: &RepoRecord) -> Result<WorkspaceRow> {
             tx.last_insert_rowid()
         }
     };
-    let row = tx
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1"),
-            [id],
-            from_row,
-        )?;
+    let row = tx.query_row(
+        &format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1"),
+        [id],
+        from_row,
+    )?;
     tx.commit()?;
     Ok(row)
 }
@@ -165,7 +168,9 @@ fn unique_name(conn: &Connection, hint: &str) -> Result<String> {
     let hint = if hint.is_empty() { "workspace" } else { hint };
     let taken = |name: &str| -> Result<bool> {
         Ok(conn
-            .query_row("SELECT 1 FROM workspaces WHERE name = ?1", [name], |_| Ok(()))
+            .query_row("SELECT 1 FROM workspaces WHERE name = ?1", [name], |_| {
+                Ok(())
+            })
             .optional()?
             .is_some())
     };
@@ -282,7 +287,10 @@ mod tests {
                 let a = ensure(c, &rec("/x/app", "app"))?;
                 let b = ensure(c, &rec("/y/app", "app"))?;
                 let c3 = ensure(c, &rec("/z/app", "app"))?;
-                assert_eq!((a.name.as_str(), b.name.as_str(), c3.name.as_str()), ("app", "app-2", "app-3"));
+                assert_eq!(
+                    (a.name.as_str(), b.name.as_str(), c3.name.as_str()),
+                    ("app", "app-2", "app-3")
+                );
                 let mut moved = rec("/x/app", "app");
                 moved.head = Some("def".into());
                 let again = ensure(c, &moved)?;
@@ -302,14 +310,25 @@ mod tests {
             .call_blocking(|c| {
                 ensure(c, &rec("/x/app", "app"))?;
                 ensure(c, &rec("/x/lib", "lib"))?;
-                assert!(matches!(rename(c, "app", "lib"), Err(StoreError::Conflict(_))));
-                assert!(matches!(rename(c, "nope", "z"), Err(StoreError::NotFound(_))));
-                assert!(matches!(rename(c, "default", "z"), Err(StoreError::Invalid(_))));
+                assert!(matches!(
+                    rename(c, "app", "lib"),
+                    Err(StoreError::Conflict(_))
+                ));
+                assert!(matches!(
+                    rename(c, "nope", "z"),
+                    Err(StoreError::NotFound(_))
+                ));
+                assert!(matches!(
+                    rename(c, "default", "z"),
+                    Err(StoreError::Invalid(_))
+                ));
                 assert_eq!(rename(c, "app", "web")?.name, "web");
                 assert!(set_archived(c, "web", true)?.archived);
                 assert!(!set_archived(c, "web", false)?.archived);
                 assert_eq!(
-                    set_system_prompt(c, "web", Some("be terse"))?.system_prompt.as_deref(),
+                    set_system_prompt(c, "web", Some("be terse"))?
+                        .system_prompt
+                        .as_deref(),
                     Some("be terse")
                 );
                 assert_eq!(set_system_prompt(c, "web", None)?.system_prompt, None);

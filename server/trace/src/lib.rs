@@ -461,7 +461,10 @@ mod tests {
         let child_id = child.id().to_owned();
         drop(child);
         let events = rec.0.lock();
-        let fin = events.iter().find(|(s, sp)| !s && sp.id == child_id).unwrap();
+        let fin = events
+            .iter()
+            .find(|(s, sp)| !s && sp.id == child_id)
+            .unwrap();
         assert_eq!(fin.1.outcome, Some(Outcome::Cancelled));
         assert_eq!(fin.1.parent_id.as_deref(), Some(parent.id()));
     }

@@ -114,7 +114,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
             "the workspace name has {n} characters; the limit is {MAX_NAME_CHARS}"
         ));
     }
-    if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
         return Err("the workspace name may not contain slashes or control characters".into());
     }
     Ok(())
@@ -145,7 +148,15 @@ mod tests {
         let repo = tmp.path().join("proj");
         std::fs::create_dir_all(repo.join("a/b")).unwrap();
         git(&repo, &["init", "-q", "-b", "trunk"]);
-        git(&repo, &["remote", "add", "origin", "https://example.invalid/proj.git"]);
+        git(
+            &repo,
+            &[
+                "remote",
+                "add",
+                "origin",
+                "https://example.invalid/proj.git",
+            ],
+        );
         std::fs::write(repo.join("a/f.txt"), "x").unwrap();
         git(&repo, &["add", "."]);
         git(&repo, &["commit", "-q", "-m", "one"]);
@@ -156,7 +167,10 @@ mod tests {
         assert_eq!(top.name_hint, "proj");
         let g = top.git.unwrap();
         assert_eq!(g.branch.as_deref(), Some("trunk"));
-        assert_eq!(g.remote.as_deref(), Some("https://example.invalid/proj.git"));
+        assert_eq!(
+            g.remote.as_deref(),
+            Some("https://example.invalid/proj.git")
+        );
         assert_eq!(g.head.as_ref().map(String::len), Some(40));
     }
 

@@ -1,0 +1,212 @@
+//! The open-document store: full text per URI, kept current by incremental
+//! `didChange` edits. Positions are converted with the negotiated encoding (UTF-8 or
+//! UTF-16 code units); out-of-range positions clamp as the LSP spec says, so a confused
+//! client can garble its own text but never crash the server.
+
+use std::collections::HashMap;
+
+/// How `character` offsets in positions are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    Utf8,
+    #[default]
+    Utf16,
+}
+
+/// A zero-based (line, character) position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u32,
+    pub character: u32,
+}
+
+/// One content change: a range replacement, or the whole text when `range` is `None`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub range: Option<(Pos, Pos)>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub text: String,
+    pub version: i32,
+    pub language_id: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Documents {
+    docs: HashMap<String, Document>,
+    encoding: Encoding,
+}
+
+impl Documents {
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.encoding = encoding;
+    }
+
+    pub fn open(&mut self, uri: String, language_id: String, version: i32, text: String) {
+        self.docs.insert(
+            uri,
+            Document {
+                text,
+                version,
+                language_id,
+            },
+        );
+    }
+
+    /// Applies changes in order. Returns false when the document is not open.
+    pub fn change(&mut self, uri: &str, version: i32, changes: Vec<Change>) -> bool {
+        let encoding = self.encoding;
+        let Some(doc) = self.docs.get_mut(uri) else {
+            return false;
+        };
+        for change in changes {
+            match change.range {
+                None => doc.text = change.text,
+                Some((start, end)) => {
+                    let a = offset(&doc.text, start, encoding);
+                    let b = offset(&doc.text, end, encoding).max(a);
+                    doc.text.replace_range(a..b, &change.text);
+                }
+            }
+        }
+        doc.version = version;
+        true
+    }
+
+    pub fn close(&mut self, uri: &str) -> Option<Document> {
+        self.docs.remove(uri)
+    }
+
+    pub fn get(&self, uri: &str) -> Option<&Document> {
+        self.docs.get(uri)
+    }
+}
+
+/// Byte offset of `pos` in `text`. A line past the end clamps to the end of the text; a
+/// character past the line's end clamps to the line end (before its line break); an
+/// offset inside a multi-unit character rounds down to the character's start.
+pub fn offset(text: &str, pos: Pos, encoding: Encoding) -> usize {
+    let mut line_start = 0;
+    for _ in 0..pos.line {
+        match text[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut units = 0u32;
+    for (i, c) in line.char_indices() {
+        if units >= pos.character {
+            return line_start + i;
+        }
+        units += match encoding {
+            Encoding::Utf8 => c.len_utf8() as u32,
+            Encoding::Utf16 => c.len_utf16() as u32,
+        };
+        if units > pos.character {
+            return line_start + i;
+        }
+    }
+    line_start + line.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: u32, character: u32) -> Pos {
+        Pos { line, character }
+    }
+
+    #[test]
+    fn offsets_in_both_encodings() {
+        let text = "aé😀b\nxyz\r\nlast";
+        // 'é' is 2 bytes / 1 UTF-16 unit; '😀' is 4 bytes / 2 UTF-16 units.
+        assert_eq!(offset(text, p(0, 2), Encoding::Utf16), 3);
+        assert_eq!(offset(text, p(0, 4), Encoding::Utf16), 7);
+        assert_eq!(
+            offset(text, p(0, 3), Encoding::Utf16),
+            3,
+            "inside a surrogate pair rounds down"
+        );
+        assert_eq!(offset(text, p(0, 7), Encoding::Utf8), 7);
+        assert_eq!(
+            offset(text, p(1, 99), Encoding::Utf16),
+            12,
+            "clamps before CRLF"
+        );
+        assert_eq!(offset(text, p(2, 4), Encoding::Utf16), text.len());
+        assert_eq!(offset(text, p(9, 0), Encoding::Utf16), text.len());
+    }
+
+    #[test]
+    fn incremental_edits_apply_in_order() {
+        let mut docs = Documents::default();
+        docs.open(
+            "file:///a".into(),
+            "python".into(),
+            1,
+            "def f():\n    return 1\n".into(),
+        );
+        assert!(docs.change(
+            "file:///a",
+            2,
+            vec![
+                Change {
+                    range: Some((p(1, 11), p(1, 12))),
+                    text: "42".into()
+                },
+                Change {
+                    range: Some((p(0, 4), p(0, 5))),
+                    text: "answer".into()
+                },
+                Change {
+                    range: Some((p(2, 0), p(2, 0))),
+                    text: "# end\n".into()
+                },
+            ]
+        ));
+        let d = docs.get("file:///a").unwrap();
+        assert_eq!(d.text, "def answer():\n    return 42\n# end\n");
+        assert_eq!(d.version, 2);
+        assert!(!docs.change("file:///missing", 1, vec![]));
+    }
+
+    #[test]
+    fn reversed_or_wild_ranges_never_panic() {
+        let mut docs = Documents::default();
+        docs.open("u".into(), "text".into(), 1, "héllo\nwörld".into());
+        docs.change(
+            "u",
+            2,
+            vec![Change {
+                range: Some((p(1, 3), p(0, 1))),
+                text: "X".into(),
+            }],
+        );
+        docs.change(
+            "u",
+            3,
+            vec![Change {
+                range: Some((p(50, 50), p(99, 99))),
+                text: "!".into(),
+            }],
+        );
+        docs.change(
+            "u",
+            4,
+            vec![Change {
+                range: None,
+                text: "new".into(),
+            }],
+        );
+        assert_eq!(docs.get("u").unwrap().text, "new");
+    }
+}

@@ -1,0 +1,39 @@
+//! Test hooks, registered only when `WARDEN_DEBUG_HOOKS=1`: `warden/debug/panic` panics
+//! (to prove one handler's panic does not stop the server) and `warden/debug/document`
+//! returns the server's copy of an open document (to check incremental sync end to end);
+//! `warden/debug/hold {ms}` keeps a `command` span open (to test crash recovery).
+
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::Result;
+
+use super::invalid;
+use crate::lsp_ext::UriParams;
+use crate::server::Backend;
+
+pub async fn panic(_: &Backend, _: Value) -> Result<()> {
+    panic!("deliberate panic from warden/debug/panic");
+}
+
+pub async fn document(b: &Backend, params: UriParams) -> Result<Value> {
+    let docs = b.docs.lock();
+    let doc = docs
+        .get(&params.uri)
+        .ok_or_else(|| invalid(format!("{} is not open", params.uri)))?;
+    Ok(json!({ "version": doc.version, "languageId": doc.language_id, "text": doc.text }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct HoldParams {
+    ms: u64,
+}
+
+pub async fn hold(b: &Backend, params: HoldParams) -> Result<()> {
+    let span = b
+        .tracer
+        .start(warden_trace::SpanKind::Command, "debug.hold")
+        .input(json!({ "ms": params.ms }))
+        .begin();
+    tokio::time::sleep(std::time::Duration::from_millis(params.ms)).await;
+    span.ok();
+    Ok(())
+}

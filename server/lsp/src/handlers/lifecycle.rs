@@ -1,0 +1,236 @@
+//! `initialize`, `initialized`, `shutdown` and configuration: opening the store (with an
+//! in-memory fallback when the configured database is unusable), capability
+//! negotiation, pulling the `warden` settings section and reporting bad keys.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use warden_store::Store;
+
+use super::internal;
+use crate::documents::Encoding;
+use crate::lsp_ext;
+use crate::registry::Registry;
+use crate::server::{Backend, ClientFlags};
+
+pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<InitializeResult> {
+    let caps = &params.capabilities;
+    let flags = ClientFlags {
+        configuration: caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.configuration)
+            .unwrap_or(false),
+        watched_files_dynamic: caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false),
+    };
+    let _ = b.flags.set(flags);
+
+    let utf8 = caps
+        .general
+        .as_ref()
+        .and_then(|g| g.position_encodings.as_ref())
+        .is_some_and(|e| e.contains(&PositionEncodingKind::UTF8));
+    b.docs.lock().set_encoding(if utf8 {
+        Encoding::Utf8
+    } else {
+        Encoding::Utf16
+    });
+
+    // Validated (and reported) in `initialized`, when the client can show messages.
+    let init_settings = params.initialization_options.clone().unwrap_or(Value::Null);
+    *b.settings.write() = init_settings.clone();
+
+    // Database: --db/WARDEN_DB, then the `database.path` setting, then the default.
+    let (settings, _) = warden_config::from_editor(&init_settings);
+    let path = b
+        .db_override
+        .clone()
+        .or_else(|| settings.database.path.map(PathBuf::from))
+        .unwrap_or_else(|| warden_store::default_path(dirs::data_dir()));
+    let opened = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || Store::open(&path)
+    })
+    .await
+    .map_err(|e| internal(format!("opening the database: {e}")))?;
+    let store = match opened {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!("{e}");
+            *b.store_problem.lock() = Some(format!(
+                "warden cannot use its database: {e}. Using a temporary in-memory database: workspaces, prompts and traces will not be saved this session. Set warden.database.path or WARDEN_DB to a writable file."
+            ));
+            Store::in_memory()
+        }
+    };
+    b.tracer
+        .add_sink(std::sync::Arc::new(warden_store::StoreSink::new(
+            store.clone(),
+        )));
+    let registry = Registry::new(store.clone())
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let _ = b.store.set(store);
+    let _ = b.registry.set(tokio::sync::Mutex::new(registry));
+
+    #[allow(deprecated)]
+    let folders: Vec<PathBuf> = match (&params.workspace_folders, &params.root_uri) {
+        (Some(folders), _) => folders
+            .iter()
+            .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+            .collect(),
+        (None, Some(root)) => root
+            .to_file_path()
+            .map(|p| p.into_owned())
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    *b.initial_folders.lock() = folders;
+
+    Ok(InitializeResult {
+        server_info: Some(ServerInfo {
+            name: "warden".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+        capabilities: ServerCapabilities {
+            position_encoding: Some(if utf8 {
+                PositionEncodingKind::UTF8
+            } else {
+                PositionEncodingKind::UTF16
+            }),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(
+                TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                        include_text: Some(false),
+                    })),
+                    ..Default::default()
+                },
+            )),
+            workspace: Some(WorkspaceServerCapabilities {
+                workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                    supported: Some(true),
+                    change_notifications: Some(OneOf::Left(true)),
+                }),
+                file_operations: None,
+            }),
+            execute_command_provider: Some(ExecuteCommandOptions {
+                commands: lsp_ext::COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
+                work_done_progress_options: Default::default(),
+            }),
+            experimental: Some(serde_json::json!({ "wardenProtocol": 1 })),
+            ..Default::default()
+        },
+        offset_encoding: None,
+    })
+}
+
+pub async fn initialized(b: &Backend) {
+    let Ok(registry) = b.registry() else { return };
+    // Hold the registry for the whole start-up so requests wait for the folders.
+    let mut reg = registry.lock().await;
+    let pulled = if b.flags().configuration {
+        pull_settings(b).await
+    } else {
+        None
+    };
+    let section = pulled.unwrap_or_else(|| b.settings.read().clone());
+    apply_settings(b, section).await;
+    if b.flags().watched_files_dynamic {
+        let options = DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![FileSystemWatcher {
+                glob_pattern: GlobPattern::String(format!("**/{}", warden_config::FILE_NAME)),
+                kind: None,
+            }],
+        };
+        let registration = Registration {
+            id: "warden-config-watcher".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        if let Err(e) = b.client.register_capability(vec![registration]).await {
+            tracing::warn!("client refused the .warden.toml watcher: {e}");
+        }
+    }
+    let folders = std::mem::take(&mut *b.initial_folders.lock());
+    super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
+    drop(reg);
+    let problem = b.store_problem.lock().clone();
+    if let Some(problem) = problem {
+        b.client.show_message(MessageType::ERROR, problem).await;
+    }
+}
+
+pub async fn shutdown(b: &Backend) -> Result<()> {
+    if let Some(store) = b.store.get() {
+        // A barrier: every span event queued so far reaches the disk before we answer.
+        let _ = store.call(|_| Ok(())).await;
+    }
+    Ok(())
+}
+
+pub async fn did_change_configuration(b: &Backend, params: DidChangeConfigurationParams) {
+    let section = if b.flags().configuration {
+        pull_settings(b).await
+    } else {
+        None
+    };
+    let section = section.unwrap_or_else(|| match params.settings {
+        Value::Object(mut m) if m.contains_key("warden") => m.remove("warden").unwrap_or_default(),
+        other => other,
+    });
+    apply_settings(b, section).await;
+    if let Ok(registry) = b.registry() {
+        let reg = registry.lock().await;
+        super::workspace::notify_changed(b, &reg).await;
+    }
+}
+
+/// Asks the client for the `warden` section; `None` if it has none or does not answer.
+async fn pull_settings(b: &Backend) -> Option<Value> {
+    let item = ConfigurationItem {
+        scope_uri: None,
+        section: Some("warden".into()),
+    };
+    match tokio::time::timeout(Duration::from_secs(5), b.client.configuration(vec![item])).await {
+        Ok(Ok(mut values)) if !values.is_empty() => {
+            Some(values.swap_remove(0)).filter(|v| !v.is_null())
+        }
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => {
+            tracing::warn!("workspace/configuration failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("the client did not answer workspace/configuration within 5 s");
+            None
+        }
+    }
+}
+
+/// Validates and stores the editor's settings; warns the user about each bad key.
+async fn apply_settings(b: &Backend, section: Value) {
+    let (settings, warnings) = warden_config::from_editor(&section);
+    b.set_live_traces(settings.trace.live);
+    *b.settings.write() = section;
+    if !warnings.is_empty() {
+        let list: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        tracing::warn!("settings: {}", list.join("; "));
+        b.client
+            .show_message(
+                MessageType::WARNING,
+                format!("warden settings: {}", list.join("; ")),
+            )
+            .await;
+    }
+}

@@ -1,0 +1,234 @@
+//! Every warden protocol extension in one place: custom request and notification
+//! method names with their params and results, and every `warden.*` command id.
+//! Mirrored by `editors/vscode/src/lsp_ext.ts` and `editors/nvim/lua/warden/lsp.lua`,
+//! documented in `server/docs/protocol.md`.
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::ls_types::notification::Notification;
+use warden_trace::{Span, SpanEnd, SpanKind, Tokens};
+
+// ---- Commands (`workspace/executeCommand`, one JSON object argument) ----
+
+pub const CMD_WORKSPACE_LIST: &str = "warden.workspace.list";
+pub const CMD_WORKSPACE_ACTIVATE: &str = "warden.workspace.activate";
+pub const CMD_WORKSPACE_RENAME: &str = "warden.workspace.rename";
+pub const CMD_WORKSPACE_ARCHIVE: &str = "warden.workspace.archive";
+pub const CMD_WORKSPACE_RESTORE: &str = "warden.workspace.restore";
+pub const CMD_WORKSPACE_DELETE: &str = "warden.workspace.delete";
+pub const CMD_WORKSPACE_SET_SYSTEM_PROMPT: &str = "warden.workspace.setSystemPrompt";
+pub const CMD_WORKSPACE_SHOW_SYSTEM_PROMPT: &str = "warden.workspace.showSystemPrompt";
+
+/// Every command the server executes, advertised in `executeCommandProvider`.
+pub const COMMANDS: &[&str] = &[
+    CMD_WORKSPACE_LIST,
+    CMD_WORKSPACE_ACTIVATE,
+    CMD_WORKSPACE_RENAME,
+    CMD_WORKSPACE_ARCHIVE,
+    CMD_WORKSPACE_RESTORE,
+    CMD_WORKSPACE_DELETE,
+    CMD_WORKSPACE_SET_SYSTEM_PROMPT,
+    CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameArgs {
+    pub name: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteArgs {
+    pub name: String,
+    #[serde(default)]
+    pub confirm: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSystemPromptArgs {
+    pub name: String,
+    /// `null` clears the command-set prompt, falling back to `.warden.toml`/settings.
+    pub prompt: Option<String>,
+}
+
+/// Result of `warden.workspace.showSystemPrompt`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemPromptResult {
+    pub name: String,
+    pub prompt: Option<String>,
+    /// Where the effective prompt comes from: `command`, `file`, `settings`, or null.
+    pub source: Option<PromptSource>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptSource {
+    Command,
+    File,
+    Settings,
+}
+
+// ---- Requests ----
+
+/// `warden/workspaces` → `Vec<WorkspaceInfo>`.
+pub const REQ_WORKSPACES: &str = "warden/workspaces";
+/// `warden/workspaceFor {uri}` → `WorkspaceInfo` of the workspace owning a file.
+pub const REQ_WORKSPACE_FOR: &str = "warden/workspaceFor";
+/// `warden/traces {workspace?, kind?, uri?, parentId?, cursor?, limit?}` → `TracesResult`.
+pub const REQ_TRACES: &str = "warden/traces";
+/// Test hooks, registered only when `WARDEN_DEBUG_HOOKS=1`: a handler that panics, the
+/// server's view of an open document (`{uri}` → `{version, languageId, text}`), and a
+/// `command` span held open for `{ms}`.
+pub const REQ_DEBUG_PANIC: &str = "warden/debug/panic";
+pub const REQ_DEBUG_DOCUMENT: &str = "warden/debug/document";
+pub const REQ_DEBUG_HOLD: &str = "warden/debug/hold";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceInfo {
+    pub name: String,
+    pub root: Option<String>,
+    pub remote: Option<String>,
+    pub branch: Option<String>,
+    pub head: Option<String>,
+    /// The workspace files outside every folder belong to (one per server).
+    pub active: bool,
+    pub archived: bool,
+    /// A folder of this workspace is open in this editor session.
+    pub open: bool,
+    /// The effective system prompt (command > `.warden.toml` > settings).
+    pub system_prompt: Option<String>,
+    pub system_prompt_source: Option<PromptSource>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UriParams {
+    pub uri: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TracesParams {
+    pub workspace: Option<String>,
+    pub kind: Option<SpanKind>,
+    pub uri: Option<String>,
+    pub parent_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub const TRACES_DEFAULT_LIMIT: usize = 100;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TracesResult {
+    pub traces: Vec<Span>,
+    pub next_cursor: Option<String>,
+}
+
+// ---- Notifications (server → client) ----
+
+/// `warden/workspacesChanged`: the set of workspaces, the active one, or a workspace's
+/// name/state/prompt changed.
+pub enum WorkspacesChanged {}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspacesChangedParams {
+    pub workspaces: Vec<WorkspaceInfo>,
+    pub active: String,
+}
+
+impl Notification for WorkspacesChanged {
+    type Params = WorkspacesChangedParams;
+    const METHOD: &'static str = "warden/workspacesChanged";
+}
+
+/// `warden/traceStarted`: a span without its end fields.
+pub enum TraceStarted {}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceStartedParams {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub workspace: Option<String>,
+    pub kind: SpanKind,
+    pub name: String,
+    pub uri: Option<String>,
+    pub input: serde_json::Value,
+    pub started_at: String,
+    pub tokens: Tokens,
+}
+
+impl From<&Span> for TraceStartedParams {
+    fn from(s: &Span) -> Self {
+        TraceStartedParams {
+            id: s.id.clone(),
+            parent_id: s.parent_id.clone(),
+            workspace: s.workspace.clone(),
+            kind: s.kind,
+            name: s.name.clone(),
+            uri: s.uri.clone(),
+            input: s.input.clone(),
+            started_at: s.started_at.clone(),
+            tokens: s.tokens,
+        }
+    }
+}
+
+impl Notification for TraceStarted {
+    type Params = TraceStartedParams;
+    const METHOD: &'static str = "warden/traceStarted";
+}
+
+/// `warden/traceFinished`: the span id plus its end fields.
+pub enum TraceFinished {}
+
+impl Notification for TraceFinished {
+    type Params = SpanEnd;
+    const METHOD: &'static str = "warden/traceFinished";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_ids_are_unique_and_namespaced() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(c.starts_with("warden."), "{c}");
+            assert!(seen.insert(c), "duplicate {c}");
+        }
+    }
+
+    #[test]
+    fn protocol_doc_lists_every_name() {
+        let doc = include_str!("../../docs/protocol.md");
+        let methods = [
+            REQ_WORKSPACES,
+            REQ_WORKSPACE_FOR,
+            REQ_TRACES,
+            WorkspacesChanged::METHOD,
+            TraceStarted::METHOD,
+            TraceFinished::METHOD,
+        ];
+        for name in COMMANDS.iter().chain(methods.iter()) {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "protocol.md does not document {name}"
+            );
+        }
+    }
+}

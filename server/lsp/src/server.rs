@@ -1,0 +1,205 @@
+//! The language server: [`Backend`] owns the session state (documents, settings, the
+//! workspace registry, the store and the tracer) and implements tower-lsp-server's
+//! `LanguageServer` by delegating to `handlers::*`. [`serve_stdio`] wires it to stdin and
+//! stdout behind the panic-catching middleware.
+//!
+//! Concurrency: tower-lsp-server polls up to four handlers at once, interleaving at
+//! every `.await`. Documents change synchronously before any await; workspace state
+//! changes hold the registry's async mutex for their whole duration, so they are
+//! serialized; store work runs on the store's owner thread.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use warden_store::Store;
+use warden_trace::{Span, SpanSink, Tracer};
+
+use crate::documents::Documents;
+use crate::handlers;
+use crate::lsp_ext::{self, TraceFinished, TraceStarted, TraceStartedParams};
+use crate::middleware::Guarded;
+use crate::registry::Registry;
+
+/// What the client told us it can do, captured at `initialize`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFlags {
+    pub configuration: bool,
+    pub watched_files_dynamic: bool,
+}
+
+pub struct Backend {
+    pub client: Client,
+    pub tracer: Tracer,
+    /// `--db` / `WARDEN_DB`: wins over the `database.path` setting.
+    pub db_override: Option<PathBuf>,
+    pub store: Arc<OnceLock<Store>>,
+    /// Why the configured database could not be used (reported after `initialized`).
+    pub store_problem: parking_lot::Mutex<Option<String>>,
+    pub registry: OnceLock<tokio::sync::Mutex<Registry>>,
+    pub docs: parking_lot::Mutex<Documents>,
+    /// The raw `warden` settings section from the editor.
+    pub settings: parking_lot::RwLock<Value>,
+    pub flags: OnceLock<ClientFlags>,
+    pub initial_folders: parking_lot::Mutex<Vec<PathBuf>>,
+    live_traces: Arc<AtomicBool>,
+}
+
+impl Backend {
+    pub fn new(client: Client, db_override: Option<PathBuf>, store: Arc<OnceLock<Store>>) -> Self {
+        let tracer = Tracer::new();
+        let live_traces = Arc::new(AtomicBool::new(true));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LiveEvent>();
+        tracer.add_sink(Arc::new(LiveSink {
+            tx,
+            enabled: live_traces.clone(),
+        }));
+        let forward = client.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                match event {
+                    LiveEvent::Started(p) => forward.send_notification::<TraceStarted>(p).await,
+                    LiveEvent::Finished(end) => {
+                        forward.send_notification::<TraceFinished>(end).await
+                    }
+                }
+            }
+        });
+        Backend {
+            client,
+            tracer,
+            db_override,
+            store,
+            store_problem: parking_lot::Mutex::new(None),
+            registry: OnceLock::new(),
+            docs: parking_lot::Mutex::new(Documents::default()),
+            settings: parking_lot::RwLock::new(Value::Null),
+            flags: OnceLock::new(),
+            initial_folders: parking_lot::Mutex::new(Vec::new()),
+            live_traces,
+        }
+    }
+
+    pub fn flags(&self) -> ClientFlags {
+        self.flags.get().cloned().unwrap_or_default()
+    }
+
+    pub fn set_live_traces(&self, on: bool) {
+        self.live_traces.store(on, Ordering::Relaxed);
+    }
+
+    /// The registry; exists from `initialize` on (tower-lsp-server refuses earlier calls).
+    pub fn registry(&self) -> Result<&tokio::sync::Mutex<Registry>> {
+        self.registry
+            .get()
+            .ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)
+    }
+}
+
+enum LiveEvent {
+    Started(TraceStartedParams),
+    Finished(warden_trace::SpanEnd),
+}
+
+/// Forwards span events to the editor as `warden/traceStarted`/`warden/traceFinished`.
+struct LiveSink {
+    tx: tokio::sync::mpsc::UnboundedSender<LiveEvent>,
+    enabled: Arc<AtomicBool>,
+}
+
+impl SpanSink for LiveSink {
+    fn started(&self, span: &Span) {
+        if self.enabled.load(Ordering::Relaxed) {
+            let _ = self.tx.send(LiveEvent::Started(span.into()));
+        }
+    }
+
+    fn finished(&self, span: &Span) {
+        if let (true, Some(end)) = (self.enabled.load(Ordering::Relaxed), span.end()) {
+            let _ = self.tx.send(LiveEvent::Finished(end));
+        }
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        handlers::lifecycle::initialize(self, params).await
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        handlers::lifecycle::initialized(self).await
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        handlers::lifecycle::shutdown(self).await
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        handlers::documents::did_open(self, params)
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        handlers::documents::did_change(self, params)
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        handlers::documents::did_save(self, params).await
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        handlers::documents::did_close(self, params)
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        handlers::lifecycle::did_change_configuration(self, params).await
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        handlers::workspace::did_change_folders(self, params).await
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        handlers::documents::did_change_watched_files(self, params).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        handlers::commands::execute(self, params.command, params.arguments).await
+    }
+}
+
+/// Serves LSP on stdin/stdout until `exit`. Returns once the client is gone.
+pub async fn serve_stdio(db_override: Option<PathBuf>) {
+    let store = Arc::new(OnceLock::new());
+    let store_for_service = store.clone();
+    let mut builder = LspService::build(move |client| {
+        Backend::new(client, db_override.clone(), store_for_service.clone())
+    })
+    .custom_method(lsp_ext::REQ_WORKSPACES, handlers::workspace::workspaces)
+    .custom_method(
+        lsp_ext::REQ_WORKSPACE_FOR,
+        handlers::workspace::workspace_for,
+    )
+    .custom_method(lsp_ext::REQ_TRACES, handlers::traces::traces);
+    if std::env::var("WARDEN_DEBUG_HOOKS").as_deref() == Ok("1") {
+        builder = builder
+            .custom_method(lsp_ext::REQ_DEBUG_PANIC, handlers::debug::panic)
+            .custom_method(lsp_ext::REQ_DEBUG_DOCUMENT, handlers::debug::document)
+            .custom_method(lsp_ext::REQ_DEBUG_HOLD, handlers::debug::hold);
+    }
+    let (service, socket) = builder.finish();
+    let (input, output, reader, writer) = crate::transport::stdio().into_parts();
+    Server::new(input, output, socket)
+        .serve(Guarded::new(service))
+        .await;
+    crate::transport::Transport::finish(reader, writer).await;
+    if let Some(Err(e)) = match store.get() {
+        Some(store) => Some(store.end_session().await),
+        None => None,
+    } {
+        tracing::warn!("closing the database session: {e}");
+    }
+}

@@ -1,0 +1,349 @@
+//! A small synchronous LSP test client: spawns the real `warden` binary, frames JSON-RPC
+//! over its stdio, answers the server's own requests (`workspace/configuration` with the
+//! test's settings, registrations, progress creation) and buffers notifications.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn warden_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_warden")
+}
+
+pub struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<Value>,
+    next_id: i64,
+    pending: Vec<Value>,
+    /// What `workspace/configuration` answers for the `warden` section.
+    pub settings: Value,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn spawn(db: &Path) -> Server {
+        Server::spawn_with(db, &[])
+    }
+
+    pub fn spawn_with(db: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(warden_bin());
+        cmd.arg("lsp")
+            .env("WARDEN_DB", db)
+            .env("WARDEN_DEBUG_HOOKS", "1")
+            .env("WARDEN_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn warden");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr_pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            while let Some(msg) = read_frame(&mut r) {
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            child,
+            stdin,
+            rx,
+            next_id: 0,
+            pending: Vec::new(),
+            settings: Value::Null,
+            stderr,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn send_raw(&mut self, body: &[u8]) {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        self.stdin.write_all(body).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn send(&mut self, msg: Value) {
+        self.send_raw(msg.to_string().as_bytes());
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits for its response: `Ok(result)` or `Err(error object)`.
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.response(json!(id))
+    }
+
+    /// Sends a request without waiting for its response; returns its id.
+    pub fn send_request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = json!(self.next_id);
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// Waits for the response with `id`, serving server requests meanwhile.
+    pub fn response(&mut self, id: Value) -> Result<Value, Value> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.recv(deadline).unwrap_or_else(|| {
+                panic!(
+                    "no response to request {id} within {TIMEOUT:?}; stderr:\n{}",
+                    self.stderr()
+                )
+            });
+            if msg.get("method").is_none() && msg.get("id") == Some(&id) {
+                return match msg.get("error") {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
+                };
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    /// Receives one message, answering server→client requests. `None` on timeout/EOF.
+    fn recv(&mut self, deadline: Instant) -> Option<Value> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = match self.rx.recv_timeout(left) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+            };
+            if let (Some(method), Some(id)) =
+                (msg.get("method").and_then(Value::as_str), msg.get("id"))
+            {
+                let result = match method {
+                    "workspace/configuration" => {
+                        let n = msg["params"]["items"].as_array().map_or(1, Vec::len);
+                        Value::Array(vec![self.settings.clone(); n])
+                    }
+                    _ => Value::Null,
+                };
+                let reply = json!({"jsonrpc": "2.0", "id": id, "result": result});
+                self.send(reply);
+                continue;
+            }
+            return Some(msg);
+        }
+    }
+
+    /// Waits for a notification `method` whose params satisfy `pred`; earlier ones that
+    /// do not match stay buffered.
+    pub fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|m| m["method"] == method && pred(&m["params"]))
+        {
+            return self.pending.remove(i)["params"].clone();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.recv(deadline).unwrap_or_else(|| {
+                panic!(
+                    "no {method} notification within {TIMEOUT:?}; stderr:\n{}",
+                    self.stderr()
+                )
+            });
+            if msg["method"] == method && pred(&msg["params"]) {
+                return msg["params"].clone();
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    /// Every buffered notification named `method` (draining them), after letting
+    /// in-flight messages arrive for `settle`.
+    pub fn take(&mut self, method: &str, settle: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + settle;
+        while let Some(msg) = self.recv(deadline) {
+            self.pending.push(msg);
+        }
+        let (hit, keep): (Vec<Value>, Vec<Value>) =
+            self.pending.drain(..).partition(|m| m["method"] == method);
+        self.pending = keep;
+        hit.into_iter().map(|m| m["params"].clone()).collect()
+    }
+
+    pub fn initialize(&mut self, folders: &[&Path], options: Value) -> Value {
+        let folders: Vec<Value> = folders
+            .iter()
+            .map(|p| json!({"uri": file_uri(p), "name": p.file_name().unwrap().to_string_lossy()}))
+            .collect();
+        let result = self
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": null,
+                    "capabilities": {
+                        "workspace": {"configuration": true, "workspaceFolders": true,
+                                      "didChangeWatchedFiles": {"dynamicRegistration": true}},
+                        "window": {"workDoneProgress": true},
+                        "general": {"positionEncodings": ["utf-16"]}
+                    },
+                    "workspaceFolders": folders,
+                    "initializationOptions": options,
+                }),
+            )
+            .expect("initialize succeeds");
+        self.notify("initialized", json!({}));
+        result
+    }
+
+    pub fn command(&mut self, command: &str, args: Value) -> Result<Value, Value> {
+        self.request(
+            "workspace/executeCommand",
+            json!({"command": command, "arguments": [args]}),
+        )
+    }
+
+    pub fn workspaces(&mut self) -> Vec<Value> {
+        let v = self
+            .request("warden/workspaces", Value::Null)
+            .expect("warden/workspaces");
+        v.as_array().cloned().expect("an array")
+    }
+
+    /// `shutdown` + `exit`; returns the exit status.
+    pub fn shutdown(mut self) -> ExitStatus {
+        self.request("shutdown", Value::Null).expect("shutdown");
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "warden did not exit after `exit`"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_frame(r: &mut impl BufRead) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length:") {
+            len = v.trim().parse().ok();
+        }
+    }
+    let mut body = vec![0; len?];
+    r.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+pub fn file_uri(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+/// Runs git in `dir` with a fixed identity; panics on failure.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "warden-test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "warden-test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A git repository at `parent/name` with one commit and an origin remote.
+pub fn repo(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(
+        &dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("https://example.invalid/{name}.git"),
+        ],
+    );
+    std::fs::write(dir.join("src/main.py"), "print('hi')\n").unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "init"]);
+    std::fs::canonicalize(dir).unwrap()
+}
+
+pub fn head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub fn by_name<'a>(list: &'a [Value], name: &str) -> &'a Value {
+    list.iter()
+        .find(|w| w["name"] == name)
+        .unwrap_or_else(|| panic!("no workspace {name} in {list:#?}"))
+}
