@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job on the bundled fixtures: build warden, register the fixture workspaces,
+# drive one editor session over LSP, then list the workspaces and show the traces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release --locked -p warden-lsp
+bin="$PWD/target/release/warden"
+# Outside this repository, so the fixture folders are not inside its git work tree.
+work="${WARDEN_DEMO_DIR:-${TMPDIR:-/tmp}/warden-demo}"
+scripts/fixtures.sh "$work"
+export WARDEN_DB="$work/warden.db"
+
+echo
+echo "== $("$bin" --version)"
+echo "== registering the fixture folders, as an editor opening them would"
+"$bin" workspaces "$work/alpha" "$work/beta" "$work/notes"
+echo
+echo "== an editor session over LSP (scripts/lsp_session.py)"
+python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/notes"
+echo
+echo "== warden workspaces"
+"$bin" workspaces
+echo
+echo "== warden traces"
+"$bin" traces --limit 20
