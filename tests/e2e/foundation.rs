@@ -735,3 +735,16 @@ fn spans_of_a_killed_server_become_interrupted() {
     assert!(held["finishedAt"].is_string());
     assert!(s.shutdown().success());
 }
+
+#[test]
+fn exit_does_not_wait_for_handlers_blocked_on_the_client() {
+    let f = fixture();
+    let mut s = Server::spawn(&f.db);
+    // This client never answers workspace/configuration or client/registerCapability,
+    // so the `initialized` handler is still waiting when `exit` arrives.
+    s.answer_server = false;
+    s.initialize(&[&f.alpha], Value::Null);
+    let started = std::time::Instant::now();
+    assert!(s.shutdown().success());
+    assert!(started.elapsed() < Duration::from_secs(4), "exit waited for the client");
+}

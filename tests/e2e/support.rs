@@ -25,6 +25,8 @@ pub struct Server {
     pending: Vec<Value>,
     /// What `workspace/configuration` answers for the `warden` section.
     pub settings: Value,
+    /// Answer the server's own requests (a client that hangs does not).
+    pub answer_server: bool,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -74,6 +76,7 @@ impl Server {
             next_id: 0,
             pending: Vec::new(),
             settings: Value::Null,
+            answer_server: true,
             stderr,
         }
     }

@@ -1,7 +1,9 @@
 //! A tower layer around the LSP service: a panic in any handler becomes an error
 //! response for that request (notifications are logged) and the server keeps serving;
 //! `warden/*` requests with absent or `null` params are treated as `{}` so that every
-//! warden request takes an object, whatever the client library sends for "no params".
+//! warden request takes an object, whatever the client library sends for "no params";
+//! and `exit` fires [`Guarded::exited`], because tower-lsp-server's `serve` would
+//! otherwise wait for every pending handler (one may be waiting on the departed client).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -15,11 +17,20 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Request, Response};
 
 pub struct Guarded<S> {
     inner: S,
+    exited: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl<S> Guarded<S> {
     pub fn new(inner: S) -> Self {
-        Guarded { inner }
+        Guarded {
+            inner,
+            exited: Default::default(),
+        }
+    }
+
+    /// Notified once the `exit` notification has been handled.
+    pub fn exited(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.exited.clone()
     }
 }
 
@@ -43,9 +54,14 @@ where
         let req = normalize(req);
         let id = req.id().cloned();
         let method = req.method().to_owned();
+        let exited = (method == "exit").then(|| self.exited.clone());
         let fut = self.inner.call(req);
         Box::pin(async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
+            let outcome = AssertUnwindSafe(fut).catch_unwind().await;
+            if let Some(exited) = exited {
+                exited.notify_one();
+            }
+            match outcome {
                 Ok(result) => result,
                 Err(payload) => {
                     let what = panic_message(payload.as_ref());

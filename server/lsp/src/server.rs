@@ -192,9 +192,14 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     }
     let (service, socket) = builder.finish();
     let (input, output, reader, writer) = crate::transport::stdio().into_parts();
-    Server::new(input, output, socket)
-        .serve(Guarded::new(service))
-        .await;
+    let service = Guarded::new(service);
+    let exited = service.exited();
+    // `serve` returns when stdin closes; after `exit` we stop at once instead of waiting
+    // for handlers that may be waiting on a client that has gone.
+    tokio::select! {
+        () = Server::new(input, output, socket).serve(service) => {}
+        () = exited.notified() => {}
+    }
     crate::transport::Transport::finish(reader, writer).await;
     if let Some(Err(e)) = match store.get() {
         Some(store) => Some(store.end_session().await),
