@@ -200,11 +200,14 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
         () = Server::new(input, output, socket).serve(service) => {}
         () = exited.notified() => {}
     }
+    tracing::info!("exit: protocol loop ended");
     crate::transport::Transport::finish(reader, writer).await;
+    tracing::info!("exit: output flushed");
     if let Some(Err(e)) = match store.get() {
         Some(store) => Some(store.end_session().await),
         None => None,
     } {
         tracing::warn!("closing the database session: {e}");
     }
+    tracing::info!("exit: database session closed");
 }

@@ -1,0 +1,1 @@
+(command name: (command_name) @_cmd (#match? @_cmd "^(source|\\.)$")) @import

@@ -1,0 +1,2 @@
+(string) @string
+(raw_string) @string

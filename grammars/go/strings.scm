@@ -1,0 +1,2 @@
+(interpreted_string_literal) @string
+(raw_string_literal) @string

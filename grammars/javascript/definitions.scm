@@ -1,0 +1,4 @@
+(function_declaration name: (identifier) @name) @definition.function
+(method_definition name: (property_identifier) @name) @definition.function
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @definition.function
+(class_declaration name: (identifier) @name) @definition.class

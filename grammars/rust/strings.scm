@@ -1,0 +1,2 @@
+(string_literal) @string
+(raw_string_literal) @string

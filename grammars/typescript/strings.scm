@@ -1,0 +1,2 @@
+(string) @string
+(template_string) @string

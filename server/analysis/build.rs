@@ -1,0 +1,66 @@
+//! Generates the language table from `grammars/<lang>/language.toml` and its query files,
+//! so adding a language is adding a folder (and the grammar crate's dependency).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(serde::Deserialize)]
+struct LanguageToml {
+    name: String,
+    #[serde(rename = "crate")]
+    krate: String,
+    language: String,
+    extensions: Vec<String>,
+    #[serde(default)]
+    file_names: Vec<String>,
+    language_ids: Vec<String>,
+    line_comment: String,
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../grammars");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("grammars/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("language.toml").exists())
+        .collect();
+    dirs.sort();
+    let mut out = String::from("pub static GRAMMARS: &[GrammarDef] = &[\n");
+    for dir in dirs {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let text = std::fs::read_to_string(dir.join("language.toml")).unwrap();
+        let lang: LanguageToml = toml::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join("language.toml").display()));
+        let mut queries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "scm"))
+            .collect();
+        queries.sort();
+        let list = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        write!(
+            out,
+            "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, queries: &[",
+            lang.name,
+            lang.krate,
+            lang.language,
+            list(&lang.extensions),
+            list(&lang.file_names),
+            list(&lang.language_ids),
+            lang.line_comment
+        )
+        .unwrap();
+        for q in queries {
+            println!("cargo:rerun-if-changed={}", q.display());
+            let stem = q.file_stem().unwrap().to_string_lossy();
+            write!(out, "({stem:?}, include_str!({:?})), ", q.canonicalize().unwrap().display().to_string()).unwrap();
+        }
+        out.push_str("] },\n");
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("grammars.rs");
+    std::fs::write(dest, out).unwrap();
+}

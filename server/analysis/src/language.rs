@@ -1,0 +1,165 @@
+//! Languages: the tree-sitter grammars generated from `grammars/<lang>/` by `build.rs`,
+//! plus the file kinds analysed without a grammar (Dockerfile, Makefile, YAML, TOML,
+//! JSON, `.env`). Detection uses the LSP languageId first, then the file name.
+
+use std::path::Path;
+
+/// One grammar folder: the language, how files are recognized, and its queries.
+#[derive(Debug)]
+pub struct GrammarDef {
+    pub name: &'static str,
+    pub language: fn() -> tree_sitter::Language,
+    pub extensions: &'static [&'static str],
+    pub file_names: &'static [&'static str],
+    pub language_ids: &'static [&'static str],
+    pub line_comment: &'static str,
+    /// `(query name, source)`, e.g. `("definitions", "(function_definition ...)")`.
+    pub queries: &'static [(&'static str, &'static str)],
+}
+
+impl GrammarDef {
+    pub fn query(&self, name: &str) -> Option<&'static str> {
+        self.queries.iter().find(|(n, _)| *n == name).map(|(_, q)| *q)
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/grammars.rs"));
+
+#[derive(Debug, Clone, Copy)]
+pub enum Lang {
+    Grammar(&'static GrammarDef),
+    Dockerfile,
+    Makefile,
+    Yaml,
+    Toml,
+    Json,
+    Dotenv,
+    Other,
+}
+
+impl PartialEq for Lang {
+    fn eq(&self, other: &Lang) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Lang {
+    /// Detects the language from an LSP languageId and/or a path.
+    pub fn detect(path: Option<&Path>, language_id: Option<&str>) -> Lang {
+        if let Some(id) = language_id {
+            if let Some(g) = GRAMMARS.iter().find(|g| g.language_ids.contains(&id)) {
+                return Lang::Grammar(g);
+            }
+            match id {
+                "dockerfile" => return Lang::Dockerfile,
+                "makefile" => return Lang::Makefile,
+                "yaml" => return Lang::Yaml,
+                "toml" => return Lang::Toml,
+                "json" | "jsonc" => return Lang::Json,
+                "dotenv" => return Lang::Dotenv,
+                _ => {}
+            }
+        }
+        let Some(path) = path else { return Lang::Other };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if let Some(g) = GRAMMARS
+            .iter()
+            .find(|g| g.file_names.contains(&name) || g.extensions.contains(&ext))
+        {
+            return Lang::Grammar(g);
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower == "dockerfile" || lower.starts_with("dockerfile.") || ext == "dockerfile" || lower == "containerfile" {
+            Lang::Dockerfile
+        } else if lower == "makefile" || lower == "gnumakefile" || ext == "mk" {
+            Lang::Makefile
+        } else if ext == "yml" || ext == "yaml" {
+            Lang::Yaml
+        } else if ext == "toml" {
+            Lang::Toml
+        } else if ext == "json" {
+            Lang::Json
+        } else if lower == ".env" || lower.starts_with(".env.") || ext == "env" {
+            Lang::Dotenv
+        } else {
+            Lang::Other
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<&'static GrammarDef> {
+        GRAMMARS.iter().find(|g| g.name == name)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Lang::Grammar(g) => g.name,
+            Lang::Dockerfile => "dockerfile",
+            Lang::Makefile => "makefile",
+            Lang::Yaml => "yaml",
+            Lang::Toml => "toml",
+            Lang::Json => "json",
+            Lang::Dotenv => "dotenv",
+            Lang::Other => "other",
+        }
+    }
+
+    pub fn grammar(&self) -> Option<&'static GrammarDef> {
+        match self {
+            Lang::Grammar(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The line comment token, for "allow on this line" (JSON has none).
+    pub fn line_comment(&self) -> Option<&'static str> {
+        match self {
+            Lang::Grammar(g) => Some(g.line_comment),
+            Lang::Json | Lang::Other => None,
+            _ => Some("#"),
+        }
+    }
+
+    /// Files whose every line is a shell command (or may be).
+    pub fn is_shell_like(&self) -> bool {
+        matches!(self, Lang::Dockerfile | Lang::Makefile) || self.name() == "bash"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_id_then_path() {
+        let p = |s: &str| Lang::detect(Some(Path::new(s)), None).name();
+        assert_eq!(p("a/b.py"), "python");
+        assert_eq!(p("x.tsx"), "tsx");
+        assert_eq!(p("x.ts"), "typescript");
+        assert_eq!(p("deploy.sh"), "bash");
+        assert_eq!(p("Dockerfile"), "dockerfile");
+        assert_eq!(p("Makefile"), "makefile");
+        assert_eq!(p(".env.local"), "dotenv");
+        assert_eq!(p("c.yml"), "yaml");
+        assert_eq!(p("README"), "other");
+        assert_eq!(Lang::detect(None, Some("shellscript")).name(), "bash");
+        assert_eq!(Lang::detect(Some(Path::new("x.txt")), Some("javascriptreact")).name(), "javascript");
+        assert_eq!(Lang::Json.line_comment(), None);
+        assert_eq!(Lang::detect(None, Some("rust")).line_comment(), Some("//"));
+    }
+
+    #[test]
+    fn every_grammar_folder_is_complete_and_its_queries_compile() {
+        assert!(GRAMMARS.len() >= 7, "python, javascript, typescript, tsx, rust, go, bash");
+        for g in GRAMMARS {
+            let lang = (g.language)();
+            for required in ["comments", "strings", "definitions", "imports"] {
+                assert!(g.query(required).is_some(), "{} lacks {required}.scm", g.name);
+            }
+            for (name, source) in g.queries {
+                tree_sitter::Query::new(&lang, source)
+                    .unwrap_or_else(|e| panic!("grammars/{}/{name}.scm: {e}", g.name));
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Pure analysis: text in, findings out. Secrets (`secrets`), syntax errors
+//! (`syntax`, tree-sitter) and risky shell patterns (`shell`). Nothing here does IO,
+//! knows LSP, or fails on user input: every function returns findings (possibly none)
+//! for any text, including empty, huge, or binary-looking text.
+//!
+//! Positions: [`Finding::start`]/[`Finding::end`] are byte offsets into the scanned
+//! text; [`Finding::range`] gives 0-based lines and byte columns. Callers convert to
+//! their own encoding (the LSP layer to UTF-16 when the client wants it).
+
+pub mod language;
+pub mod lines;
+pub mod secrets;
+pub mod shell;
+pub mod syntax;
+
+use serde::{Deserialize, Serialize};
+
+pub use language::Lang;
+pub use lines::LineIndex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+
+    /// True when `self` is at least as severe as `threshold`.
+    pub fn at_least(self, threshold: Severity) -> bool {
+        self <= threshold
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    Secret,
+    Syntax,
+    Shell,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Secret => "secret",
+            FindingKind::Syntax => "syntax",
+            FindingKind::Shell => "shell",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FindingKind> {
+        [FindingKind::Secret, FindingKind::Syntax, FindingKind::Shell]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A 0-based line and a byte column within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct LineCol {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub start: LineCol,
+    pub end: LineCol,
+}
+
+/// One problem found in a text. Never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// Rule id (the diagnostic code), e.g. `aws-access-key-id`, `syntax-error`.
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    /// Byte offsets of exactly the offending text.
+    pub start: usize,
+    pub end: usize,
+    pub range: Range,
+    /// For secrets: SHA-256 (hex) of the secret value, for baselines; never the value.
+    pub fingerprint: Option<String>,
+    /// For secrets: the suggested environment variable name.
+    pub env_name: Option<String>,
+}
+
+impl Finding {
+    /// A finding at `start..end` of `text`, with its line/column range filled in.
+    pub fn at(
+        index: &LineIndex,
+        kind: FindingKind,
+        rule: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        start: usize,
+        end: usize,
+    ) -> Finding {
+        Finding {
+            kind,
+            rule: rule.into(),
+            severity,
+            message: message.into(),
+            start,
+            end,
+            range: Range {
+                start: index.line_col(start),
+                end: index.line_col(end),
+            },
+            fingerprint: None,
+            env_name: None,
+        }
+    }
+}
+
+/// Whether bytes look like a binary file: a NUL byte in the first 8 KiB.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8192)].contains(&0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order_and_binary_sniffing() {
+        assert!(Severity::Error.at_least(Severity::Warning));
+        assert!(!Severity::Info.at_least(Severity::Warning));
+        assert!(looks_binary(b"ab\0cd"));
+        assert!(!looks_binary("héllo".as_bytes()));
+        assert_eq!(FindingKind::parse("shell"), Some(FindingKind::Shell));
+    }
+}

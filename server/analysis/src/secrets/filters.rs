@@ -1,0 +1,171 @@
+//! What makes a regex match not a finding: entropy too low, documented examples and
+//! placeholders, UUIDs, hashes, integrity strings, base64 blobs, inline suppression
+//! comments. Also the environment variable name a fix should use.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Shannon entropy in bits per byte.
+pub fn entropy(s: &str) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+static PLACEHOLDER_WORDS: &[&str] = &[
+    "example", "changeme", "change_me", "change-me", "placeholder", "your_", "your-", "<your",
+    "replace_me", "replace-me", "replaceme", "redacted", "dummy", "xxxx", "****", "....",
+];
+
+/// Documented examples and template placeholders, for every rule. Key blocks (which
+/// legitimately contain long runs of `A`) skip the low-variety check.
+pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    if secret.contains("${") || secret.contains("{{") || secret.contains("}}") || secret.contains("%(") || secret.contains("$(") {
+        return true;
+    }
+    if secret.starts_with('$') || (secret.starts_with('<') && secret.ends_with('>')) {
+        return true;
+    }
+    if key_block {
+        return false;
+    }
+    // Eight or more of one character in a row, or almost no variety at all.
+    let bytes = secret.as_bytes();
+    let mut run = 1;
+    for w in bytes.windows(2) {
+        run = if w[0] == w[1] { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    let mut distinct = bytes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() <= 3
+}
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap()
+});
+static HEX_HASH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$").unwrap());
+static INTEGRITY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:sha1|sha256|sha384|sha512|md5)[-:][A-Za-z0-9+/=]+$").unwrap());
+
+/// Values that look random but are identifiers, digests or integrity strings: not
+/// findings for generic rules.
+pub fn is_benign_random(secret: &str) -> bool {
+    UUID.is_match(secret) || HEX_HASH.is_match(secret) || INTEGRITY.is_match(secret)
+}
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
+}
+
+/// A match that is a slice of a longer base64 run (an embedded blob, an image, a
+/// certificate) rather than a token of its own.
+pub fn inside_base64_blob(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut left = start;
+    while left > 0 && is_b64(bytes[left - 1]) {
+        left -= 1;
+    }
+    let mut right = end;
+    while right < bytes.len() && is_b64(bytes[right]) {
+        right += 1;
+    }
+    (start - left) + (right - end) >= 40
+}
+
+/// Inline suppression markers honoured on the finding's line.
+pub const SUPPRESS_MARKERS: &[&str] = &["warden:allow", "gitleaks:allow", "pragma: allowlist secret"];
+
+pub fn suppressed(line: &str) -> bool {
+    SUPPRESS_MARKERS.iter().any(|m| line.contains(m))
+}
+
+static ASSIGNED_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*)["']?\]?\s*(?::=|=>|[:=])\s*(?:[A-Za-z_]+\()?["'`]?[^"'`\s]*$"#).unwrap()
+});
+
+/// `API_KEY` from `apiKey = "`, `DB_PASSWORD` from `db.password: "`.
+pub fn assigned_env_name(line_prefix: &str) -> Option<String> {
+    let caps = ASSIGNED_NAME.captures(line_prefix)?;
+    let name = caps.get(1)?.as_str();
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
+        }
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    let out = out.trim_matches('_').to_owned();
+    (!out.is_empty() && !out.starts_with(|c: char| c.is_ascii_digit())).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_orders_randomness() {
+        assert_eq!(entropy(""), 0.0);
+        assert_eq!(entropy("aaaa"), 0.0);
+        assert!(entropy("hunter2hunter2") < 3.5);
+        assert!(entropy("q8Zr2LxV0pTn7WcYb4Ks") > 4.0);
+    }
+
+    #[test]
+    fn placeholders_and_benign_values() {
+        for p in ["AKIAIOSFODNN7EXAMPLE", "${API_TOKEN}", "<your-token>", "xxxxxxxxxxxxxxxx", "changeme123", "{{ secrets.X }}", "$TOKEN", "00000000000000000000"] {
+            assert!(is_placeholder(p, false), "{p}");
+        }
+        assert!(!is_placeholder("ghp_R4nd0mL00k1ngT0k3nV4lu3abcdefghij", false));
+        assert!(!is_placeholder("MIIEAAAAAAAAAAAAb3Bl", true));
+        assert!(is_benign_random("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(is_benign_random("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+        assert!(is_benign_random("sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="));
+        assert!(!is_benign_random("q8Zr2LxV0pTn7WcYb4Ks"));
+    }
+
+    #[test]
+    fn blobs_suppression_and_names() {
+        let blob = format!("data:image/png;base64,{}AKIAQ3EGRB4XY7MNP2KD{}", "A".repeat(30), "z".repeat(30));
+        let start = blob.find("AKIA").unwrap();
+        assert!(inside_base64_blob(&blob, start, start + 20));
+        let plain = "key = \"AKIAQ3EGRB4XY7MNP2KD\"";
+        let s = plain.find("AKIA").unwrap();
+        assert!(!inside_base64_blob(plain, s, s + 20));
+        assert!(suppressed("token = 'x' # warden:allow"));
+        assert!(suppressed("x // gitleaks:allow"));
+        assert!(!suppressed("token = 'x'"));
+        assert_eq!(assigned_env_name("    apiKey = \"").as_deref(), Some("API_KEY"));
+        assert_eq!(assigned_env_name("db.password: '").as_deref(), Some("DB_PASSWORD"));
+        assert_eq!(assigned_env_name("export GITHUB_TOKEN=").as_deref(), Some("GITHUB_TOKEN"));
+        assert_eq!(assigned_env_name("print(").as_deref(), None);
+    }
+}

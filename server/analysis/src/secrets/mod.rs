@@ -1,0 +1,438 @@
+//! Secret detection. [`RuleSet::scan`] finds secrets in a text in one pass: an
+//! Aho-Corasick search for every rule's keywords decides which rules run on which
+//! lines; each triggered rule's regex runs only on those lines (multi-line rules, such
+//! as PEM blocks, on the whole text); matches are then filtered (entropy, placeholders,
+//! allowlists, inline `warden:allow`) and de-duplicated, provider rules winning over
+//! generic ones. Findings carry exact byte spans and a SHA-256 fingerprint of the
+//! secret, never the secret itself.
+
+pub mod baseline;
+pub mod filters;
+pub mod rules;
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use sha2::{Digest, Sha256};
+
+use crate::{Finding, FindingKind, Lang, LineIndex};
+pub use rules::{Rule, RuleSpec};
+
+/// Lines longer than this are treated as minified or generated and skipped.
+pub const DEFAULT_MAX_LINE_LEN: usize = 20_000;
+
+/// File names whose generic-looking values are dependency metadata, not secrets.
+const LOCKFILES: &[&str] = &[
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock",
+    "poetry.lock", "uv.lock", "Pipfile.lock", "go.sum", "composer.lock", "Gemfile.lock",
+];
+
+/// A compiled set of rules plus the keyword automaton that selects them.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    automaton: AhoCorasick,
+    /// For each automaton pattern, the rules that keyword triggers.
+    by_keyword: Vec<Vec<usize>>,
+}
+
+/// What to scan and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub lang: Lang,
+    pub path: Option<&'a Path>,
+    pub max_line_len: usize,
+}
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context {
+            lang: Lang::Other,
+            path: None,
+            max_line_len: DEFAULT_MAX_LINE_LEN,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    pub findings: Vec<Finding>,
+    /// Lines skipped as minified (longer than `max_line_len`).
+    pub long_lines_skipped: usize,
+}
+
+static BUILTIN: LazyLock<Arc<RuleSet>> =
+    LazyLock::new(|| Arc::new(RuleSet::new(rules::builtin_specs(), &[]).0));
+
+impl RuleSet {
+    /// The built-in rules, compiled once per process.
+    pub fn builtin() -> Arc<RuleSet> {
+        BUILTIN.clone()
+    }
+
+    /// Compiles `specs` minus `disabled` ids. Rules that do not compile are left out and
+    /// reported (one message each); the rest still work.
+    pub fn new(specs: Vec<RuleSpec>, disabled: &[String]) -> (RuleSet, Vec<String>) {
+        let mut errors = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
+        for spec in specs {
+            if disabled.contains(&spec.id) {
+                continue;
+            }
+            match spec.compile() {
+                Ok(rule) => {
+                    rules.retain(|r| r.id != rule.id); // a later rule with the same id wins
+                    rules.push(rule);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut keywords: Vec<String> = Vec::new();
+        let mut by_keyword: Vec<Vec<usize>> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.keywords.is_empty() {
+                errors.push(format!("secret rule {:?} has no keywords; it never runs", rule.id));
+            }
+            for k in &rule.keywords {
+                match keywords.iter().position(|x| x == k) {
+                    Some(p) => by_keyword[p].push(i),
+                    None => {
+                        keywords.push(k.clone());
+                        by_keyword.push(vec![i]);
+                    }
+                }
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .expect("keywords build an automaton");
+        (
+            RuleSet {
+                rules,
+                automaton,
+                by_keyword,
+            },
+            errors,
+        )
+    }
+
+    /// Built-in rules plus `extra` (same id replaces), minus `disabled`.
+    pub fn with_config(extra: Vec<RuleSpec>, disabled: &[String]) -> (RuleSet, Vec<String>) {
+        let mut specs = rules::builtin_specs();
+        specs.extend(extra);
+        RuleSet::new(specs, disabled)
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Every secret in `text` (the `scan(text, language)` API).
+    pub fn scan(&self, text: &str, lang: Lang) -> Vec<Finding> {
+        self.scan_with(
+            text,
+            &Context {
+                lang,
+                ..Context::default()
+            },
+        )
+        .findings
+    }
+
+    pub fn scan_with(&self, text: &str, ctx: &Context<'_>) -> ScanOutput {
+        let mut out = ScanOutput::default();
+        if text.is_empty() || self.rules.is_empty() {
+            return out;
+        }
+        let index = LineIndex::new(text);
+        let lockfile = ctx
+            .path
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| LOCKFILES.contains(&n));
+        let env_style = ctx.lang.is_shell_like() || matches!(ctx.lang, Lang::Dotenv | Lang::Other | Lang::Yaml);
+        let bytes = text.as_bytes();
+        let mut last_line_scanned = vec![usize::MAX; self.rules.len()];
+        let mut multiline_triggered = vec![false; self.rules.len()];
+        let mut current_line = 0..0;
+        let mut current_line_long = false;
+        let mut candidates = Vec::new();
+
+        for hit in self.automaton.find_overlapping_iter(text) {
+            if hit.start() < current_line.start || hit.start() >= current_line.end.max(current_line.start + 1) {
+                let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
+                let end = memchr::memchr(b'\n', &bytes[hit.start()..]).map_or(bytes.len(), |i| hit.start() + i);
+                current_line = start..end;
+                current_line_long = end - start > ctx.max_line_len;
+                if current_line_long {
+                    out.long_lines_skipped += 1;
+                }
+            }
+            for &r in &self.by_keyword[hit.pattern().as_usize()] {
+                let rule = &self.rules[r];
+                if rule.multiline {
+                    multiline_triggered[r] = true;
+                    continue;
+                }
+                if current_line_long || last_line_scanned[r] == current_line.start {
+                    continue;
+                }
+                if rule.generic && (lockfile || (rule.id == "generic-secret-env" && !env_style)) {
+                    continue;
+                }
+                last_line_scanned[r] = current_line.start;
+                let line = &text[current_line.clone()];
+                self.match_rule(r, text, line, current_line.start, &mut candidates);
+            }
+        }
+        for (r, triggered) in multiline_triggered.iter().enumerate() {
+            if *triggered {
+                self.match_rule(r, text, text, 0, &mut candidates);
+            }
+        }
+        candidates.sort_by_key(|c: &Candidate| (c.start, std::cmp::Reverse(c.end)));
+        let mut kept: Vec<Candidate> = Vec::new();
+        for c in candidates {
+            match kept.last_mut() {
+                Some(last) if c.start < last.end => {
+                    // Overlap: a provider rule beats a generic one; otherwise the first stays.
+                    if self.rules[last.rule].generic && !self.rules[c.rule].generic {
+                        *last = c;
+                    }
+                }
+                _ => kept.push(c),
+            }
+        }
+        out.findings = kept
+            .into_iter()
+            .filter(|c| !self.suppressed(text, &index, c))
+            .map(|c| self.finding(text, &index, c))
+            .collect();
+        out
+    }
+
+    fn match_rule(&self, r: usize, text: &str, hay: &str, base: usize, out: &mut Vec<Candidate>) {
+        let rule = &self.rules[r];
+        for caps in rule.regex.captures_iter(hay) {
+            // Group 0 for rules whose secret may sit in one of several groups.
+            let m = if rule.secret_group == 0 {
+                (1..caps.len()).find_map(|i| caps.get(i)).or_else(|| caps.get(0))
+            } else {
+                caps.get(rule.secret_group)
+            };
+            let Some(m) = m else { continue };
+            let secret = m.as_str();
+            let (start, end) = (base + m.start(), base + m.end());
+            if self.rejects(rule, secret, text, start, end) {
+                continue;
+            }
+            out.push(Candidate { rule: r, start, end });
+        }
+    }
+
+    fn rejects(&self, rule: &Rule, secret: &str, text: &str, start: usize, end: usize) -> bool {
+        if filters::entropy(secret) < rule.entropy || filters::is_placeholder(secret, rule.multiline) {
+            return true;
+        }
+        if !rule.multiline && filters::inside_base64_blob(text, start, end) {
+            return true;
+        }
+        if rule.generic && filters::is_benign_random(secret) {
+            return true;
+        }
+        let lower = secret.to_ascii_lowercase();
+        rule.stopwords.iter().any(|w| lower.contains(w.as_str()))
+            || rule.allow_regexes.iter().any(|re| re.is_match(secret))
+    }
+
+    fn suppressed(&self, text: &str, index: &LineIndex, c: &Candidate) -> bool {
+        let first = index.line_col(c.start).line as usize;
+        let last = index.line_col(c.end).line as usize;
+        [first, last]
+            .into_iter()
+            .filter_map(|l| index.line_range(l, text))
+            .any(|r| filters::suppressed(&text[r]))
+    }
+
+    fn finding(&self, text: &str, index: &LineIndex, c: Candidate) -> Finding {
+        let rule = &self.rules[c.rule];
+        let secret = &text[c.start..c.end];
+        let message = if rule.generic {
+            format!(
+                "Possible {} ({:.1} bits of entropy per character); move it to an environment variable or a secret store",
+                rule.description,
+                filters::entropy(secret)
+            )
+        } else {
+            format!(
+                "{} {} in source; revoke it if it was shared, and load it from the environment instead",
+                rule.provider, rule.description
+            )
+        };
+        let line_start = crate::lines::line_around(text, c.start).start;
+        let env_name = if rule.generic {
+            filters::assigned_env_name(&text[line_start..c.start]).unwrap_or_else(|| rule.env.clone())
+        } else {
+            rule.env.clone()
+        };
+        let mut f = Finding::at(index, FindingKind::Secret, &rule.id, rule.severity, message, c.start, c.end);
+        f.fingerprint = Some(fingerprint(secret));
+        f.env_name = Some(env_name);
+        f
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    rule: usize,
+    start: usize,
+    end: usize,
+}
+
+/// SHA-256 (hex) of a secret value: what baselines and stores keep instead of it.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Severity;
+
+    fn scan(text: &str) -> Vec<Finding> {
+        RuleSet::builtin().scan(text, Lang::Other)
+    }
+
+    fn py(text: &str) -> Vec<Finding> {
+        RuleSet::builtin().scan(text, Lang::detect(None, Some("python")))
+    }
+
+    #[test]
+    fn builtin_rules_compile_with_enough_providers() {
+        let (set, errors) = RuleSet::new(rules::builtin_specs(), &[]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut providers: Vec<&str> = set.rules().iter().map(|r| r.provider.as_str()).collect();
+        providers.sort();
+        providers.dedup();
+        assert!(providers.len() >= 40, "{} providers", providers.len());
+    }
+
+    #[test]
+    fn exact_span_and_no_secret_in_message() {
+        let text = "import os\nAWS_KEY = \"AKIAQ3EGRB4XY7MNP2KD\"\n";
+        let f = py(text);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "aws-access-key-id");
+        assert_eq!(&text[f[0].start..f[0].end], "AKIAQ3EGRB4XY7MNP2KD");
+        assert_eq!((f[0].range.start.line, f[0].range.start.col), (1, 11));
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(!f[0].message.contains("AKIAQ3"));
+        assert_eq!(f[0].fingerprint.as_deref(), Some(fingerprint("AKIAQ3EGRB4XY7MNP2KD").as_str()));
+    }
+
+    #[test]
+    fn documented_examples_and_placeholders_are_not_findings() {
+        for text in [
+            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "token = \"${GITHUB_TOKEN}\"",
+            "api_key = \"<your-token>\"",
+            "password = \"xxxxxxxxxxxx\"",
+            "password = \"changeme\"",
+            "id = \"123e4567-e89b-12d3-a456-426614174000\"",
+            "\"integrity\": \"sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==\"",
+            "secret_hash = \"da39a3ee5e6b4b0d3255bfef95601890afd80709\"",
+            "token = os.environ[\"TOKEN\"]",
+            "password = get_password()",
+        ] {
+            assert!(scan(text).is_empty(), "{text}: {:#?}", scan(text));
+        }
+    }
+
+    #[test]
+    fn provider_rule_wins_over_generic_on_the_same_secret() {
+        let text = "github_token = \"ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt\"";
+        let f = scan(text);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "github-pat");
+    }
+
+    #[test]
+    fn generic_assignments_need_entropy_and_name_the_variable() {
+        let f = py("db_password = \"Tr0ub4dor&3-horse-Zq9!\"\n");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "generic-secret");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].env_name.as_deref(), Some("DB_PASSWORD"));
+        assert!(py("password = \"hunter2hunter2\"\n").is_empty(), "low entropy");
+    }
+
+    #[test]
+    fn suppression_markers_and_multiline_keys() {
+        assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' # warden:allow").is_empty());
+        assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' // gitleaks:allow").is_empty());
+        assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' # pragma: allowlist secret").is_empty());
+        let pem = "x = 1\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBpZ2tqZXJ1c2tqZmhnZXJ1a2doZXJrZ2hrZXJnaGtlcmdoawAAAJhzZGZn\n-----END OPENSSH PRIVATE KEY-----\n";
+        let f = scan(pem);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "private-key");
+        assert_eq!((f[0].range.start.line, f[0].range.end.line), (1, 4));
+    }
+
+    #[test]
+    fn lockfiles_skip_generic_rules_and_long_lines_are_skipped() {
+        let set = RuleSet::builtin();
+        let text = "\"token\": \"q8Zr2LxV0pTn7WcYb4Ks\"\n";
+        let ctx = Context { path: Some(Path::new("web/package-lock.json")), ..Context::default() };
+        assert!(set.scan_with(text, &ctx).findings.is_empty());
+        assert_eq!(set.scan_with(text, &Context::default()).findings.len(), 1);
+        let long = format!("var a='{}';token='ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt'", "x".repeat(30_000));
+        let out = set.scan_with(&long, &Context::default());
+        assert!(out.findings.is_empty());
+        assert_eq!(out.long_lines_skipped, 1);
+    }
+
+    #[test]
+    fn user_rules_add_disable_and_report_errors() {
+        let extra = vec![
+            RuleSpec {
+                id: "acme-key".into(),
+                provider: Some("Acme".into()),
+                description: Some("API key".into()),
+                regex: r"\b(acme_[a-z0-9]{24})\b".into(),
+                secret_group: 1,
+                keywords: vec!["acme_".into()],
+                entropy: 2.0,
+                severity: Severity::Error,
+                multiline: false,
+                generic: false,
+                env: None,
+                allowlist: Default::default(),
+            },
+            RuleSpec { id: "broken".into(), regex: "(".into(), ..RuleSpec::clone(&rules::builtin_specs()[0]) },
+        ];
+        let (set, errors) = RuleSet::with_config(extra, &["aws-access-key-id".to_string()]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("broken"));
+        let f = set.scan("k = acme_q8zr2lxv0ptn7wcyb4ksm1n2 and AKIAQ3EGRB4XY7MNP2KD", Lang::Other);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "acme-key");
+        assert_eq!(f[0].env_name.as_deref(), Some("ACME_KEY"));
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let set = RuleSet::builtin();
+        for text in ["", "\n\n\n", "é😀\u{0}\u{1}token=", "password=\"", "-----BEGIN PRIVATE KEY-----", "\r\n\r"] {
+            let _ = set.scan(text, Lang::Other);
+        }
+    }
+}
