@@ -40,7 +40,12 @@ fn main() {
             .filter(|p| p.extension().is_some_and(|e| e == "scm"))
             .collect();
         queries.sort();
-        let list = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         write!(
             out,
             "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, queries: &[",
@@ -56,7 +61,12 @@ fn main() {
         for q in queries {
             println!("cargo:rerun-if-changed={}", q.display());
             let stem = q.file_stem().unwrap().to_string_lossy();
-            write!(out, "({stem:?}, include_str!({:?})), ", q.canonicalize().unwrap().display().to_string()).unwrap();
+            write!(
+                out,
+                "({stem:?}, include_str!({:?})), ",
+                q.canonicalize().unwrap().display().to_string()
+            )
+            .unwrap();
         }
         out.push_str("] },\n");
     }

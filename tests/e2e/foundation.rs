@@ -746,5 +746,8 @@ fn exit_does_not_wait_for_handlers_blocked_on_the_client() {
     s.initialize(&[&f.alpha], Value::Null);
     let started = std::time::Instant::now();
     assert!(s.shutdown().success());
-    assert!(started.elapsed() < Duration::from_secs(4), "exit waited for the client");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "exit waited for the client"
+    );
 }

@@ -19,7 +19,10 @@ pub struct GrammarDef {
 
 impl GrammarDef {
     pub fn query(&self, name: &str) -> Option<&'static str> {
-        self.queries.iter().find(|(n, _)| *n == name).map(|(_, q)| *q)
+        self.queries
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, q)| *q)
     }
 }
 
@@ -70,7 +73,11 @@ impl Lang {
             return Lang::Grammar(g);
         }
         let lower = name.to_ascii_lowercase();
-        if lower == "dockerfile" || lower.starts_with("dockerfile.") || ext == "dockerfile" || lower == "containerfile" {
+        if lower == "dockerfile"
+            || lower.starts_with("dockerfile.")
+            || ext == "dockerfile"
+            || lower == "containerfile"
+        {
             Lang::Dockerfile
         } else if lower == "makefile" || lower == "gnumakefile" || ext == "mk" {
             Lang::Makefile
@@ -143,18 +150,28 @@ mod tests {
         assert_eq!(p("c.yml"), "yaml");
         assert_eq!(p("README"), "other");
         assert_eq!(Lang::detect(None, Some("shellscript")).name(), "bash");
-        assert_eq!(Lang::detect(Some(Path::new("x.txt")), Some("javascriptreact")).name(), "javascript");
+        assert_eq!(
+            Lang::detect(Some(Path::new("x.txt")), Some("javascriptreact")).name(),
+            "javascript"
+        );
         assert_eq!(Lang::Json.line_comment(), None);
         assert_eq!(Lang::detect(None, Some("rust")).line_comment(), Some("//"));
     }
 
     #[test]
     fn every_grammar_folder_is_complete_and_its_queries_compile() {
-        assert!(GRAMMARS.len() >= 7, "python, javascript, typescript, tsx, rust, go, bash");
+        assert!(
+            GRAMMARS.len() >= 7,
+            "python, javascript, typescript, tsx, rust, go, bash"
+        );
         for g in GRAMMARS {
             let lang = (g.language)();
             for required in ["comments", "strings", "definitions", "imports"] {
-                assert!(g.query(required).is_some(), "{} lacks {required}.scm", g.name);
+                assert!(
+                    g.query(required).is_some(),
+                    "{} lacks {required}.scm",
+                    g.name
+                );
             }
             for (name, source) in g.queries {
                 tree_sitter::Query::new(&lang, source)

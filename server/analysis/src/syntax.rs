@@ -1,1 +1,236 @@
-//! placeholder
+//! Syntax errors from tree-sitter: ERROR nodes become one "unexpected ..." finding at
+//! the first unexpected token, MISSING nodes a `missing ")"` finding at the point the
+//! token was expected. Supports incremental re-parsing: apply [`input_edit`]s to the old
+//! tree with `Tree::edit`, then [`parse`] with it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
+
+use crate::language::GrammarDef;
+use crate::{Finding, FindingKind, LineIndex, Severity};
+
+/// At most this many syntax findings per file; the rest add nothing a person can use.
+pub const MAX_ERRORS: usize = 50;
+
+thread_local! {
+    static PARSERS: RefCell<HashMap<&'static str, Parser>> = RefCell::new(HashMap::new());
+}
+
+/// Parses `text`, reusing `old` (already edited with [`input_edit`]s) when given.
+/// `None` only if the grammar cannot be loaded (an ABI mismatch).
+pub fn parse(grammar: &'static GrammarDef, text: &str, old: Option<&Tree>) -> Option<Tree> {
+    PARSERS.with(|parsers| {
+        let mut parsers = parsers.borrow_mut();
+        let parser = match parsers.entry(grammar.name) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let mut p = Parser::new();
+                p.set_language(&(grammar.language)()).ok()?;
+                v.insert(p)
+            }
+        };
+        parser.parse(text, old)
+    })
+}
+
+fn point_at(text: &str, byte: usize) -> Point {
+    let before = &text.as_bytes()[..byte.min(text.len())];
+    let row = memchr::memchr_iter(b'\n', before).count();
+    let col = before.len() - memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    Point { row, column: col }
+}
+
+/// The edit replacing `old_text[start..old_end]` with `inserted`, for `Tree::edit`.
+pub fn input_edit(old_text: &str, start: usize, old_end: usize, inserted: &str) -> InputEdit {
+    let start_position = point_at(old_text, start);
+    let old_end_position = point_at(old_text, old_end);
+    let newlines = memchr::memchr_iter(b'\n', inserted.as_bytes()).count();
+    let new_end_position = if newlines == 0 {
+        Point {
+            row: start_position.row,
+            column: start_position.column + inserted.len(),
+        }
+    } else {
+        Point {
+            row: start_position.row + newlines,
+            column: inserted.len()
+                - memchr::memrchr(b'\n', inserted.as_bytes()).map_or(0, |i| i + 1),
+        }
+    };
+    InputEdit {
+        start_byte: start,
+        old_end_byte: old_end,
+        new_end_byte: start + inserted.len(),
+        start_position,
+        old_end_position,
+        new_end_position,
+    }
+}
+
+/// Syntax findings of a parsed tree.
+pub fn errors(tree: &Tree, text: &str, index: &LineIndex) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !tree.root_node().has_error() {
+        return out;
+    }
+    collect(tree.root_node(), text, index, &mut out);
+    out
+}
+
+fn collect(node: Node<'_>, text: &str, index: &LineIndex, out: &mut Vec<Finding>) {
+    if out.len() >= MAX_ERRORS || !node.has_error() {
+        return;
+    }
+    if node.is_missing() {
+        let at = node.start_byte();
+        let what = if node.kind().is_empty() {
+            "token"
+        } else {
+            node.kind()
+        };
+        out.push(Finding::at(
+            index,
+            FindingKind::Syntax,
+            "syntax-missing",
+            Severity::Error,
+            format!("missing {what:?}"),
+            at,
+            at,
+        ));
+        return;
+    }
+    if node.is_error() {
+        let token = first_leaf(node);
+        let (start, end) = (token.start_byte(), token.end_byte());
+        let snippet: String = text
+            .get(start..end)
+            .unwrap_or("")
+            .chars()
+            .take(24)
+            .collect::<String>();
+        let message = if snippet.trim().is_empty() {
+            "syntax error".to_owned()
+        } else {
+            format!("unexpected {:?}", snippet.trim())
+        };
+        out.push(Finding::at(
+            index,
+            FindingKind::Syntax,
+            "syntax-error",
+            Severity::Error,
+            message,
+            start,
+            end,
+        ));
+        // MISSING tokens inside an ERROR add nothing the first report did not say.
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        collect(child, text, index, out);
+    }
+}
+
+fn first_leaf(node: Node<'_>) -> Node<'_> {
+    let mut n = node;
+    while let Some(child) = n.child(0) {
+        n = child;
+    }
+    // Stop at the first token of the error, not a zero-width node.
+    if n.start_byte() == n.end_byte() {
+        node
+    } else {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Lang;
+
+    fn grammar(name: &str) -> &'static GrammarDef {
+        Lang::by_name(name).unwrap()
+    }
+
+    fn check(lang: &str, text: &str) -> Vec<(String, String, u32)> {
+        let tree = parse(grammar(lang), text, None).unwrap();
+        errors(&tree, text, &LineIndex::new(text))
+            .into_iter()
+            .map(|f| (f.rule, f.message, f.range.start.line))
+            .collect()
+    }
+
+    #[test]
+    fn clean_code_has_no_errors_in_every_language() {
+        for (lang, text) in [
+            ("python", "def f(x):\n    return x + 1\n"),
+            ("javascript", "function f(x) { return x + 1; }\n"),
+            (
+                "typescript",
+                "function f(x: number): number { return x + 1; }\n",
+            ),
+            ("tsx", "const A = () => <div>hi</div>;\n"),
+            ("rust", "fn f(x: i32) -> i32 { x + 1 }\n"),
+            ("go", "package main\nfunc f(x int) int { return x + 1 }\n"),
+            ("bash", "f() { echo \"$1\"; }\nf hi\n"),
+        ] {
+            assert_eq!(check(lang, text), vec![], "{lang}");
+        }
+    }
+
+    #[test]
+    fn missing_and_unexpected_tokens_are_one_finding_each() {
+        let f = check("python", "print(\"hi\"\nx = 1\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        let f = check("javascript", "function f( { return 1 }\n");
+        assert!(!f.is_empty() && f.len() <= 2, "{f:?}");
+        let f = check("rust", "fn main() { let x = ; }\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].1.starts_with("unexpected") || f[0].1.starts_with("missing"),
+            "{f:?}"
+        );
+        let f = check("go", "package main\nfunc main() {\n\tx := \n}\n");
+        assert!(!f.is_empty());
+        let f = check("javascript", "let a = [1, 2;\n");
+        assert!(
+            f.iter()
+                .any(|(_, m, _)| m.contains("missing") || m.contains("unexpected")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_capped() {
+        let text = ")".repeat(10_000);
+        let tree = parse(grammar("python"), &text, None).unwrap();
+        assert!(errors(&tree, &text, &LineIndex::new(&text)).len() <= MAX_ERRORS);
+    }
+
+    #[test]
+    fn incremental_reparse_matches_a_fresh_parse() {
+        let g = grammar("python");
+        let old = "def f(x):\n    return x\n";
+        let mut tree = parse(g, old, None).unwrap();
+        // Replace "x\n" on line 2 with "(x\n" to break it, then fix it again.
+        let start = old.rfind('x').unwrap();
+        let new = format!("{}(x{}", &old[..start], &old[start + 1..]);
+        tree.edit(&input_edit(old, start, start + 1, "(x"));
+        let tree = parse(g, &new, Some(&tree)).unwrap();
+        let fresh = parse(g, &new, None).unwrap();
+        assert_eq!(tree.root_node().to_sexp(), fresh.root_node().to_sexp());
+        assert!(tree.root_node().has_error());
+        let edit = input_edit("ab\ncd", 1, 4, "X\nYZ\n");
+        assert_eq!(
+            (edit.new_end_position.row, edit.new_end_position.column),
+            (2, 0)
+        );
+        assert_eq!(
+            (edit.old_end_position.row, edit.old_end_position.column),
+            (1, 1)
+        );
+    }
+}

@@ -21,7 +21,8 @@ pub struct Entry {
 
 impl Baseline {
     pub fn parse(text: &str) -> Result<Baseline, String> {
-        let b: Baseline = serde_json::from_str(text).map_err(|e| format!("invalid baseline: {e}"))?;
+        let b: Baseline =
+            serde_json::from_str(text).map_err(|e| format!("invalid baseline: {e}"))?;
         if b.version != 1 {
             return Err(format!("unsupported baseline version {}", b.version));
         }
@@ -68,7 +69,11 @@ mod tests {
     #[test]
     fn round_trips_sorted_without_duplicates() {
         let mut b = Baseline::new();
-        let e = |r: &str| Entry { rule: r.into(), path: "a.py".into(), hash: "ab".into() };
+        let e = |r: &str| Entry {
+            rule: r.into(),
+            path: "a.py".into(),
+            hash: "ab".into(),
+        };
         assert!(b.add(e("z")));
         assert!(b.add(e("a")));
         assert!(!b.add(e("a")));

@@ -27,8 +27,22 @@ pub fn entropy(s: &str) -> f64 {
 }
 
 static PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "changeme", "change_me", "change-me", "placeholder", "your_", "your-", "<your",
-    "replace_me", "replace-me", "replaceme", "redacted", "dummy", "xxxx", "****", "....",
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "your_",
+    "your-",
+    "<your",
+    "replace_me",
+    "replace-me",
+    "replaceme",
+    "redacted",
+    "dummy",
+    "xxxx",
+    "****",
+    "....",
 ];
 
 /// Documented examples and template placeholders, for every rule. Key blocks (which
@@ -38,7 +52,12 @@ pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
         return true;
     }
-    if secret.contains("${") || secret.contains("{{") || secret.contains("}}") || secret.contains("%(") || secret.contains("$(") {
+    if secret.contains("${")
+        || secret.contains("{{")
+        || secret.contains("}}")
+        || secret.contains("%(")
+        || secret.contains("$(")
+    {
         return true;
     }
     if secret.starts_with('$') || (secret.starts_with('<') && secret.ends_with('>')) {
@@ -65,10 +84,12 @@ pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
 static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap()
 });
-static HEX_HASH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$").unwrap());
-static INTEGRITY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:sha1|sha256|sha384|sha512|md5)[-:][A-Za-z0-9+/=]+$").unwrap());
+static HEX_HASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$").unwrap()
+});
+static INTEGRITY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:sha1|sha256|sha384|sha512|md5)[-:][A-Za-z0-9+/=]+$").unwrap()
+});
 
 /// Values that look random but are identifiers, digests or integrity strings: not
 /// findings for generic rules.
@@ -96,7 +117,8 @@ pub fn inside_base64_blob(text: &str, start: usize, end: usize) -> bool {
 }
 
 /// Inline suppression markers honoured on the finding's line.
-pub const SUPPRESS_MARKERS: &[&str] = &["warden:allow", "gitleaks:allow", "pragma: allowlist secret"];
+pub const SUPPRESS_MARKERS: &[&str] =
+    &["warden:allow", "gitleaks:allow", "pragma: allowlist secret"];
 
 pub fn suppressed(line: &str) -> bool {
     SUPPRESS_MARKERS.iter().any(|m| line.contains(m))
@@ -141,20 +163,38 @@ mod tests {
 
     #[test]
     fn placeholders_and_benign_values() {
-        for p in ["AKIAIOSFODNN7EXAMPLE", "${API_TOKEN}", "<your-token>", "xxxxxxxxxxxxxxxx", "changeme123", "{{ secrets.X }}", "$TOKEN", "00000000000000000000"] {
+        for p in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "${API_TOKEN}",
+            "<your-token>",
+            "xxxxxxxxxxxxxxxx",
+            "changeme123",
+            "{{ secrets.X }}",
+            "$TOKEN",
+            "00000000000000000000",
+        ] {
             assert!(is_placeholder(p, false), "{p}");
         }
-        assert!(!is_placeholder("ghp_R4nd0mL00k1ngT0k3nV4lu3abcdefghij", false));
+        assert!(!is_placeholder(
+            "ghp_R4nd0mL00k1ngT0k3nV4lu3abcdefghij",
+            false
+        ));
         assert!(!is_placeholder("MIIEAAAAAAAAAAAAb3Bl", true));
         assert!(is_benign_random("123e4567-e89b-12d3-a456-426614174000"));
         assert!(is_benign_random("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
-        assert!(is_benign_random("sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="));
+        assert!(is_benign_random(
+            "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
+        ));
         assert!(!is_benign_random("q8Zr2LxV0pTn7WcYb4Ks"));
     }
 
     #[test]
     fn blobs_suppression_and_names() {
-        let blob = format!("data:image/png;base64,{}AKIAQ3EGRB4XY7MNP2KD{}", "A".repeat(30), "z".repeat(30));
+        let blob = format!(
+            "data:image/png;base64,{}AKIAQ3EGRB4XY7MNP2KD{}",
+            "A".repeat(30),
+            "z".repeat(30)
+        );
         let start = blob.find("AKIA").unwrap();
         assert!(inside_base64_blob(&blob, start, start + 20));
         let plain = "key = \"AKIAQ3EGRB4XY7MNP2KD\"";
@@ -163,9 +203,18 @@ mod tests {
         assert!(suppressed("token = 'x' # warden:allow"));
         assert!(suppressed("x // gitleaks:allow"));
         assert!(!suppressed("token = 'x'"));
-        assert_eq!(assigned_env_name("    apiKey = \"").as_deref(), Some("API_KEY"));
-        assert_eq!(assigned_env_name("db.password: '").as_deref(), Some("DB_PASSWORD"));
-        assert_eq!(assigned_env_name("export GITHUB_TOKEN=").as_deref(), Some("GITHUB_TOKEN"));
+        assert_eq!(
+            assigned_env_name("    apiKey = \"").as_deref(),
+            Some("API_KEY")
+        );
+        assert_eq!(
+            assigned_env_name("db.password: '").as_deref(),
+            Some("DB_PASSWORD")
+        );
+        assert_eq!(
+            assigned_env_name("export GITHUB_TOKEN=").as_deref(),
+            Some("GITHUB_TOKEN")
+        );
         assert_eq!(assigned_env_name("print(").as_deref(), None);
     }
 }

@@ -24,8 +24,17 @@ pub const DEFAULT_MAX_LINE_LEN: usize = 20_000;
 
 /// File names whose generic-looking values are dependency metadata, not secrets.
 const LOCKFILES: &[&str] = &[
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock",
-    "poetry.lock", "uv.lock", "Pipfile.lock", "go.sum", "composer.lock", "Gemfile.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "Cargo.lock",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "go.sum",
+    "composer.lock",
+    "Gemfile.lock",
 ];
 
 /// A compiled set of rules plus the keyword automaton that selects them.
@@ -92,7 +101,10 @@ impl RuleSet {
         let mut by_keyword: Vec<Vec<usize>> = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             if rule.keywords.is_empty() {
-                errors.push(format!("secret rule {:?} has no keywords; it never runs", rule.id));
+                errors.push(format!(
+                    "secret rule {:?} has no keywords; it never runs",
+                    rule.id
+                ));
             }
             for k in &rule.keywords {
                 match keywords.iter().position(|x| x == k) {
@@ -157,7 +169,8 @@ impl RuleSet {
             .and_then(|p| p.file_name())
             .and_then(|n| n.to_str())
             .is_some_and(|n| LOCKFILES.contains(&n));
-        let env_style = ctx.lang.is_shell_like() || matches!(ctx.lang, Lang::Dotenv | Lang::Other | Lang::Yaml);
+        let env_style =
+            ctx.lang.is_shell_like() || matches!(ctx.lang, Lang::Dotenv | Lang::Other | Lang::Yaml);
         let bytes = text.as_bytes();
         let mut last_line_scanned = vec![usize::MAX; self.rules.len()];
         let mut multiline_triggered = vec![false; self.rules.len()];
@@ -166,9 +179,12 @@ impl RuleSet {
         let mut candidates = Vec::new();
 
         for hit in self.automaton.find_overlapping_iter(text) {
-            if hit.start() < current_line.start || hit.start() >= current_line.end.max(current_line.start + 1) {
+            if hit.start() < current_line.start
+                || hit.start() >= current_line.end.max(current_line.start + 1)
+            {
                 let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
-                let end = memchr::memchr(b'\n', &bytes[hit.start()..]).map_or(bytes.len(), |i| hit.start() + i);
+                let end = memchr::memchr(b'\n', &bytes[hit.start()..])
+                    .map_or(bytes.len(), |i| hit.start() + i);
                 current_line = start..end;
                 current_line_long = end - start > ctx.max_line_len;
                 if current_line_long {
@@ -223,7 +239,9 @@ impl RuleSet {
         for caps in rule.regex.captures_iter(hay) {
             // Group 0 for rules whose secret may sit in one of several groups.
             let m = if rule.secret_group == 0 {
-                (1..caps.len()).find_map(|i| caps.get(i)).or_else(|| caps.get(0))
+                (1..caps.len())
+                    .find_map(|i| caps.get(i))
+                    .or_else(|| caps.get(0))
             } else {
                 caps.get(rule.secret_group)
             };
@@ -233,12 +251,18 @@ impl RuleSet {
             if self.rejects(rule, secret, text, start, end) {
                 continue;
             }
-            out.push(Candidate { rule: r, start, end });
+            out.push(Candidate {
+                rule: r,
+                start,
+                end,
+            });
         }
     }
 
     fn rejects(&self, rule: &Rule, secret: &str, text: &str, start: usize, end: usize) -> bool {
-        if filters::entropy(secret) < rule.entropy || filters::is_placeholder(secret, rule.multiline) {
+        if filters::entropy(secret) < rule.entropy
+            || filters::is_placeholder(secret, rule.multiline)
+        {
             return true;
         }
         if !rule.multiline && filters::inside_base64_blob(text, start, end) {
@@ -278,11 +302,20 @@ impl RuleSet {
         };
         let line_start = crate::lines::line_around(text, c.start).start;
         let env_name = if rule.generic {
-            filters::assigned_env_name(&text[line_start..c.start]).unwrap_or_else(|| rule.env.clone())
+            filters::assigned_env_name(&text[line_start..c.start])
+                .unwrap_or_else(|| rule.env.clone())
         } else {
             rule.env.clone()
         };
-        let mut f = Finding::at(index, FindingKind::Secret, &rule.id, rule.severity, message, c.start, c.end);
+        let mut f = Finding::at(
+            index,
+            FindingKind::Secret,
+            &rule.id,
+            rule.severity,
+            message,
+            c.start,
+            c.end,
+        );
         f.fingerprint = Some(fingerprint(secret));
         f.env_name = Some(env_name);
         f
@@ -335,7 +368,10 @@ mod tests {
         assert_eq!((f[0].range.start.line, f[0].range.start.col), (1, 11));
         assert_eq!(f[0].severity, Severity::Error);
         assert!(!f[0].message.contains("AKIAQ3"));
-        assert_eq!(f[0].fingerprint.as_deref(), Some(fingerprint("AKIAQ3EGRB4XY7MNP2KD").as_str()));
+        assert_eq!(
+            f[0].fingerprint.as_deref(),
+            Some(fingerprint("AKIAQ3EGRB4XY7MNP2KD").as_str())
+        );
     }
 
     #[test]
@@ -372,7 +408,10 @@ mod tests {
         assert_eq!(f[0].rule, "generic-secret");
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].env_name.as_deref(), Some("DB_PASSWORD"));
-        assert!(py("password = \"hunter2hunter2\"\n").is_empty(), "low entropy");
+        assert!(
+            py("password = \"hunter2hunter2\"\n").is_empty(),
+            "low entropy"
+        );
     }
 
     #[test]
@@ -391,10 +430,16 @@ mod tests {
     fn lockfiles_skip_generic_rules_and_long_lines_are_skipped() {
         let set = RuleSet::builtin();
         let text = "\"token\": \"q8Zr2LxV0pTn7WcYb4Ks\"\n";
-        let ctx = Context { path: Some(Path::new("web/package-lock.json")), ..Context::default() };
+        let ctx = Context {
+            path: Some(Path::new("web/package-lock.json")),
+            ..Context::default()
+        };
         assert!(set.scan_with(text, &ctx).findings.is_empty());
         assert_eq!(set.scan_with(text, &Context::default()).findings.len(), 1);
-        let long = format!("var a='{}';token='ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt'", "x".repeat(30_000));
+        let long = format!(
+            "var a='{}';token='ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt'",
+            "x".repeat(30_000)
+        );
         let out = set.scan_with(&long, &Context::default());
         assert!(out.findings.is_empty());
         assert_eq!(out.long_lines_skipped, 1);
@@ -417,12 +462,19 @@ mod tests {
                 env: None,
                 allowlist: Default::default(),
             },
-            RuleSpec { id: "broken".into(), regex: "(".into(), ..RuleSpec::clone(&rules::builtin_specs()[0]) },
+            RuleSpec {
+                id: "broken".into(),
+                regex: "(".into(),
+                ..RuleSpec::clone(&rules::builtin_specs()[0])
+            },
         ];
         let (set, errors) = RuleSet::with_config(extra, &["aws-access-key-id".to_string()]);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("broken"));
-        let f = set.scan("k = acme_q8zr2lxv0ptn7wcyb4ksm1n2 and AKIAQ3EGRB4XY7MNP2KD", Lang::Other);
+        let f = set.scan(
+            "k = acme_q8zr2lxv0ptn7wcyb4ksm1n2 and AKIAQ3EGRB4XY7MNP2KD",
+            Lang::Other,
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, "acme-key");
         assert_eq!(f[0].env_name.as_deref(), Some("ACME_KEY"));
@@ -431,7 +483,14 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         let set = RuleSet::builtin();
-        for text in ["", "\n\n\n", "é😀\u{0}\u{1}token=", "password=\"", "-----BEGIN PRIVATE KEY-----", "\r\n\r"] {
+        for text in [
+            "",
+            "\n\n\n",
+            "é😀\u{0}\u{1}token=",
+            "password=\"",
+            "-----BEGIN PRIVATE KEY-----",
+            "\r\n\r",
+        ] {
             let _ = set.scan(text, Lang::Other);
         }
     }

@@ -95,15 +95,25 @@ impl RuleSpec {
             .allowlist
             .regexes
             .iter()
-            .map(|r| Regex::new(r).map_err(|e| format!("secret rule {:?}: invalid allowlist regex: {e}", self.id)))
+            .map(|r| {
+                Regex::new(r)
+                    .map_err(|e| format!("secret rule {:?}: invalid allowlist regex: {e}", self.id))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Rule {
             id: self.id.clone(),
             provider: self.provider.clone().unwrap_or_else(|| "Custom".into()),
-            description: self.description.clone().unwrap_or_else(|| format!("secret ({})", self.id)),
+            description: self
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("secret ({})", self.id)),
             regex,
             secret_group: self.secret_group,
-            keywords: self.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
+            keywords: self
+                .keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
             entropy: self.entropy,
             severity: self.severity,
             multiline: self.multiline,
@@ -113,7 +123,12 @@ impl RuleSpec {
                 .clone()
                 .unwrap_or_else(|| self.id.to_ascii_uppercase().replace(['-', '.'], "_")),
             allow_regexes,
-            stopwords: self.allowlist.stopwords.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            stopwords: self
+                .allowlist
+                .stopwords
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
         })
     }
 }
