@@ -3,5 +3,6 @@
 
 mod cli;
 mod foundation;
+mod scan_cli;
 mod support;
 mod tidy;

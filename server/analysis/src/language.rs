@@ -2,7 +2,9 @@
 //! plus the file kinds analysed without a grammar (Dockerfile, Makefile, YAML, TOML,
 //! JSON, `.env`). Detection uses the LSP languageId first, then the file name.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// One grammar folder: the language, how files are recognized, and its queries.
 #[derive(Debug)]
@@ -27,6 +29,27 @@ impl GrammarDef {
 }
 
 include!(concat!(env!("OUT_DIR"), "/grammars.rs"));
+
+type QueryCache = HashMap<(&'static str, &'static str), Option<Arc<tree_sitter::Query>>>;
+static QUERIES: LazyLock<Mutex<QueryCache>> = LazyLock::new(Default::default);
+
+/// A grammar's query `name`, compiled once per process; `None` if the grammar has no
+/// such query (or it does not compile, which a unit test rules out).
+pub fn compiled_query(
+    grammar: &'static GrammarDef,
+    name: &'static str,
+) -> Option<Arc<tree_sitter::Query>> {
+    let mut cache = QUERIES.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry((grammar.name, name))
+        .or_insert_with(|| {
+            let source = grammar.query(name)?;
+            tree_sitter::Query::new(&(grammar.language)(), source)
+                .ok()
+                .map(Arc::new)
+        })
+        .clone()
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Lang {

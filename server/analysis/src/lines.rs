@@ -39,9 +39,36 @@ impl LineIndex {
         Some(start..end)
     }
 
+    /// The column of `offset` counted in `unit`s from its line start.
+    pub fn column(&self, text: &str, offset: usize, unit: Unit) -> u32 {
+        let offset = floor_char_boundary(text, offset.min(self.len));
+        let lc = self.line_col(offset);
+        let line = &text[offset - lc.col as usize..offset];
+        match unit {
+            Unit::Utf8 => lc.col,
+            Unit::Utf16 => line.chars().map(|c| c.len_utf16() as u32).sum(),
+            Unit::Char => line.chars().count() as u32,
+        }
+    }
+
     pub fn line_count(&self) -> usize {
         self.starts.len()
     }
+}
+
+/// How columns are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Utf8,
+    Utf16,
+    Char,
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn memchr_iter(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
@@ -84,5 +111,11 @@ mod tests {
         assert_eq!(idx.line_range(4, text), None);
         assert_eq!(line_around(text, 5), 4..6);
         assert_eq!(&text[line_around(text, 10)], "last");
+        let t = "a😀é=x\n";
+        let idx = LineIndex::new(t);
+        let at = t.find('=').unwrap();
+        assert_eq!(idx.column(t, at, Unit::Utf8), 7);
+        assert_eq!(idx.column(t, at, Unit::Utf16), 4);
+        assert_eq!(idx.column(t, at, Unit::Char), 3);
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use tree_sitter::{Query, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{QueryCursor, StreamingIterator, Tree};
 
 use crate::{Finding, FindingKind, Lang, LineIndex, Severity};
 
@@ -130,18 +130,17 @@ pub fn scan(text: &str, lang: Lang, tree: Option<&Tree>, index: &LineIndex) -> V
             offset += line.len();
         }
     }
-    if let (Some(grammar), Some(tree)) = (lang.grammar(), tree) {
-        if let Some(source) = grammar.query("shell_calls") {
-            if let Ok(query) = Query::new(&(grammar.language)(), source) {
-                let command = query.capture_index_for_name("command");
-                let mut cursor = QueryCursor::new();
-                let mut matches = cursor.matches(&query, tree.root_node(), text.as_bytes());
-                while let Some(m) = matches.next() {
-                    for cap in m.captures.iter().filter(|c| Some(c.index) == command) {
-                        let r = cap.node.byte_range();
-                        check(&SHELL, &text[r.clone()], r.start, index, &mut out);
-                    }
-                }
+    let query = lang
+        .grammar()
+        .and_then(|g| crate::language::compiled_query(g, "shell_calls"));
+    if let (Some(query), Some(tree)) = (query, tree) {
+        let command = query.capture_index_for_name("command");
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&query, tree.root_node(), text.as_bytes());
+        while let Some(m) = matches.next() {
+            for cap in m.captures.iter().filter(|c| Some(c.index) == command) {
+                let r = cap.node.byte_range();
+                check(&SHELL, &text[r.clone()], r.start, index, &mut out);
             }
         }
     }

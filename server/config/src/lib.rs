@@ -22,6 +22,41 @@ pub struct Settings {
     pub system_prompt: Option<String>,
     pub database: DatabaseSettings,
     pub trace: TraceSettings,
+    pub secrets: SecretsSettings,
+    pub scan: ScanSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SecretsSettings {
+    /// Extra rules in the built-in rule format (`id`, `regex`, `keywords`, ...); a rule
+    /// with a built-in id replaces it.
+    pub rules: Vec<Value>,
+    /// Rule ids to turn off.
+    pub disable: Vec<String>,
+    /// Glob patterns (relative to the repository root) never scanned for secrets.
+    pub allowlist_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ScanSettings {
+    /// Scan every workspace when the server starts.
+    pub on_startup: bool,
+    /// Files above this many bytes are skipped.
+    pub max_file_size: u64,
+    /// Lines longer than this are treated as minified and skipped.
+    pub max_line_length: usize,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            on_startup: true,
+            max_file_size: 2 * 1024 * 1024,
+            max_line_length: 20_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ mod logging;
 mod lsp_ext;
 mod middleware;
 mod registry;
+mod scanner;
 mod server;
 mod transport;
 
@@ -46,6 +47,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scan files for leaked secrets, risky shell patterns and syntax errors.
+    Scan {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: cli::scan::Format,
+        /// Exit 1 when a finding at or above this severity is reported.
+        #[arg(long, value_enum, default_value = "error")]
+        fail_on: cli::scan::FailOn,
+        /// Accepted findings (default: .warden-baseline.json at the repository root).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+    },
     /// Show recent spans as a tree with latency bars, or as JSON lines.
     Traces {
         #[arg(long, value_name = "NAME")]
@@ -81,6 +95,12 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Command::Workspaces { paths, json } => cli::workspaces::run(cli.db, &paths, json).await,
+            Command::Scan {
+                paths,
+                format,
+                fail_on,
+                baseline,
+            } => cli::scan::run(&paths, format, fail_on, baseline.as_deref()),
             Command::Traces {
                 workspace,
                 kind,

@@ -97,6 +97,92 @@ fn dir_name(p: &Path) -> String {
         .unwrap_or_else(|| "root".into())
 }
 
+/// Every file under `root` that git tracks or would track (untracked but not ignored),
+/// as absolute paths, sorted. Outside git, a directory walk honouring `.gitignore`
+/// files and skipping `.git`. Files deleted from the work tree are left out.
+pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let root = canonical(root);
+    let mut files = match Repository::discover(&root) {
+        Ok(repo) => git_files(&repo, &root)?,
+        Err(_) => walk_files(&root),
+    };
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn git_files(repo: &Repository, root: &Path) -> Result<Vec<PathBuf>, String> {
+    let workdir = repo
+        .workdir()
+        .map(canonical)
+        .ok_or_else(|| "bare repository: no work tree to scan".to_owned())?;
+    let mut out = Vec::new();
+    let index = repo
+        .index()
+        .map_err(|e| format!("reading the git index: {}", e.message()))?;
+    for entry in index.iter() {
+        let rel = String::from_utf8_lossy(&entry.path).into_owned();
+        let path = workdir.join(&rel);
+        // Submodules (mode 160000) are other repositories; skip them.
+        if entry.mode & 0o170000 != 0o160000 && path.starts_with(root) {
+            out.push(path);
+        }
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| format!("reading git status: {}", e.message()))?;
+    for s in statuses.iter() {
+        if let (true, Ok(rel)) = (s.status().contains(git2::Status::WT_NEW), s.path()) {
+            let path = workdir.join(rel);
+            if path.starts_with(root) {
+                out.push(path);
+            }
+        }
+    }
+    out.retain(|p| p.symlink_metadata().is_ok());
+    Ok(out)
+}
+
+fn walk_files(root: &Path) -> Vec<PathBuf> {
+    ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(true)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// Whether git ignores `path` (false outside git).
+pub fn is_ignored(path: &Path) -> bool {
+    let dir = path.parent().unwrap_or(path);
+    let Ok(repo) = Repository::discover(dir) else {
+        return false;
+    };
+    let Some(workdir) = repo.workdir().map(canonical) else {
+        return false;
+    };
+    let abs = canonical(dir).join(path.file_name().unwrap_or_default());
+    abs.strip_prefix(&workdir)
+        .ok()
+        .and_then(|rel| repo.is_path_ignored(rel).ok())
+        .unwrap_or(false)
+}
+
+/// The repository root (work tree) containing `path`, if any.
+pub fn repo_root(path: &Path) -> Option<PathBuf> {
+    let repo = Repository::discover(path).ok()?;
+    repo.workdir().map(canonical)
+}
+
 /// Longest accepted workspace name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
@@ -198,6 +284,44 @@ mod tests {
         let d = discover(Path::new("/definitely/not/here/x"));
         assert_eq!(d.name_hint, "x");
         assert!(d.git.is_none());
+    }
+
+    #[test]
+    fn lists_tracked_and_untracked_files_but_not_ignored_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("r");
+        std::fs::create_dir_all(repo.join("sub")).unwrap();
+        git(&repo, &["init", "-q"]);
+        std::fs::write(repo.join(".gitignore"), ".env\nbuild/\n").unwrap();
+        std::fs::write(repo.join("a.py"), "x").unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "one"]);
+        std::fs::write(repo.join("sub/new.py"), "y").unwrap();
+        std::fs::write(repo.join(".env"), "K=v").unwrap();
+        std::fs::create_dir_all(repo.join("build")).unwrap();
+        std::fs::write(repo.join("build/out.js"), "z").unwrap();
+        let names: Vec<String> = list_files(&repo)
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p.strip_prefix(std::fs::canonicalize(&repo).unwrap())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, [".gitignore", "a.py", "sub/new.py"]);
+        assert!(is_ignored(&repo.join(".env")));
+        assert!(!is_ignored(&repo.join("a.py")));
+        let sub: Vec<_> = list_files(&repo.join("sub")).unwrap();
+        assert_eq!(sub.len(), 1);
+
+        let plain = tmp.path().join("plain");
+        std::fs::create_dir_all(plain.join("node_modules")).unwrap();
+        std::fs::write(plain.join(".gitignore"), "node_modules/\n").unwrap();
+        std::fs::write(plain.join("x.sh"), "echo").unwrap();
+        std::fs::write(plain.join("node_modules/m.js"), "m").unwrap();
+        assert_eq!(list_files(&plain).unwrap().len(), 2, ".gitignore and x.sh");
     }
 
     #[test]

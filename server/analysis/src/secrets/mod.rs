@@ -174,38 +174,40 @@ impl RuleSet {
         let bytes = text.as_bytes();
         let mut last_line_scanned = vec![usize::MAX; self.rules.len()];
         let mut multiline_triggered = vec![false; self.rules.len()];
-        let mut current_line = 0..0;
+        let mut current_line: Option<std::ops::Range<usize>> = None;
         let mut current_line_long = false;
         let mut candidates = Vec::new();
 
         for hit in self.automaton.find_overlapping_iter(text) {
-            if hit.start() < current_line.start
-                || hit.start() >= current_line.end.max(current_line.start + 1)
-            {
-                let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
-                let end = memchr::memchr(b'\n', &bytes[hit.start()..])
-                    .map_or(bytes.len(), |i| hit.start() + i);
-                current_line = start..end;
-                current_line_long = end - start > ctx.max_line_len;
-                if current_line_long {
-                    out.long_lines_skipped += 1;
+            let line = match &current_line {
+                // Hits arrive in order; a hit past the current line starts a new one.
+                Some(l) if hit.start() <= l.end => l.clone(),
+                _ => {
+                    let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
+                    let end = memchr::memchr(b'\n', &bytes[hit.start()..])
+                        .map_or(bytes.len(), |i| hit.start() + i);
+                    current_line_long = end - start > ctx.max_line_len;
+                    if current_line_long {
+                        out.long_lines_skipped += 1;
+                    }
+                    current_line = Some(start..end);
+                    start..end
                 }
-            }
+            };
             for &r in &self.by_keyword[hit.pattern().as_usize()] {
                 let rule = &self.rules[r];
                 if rule.multiline {
                     multiline_triggered[r] = true;
                     continue;
                 }
-                if current_line_long || last_line_scanned[r] == current_line.start {
+                if current_line_long || last_line_scanned[r] == line.start {
                     continue;
                 }
                 if rule.generic && (lockfile || (rule.id == "generic-secret-env" && !env_style)) {
                     continue;
                 }
-                last_line_scanned[r] = current_line.start;
-                let line = &text[current_line.clone()];
-                self.match_rule(r, text, line, current_line.start, &mut candidates);
+                last_line_scanned[r] = line.start;
+                self.match_rule(r, text, &text[line.clone()], line.start, &mut candidates);
             }
         }
         for (r, triggered) in multiline_triggered.iter().enumerate() {
@@ -356,6 +358,13 @@ mod tests {
         providers.sort();
         providers.dedup();
         assert!(providers.len() >= 40, "{} providers", providers.len());
+    }
+
+    #[test]
+    fn a_secret_at_the_very_start_of_the_text_is_found() {
+        let f = scan("aws_secret_access_key = \"78Y97o+UjYp7RNmxNyHaYV9NOd8r0q8C/mSiWMFG\"");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "aws-secret-access-key");
     }
 
     #[test]

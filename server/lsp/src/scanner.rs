@@ -1,0 +1,316 @@
+//! File scanning shared by `warden scan` and the server's workspace scan: read a file
+//! (size cap, binary and UTF-8 checks, symlinks skipped), analyse it, drop findings that
+//! the path allowlist or the repository baseline accept, and tally what was skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use warden_analysis::secrets::baseline::{self, Baseline};
+use warden_analysis::secrets::{self, RuleSet, RuleSpec};
+use warden_analysis::{Analysis, Finding, FindingKind, Lang, Skip};
+use warden_config::Settings;
+
+/// Everything needed to scan files of one repository (or folder).
+#[derive(Clone)]
+pub struct ScanConfig {
+    pub root: PathBuf,
+    pub rules: Arc<RuleSet>,
+    pub max_file_size: u64,
+    pub max_line_len: usize,
+    pub allowlist: GlobSet,
+    pub baseline: Option<Baseline>,
+}
+
+impl ScanConfig {
+    /// Builds the configuration from effective settings; problems (bad user rules,
+    /// globs, baseline) come back as warnings and are otherwise ignored.
+    pub fn new(
+        root: &Path,
+        settings: &Settings,
+        baseline_file: Option<&Path>,
+    ) -> (ScanConfig, Vec<String>) {
+        let mut warnings = Vec::new();
+        let s = &settings.secrets;
+        let rules = if s.rules.is_empty() && s.disable.is_empty() {
+            RuleSet::builtin()
+        } else {
+            let mut extra = Vec::new();
+            for (i, raw) in s.rules.iter().enumerate() {
+                match serde_json::from_value::<RuleSpec>(raw.clone()) {
+                    Ok(spec) => extra.push(spec),
+                    Err(e) => {
+                        warnings.push(format!("warden.secrets.rules[{i}]: {e}; rule ignored"))
+                    }
+                }
+            }
+            let (set, errors) = RuleSet::with_config(extra, &s.disable);
+            warnings.extend(errors);
+            Arc::new(set)
+        };
+        let mut globs = GlobSetBuilder::new();
+        for pattern in &s.allowlist_paths {
+            match Glob::new(pattern) {
+                Ok(g) => {
+                    globs.add(g);
+                }
+                Err(e) => warnings.push(format!("warden.secrets.allowlistPaths: {pattern:?}: {e}")),
+            }
+        }
+        let allowlist = globs.build().unwrap_or_else(|_| GlobSet::empty());
+        let baseline_path = baseline_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root.join(baseline::FILE_NAME));
+        let baseline = match std::fs::read_to_string(&baseline_path) {
+            Ok(text) => match Baseline::parse(&text) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    warnings.push(format!(
+                        "{}: {e}; baseline ignored",
+                        baseline_path.display()
+                    ));
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && baseline_file.is_none() => None,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", baseline_path.display()));
+                None
+            }
+        };
+        (
+            ScanConfig {
+                root: root.to_path_buf(),
+                rules,
+                max_file_size: settings.scan.max_file_size,
+                max_line_len: settings.scan.max_line_length,
+                allowlist,
+                baseline,
+            },
+            warnings,
+        )
+    }
+
+    /// `path` relative to the root, with `/` separators (baseline and SARIF form).
+    pub fn relative(&self, path: &Path) -> String {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Analyses text (an open document, or a file's contents).
+    pub fn analyze(
+        &self,
+        path: &Path,
+        text: &str,
+        lang: Lang,
+        tree: Option<&tree_sitter::Tree>,
+    ) -> Analysis {
+        let ctx = secrets::Context {
+            lang,
+            path: Some(path),
+            max_line_len: self.max_line_len,
+        };
+        let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree);
+        let rel = self.relative(path);
+        let allowlisted = self.allowlist.is_match(&rel);
+        analysis.findings.retain(|f| {
+            f.kind != FindingKind::Secret
+                || !(allowlisted
+                    || self.baseline.as_ref().is_some_and(|b| {
+                        b.contains(&f.rule, &rel, f.fingerprint.as_deref().unwrap_or(""))
+                    }))
+        });
+        analysis
+    }
+
+    /// Reads and analyses one file.
+    pub fn scan_file(&self, path: &Path) -> FileResult {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return FileResult::Skipped("deleted".into());
+            }
+            Err(e) => return FileResult::Skipped(format!("unreadable ({e})")),
+        };
+        if meta.file_type().is_symlink() {
+            return FileResult::Skipped("symbolic link".into());
+        }
+        if !meta.is_file() {
+            return FileResult::Skipped("not a regular file".into());
+        }
+        if meta.len() > self.max_file_size {
+            return FileResult::Skipped(
+                Skip::TooLarge {
+                    size: meta.len(),
+                    limit: self.max_file_size,
+                }
+                .to_string(),
+            );
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return FileResult::Skipped("deleted".into());
+            }
+            Err(e) => return FileResult::Skipped(format!("unreadable ({e})")),
+        };
+        match warden_analysis::text_of(&bytes) {
+            Ok(text) => {
+                let lang = Lang::detect(Some(path), None);
+                let a = self.analyze(path, text, lang, None);
+                FileResult::Scanned {
+                    bytes: bytes.len() as u64,
+                    findings: a.findings,
+                    long_lines: a.long_lines_skipped,
+                    text: text.to_owned(),
+                }
+            }
+            Err(skip) => FileResult::Skipped(skip.to_string()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum FileResult {
+    Scanned {
+        bytes: u64,
+        findings: Vec<Finding>,
+        long_lines: usize,
+        /// The text the findings refer to (for column conversion); dropped after use.
+        text: String,
+    },
+    Skipped(String),
+}
+
+/// Totals of a scan, for summaries and span outputs.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub files: usize,
+    pub bytes: u64,
+    pub findings: usize,
+    pub long_lines_skipped: usize,
+    /// Skipped files by reason kind (`binary`, `too large`, `not UTF-8`, ...).
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    pub fn add(&mut self, result: &FileResult) {
+        match result {
+            FileResult::Scanned {
+                bytes,
+                findings,
+                long_lines,
+                ..
+            } => {
+                self.files += 1;
+                self.bytes += bytes;
+                self.findings += findings.len();
+                self.long_lines_skipped += long_lines;
+            }
+            FileResult::Skipped(reason) => {
+                let kind = reason.split([' ', '(']).next().unwrap_or(reason);
+                let kind = match kind {
+                    "binary" => "binary",
+                    "not" if reason.starts_with("not UTF-8") => "not UTF-8",
+                    "not" => "not a regular file",
+                    "symbolic" => "symbolic link",
+                    "deleted" => "deleted",
+                    "unreadable" => "unreadable",
+                    _ => "too large",
+                };
+                *self.skipped.entry(kind.to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn skipped_total(&self) -> usize {
+        self.skipped.values().sum()
+    }
+
+    /// "3 binary, 1 too large" or "none".
+    pub fn skipped_text(&self) -> String {
+        if self.skipped.is_empty() {
+            return "none".into();
+        }
+        self.skipped
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_with_reasons_and_applies_baseline_and_allowlist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let key = "AKIAQ3EGRB4XY7MNP2KD";
+        std::fs::write(root.join("a.py"), format!("K = \"{key}\"\n")).unwrap();
+        std::fs::write(root.join("b.py"), format!("K = \"{key}\"\n")).unwrap();
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::fs::write(root.join("docs/c.md"), format!("{key}\n")).unwrap();
+        std::fs::write(root.join("bin.dat"), b"\x7fELF\0\0\0").unwrap();
+        std::fs::write(root.join("latin1.txt"), b"caf\xe9").unwrap();
+        std::fs::write(root.join("big.txt"), vec![b'a'; 4096]).unwrap();
+        let mut b = Baseline::new();
+        b.add(baseline::Entry {
+            rule: "aws-access-key-id".into(),
+            path: "b.py".into(),
+            hash: secrets::fingerprint(key),
+        });
+        std::fs::write(root.join(baseline::FILE_NAME), b.to_json()).unwrap();
+
+        let mut settings = Settings::default();
+        settings.scan.max_file_size = 1024;
+        settings.secrets.allowlist_paths = vec!["docs/**".into()];
+        let (cfg, warnings) = ScanConfig::new(&root, &settings, None);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let count = |name: &str| match cfg.scan_file(&root.join(name)) {
+            FileResult::Scanned { findings, .. } => Ok(findings.len()),
+            FileResult::Skipped(r) => Err(r),
+        };
+        assert_eq!(count("a.py"), Ok(1));
+        assert_eq!(count("b.py"), Ok(0), "baselined");
+        assert_eq!(count("docs/c.md"), Ok(0), "allowlisted path");
+        assert_eq!(count("bin.dat"), Err("binary file".into()));
+        assert!(count("latin1.txt").unwrap_err().starts_with("not UTF-8"));
+        assert!(count("big.txt").unwrap_err().contains("limit"));
+        assert_eq!(count("gone.py"), Err("deleted".into()));
+        let mut summary = Summary::default();
+        for n in ["a.py", "bin.dat", "latin1.txt", "big.txt", "gone.py"] {
+            summary.add(&cfg.scan_file(&root.join(n)));
+        }
+        assert_eq!(
+            summary.skipped_text(),
+            "1 binary, 1 deleted, 1 not UTF-8, 1 too large"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_and_bad_user_rules_are_reported_not_fatal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::os::unix::fs::symlink(root.join("loop"), root.join("loop")).unwrap();
+        let mut settings = Settings::default();
+        settings.secrets.rules = vec![
+            serde_json::json!({"id": "x", "regex": "("}),
+            serde_json::json!({"nope": 1}),
+        ];
+        settings.secrets.allowlist_paths = vec!["[".into()];
+        let (cfg, warnings) = ScanConfig::new(root, &settings, None);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            matches!(cfg.scan_file(&root.join("loop")), FileResult::Skipped(r) if r == "symbolic link")
+        );
+    }
+}
