@@ -167,6 +167,24 @@ pub struct Analysis {
     pub long_lines_skipped: usize,
 }
 
+/// Which analyses to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    pub secrets: bool,
+    pub shell: bool,
+    pub syntax: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            secrets: true,
+            shell: true,
+            syntax: true,
+        }
+    }
+}
+
 /// Secrets, risky shell patterns and syntax errors in `text`. `tree` is the current
 /// parse tree when the caller keeps one (incremental editing); otherwise the text is
 /// parsed here when its language has a grammar.
@@ -175,22 +193,31 @@ pub fn analyze(
     ctx: &secrets::Context<'_>,
     rules: &secrets::RuleSet,
     tree: Option<&tree_sitter::Tree>,
+    checks: Checks,
 ) -> Analysis {
-    let scanned = rules.scan_with(text, ctx);
-    let index = LineIndex::new(text);
-    let owned;
-    let tree = match (tree, ctx.lang.grammar()) {
-        (Some(t), _) => Some(t),
-        (None, Some(g)) => {
-            owned = syntax::parse(g, text, None);
-            owned.as_ref()
-        }
-        (None, None) => None,
+    let scanned = if checks.secrets {
+        rules.scan_with(text, ctx)
+    } else {
+        secrets::ScanOutput::default()
     };
     let mut findings = scanned.findings;
-    findings.extend(shell::scan(text, ctx.lang, tree, &index));
-    if let Some(tree) = tree {
-        findings.extend(syntax::errors(tree, text, &index));
+    if checks.shell || checks.syntax {
+        let index = LineIndex::new(text);
+        let owned;
+        let tree = match (tree, ctx.lang.grammar()) {
+            (Some(t), _) => Some(t),
+            (None, Some(g)) => {
+                owned = syntax::parse(g, text, None);
+                owned.as_ref()
+            }
+            (None, None) => None,
+        };
+        if checks.shell {
+            findings.extend(shell::scan(text, ctx.lang, tree, &index));
+        }
+        if let (true, Some(tree)) = (checks.syntax, tree) {
+            findings.extend(syntax::errors(tree, text, &index));
+        }
     }
     findings.sort_by_key(|f| (f.start, f.end));
     Analysis {
@@ -222,7 +249,7 @@ mod tests {
             lang: Lang::detect(None, Some("python")),
             ..Default::default()
         };
-        let a = analyze(text, &ctx, &secrets::RuleSet::builtin(), None);
+        let a = analyze(text, &ctx, &secrets::RuleSet::builtin(), None, Checks::default());
         let kinds: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(kinds, ["shell", "secret", "syntax"], "{:#?}", a.findings);
     }

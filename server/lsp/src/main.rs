@@ -59,6 +59,9 @@ enum Command {
         /// Accepted findings (default: .warden-baseline.json at the repository root).
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Analyses to run (comma-separated; default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        checks: Vec<cli::scan::Check>,
     },
     /// Show recent spans as a tree with latency bars, or as JSON lines.
     Traces {
@@ -100,7 +103,8 @@ fn main() -> ExitCode {
                 format,
                 fail_on,
                 baseline,
-            } => cli::scan::run(&paths, format, fail_on, baseline.as_deref()),
+                checks,
+            } => cli::scan::run(&paths, format, fail_on, baseline.as_deref(), cli::scan::checks(&checks)),
             Command::Traces {
                 workspace,
                 kind,

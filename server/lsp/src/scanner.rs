@@ -9,7 +9,7 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use warden_analysis::secrets::baseline::{self, Baseline};
 use warden_analysis::secrets::{self, RuleSet, RuleSpec};
-use warden_analysis::{Analysis, Finding, FindingKind, Lang, Skip};
+use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
 
 /// Everything needed to scan files of one repository (or folder).
@@ -21,6 +21,7 @@ pub struct ScanConfig {
     pub max_line_len: usize,
     pub allowlist: GlobSet,
     pub baseline: Option<Baseline>,
+    pub checks: Checks,
 }
 
 impl ScanConfig {
@@ -87,6 +88,7 @@ impl ScanConfig {
                 max_line_len: settings.scan.max_line_length,
                 allowlist,
                 baseline,
+                checks: Checks::default(),
             },
             warnings,
         )
@@ -114,7 +116,7 @@ impl ScanConfig {
             path: Some(path),
             max_line_len: self.max_line_len,
         };
-        let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree);
+        let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree, self.checks);
         let rel = self.relative(path);
         let allowlisted = self.allowlist.is_match(&rel);
         analysis.findings.retain(|f| {

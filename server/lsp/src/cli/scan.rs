@@ -1,5 +1,5 @@
 //! `warden scan [PATH...] [--format text|json|sarif] [--fail-on error|warning|never]
-//! [--baseline FILE]`: scans files in parallel (rayon), honouring `.gitignore` and the
+//! [--baseline FILE] [--checks secrets,shell,syntax]`: scans files in parallel (rayon), honouring `.gitignore` and the
 //! repository's `.warden.toml`, and prints compiler-style text, JSON lines, or SARIF
 //! 2.1.0. Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or IO error.
 
@@ -38,11 +38,31 @@ struct Reported {
     end_column: u32,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Check {
+    Secrets,
+    Shell,
+    Syntax,
+}
+
+/// The analyses named on the command line (all when none are).
+pub fn checks(list: &[Check]) -> warden_analysis::Checks {
+    if list.is_empty() {
+        return warden_analysis::Checks::default();
+    }
+    warden_analysis::Checks {
+        secrets: list.contains(&Check::Secrets),
+        shell: list.contains(&Check::Shell),
+        syntax: list.contains(&Check::Syntax),
+    }
+}
+
 pub fn run(
     paths: &[PathBuf],
     format: Format,
     fail_on: FailOn,
     baseline: Option<&Path>,
+    checks: warden_analysis::Checks,
 ) -> ExitCode {
     let started = Instant::now();
     let paths = if paths.is_empty() {
@@ -64,7 +84,8 @@ pub fn run(
         };
         let root = warden_workspace::repo_root(&dir).unwrap_or_else(|| dir.clone());
         let settings = load_settings(&root);
-        let (cfg, warnings) = ScanConfig::new(&root, &settings, baseline);
+        let (mut cfg, warnings) = ScanConfig::new(&root, &settings, baseline);
+        cfg.checks = checks;
         for w in warnings {
             eprintln!("warden: warning: {w}");
         }

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Runs warden, kingfisher, betterleaks and detect-secrets on the same corpus in one
+run: throughput (MB/s, median of N runs) single- and multi-threaded, ratios against
+warden, and recall / false positives on the labelled corpus (fixtures/secrets).
+Prints a Markdown section for bench/RESULTS.md.
+Usage: run.py --warden BIN --venv DIR --corpus DIR [--runs 3]"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "secrets"))
+
+
+def tools(warden, venv):
+    b = os.path.join(venv, "bin")
+    return {
+        "warden": {
+            "cmd": lambda d, t, out: [warden, "scan", d, "--checks", "secrets", "--format", "json", "--fail-on", "never"],
+            "env": lambda t: {"RAYON_NUM_THREADS": str(t)},
+        },
+        "kingfisher": {
+            "cmd": lambda d, t, out: [f"{b}/kingfisher", "scan", d, "--no-validate", "--format", "jsonl", "-q", "-j", str(t), "--no-update-check"],
+            "env": lambda t: {},
+        },
+        "betterleaks": {
+            "cmd": lambda d, t, out: [f"{b}/betterleaks", d, "--no-banner", "--jsonl", "-l", "error", "-j", str(t), "--exit-code", "0"],
+            "env": lambda t: {"GOMAXPROCS": str(t)},
+        },
+        "detect-secrets": {
+            "cmd": lambda d, t, out: [f"{b}/detect-secrets", "scan", "--all-files", d],
+            "env": lambda t: {},
+        },
+    }
+
+
+def run(tool, spec, target, threads, cwd=None):
+    env = dict(os.environ, **spec["env"](threads))
+    start = time.perf_counter()
+    p = subprocess.run(spec["cmd"](target, threads, None), env=env, capture_output=True, text=True, cwd=cwd)
+    elapsed = time.perf_counter() - start
+    return elapsed, p
+
+
+def locations(tool, stdout, base):
+    """(relative path, 1-based line) of every finding a tool printed."""
+    out = set()
+    if tool == "detect-secrets":
+        data = json.loads(stdout or "{}")
+        for path, items in data.get("results", {}).items():
+            for it in items:
+                out.add((os.path.normpath(path), it["line_number"]))
+        return out
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if tool == "warden":
+            path, ln = d["path"], d["line"]
+        elif tool == "kingfisher":
+            f = d.get("finding", {})
+            path, ln = f.get("path"), f.get("line")
+        else:
+            loc = d.get("finding", {}).get("location", {})
+            path, ln = loc.get("path"), loc.get("start_line")
+        if path is None or ln is None:
+            continue
+        out.add((os.path.normpath(path), int(ln)))
+    return out
+
+
+def recall(tool, spec):
+    labels = set()
+    with open(os.path.join(FIXTURES, "labels.tsv")) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            path, ln, _ = line.rstrip("\n").split("\t")
+            labels.add((os.path.normpath(path), int(ln)))
+    found = set()
+    for sub in ("positives", "negatives"):
+        # Run from the corpus folder on a relative target so every tool prints
+        # "positives/<file>" style paths.
+        _, p = run(tool, spec, sub, 2, cwd=FIXTURES)
+        found |= locations(tool, p.stdout, FIXTURES)
+    hits = len(labels & found)
+    fps = len(found - labels)
+    return hits, len(labels), fps
+
+
+def size_of(d):
+    total = 0
+    for root, _, files in os.walk(d):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warden", required=True)
+    ap.add_argument("--venv", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    specs = tools(os.path.abspath(args.warden), os.path.abspath(args.venv))
+    args.corpus = os.path.abspath(args.corpus)
+    mb = size_of(args.corpus) / 1e6
+    cores = os.cpu_count() or 1
+    rows = {}
+    for tool, spec in specs.items():
+        rows[tool] = {}
+        for threads in (1, cores):
+            if tool == "detect-secrets" and threads > 1:
+                rows[tool][threads] = rows[tool][1]  # single-process by design
+                continue
+            times = []
+            for _ in range(args.runs):
+                t, p = run(tool, spec, args.corpus, threads)
+                if p.returncode not in (0, 1, 200, 205):
+                    raise SystemExit(f"{tool} failed ({p.returncode}): {p.stderr[-2000:]}")
+                times.append(t)
+            rows[tool][threads] = statistics.median(times)
+            print(f"# {tool} threads={threads}: {rows[tool][threads]:.2f}s ({mb / rows[tool][threads]:.1f} MB/s)", flush=True)
+        rows[tool]["recall"] = recall(tool, spec)
+    w1, wn = rows["warden"][1], rows["warden"][cores]
+    date = time.strftime("%Y-%m-%d")
+    print(f"\n### Secrets scanning throughput ({date})\n")
+    print(f"Corpus: {mb:.0f} MB of generated source (`bench/secrets/gen_corpus.py`), {platform.machine()}, {cores} cores, "
+          f"median of {args.runs} runs. Recall: labelled corpus `fixtures/secrets` (any rule at the labelled line).\n")
+    print("| tool | 1 thread MB/s | warden is x faster | " + f"{cores} threads MB/s | warden is x faster | recall | false positives |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for tool, r in rows.items():
+        hits, n, fps = r["recall"]
+        note = " (single-process)" if tool == "detect-secrets" else ""
+        print(f"| {tool}{note} | {mb / r[1]:.1f} | {r[1] / w1:.2f} | {mb / r[cores]:.1f} | {r[cores] / wn:.2f} | {hits}/{n} ({100 * hits / n:.0f}%) | {fps} |")
+
+
+if __name__ == "__main__":
+    main()
