@@ -75,7 +75,8 @@ impl Server {
             rx,
             next_id: 0,
             pending: Vec::new(),
-            settings: Value::Null,
+            // Tests that want the start-up workspace scan turn it back on.
+            settings: json!({"scan": {"onStartup": false}}),
             answer_server: true,
             stderr,
         }

@@ -146,6 +146,11 @@ pub fn scan(text: &str, lang: Lang, tree: Option<&Tree>, index: &LineIndex) -> V
     }
     out.sort_by_key(|f| (f.start, f.end));
     out.dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
+    out.retain(|f| {
+        index
+            .line_range(f.range.start.line as usize, text)
+            .is_none_or(|r| !crate::secrets::filters::suppressed(&text[r]))
+    });
     out
 }
 
@@ -273,5 +278,6 @@ mod tests {
             ["code-tls-verify-disabled"]
         );
         assert!(rules("a.py", "# verify=False is bad\n").is_empty());
+        assert!(rules("a.py", "requests.get(u, verify=False)  # warden:allow\n").is_empty());
     }
 }

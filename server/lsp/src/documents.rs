@@ -1,9 +1,14 @@
 //! The open-document store: full text per URI, kept current by incremental
-//! `didChange` edits. Positions are converted with the negotiated encoding (UTF-8 or
-//! UTF-16 code units); out-of-range positions clamp as the LSP spec says, so a confused
-//! client can garble its own text but never crash the server.
+//! `didChange` edits, with the document's language and its tree-sitter tree, edited in
+//! step with the text so re-parsing is incremental. Positions are converted with the
+//! negotiated encoding (UTF-8 or UTF-16 code units); out-of-range positions clamp as
+//! the LSP spec says, so a confused client can garble its own text but never crash the
+//! server.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+
+use warden_analysis::Lang;
 
 /// How `character` offsets in positions are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +37,11 @@ pub struct Document {
     pub text: String,
     pub version: i32,
     pub language_id: String,
+    pub lang: Lang,
+    pub path: Option<PathBuf>,
+    /// The last parse, with every edit since applied (`Tree::edit`); `None` until the
+    /// first parse or for languages without a grammar.
+    pub tree: Option<tree_sitter::Tree>,
 }
 
 #[derive(Debug, Default)]
@@ -45,13 +55,21 @@ impl Documents {
         self.encoding = encoding;
     }
 
-    pub fn open(&mut self, uri: String, language_id: String, version: i32, text: String) {
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    pub fn open(&mut self, uri: String, language_id: String, version: i32, text: String, path: Option<PathBuf>) {
+        let lang = Lang::detect(path.as_deref(), Some(&language_id));
         self.docs.insert(
             uri,
             Document {
                 text,
                 version,
                 language_id,
+                lang,
+                path,
+                tree: None,
             },
         );
     }
@@ -64,10 +82,16 @@ impl Documents {
         };
         for change in changes {
             match change.range {
-                None => doc.text = change.text,
+                None => {
+                    doc.text = change.text;
+                    doc.tree = None;
+                }
                 Some((start, end)) => {
                     let a = offset(&doc.text, start, encoding);
                     let b = offset(&doc.text, end, encoding).max(a);
+                    if let Some(tree) = doc.tree.as_mut() {
+                        tree.edit(&warden_analysis::syntax::input_edit(&doc.text, a, b, &change.text));
+                    }
                     doc.text.replace_range(a..b, &change.text);
                 }
             }
@@ -82,6 +106,14 @@ impl Documents {
 
     pub fn get(&self, uri: &str) -> Option<&Document> {
         self.docs.get(uri)
+    }
+
+    pub fn get_mut(&mut self, uri: &str) -> Option<&mut Document> {
+        self.docs.get_mut(uri)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Document)> {
+        self.docs.iter()
     }
 }
 
@@ -154,6 +186,7 @@ mod tests {
             "python".into(),
             1,
             "def f():\n    return 1\n".into(),
+            None,
         );
         assert!(docs.change(
             "file:///a",
@@ -180,9 +213,24 @@ mod tests {
     }
 
     #[test]
+    fn the_tree_is_edited_with_the_text() {
+        let mut docs = Documents::default();
+        let text = "def f():\n    return 1\n";
+        docs.open("u".into(), "python".into(), 1, text.into(), None);
+        let g = docs.get("u").unwrap().lang.grammar().unwrap();
+        docs.get_mut("u").unwrap().tree = warden_analysis::syntax::parse(g, text, None);
+        docs.change("u", 2, vec![Change { range: Some((p(1, 11), p(1, 12))), text: "(1".into() }]);
+        let d = docs.get("u").unwrap();
+        let reparsed = warden_analysis::syntax::parse(g, &d.text, d.tree.as_ref()).unwrap();
+        let fresh = warden_analysis::syntax::parse(g, &d.text, None).unwrap();
+        assert_eq!(reparsed.root_node().to_sexp(), fresh.root_node().to_sexp());
+        assert!(reparsed.root_node().has_error());
+    }
+
+    #[test]
     fn reversed_or_wild_ranges_never_panic() {
         let mut docs = Documents::default();
-        docs.open("u".into(), "text".into(), 1, "héllo\nwörld".into());
+        docs.open("u".into(), "text".into(), 1, "héllo\nwörld".into(), None);
         docs.change(
             "u",
             2,

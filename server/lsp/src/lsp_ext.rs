@@ -17,6 +17,8 @@ pub const CMD_WORKSPACE_RESTORE: &str = "warden.workspace.restore";
 pub const CMD_WORKSPACE_DELETE: &str = "warden.workspace.delete";
 pub const CMD_WORKSPACE_SET_SYSTEM_PROMPT: &str = "warden.workspace.setSystemPrompt";
 pub const CMD_WORKSPACE_SHOW_SYSTEM_PROMPT: &str = "warden.workspace.showSystemPrompt";
+pub const CMD_SCAN_WORKSPACE: &str = "warden.scan.workspace";
+pub const CMD_SECRETS_ADD_TO_BASELINE: &str = "warden.secrets.addToBaseline";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -28,7 +30,16 @@ pub const COMMANDS: &[&str] = &[
     CMD_WORKSPACE_DELETE,
     CMD_WORKSPACE_SET_SYSTEM_PROMPT,
     CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
+    CMD_SCAN_WORKSPACE,
+    CMD_SECRETS_ADD_TO_BASELINE,
 ];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanWorkspaceArgs {
+    /// Default: the active workspace.
+    pub workspace: Option<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +94,8 @@ pub enum PromptSource {
 pub const REQ_WORKSPACES: &str = "warden/workspaces";
 /// `warden/workspaceFor {uri}` → `WorkspaceInfo` of the workspace owning a file.
 pub const REQ_WORKSPACE_FOR: &str = "warden/workspaceFor";
+/// `warden/findings {workspace?, kind?}` → `{findings: FindingInfo[]}`.
+pub const REQ_FINDINGS: &str = "warden/findings";
 /// `warden/traces {workspace?, kind?, uri?, parentId?, cursor?, limit?}` → `TracesResult`.
 pub const REQ_TRACES: &str = "warden/traces";
 /// Test hooks, registered only when `WARDEN_DEBUG_HOOKS=1`: a handler that panics, the
@@ -220,6 +233,7 @@ mod tests {
             REQ_WORKSPACES,
             REQ_WORKSPACE_FOR,
             REQ_TRACES,
+            REQ_FINDINGS,
             WorkspacesChanged::METHOD,
             TraceStarted::METHOD,
             TraceFinished::METHOD,

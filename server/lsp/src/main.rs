@@ -3,14 +3,17 @@
 //! CI. Exit codes: 0 success, 2 usage or IO error.
 
 mod cli;
+mod diagnostics;
 mod documents;
 mod handlers;
 mod logging;
 mod lsp_ext;
 mod middleware;
+mod progress;
 mod registry;
 mod scanner;
 mod server;
+mod shared;
 mod transport;
 
 use std::path::PathBuf;

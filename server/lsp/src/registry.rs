@@ -286,6 +286,31 @@ impl Registry {
         }
     }
 
+    /// The open folders with their workspaces, for background tasks.
+    pub async fn snapshot(&self) -> Result<crate::shared::Roots, StoreError> {
+        let rows = self.store.call(|c| workspaces::list(c)).await?;
+        let by_id: HashMap<i64, &WorkspaceRow> = rows.iter().map(|r| (r.id, r)).collect();
+        let open = self
+            .folders
+            .iter()
+            .filter_map(|(folder, f)| {
+                let row = by_id.get(&f.workspace_id)?;
+                Some(crate::shared::OpenRoot {
+                    folder: folder.clone(),
+                    workspace_id: row.id,
+                    name: row.name.clone(),
+                    root: row.root.as_deref().map(PathBuf::from).unwrap_or_else(|| folder.clone()),
+                    overlay: self.overlays.get(&row.id).cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        let active = by_id
+            .get(&self.active_id)
+            .map(|r| (r.id, r.name.clone()))
+            .unwrap_or((self.active_id, "default".into()));
+        Ok(crate::shared::Roots { open, active })
+    }
+
     /// Every stored workspace, `default` first.
     pub async fn list(&self, editor: &Value) -> Result<Vec<WorkspaceInfo>, StoreError> {
         let rows = self.store.call(|c| workspaces::list(c)).await?;

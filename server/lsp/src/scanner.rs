@@ -106,19 +106,19 @@ impl ScanConfig {
     /// Analyses text (an open document, or a file's contents).
     pub fn analyze(
         &self,
-        path: &Path,
+        path: Option<&Path>,
         text: &str,
         lang: Lang,
         tree: Option<&tree_sitter::Tree>,
     ) -> Analysis {
         let ctx = secrets::Context {
             lang,
-            path: Some(path),
+            path,
             max_line_len: self.max_line_len,
         };
         let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree, self.checks);
-        let rel = self.relative(path);
-        let allowlisted = self.allowlist.is_match(&rel);
+        let rel = path.map(|p| self.relative(p)).unwrap_or_default();
+        let allowlisted = path.is_some() && self.allowlist.is_match(&rel);
         analysis.findings.retain(|f| {
             f.kind != FindingKind::Secret
                 || !(allowlisted
@@ -163,7 +163,7 @@ impl ScanConfig {
         match warden_analysis::text_of(&bytes) {
             Ok(text) => {
                 let lang = Lang::detect(Some(path), None);
-                let a = self.analyze(path, text, lang, None);
+                let a = self.analyze(Some(path), text, lang, None);
                 FileResult::Scanned {
                     bytes: bytes.len() as u64,
                     findings: a.findings,

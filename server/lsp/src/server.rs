@@ -12,14 +12,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use warden_store::Store;
 use warden_trace::{Span, SpanSink, Tracer};
 
-use crate::documents::Documents;
+use crate::shared::Shared;
 use crate::handlers;
 use crate::lsp_ext::{self, TraceFinished, TraceStarted, TraceStartedParams};
 use crate::middleware::Guarded;
@@ -29,6 +28,7 @@ use crate::registry::Registry;
 #[derive(Debug, Clone, Default)]
 pub struct ClientFlags {
     pub configuration: bool,
+    pub work_done_progress: bool,
     pub watched_files_dynamic: bool,
 }
 
@@ -41,9 +41,8 @@ pub struct Backend {
     /// Why the configured database could not be used (reported after `initialized`).
     pub store_problem: parking_lot::Mutex<Option<String>>,
     pub registry: OnceLock<tokio::sync::Mutex<Registry>>,
-    pub docs: parking_lot::Mutex<Documents>,
-    /// The raw `warden` settings section from the editor.
-    pub settings: parking_lot::RwLock<Value>,
+    /// Documents, settings, findings: what background tasks share with handlers.
+    pub shared: Arc<Shared>,
     pub flags: OnceLock<ClientFlags>,
     pub initial_folders: parking_lot::Mutex<Vec<PathBuf>>,
     live_traces: Arc<AtomicBool>,
@@ -76,8 +75,7 @@ impl Backend {
             store,
             store_problem: parking_lot::Mutex::new(None),
             registry: OnceLock::new(),
-            docs: parking_lot::Mutex::new(Documents::default()),
-            settings: parking_lot::RwLock::new(Value::Null),
+            shared: Arc::new(Shared::default()),
             flags: OnceLock::new(),
             initial_folders: parking_lot::Mutex::new(Vec::new()),
             live_traces,
@@ -166,6 +164,10 @@ impl LanguageServer for Backend {
         handlers::documents::did_change_watched_files(self, params).await
     }
 
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        handlers::code_actions::code_action(self, params).await
+    }
+
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         handlers::commands::execute(self, params.command, params.arguments).await
     }
@@ -183,7 +185,9 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
         lsp_ext::REQ_WORKSPACE_FOR,
         handlers::workspace::workspace_for,
     )
-    .custom_method(lsp_ext::REQ_TRACES, handlers::traces::traces);
+    .custom_method(lsp_ext::REQ_TRACES, handlers::traces::traces)
+    .custom_method(lsp_ext::REQ_FINDINGS, handlers::analysis::findings_request)
+    .custom_method("window/workDoneProgress/cancel", handlers::analysis::cancel_progress);
     if std::env::var("WARDEN_DEBUG_HOOKS").as_deref() == Ok("1") {
         builder = builder
             .custom_method(lsp_ext::REQ_DEBUG_PANIC, handlers::debug::panic)

@@ -60,6 +60,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spans_uri ON spans(uri, id);
     CREATE INDEX spans_unfinished ON spans(session_id) WHERE finished_at IS NULL;
     "#,
+    // 2: current findings per workspace file (never the secret: only its hash).
+    r#"
+    CREATE TABLE findings (
+        id           INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        path         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        severity     TEXT NOT NULL,
+        message      TEXT NOT NULL,
+        start_line   INTEGER NOT NULL,
+        start_col    INTEGER NOT NULL,
+        end_line     INTEGER NOT NULL,
+        end_col      INTEGER NOT NULL,
+        fingerprint  TEXT,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX findings_path ON findings(workspace_id, path);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -39,7 +39,8 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
         .workspace(target)
         .input(summarize(&Value::Object(args.clone())))
         .begin();
-    let result = run(b, &mut reg, &command, args).await;
+    let span_id = span.id().to_owned();
+    let result = run(b, &mut reg, &command, args, Some(&span_id)).await;
     match &result {
         Ok((value, _)) => {
             span.set_output(summarize(value));
@@ -84,6 +85,8 @@ fn usage(command: &str) -> &'static str {
     match command {
         CMD_WORKSPACE_LIST => "{}",
         CMD_WORKSPACE_RENAME => r#"{"name": "old", "newName": "new"}"#,
+        CMD_SCAN_WORKSPACE => r#"{"workspace": "name"}"#,
+        CMD_SECRETS_ADD_TO_BASELINE => r#"{"uri": "file:///...", "rule": "aws-access-key-id", "fingerprint": "<sha256>"}"#,
         CMD_WORKSPACE_DELETE => r#"{"name": "ws", "confirm": true}"#,
         CMD_WORKSPACE_SET_SYSTEM_PROMPT => r#"{"name": "ws", "prompt": "You are..."}"#,
         _ => r#"{"name": "ws"}"#,
@@ -104,8 +107,9 @@ async fn run(
     reg: &mut Registry,
     command: &str,
     args: Map<String, Value>,
+    parent: Option<&str>,
 ) -> Result<(Value, bool)> {
-    let editor = b.settings.read().clone();
+    let editor = b.shared.settings.read().clone();
     match command {
         CMD_WORKSPACE_LIST => {
             let _: Empty = parse(command, args)?;
@@ -170,6 +174,34 @@ async fn run(
             let a: NameArgs = parse(command, args)?;
             let row = reg.by_name(&a.name).await.map_err(store_error)?;
             Ok((to_json(&prompt_result(reg, &row, &editor))?, false))
+        }
+        CMD_SCAN_WORKSPACE => {
+            let a: ScanWorkspaceArgs = parse(command, args)?;
+            let row = match &a.workspace {
+                Some(name) => reg.by_name(name).await.map_err(store_error)?,
+                None => reg.active().await.map_err(store_error)?,
+            };
+            let root = row.root.clone().ok_or_else(|| {
+                invalid(format!(
+                    "workspace {:?} has no folder to scan; open a folder or name another workspace",
+                    row.name
+                ))
+            })?;
+            let token = super::analysis::start_workspace_scan(super::analysis::ScanJob {
+                client: b.client.clone(),
+                shared: b.shared.clone(),
+                tracer: b.tracer.clone(),
+                store: b.store.get().cloned(),
+                progress: b.flags().work_done_progress,
+                workspace: row.as_ref(),
+                root: root.into(),
+                parent_span: parent.map(str::to_owned),
+            });
+            Ok((json!({ "workspace": row.name, "progressToken": token }), false))
+        }
+        CMD_SECRETS_ADD_TO_BASELINE => {
+            let a: super::code_actions::AddToBaselineArgs = parse(command, args)?;
+            Ok((super::code_actions::add_to_baseline(b, a).await?, false))
         }
         other => Err(Error::invalid_params(format!("unhandled command {other}"))),
     }

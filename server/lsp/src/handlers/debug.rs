@@ -15,7 +15,7 @@ pub async fn panic(_: &Backend, _: Value) -> Result<()> {
 }
 
 pub async fn document(b: &Backend, params: UriParams) -> Result<Value> {
-    let docs = b.docs.lock();
+    let docs = b.shared.docs.lock();
     let doc = docs
         .get(&params.uri)
         .ok_or_else(|| invalid(format!("{} is not open", params.uri)))?;

@@ -1,9 +1,13 @@
 //! Text document sync (`didOpen`/`didChange`/`didClose`/`didSave`) and watched files.
-//! Document edits are applied synchronously, before any await, so they stay in order.
-//! Saving or changing a `.warden.toml` reloads that workspace's settings overlay.
+//! Document edits are applied synchronously, before any await, so they stay in order;
+//! each change schedules a background re-analysis. Saving or changing `.warden.toml`
+//! or `.warden-baseline.json` reloads the workspace's configuration and re-analyses
+//! open documents.
 
 use tower_lsp_server::ls_types::*;
+use warden_analysis::secrets::baseline;
 
+use super::analysis;
 use crate::documents::{Change, Pos};
 use crate::server::Backend;
 
@@ -16,9 +20,10 @@ fn pos(p: Position) -> Pos {
 
 pub fn did_open(b: &Backend, params: DidOpenTextDocumentParams) {
     let d = params.text_document;
-    b.docs
-        .lock()
-        .open(d.uri.as_str().to_owned(), d.language_id, d.version, d.text);
+    let uri = d.uri.as_str().to_owned();
+    let path = d.uri.to_file_path().map(|p| p.into_owned());
+    b.shared.docs.lock().open(uri.clone(), d.language_id, d.version, d.text, path);
+    analysis::analyze_document(b, uri);
 }
 
 pub fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
@@ -30,22 +35,29 @@ pub fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
             text: c.text,
         })
         .collect();
-    let uri = params.text_document.uri;
-    if !b
+    let uri = params.text_document.uri.as_str().to_owned();
+    let changed = b
+        .shared
         .docs
         .lock()
-        .change(uri.as_str(), params.text_document.version, changes)
-    {
-        tracing::warn!("didChange for {} which is not open; ignored", uri.as_str());
+        .change(&uri, params.text_document.version, changes);
+    if changed {
+        analysis::analyze_document(b, uri);
+    } else {
+        tracing::warn!("didChange for {uri} which is not open; ignored");
     }
 }
 
 pub fn did_close(b: &Backend, params: DidCloseTextDocumentParams) {
-    b.docs.lock().close(params.text_document.uri.as_str());
+    let uri = params.text_document.uri;
+    b.shared.docs.lock().close(uri.as_str());
+    analysis::document_closed(b, uri);
 }
 
 pub async fn did_save(b: &Backend, params: DidSaveTextDocumentParams) {
-    config_file_touched(b, &params.text_document.uri).await;
+    let uri = params.text_document.uri;
+    analysis::persist_document(b, uri.as_str()).await;
+    config_file_touched(b, &uri).await;
 }
 
 pub async fn did_change_watched_files(b: &Backend, params: DidChangeWatchedFilesParams) {
@@ -55,10 +67,13 @@ pub async fn did_change_watched_files(b: &Backend, params: DidChangeWatchedFiles
 }
 
 async fn config_file_touched(b: &Backend, uri: &Uri) {
-    let Some(path) = uri.to_file_path() else {
+    let Some(path) = uri.to_file_path() else { return };
+    let name = path.file_name().and_then(|n| n.to_str());
+    if name == Some(baseline::FILE_NAME) {
+        reanalyze_open_documents(b);
         return;
-    };
-    if path.file_name().and_then(|n| n.to_str()) != Some(warden_config::FILE_NAME) {
+    }
+    if name != Some(warden_config::FILE_NAME) {
         return;
     }
     let Ok(registry) = b.registry() else { return };
@@ -68,5 +83,16 @@ async fn config_file_touched(b: &Backend, uri: &Uri) {
             b.client.show_message(MessageType::WARNING, w).await;
         }
         super::workspace::notify_changed(b, &reg).await;
+        drop(reg);
+        reanalyze_open_documents(b);
+    }
+}
+
+/// Drops cached scan configurations and re-analyses every open document.
+pub fn reanalyze_open_documents(b: &Backend) {
+    b.shared.invalidate_configs();
+    let uris: Vec<String> = b.shared.docs.lock().iter().map(|(u, _)| u.clone()).collect();
+    for uri in uris {
+        analysis::analyze_document(b, uri);
     }
 }

@@ -19,6 +19,11 @@ use crate::server::{Backend, ClientFlags};
 pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<InitializeResult> {
     let caps = &params.capabilities;
     let flags = ClientFlags {
+        work_done_progress: caps
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false),
         configuration: caps
             .workspace
             .as_ref()
@@ -38,7 +43,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
         .as_ref()
         .and_then(|g| g.position_encodings.as_ref())
         .is_some_and(|e| e.contains(&PositionEncodingKind::UTF8));
-    b.docs.lock().set_encoding(if utf8 {
+    b.shared.docs.lock().set_encoding(if utf8 {
         Encoding::Utf8
     } else {
         Encoding::Utf16
@@ -46,7 +51,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
 
     // Validated (and reported) in `initialized`, when the client can show messages.
     let init_settings = params.initialization_options.clone().unwrap_or(Value::Null);
-    *b.settings.write() = init_settings.clone();
+    *b.shared.settings.write() = init_settings.clone();
 
     // Database: --db/WARDEN_DB, then the `database.path` setting, then the default.
     let (settings, _) = warden_config::from_editor(&init_settings);
@@ -124,6 +129,10 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
                 }),
                 file_operations: None,
             }),
+            code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                ..Default::default()
+            })),
             execute_command_provider: Some(ExecuteCommandOptions {
                 commands: lsp_ext::COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
                 work_done_progress_options: Default::default(),
@@ -144,7 +153,7 @@ pub async fn initialized(b: &Backend) {
     } else {
         None
     };
-    let section = pulled.unwrap_or_else(|| b.settings.read().clone());
+    let section = pulled.unwrap_or_else(|| b.shared.settings.read().clone());
     apply_settings(b, section).await;
     if b.flags().watched_files_dynamic {
         let options = DidChangeWatchedFilesRegistrationOptions {
@@ -164,6 +173,24 @@ pub async fn initialized(b: &Backend) {
     }
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
+    let startup_scan = warden_config::from_editor(&b.shared.settings.read()).0.scan.on_startup;
+    if startup_scan {
+        for root in b.shared.roots.read().open.iter() {
+            super::analysis::start_workspace_scan(super::analysis::ScanJob {
+                client: b.client.clone(),
+                shared: b.shared.clone(),
+                tracer: b.tracer.clone(),
+                store: b.store.get().cloned(),
+                progress: b.flags().work_done_progress,
+                workspace: warden_trace::WorkspaceRef {
+                    id: root.workspace_id,
+                    name: root.name.clone(),
+                },
+                root: root.root.clone(),
+                parent_span: None,
+            });
+        }
+    }
     drop(reg);
     let problem = b.store_problem.lock().clone();
     if let Some(problem) = problem {
@@ -172,6 +199,7 @@ pub async fn initialized(b: &Backend) {
 }
 
 pub async fn shutdown(b: &Backend) -> Result<()> {
+    b.shared.cancel_all();
     if let Some(store) = b.store.get() {
         // A barrier: every span event queued so far reaches the disk before we answer.
         let _ = store.call(|_| Ok(())).await;
@@ -222,7 +250,8 @@ async fn pull_settings(b: &Backend) -> Option<Value> {
 async fn apply_settings(b: &Backend, section: Value) {
     let (settings, warnings) = warden_config::from_editor(&section);
     b.set_live_traces(settings.trace.live);
-    *b.settings.write() = section;
+    *b.shared.settings.write() = section;
+    b.shared.invalidate_configs();
     if !warnings.is_empty() {
         let list: Vec<String> = warnings.iter().map(ToString::to_string).collect();
         tracing::warn!("settings: {}", list.join("; "));

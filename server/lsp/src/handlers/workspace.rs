@@ -73,9 +73,16 @@ pub async fn change_folders(
     notify_changed(b, reg).await;
 }
 
-/// Sends `warden/workspacesChanged` with the full list and the active workspace.
+/// Refreshes what background tasks know about workspaces (and drops cached scan
+/// configurations), then sends `warden/workspacesChanged` with the full list and the
+/// active workspace.
 pub async fn notify_changed(b: &Backend, reg: &Registry) {
-    let editor = b.settings.read().clone();
+    match reg.snapshot().await {
+        Ok(roots) => *b.shared.roots.write() = roots,
+        Err(e) => tracing::warn!("workspace snapshot: {e}"),
+    }
+    b.shared.invalidate_configs();
+    let editor = b.shared.settings.read().clone();
     let (list, active) = match (reg.list(&editor).await, reg.active().await) {
         (Ok(list), Ok(active)) => (list, active.name),
         (Err(e), _) | (_, Err(e)) => {
@@ -94,7 +101,7 @@ pub async fn notify_changed(b: &Backend, reg: &Registry) {
 /// `warden/workspaces`: every known workspace, `default` first.
 pub async fn workspaces(b: &Backend, _: serde_json::Value) -> Result<Vec<WorkspaceInfo>> {
     let reg = b.registry()?.lock().await;
-    let editor = b.settings.read().clone();
+    let editor = b.shared.settings.read().clone();
     reg.list(&editor).await.map_err(store_error)
 }
 
@@ -110,6 +117,6 @@ pub async fn workspace_for(b: &Backend, params: UriParams) -> Result<WorkspaceIn
         .workspace_for(path.as_deref())
         .await
         .map_err(store_error)?;
-    let editor = b.settings.read().clone();
+    let editor = b.shared.settings.read().clone();
     Ok(reg.info(&row, &editor))
 }

@@ -1,0 +1,340 @@
+//! Diagnostics: open documents are re-analysed on every change in a background task
+//! (incremental tree-sitter parse, secrets, shell patterns), published only if the
+//! document has not changed since; workspace scans run in the background over every
+//! file git tracks or would track, with cancellable `$/progress`, as a `scan` span.
+//! Also `warden/findings` and `window/workDoneProgress/cancel`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_lsp_server::Client;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{Uri, WorkDoneProgressCancelParams};
+use warden_analysis::FindingKind;
+use warden_store::findings::{self, FindingRow};
+use warden_trace::{SpanKind, Tracer, WorkspaceRef};
+
+use super::{invalid, store_error};
+use crate::diagnostics::{FileFindings, FindingInfo};
+use crate::progress::Reporter;
+use crate::scanner::{FileResult, Summary};
+use crate::server::Backend;
+use crate::shared::Shared;
+
+/// Analyses the open document `uri` in the background and publishes its diagnostics,
+/// unless it changed meanwhile (the newer change's task publishes instead).
+pub fn analyze_document(b: &Backend, uri: String) {
+    let shared = b.shared.clone();
+    let client = b.client.clone();
+    tokio::spawn(async move {
+        let Some((text, version, lang, path, tree, encoding)) = ({
+            let docs = shared.docs.lock();
+            docs.get(&uri).map(|d| (d.text.clone(), d.version, d.lang, d.path.clone(), d.tree.clone(), docs.encoding()))
+        }) else {
+            return;
+        };
+        let worker_shared = shared.clone();
+        let worker_path = path.clone();
+        let analysed = tokio::task::spawn_blocking(move || {
+            let cfg = worker_shared.scan_config(worker_path.as_deref());
+            let tree = lang
+                .grammar()
+                .and_then(|g| warden_analysis::syntax::parse(g, &text, tree.as_ref()));
+            let analysis = cfg.analyze(worker_path.as_deref(), &text, lang, tree.as_ref());
+            let workspace = worker_shared.workspace_of(worker_path.as_deref());
+            let rel = worker_path.as_deref().map(|p| cfg.relative(p));
+            (tree, FileFindings::new(workspace, rel, &text, analysis.findings, encoding))
+        })
+        .await;
+        let Ok((tree, file)) = analysed else { return };
+        {
+            let mut docs = shared.docs.lock();
+            match docs.get_mut(&uri) {
+                Some(d) if d.version == version => d.tree = tree,
+                _ => return, // changed or closed meanwhile
+            }
+        }
+        let diagnostics = file.diagnostics();
+        shared.findings.lock().set(uri.clone(), file);
+        if let Ok(uri) = uri.parse::<Uri>() {
+            client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+        }
+    });
+}
+
+/// After `didClose`: the file's diagnostics fall back to what a scan of the file on
+/// disk finds (it is part of the workspace), or nothing for files outside it.
+pub fn document_closed(b: &Backend, uri: Uri) {
+    let shared = b.shared.clone();
+    let client = b.client.clone();
+    tokio::spawn(async move {
+        let path = uri.to_file_path().map(|p| p.into_owned());
+        let in_workspace = path.as_deref().is_some_and(|p| shared.roots.read().owner(p).is_some());
+        let file = match (path, in_workspace) {
+            (Some(path), true) => {
+                let shared2 = shared.clone();
+                tokio::task::spawn_blocking(move || scan_to_findings(&shared2, &path).1)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
+        let file = file.unwrap_or_default();
+        let diagnostics = file.diagnostics();
+        shared.findings.lock().set(uri.as_str().to_owned(), file);
+        client.publish_diagnostics(uri, diagnostics, None).await;
+    });
+}
+
+/// Scans one file on disk into its findings (None when skipped).
+fn scan_to_findings(shared: &Shared, path: &Path) -> (FileResult, Option<FileFindings>) {
+    let cfg = shared.scan_config(Some(path));
+    let encoding = shared.docs.lock().encoding();
+    let mut result = cfg.scan_file(path);
+    let file = match &mut result {
+        FileResult::Scanned { findings, text, .. } => {
+            let file = FileFindings::new(
+                shared.workspace_of(Some(path)),
+                Some(cfg.relative(path)),
+                text,
+                std::mem::take(findings),
+                encoding,
+            );
+            // The summary counts findings; the text is no longer needed.
+            findings.extend(file.findings.iter().map(|(f, _)| f.clone()));
+            text.clear();
+            Some(file)
+        }
+        FileResult::Skipped(_) => None,
+    };
+    (result, file)
+}
+
+/// What a workspace scan needs from the server.
+pub struct ScanJob {
+    pub client: Client,
+    pub shared: Arc<Shared>,
+    pub tracer: Tracer,
+    pub store: Option<warden_store::Store>,
+    pub progress: bool,
+    pub workspace: WorkspaceRef,
+    pub root: PathBuf,
+    pub parent_span: Option<String>,
+}
+
+/// Starts a background scan of a workspace; returns its progress token.
+pub fn start_workspace_scan(job: ScanJob) -> String {
+    let token = format!("warden/scan/{}", uuid::Uuid::now_v7());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    job.shared.tasks.lock().insert(token.clone(), cancel.clone());
+    let task_token = token.clone();
+    tokio::spawn(async move {
+        run_workspace_scan(&job, &task_token, cancel).await;
+        job.shared.tasks.lock().remove(&task_token);
+    });
+    token
+}
+
+async fn run_workspace_scan(job: &ScanJob, token: &str, cancel: tokio_util::sync::CancellationToken) {
+    let mut span = job
+        .tracer
+        .start(SpanKind::Scan, "workspace.scan")
+        .parent(job.parent_span.as_deref())
+        .workspace(Some(job.workspace.clone()))
+        .input(json!({ "root": job.root.display().to_string() }))
+        .begin();
+    let title = format!("warden: scanning {}", job.workspace.name);
+    let progress = Reporter::begin(&job.client, job.progress, token, &title, true).await;
+
+    let root = job.root.clone();
+    let listed = tokio::task::spawn_blocking(move || warden_workspace::list_files(&root)).await;
+    let files = match listed {
+        Ok(Ok(files)) => files,
+        Ok(Err(e)) => {
+            let message = format!("cannot list the files of {}: {e}", job.root.display());
+            progress.end(message.clone()).await;
+            span.fail(message);
+            return;
+        }
+        Err(e) => {
+            progress.end(format!("scan failed: {e}")).await;
+            span.fail(e.to_string());
+            return;
+        }
+    };
+    // Open documents are analysed live from the editor's text.
+    let open: HashSet<PathBuf> = job
+        .shared
+        .docs
+        .lock()
+        .iter()
+        .filter_map(|(_, d)| d.path.clone())
+        .collect();
+    let files: Vec<PathBuf> = files.into_iter().filter(|f| !open.contains(f)).collect();
+    let total = files.len();
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker_shared = job.shared.clone();
+    let worker_cancel = cancel.clone();
+    let worker = tokio::task::spawn_blocking(move || {
+        files.par_iter().for_each(|path| {
+            if worker_cancel.is_cancelled() {
+                return;
+            }
+            let (result, file) = scan_to_findings(&worker_shared, path);
+            let _ = tx.send((path.clone(), result, file));
+        });
+    });
+
+    let previously: HashSet<String> = job.shared.findings.lock().uris_of(job.workspace.id).into_iter().collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut summary = Summary::default();
+    let mut rows: Vec<FindingRow> = Vec::new();
+    let mut done = 0usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some((path, result, file)) = msg else { break };
+                done += 1;
+                summary.add(&result);
+                let Some(uri) = Uri::from_file_path(&path) else { continue };
+                let uri_s = uri.as_str().to_owned();
+                if let Some(file) = file {
+                    rows.extend(finding_rows(&file));
+                    let diagnostics = file.diagnostics();
+                    let had = job.shared.findings.lock().set(uri_s.clone(), file);
+                    if !diagnostics.is_empty() || had {
+                        job.client.publish_diagnostics(uri, diagnostics, None).await;
+                    }
+                }
+                seen.insert(uri_s);
+            }
+            _ = tick.tick() => {
+                let pct = if total == 0 { 100 } else { (done * 100 / total) as u32 };
+                progress.report(format!("{done}/{total} files"), pct).await;
+            }
+        }
+    }
+    let _ = worker.await;
+    // Files that had findings but are gone (deleted, now ignored) are cleared.
+    if !cancel.is_cancelled() {
+        for stale in previously.difference(&seen) {
+            let is_open = job.shared.docs.lock().get(stale).is_some();
+            if !is_open {
+                job.shared.findings.lock().set(stale.clone(), FileFindings::default());
+                if let Ok(uri) = stale.parse::<Uri>() {
+                    job.client.publish_diagnostics(uri, Vec::new(), None).await;
+                }
+            }
+        }
+    }
+    let message = format!(
+        "{} findings in {} files ({:.1} MB); skipped {} ({}); {} minified lines",
+        summary.findings,
+        summary.files,
+        summary.bytes as f64 / 1e6,
+        summary.skipped_total(),
+        summary.skipped_text(),
+        summary.long_lines_skipped
+    );
+    span.set_output(serde_json::to_value(&summary).unwrap_or(Value::Null));
+    if cancel.is_cancelled() {
+        progress.end(format!("cancelled after {done}/{total} files")).await;
+        span.cancel();
+        return;
+    }
+    if let Some(store) = &job.store {
+        let id = job.workspace.id;
+        if let Err(e) = store.call(move |c| findings::replace_workspace(c, id, &rows)).await {
+            tracing::warn!("saving findings: {e}");
+        }
+    }
+    progress.end(message).await;
+    span.ok();
+}
+
+fn finding_rows(file: &FileFindings) -> Vec<FindingRow> {
+    file.findings
+        .iter()
+        .map(|(f, r)| FindingRow {
+            path: file.path.clone().unwrap_or_default(),
+            kind: f.kind.as_str().into(),
+            rule: f.rule.clone(),
+            severity: f.severity.as_str().into(),
+            message: f.message.clone(),
+            start_line: r.start.line,
+            start_col: r.start.character,
+            end_line: r.end.line,
+            end_col: r.end.character,
+            fingerprint: f.fingerprint.clone(),
+        })
+        .collect()
+}
+
+/// Saves a saved document's findings to the store.
+pub async fn persist_document(b: &Backend, uri: &str) {
+    let Some(store) = b.store.get().cloned() else { return };
+    let Some((id, path, rows)) = b
+        .shared
+        .findings
+        .lock()
+        .get(uri)
+        .map(|f| (f.workspace_id, f.path.clone(), finding_rows(f)))
+        .or_else(|| {
+            // No findings: clear the file's rows.
+            let path = uri.parse::<Uri>().ok()?.to_file_path()?.into_owned();
+            let (id, _) = b.shared.workspace_of(Some(&path));
+            Some((id, Some(b.shared.scan_config(Some(&path)).relative(&path)), Vec::new()))
+        })
+    else {
+        return;
+    };
+    let Some(path) = path else { return };
+    if let Err(e) = store.call(move |c| findings::replace_path(c, id, &path, &rows)).await {
+        tracing::warn!("saving findings: {e}");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsParams {
+    pub workspace: Option<String>,
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct FindingsResult {
+    pub findings: Vec<FindingInfo>,
+}
+
+/// `warden/findings {workspace?, kind?}`: every current finding.
+pub async fn findings_request(b: &Backend, params: FindingsParams) -> Result<FindingsResult> {
+    let kind = match params.kind.as_deref() {
+        None => None,
+        Some(k) => Some(FindingKind::parse(k).ok_or_else(|| invalid(format!("unknown kind {k:?}; use secret, syntax or shell")))?),
+    };
+    if let Some(name) = &params.workspace {
+        b.registry()?.lock().await.by_name(name).await.map_err(store_error)?;
+    }
+    Ok(FindingsResult {
+        findings: b.shared.findings.lock().list(params.workspace.as_deref(), kind),
+    })
+}
+
+/// `window/workDoneProgress/cancel`.
+pub async fn cancel_progress(b: &Backend, params: WorkDoneProgressCancelParams) {
+    let token = match &params.token {
+        tower_lsp_server::ls_types::NumberOrString::String(s) => s.clone(),
+        tower_lsp_server::ls_types::NumberOrString::Number(n) => n.to_string(),
+    };
+    if !b.shared.cancel_task(&token) {
+        tracing::debug!("cancel for unknown progress {token}");
+    }
+}
