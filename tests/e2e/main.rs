@@ -2,6 +2,7 @@
 //! CLI) against temporary git repositories and databases.
 
 mod cli;
+mod diagnostics;
 mod foundation;
 mod scan_cli;
 mod support;

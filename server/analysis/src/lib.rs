@@ -249,7 +249,13 @@ mod tests {
             lang: Lang::detect(None, Some("python")),
             ..Default::default()
         };
-        let a = analyze(text, &ctx, &secrets::RuleSet::builtin(), None, Checks::default());
+        let a = analyze(
+            text,
+            &ctx,
+            &secrets::RuleSet::builtin(),
+            None,
+            Checks::default(),
+        );
         let kinds: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(kinds, ["shell", "secret", "syntax"], "{:#?}", a.findings);
     }

@@ -72,7 +72,13 @@ pub struct FileFindings {
 }
 
 impl FileFindings {
-    pub fn new(workspace: (i64, String), path: Option<String>, text: &str, findings: Vec<Finding>, encoding: Encoding) -> FileFindings {
+    pub fn new(
+        workspace: (i64, String),
+        path: Option<String>,
+        text: &str,
+        findings: Vec<Finding>,
+        encoding: Encoding,
+    ) -> FileFindings {
         let index = LineIndex::new(text);
         let findings = findings
             .into_iter()
@@ -90,7 +96,10 @@ impl FileFindings {
     }
 
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        self.findings.iter().map(|(f, r)| to_diagnostic(f, *r)).collect()
+        self.findings
+            .iter()
+            .map(|(f, r)| to_diagnostic(f, *r))
+            .collect()
     }
 }
 
@@ -161,7 +170,13 @@ impl FindingsIndex {
                     })
             })
             .collect();
-        out.sort_by(|a, b| (&a.uri, a.range.start.line, a.range.start.character).cmp(&(&b.uri, b.range.start.line, b.range.start.character)));
+        out.sort_by(|a, b| {
+            (&a.uri, a.range.start.line, a.range.start.character).cmp(&(
+                &b.uri,
+                b.range.start.line,
+                b.range.start.character,
+            ))
+        });
         out
     }
 }
@@ -175,13 +190,26 @@ mod tests {
     fn ranges_follow_the_encoding_and_diagnostics_hide_the_secret() {
         let text = "x = '😀'; k = \"AKIAQ3EGRB4XY7MNP2KD\"\n";
         let findings = RuleSet::builtin().scan(text, Lang::Other);
-        let utf16 = FileFindings::new((1, "w".into()), None, text, findings.clone(), Encoding::Utf16);
+        let utf16 = FileFindings::new(
+            (1, "w".into()),
+            None,
+            text,
+            findings.clone(),
+            Encoding::Utf16,
+        );
         let utf8 = FileFindings::new((1, "w".into()), None, text, findings, Encoding::Utf8);
         let (a, b) = (utf16.findings[0].1, utf8.findings[0].1);
-        assert_eq!(a.start.character + 2, b.start.character, "the emoji is 2 UTF-16 units, 4 bytes");
+        assert_eq!(
+            a.start.character + 2,
+            b.start.character,
+            "the emoji is 2 UTF-16 units, 4 bytes"
+        );
         assert_eq!(a.end.character - a.start.character, 20);
         let d = &utf16.diagnostics()[0];
-        assert_eq!(d.code, Some(NumberOrString::String("aws-access-key-id".into())));
+        assert_eq!(
+            d.code,
+            Some(NumberOrString::String("aws-access-key-id".into()))
+        );
         assert_eq!(d.source.as_deref(), Some("warden"));
         assert_eq!(d.severity, Some(DiagnosticSeverity::ERROR));
         assert!(!serde_json::to_string(d).unwrap().contains("AKIAQ3"));

@@ -59,7 +59,14 @@ impl Documents {
         self.encoding
     }
 
-    pub fn open(&mut self, uri: String, language_id: String, version: i32, text: String, path: Option<PathBuf>) {
+    pub fn open(
+        &mut self,
+        uri: String,
+        language_id: String,
+        version: i32,
+        text: String,
+        path: Option<PathBuf>,
+    ) {
         let lang = Lang::detect(path.as_deref(), Some(&language_id));
         self.docs.insert(
             uri,
@@ -90,7 +97,12 @@ impl Documents {
                     let a = offset(&doc.text, start, encoding);
                     let b = offset(&doc.text, end, encoding).max(a);
                     if let Some(tree) = doc.tree.as_mut() {
-                        tree.edit(&warden_analysis::syntax::input_edit(&doc.text, a, b, &change.text));
+                        tree.edit(&warden_analysis::syntax::input_edit(
+                            &doc.text,
+                            a,
+                            b,
+                            &change.text,
+                        ));
                     }
                     doc.text.replace_range(a..b, &change.text);
                 }
@@ -219,7 +231,14 @@ mod tests {
         docs.open("u".into(), "python".into(), 1, text.into(), None);
         let g = docs.get("u").unwrap().lang.grammar().unwrap();
         docs.get_mut("u").unwrap().tree = warden_analysis::syntax::parse(g, text, None);
-        docs.change("u", 2, vec![Change { range: Some((p(1, 11), p(1, 12))), text: "(1".into() }]);
+        docs.change(
+            "u",
+            2,
+            vec![Change {
+                range: Some((p(1, 11), p(1, 12))),
+                text: "(1".into(),
+            }],
+        );
         let d = docs.get("u").unwrap();
         let reparsed = warden_analysis::syntax::parse(g, &d.text, d.tree.as_ref()).unwrap();
         let fresh = warden_analysis::syntax::parse(g, &d.text, None).unwrap();

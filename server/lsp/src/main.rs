@@ -107,7 +107,13 @@ fn main() -> ExitCode {
                 fail_on,
                 baseline,
                 checks,
-            } => cli::scan::run(&paths, format, fail_on, baseline.as_deref(), cli::scan::checks(&checks)),
+            } => cli::scan::run(
+                &paths,
+                format,
+                fail_on,
+                baseline.as_deref(),
+                cli::scan::checks(&checks),
+            ),
             Command::Traces {
                 workspace,
                 kind,

@@ -17,9 +17,20 @@ pub struct Reporter {
 
 impl Reporter {
     /// Creates and begins a progress (a no-op reporter when the client cannot show one).
-    pub async fn begin(client: &Client, supported: bool, token: &str, title: &str, cancellable: bool) -> Reporter {
+    pub async fn begin(
+        client: &Client,
+        supported: bool,
+        token: &str,
+        title: &str,
+        cancellable: bool,
+    ) -> Reporter {
         let token = NumberOrString::String(token.to_owned());
-        let token = if supported && client.create_work_done_progress(token.clone()).await.is_ok() {
+        let token = if supported
+            && client
+                .create_work_done_progress(token.clone())
+                .await
+                .is_ok()
+        {
             Some(token)
         } else {
             None

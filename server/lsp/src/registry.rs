@@ -299,7 +299,11 @@ impl Registry {
                     folder: folder.clone(),
                     workspace_id: row.id,
                     name: row.name.clone(),
-                    root: row.root.as_deref().map(PathBuf::from).unwrap_or_else(|| folder.clone()),
+                    root: row
+                        .root
+                        .as_deref()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| folder.clone()),
                     overlay: self.overlays.get(&row.id).cloned().unwrap_or(Value::Null),
                 })
             })

@@ -18,11 +18,11 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use warden_store::Store;
 use warden_trace::{Span, SpanSink, Tracer};
 
-use crate::shared::Shared;
 use crate::handlers;
 use crate::lsp_ext::{self, TraceFinished, TraceStarted, TraceStartedParams};
 use crate::middleware::Guarded;
 use crate::registry::Registry;
+use crate::shared::Shared;
 
 /// What the client told us it can do, captured at `initialize`.
 #[derive(Debug, Clone, Default)]
@@ -187,7 +187,10 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     )
     .custom_method(lsp_ext::REQ_TRACES, handlers::traces::traces)
     .custom_method(lsp_ext::REQ_FINDINGS, handlers::analysis::findings_request)
-    .custom_method("window/workDoneProgress/cancel", handlers::analysis::cancel_progress);
+    .custom_method(
+        "window/workDoneProgress/cancel",
+        handlers::analysis::cancel_progress,
+    );
     if std::env::var("WARDEN_DEBUG_HOOKS").as_deref() == Ok("1") {
         builder = builder
             .custom_method(lsp_ext::REQ_DEBUG_PANIC, handlers::debug::panic)

@@ -76,8 +76,14 @@ impl Shared {
             match path.and_then(|p| roots.owner(p)) {
                 Some(r) => (r.root.clone(), r.overlay.clone()),
                 None => {
-                    let dir = path.and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-                    (warden_workspace::repo_root(&dir).unwrap_or(dir), Value::Null)
+                    let dir = path
+                        .and_then(Path::parent)
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    (
+                        warden_workspace::repo_root(&dir).unwrap_or(dir),
+                        Value::Null,
+                    )
                 }
             }
         };

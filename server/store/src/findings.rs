@@ -29,25 +29,51 @@ fn insert(conn: &Connection, workspace_id: i64, rows: &[FindingRow], now: &str) 
     )?;
     for r in rows {
         stmt.execute(params![
-            workspace_id, r.path, r.kind, r.rule, r.severity, r.message, r.start_line, r.start_col, r.end_line, r.end_col, r.fingerprint, now
+            workspace_id,
+            r.path,
+            r.kind,
+            r.rule,
+            r.severity,
+            r.message,
+            r.start_line,
+            r.start_col,
+            r.end_line,
+            r.end_col,
+            r.fingerprint,
+            now
         ])?;
     }
     Ok(())
 }
 
 /// Replaces one file's findings.
-pub fn replace_path(conn: &mut Connection, workspace_id: i64, path: &str, rows: &[FindingRow]) -> Result<()> {
+pub fn replace_path(
+    conn: &mut Connection,
+    workspace_id: i64,
+    path: &str,
+    rows: &[FindingRow],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute("DELETE FROM findings WHERE workspace_id = ?1 AND path = ?2", params![workspace_id, path])?;
+    tx.execute(
+        "DELETE FROM findings WHERE workspace_id = ?1 AND path = ?2",
+        params![workspace_id, path],
+    )?;
     insert(&tx, workspace_id, rows, &warden_trace::now_rfc3339())?;
     tx.commit()?;
     Ok(())
 }
 
 /// Replaces all of a workspace's findings (after a workspace scan).
-pub fn replace_workspace(conn: &mut Connection, workspace_id: i64, rows: &[FindingRow]) -> Result<()> {
+pub fn replace_workspace(
+    conn: &mut Connection,
+    workspace_id: i64,
+    rows: &[FindingRow],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute("DELETE FROM findings WHERE workspace_id = ?1", [workspace_id])?;
+    tx.execute(
+        "DELETE FROM findings WHERE workspace_id = ?1",
+        [workspace_id],
+    )?;
     insert(&tx, workspace_id, rows, &warden_trace::now_rfc3339())?;
     tx.commit()?;
     Ok(())
@@ -87,12 +113,28 @@ mod tests {
         let store = Store::in_memory();
         store
             .call_blocking(|c| {
-                let ws = workspaces::ensure(c, &workspaces::RepoRecord {
-                    key: "/r".into(), name_hint: "r".into(), root: "/r".into(), remote: None, branch: None, head: None,
-                })?;
+                let ws = workspaces::ensure(
+                    c,
+                    &workspaces::RepoRecord {
+                        key: "/r".into(),
+                        name_hint: "r".into(),
+                        root: "/r".into(),
+                        remote: None,
+                        branch: None,
+                        head: None,
+                    },
+                )?;
                 let row = |p: &str| FindingRow {
-                    path: p.into(), kind: "secret".into(), rule: "jwt".into(), severity: "error".into(), message: "m".into(),
-                    start_line: 1, start_col: 2, end_line: 1, end_col: 9, fingerprint: Some("ab".into()),
+                    path: p.into(),
+                    kind: "secret".into(),
+                    rule: "jwt".into(),
+                    severity: "error".into(),
+                    message: "m".into(),
+                    start_line: 1,
+                    start_col: 2,
+                    end_line: 1,
+                    end_col: 9,
+                    fingerprint: Some("ab".into()),
                 };
                 replace_workspace(c, ws.id, &[row("a.py"), row("b.py")])?;
                 replace_path(c, ws.id, "a.py", &[])?;

@@ -34,7 +34,16 @@ pub fn analyze_document(b: &Backend, uri: String) {
     tokio::spawn(async move {
         let Some((text, version, lang, path, tree, encoding)) = ({
             let docs = shared.docs.lock();
-            docs.get(&uri).map(|d| (d.text.clone(), d.version, d.lang, d.path.clone(), d.tree.clone(), docs.encoding()))
+            docs.get(&uri).map(|d| {
+                (
+                    d.text.clone(),
+                    d.version,
+                    d.lang,
+                    d.path.clone(),
+                    d.tree.clone(),
+                    docs.encoding(),
+                )
+            })
         }) else {
             return;
         };
@@ -48,7 +57,10 @@ pub fn analyze_document(b: &Backend, uri: String) {
             let analysis = cfg.analyze(worker_path.as_deref(), &text, lang, tree.as_ref());
             let workspace = worker_shared.workspace_of(worker_path.as_deref());
             let rel = worker_path.as_deref().map(|p| cfg.relative(p));
-            (tree, FileFindings::new(workspace, rel, &text, analysis.findings, encoding))
+            (
+                tree,
+                FileFindings::new(workspace, rel, &text, analysis.findings, encoding),
+            )
         })
         .await;
         let Ok((tree, file)) = analysed else { return };
@@ -62,7 +74,9 @@ pub fn analyze_document(b: &Backend, uri: String) {
         let diagnostics = file.diagnostics();
         shared.findings.lock().set(uri.clone(), file);
         if let Ok(uri) = uri.parse::<Uri>() {
-            client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            client
+                .publish_diagnostics(uri, diagnostics, Some(version))
+                .await;
         }
     });
 }
@@ -74,7 +88,9 @@ pub fn document_closed(b: &Backend, uri: Uri) {
     let client = b.client.clone();
     tokio::spawn(async move {
         let path = uri.to_file_path().map(|p| p.into_owned());
-        let in_workspace = path.as_deref().is_some_and(|p| shared.roots.read().owner(p).is_some());
+        let in_workspace = path
+            .as_deref()
+            .is_some_and(|p| shared.roots.read().owner(p).is_some());
         let file = match (path, in_workspace) {
             (Some(path), true) => {
                 let shared2 = shared.clone();
@@ -132,7 +148,10 @@ pub struct ScanJob {
 pub fn start_workspace_scan(job: ScanJob) -> String {
     let token = format!("warden/scan/{}", uuid::Uuid::now_v7());
     let cancel = tokio_util::sync::CancellationToken::new();
-    job.shared.tasks.lock().insert(token.clone(), cancel.clone());
+    job.shared
+        .tasks
+        .lock()
+        .insert(token.clone(), cancel.clone());
     let task_token = token.clone();
     tokio::spawn(async move {
         run_workspace_scan(&job, &task_token, cancel).await;
@@ -141,7 +160,11 @@ pub fn start_workspace_scan(job: ScanJob) -> String {
     token
 }
 
-async fn run_workspace_scan(job: &ScanJob, token: &str, cancel: tokio_util::sync::CancellationToken) {
+async fn run_workspace_scan(
+    job: &ScanJob,
+    token: &str,
+    cancel: tokio_util::sync::CancellationToken,
+) {
     let mut span = job
         .tracer
         .start(SpanKind::Scan, "workspace.scan")
@@ -192,7 +215,13 @@ async fn run_workspace_scan(job: &ScanJob, token: &str, cancel: tokio_util::sync
         });
     });
 
-    let previously: HashSet<String> = job.shared.findings.lock().uris_of(job.workspace.id).into_iter().collect();
+    let previously: HashSet<String> = job
+        .shared
+        .findings
+        .lock()
+        .uris_of(job.workspace.id)
+        .into_iter()
+        .collect();
     let mut seen: HashSet<String> = HashSet::new();
     let mut summary = Summary::default();
     let mut rows: Vec<FindingRow> = Vec::new();
@@ -228,7 +257,10 @@ async fn run_workspace_scan(job: &ScanJob, token: &str, cancel: tokio_util::sync
         for stale in previously.difference(&seen) {
             let is_open = job.shared.docs.lock().get(stale).is_some();
             if !is_open {
-                job.shared.findings.lock().set(stale.clone(), FileFindings::default());
+                job.shared
+                    .findings
+                    .lock()
+                    .set(stale.clone(), FileFindings::default());
                 if let Ok(uri) = stale.parse::<Uri>() {
                     job.client.publish_diagnostics(uri, Vec::new(), None).await;
                 }
@@ -246,13 +278,18 @@ async fn run_workspace_scan(job: &ScanJob, token: &str, cancel: tokio_util::sync
     );
     span.set_output(serde_json::to_value(&summary).unwrap_or(Value::Null));
     if cancel.is_cancelled() {
-        progress.end(format!("cancelled after {done}/{total} files")).await;
+        progress
+            .end(format!("cancelled after {done}/{total} files"))
+            .await;
         span.cancel();
         return;
     }
     if let Some(store) = &job.store {
         let id = job.workspace.id;
-        if let Err(e) = store.call(move |c| findings::replace_workspace(c, id, &rows)).await {
+        if let Err(e) = store
+            .call(move |c| findings::replace_workspace(c, id, &rows))
+            .await
+        {
             tracing::warn!("saving findings: {e}");
         }
     }
@@ -280,7 +317,9 @@ fn finding_rows(file: &FileFindings) -> Vec<FindingRow> {
 
 /// Saves a saved document's findings to the store.
 pub async fn persist_document(b: &Backend, uri: &str) {
-    let Some(store) = b.store.get().cloned() else { return };
+    let Some(store) = b.store.get().cloned() else {
+        return;
+    };
     let Some((id, path, rows)) = b
         .shared
         .findings
@@ -291,13 +330,20 @@ pub async fn persist_document(b: &Backend, uri: &str) {
             // No findings: clear the file's rows.
             let path = uri.parse::<Uri>().ok()?.to_file_path()?.into_owned();
             let (id, _) = b.shared.workspace_of(Some(&path));
-            Some((id, Some(b.shared.scan_config(Some(&path)).relative(&path)), Vec::new()))
+            Some((
+                id,
+                Some(b.shared.scan_config(Some(&path)).relative(&path)),
+                Vec::new(),
+            ))
         })
     else {
         return;
     };
     let Some(path) = path else { return };
-    if let Err(e) = store.call(move |c| findings::replace_path(c, id, &path, &rows)).await {
+    if let Err(e) = store
+        .call(move |c| findings::replace_path(c, id, &path, &rows))
+        .await
+    {
         tracing::warn!("saving findings: {e}");
     }
 }
@@ -316,15 +362,27 @@ pub struct FindingsResult {
 
 /// `warden/findings {workspace?, kind?}`: every current finding.
 pub async fn findings_request(b: &Backend, params: FindingsParams) -> Result<FindingsResult> {
-    let kind = match params.kind.as_deref() {
-        None => None,
-        Some(k) => Some(FindingKind::parse(k).ok_or_else(|| invalid(format!("unknown kind {k:?}; use secret, syntax or shell")))?),
-    };
+    let kind =
+        match params.kind.as_deref() {
+            None => None,
+            Some(k) => Some(FindingKind::parse(k).ok_or_else(|| {
+                invalid(format!("unknown kind {k:?}; use secret, syntax or shell"))
+            })?),
+        };
     if let Some(name) = &params.workspace {
-        b.registry()?.lock().await.by_name(name).await.map_err(store_error)?;
+        b.registry()?
+            .lock()
+            .await
+            .by_name(name)
+            .await
+            .map_err(store_error)?;
     }
     Ok(FindingsResult {
-        findings: b.shared.findings.lock().list(params.workspace.as_deref(), kind),
+        findings: b
+            .shared
+            .findings
+            .lock()
+            .list(params.workspace.as_deref(), kind),
     })
 }
 

@@ -22,7 +22,10 @@ use crate::server::Backend;
 /// The marker that suppresses a finding on its line.
 const ALLOW_MARKER: &str = "warden:allow";
 
-pub async fn code_action(b: &Backend, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+pub async fn code_action(
+    b: &Backend,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
     let uri = params.text_document.uri;
     let Some((text, version, lang, path)) = b
         .shared
@@ -45,24 +48,51 @@ pub async fn code_action(b: &Backend, params: CodeActionParams) -> Result<Option
         }
         let diagnostic = to_diagnostic(finding, *range);
         if finding.kind == FindingKind::Secret {
-            if let Some(action) = env_action(b, &uri, version, &text, &index, lang, path.as_deref(), finding, &diagnostic).await {
+            if let Some(action) = env_action(
+                b,
+                &uri,
+                version,
+                &text,
+                &index,
+                lang,
+                path.as_deref(),
+                finding,
+                &diagnostic,
+            )
+            .await
+            {
                 actions.push(CodeActionOrCommand::CodeAction(action));
             }
         }
         if matches!(finding.kind, FindingKind::Secret | FindingKind::Shell) {
-            if let Some(action) = allow_action(&uri, version, &text, &index, lang, finding, &diagnostic, encoding) {
+            if let Some(action) = allow_action(
+                &uri,
+                version,
+                &text,
+                &index,
+                lang,
+                finding,
+                &diagnostic,
+                encoding,
+            ) {
                 actions.push(CodeActionOrCommand::CodeAction(action));
             }
         }
         if let (FindingKind::Secret, Some(fp)) = (finding.kind, &finding.fingerprint) {
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                title: format!("Add this {} to the baseline ({})", finding.rule, baseline::FILE_NAME),
+                title: format!(
+                    "Add this {} to the baseline ({})",
+                    finding.rule,
+                    baseline::FILE_NAME
+                ),
                 kind: Some(CodeActionKind::QUICKFIX),
                 diagnostics: Some(vec![diagnostic.clone()]),
                 command: Some(Command {
                     title: "Add to baseline".into(),
                     command: CMD_SECRETS_ADD_TO_BASELINE.into(),
-                    arguments: Some(vec![json!({"uri": uri.as_str(), "rule": finding.rule, "fingerprint": fp})]),
+                    arguments: Some(vec![
+                        json!({"uri": uri.as_str(), "rule": finding.rule, "fingerprint": fp}),
+                    ]),
                 }),
                 ..Default::default()
             }));
@@ -84,17 +114,26 @@ enum Replacement {
     Reference(String),
 }
 
-fn replacement(lang: Lang, name: &str, whole_literal: bool, quote: Option<char>) -> Option<Replacement> {
+fn replacement(
+    lang: Lang,
+    name: &str,
+    whole_literal: bool,
+    quote: Option<char>,
+) -> Option<Replacement> {
     use Replacement::*;
     match (lang.name(), whole_literal) {
         ("python", true) => Some(Literal(format!("os.environ[\"{name}\"]"))),
         ("javascript" | "typescript" | "tsx", true) => Some(Literal(format!("process.env.{name}"))),
-        ("rust", true) if quote == Some('"') => Some(Literal(format!("std::env::var(\"{name}\").expect(\"set {name}\")"))),
+        ("rust", true) if quote == Some('"') => Some(Literal(format!(
+            "std::env::var(\"{name}\").expect(\"set {name}\")"
+        ))),
         ("go", true) => Some(Literal(format!("os.Getenv(\"{name}\")"))),
         ("bash", true) => Some(Literal(format!("\"${name}\""))),
         ("bash", false) => Some(Reference(format!("${{{name}}}"))),
         ("makefile", _) => Some(Reference(format!("$({name})"))),
-        ("dockerfile" | "yaml" | "toml" | "json" | "dotenv" | "other", _) => Some(Reference(format!("${{{name}}}"))),
+        ("dockerfile" | "yaml" | "toml" | "json" | "dotenv" | "other", _) => {
+            Some(Reference(format!("${{{name}}}")))
+        }
         _ => None,
     }
 }
@@ -113,7 +152,8 @@ async fn env_action(
 ) -> Option<CodeAction> {
     let name = finding.env_name.clone()?;
     let quote = text[..finding.start].chars().last();
-    let whole_literal = matches!(quote, Some('"' | '\'' | '`')) && text[finding.end..].starts_with(quote?);
+    let whole_literal =
+        matches!(quote, Some('"' | '\'' | '`')) && text[finding.end..].starts_with(quote?);
     let (start, end, new_text) = match replacement(lang, &name, whole_literal, quote)? {
         Replacement::Literal(expr) => (finding.start - 1, finding.end + 1, expr),
         Replacement::Reference(r) => (finding.start, finding.end, r),
@@ -170,15 +210,25 @@ async fn env_action(
 fn imports_os(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim_start();
-        l == "import os" || l.starts_with("import os ") || l.starts_with("import os,") || l.starts_with("from os ")
+        l == "import os"
+            || l.starts_with("import os ")
+            || l.starts_with("import os,")
+            || l.starts_with("from os ")
             || (l.starts_with("import ") && l.split([',', ' ']).any(|w| w == "os"))
     })
 }
 
 /// Edits that append `line` to `.env` (creating it if needed), keeping a final newline.
 fn append_to_env(b: &Backend, env_path: &Path, line: &str) -> Vec<DocumentChangeOperation> {
-    let Some(env_uri) = Uri::from_file_path(env_path) else { return Vec::new() };
-    let open_text = b.shared.docs.lock().get(env_uri.as_str()).map(|d| d.text.clone());
+    let Some(env_uri) = Uri::from_file_path(env_path) else {
+        return Vec::new();
+    };
+    let open_text = b
+        .shared
+        .docs
+        .lock()
+        .get(env_uri.as_str())
+        .map(|d| d.text.clone());
     let existing = open_text.or_else(|| std::fs::read_to_string(env_path).ok());
     let encoding = b.shared.docs.lock().encoding();
     let mut ops = Vec::new();
@@ -186,17 +236,26 @@ fn append_to_env(b: &Backend, env_path: &Path, line: &str) -> Vec<DocumentChange
         Some(t) => {
             let index = LineIndex::new(t);
             let end = diagnostics::position(t, &index, t.len(), encoding);
-            (end, if t.is_empty() || t.ends_with('\n') { "" } else { "\n" })
+            (
+                end,
+                if t.is_empty() || t.ends_with('\n') {
+                    ""
+                } else {
+                    "\n"
+                },
+            )
         }
         None => {
-            ops.push(DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
-                uri: env_uri.clone(),
-                options: Some(CreateFileOptions {
-                    overwrite: Some(false),
-                    ignore_if_exists: Some(true),
-                }),
-                annotation_id: None,
-            })));
+            ops.push(DocumentChangeOperation::Op(ResourceOp::Create(
+                CreateFile {
+                    uri: env_uri.clone(),
+                    options: Some(CreateFileOptions {
+                        overwrite: Some(false),
+                        ignore_if_exists: Some(true),
+                    }),
+                    annotation_id: None,
+                },
+            )));
             (Position::new(0, 0), "")
         }
     };
@@ -240,7 +299,10 @@ fn allow_action(
     );
     let _ = version;
     Some(CodeAction {
-        title: format!("Allow this {} on this line ({comment} {ALLOW_MARKER})", finding.rule),
+        title: format!(
+            "Allow this {} on this line ({comment} {ALLOW_MARKER})",
+            finding.rule
+        ),
         kind: Some(CodeActionKind::QUICKFIX),
         diagnostics: Some(vec![diagnostic.clone()]),
         edit: Some(WorkspaceEdit {
@@ -264,33 +326,40 @@ pub struct AddToBaselineArgs {
 /// and re-analyses open documents.
 pub async fn add_to_baseline(b: &Backend, args: AddToBaselineArgs) -> Result<Value> {
     if args.fingerprint.len() != 64 || !args.fingerprint.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(invalid("fingerprint must be the 64-hex-digit SHA-256 from the diagnostic's data"));
+        return Err(invalid(
+            "fingerprint must be the 64-hex-digit SHA-256 from the diagnostic's data",
+        ));
     }
-    let uri: Uri = args.uri.parse().map_err(|_| invalid(format!("{:?} is not a valid URI", args.uri)))?;
+    let uri: Uri = args
+        .uri
+        .parse()
+        .map_err(|_| invalid(format!("{:?} is not a valid URI", args.uri)))?;
     let path: PathBuf = uri
         .to_file_path()
         .map(|p| p.into_owned())
         .ok_or_else(|| invalid("the baseline needs a file on disk; save the document first"))?;
     let shared = b.shared.clone();
     let entry_rule = args.rule.clone();
-    let outcome = tokio::task::spawn_blocking(move || -> std::result::Result<(PathBuf, bool), String> {
-        let cfg = shared.scan_config(Some(&path));
-        let file = cfg.root.join(baseline::FILE_NAME);
-        let mut base = match std::fs::read_to_string(&file) {
-            Ok(t) => Baseline::parse(&t).map_err(|e| format!("{}: {e}", file.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Baseline::new(),
-            Err(e) => return Err(format!("{}: {e}", file.display())),
-        };
-        let added = base.add(baseline::Entry {
-            rule: entry_rule,
-            path: cfg.relative(&path),
-            hash: args.fingerprint,
-        });
-        std::fs::write(&file, base.to_json()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        Ok((file, added))
-    })
-    .await
-    .map_err(|e| super::internal(e.to_string()))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || -> std::result::Result<(PathBuf, bool), String> {
+            let cfg = shared.scan_config(Some(&path));
+            let file = cfg.root.join(baseline::FILE_NAME);
+            let mut base = match std::fs::read_to_string(&file) {
+                Ok(t) => Baseline::parse(&t).map_err(|e| format!("{}: {e}", file.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Baseline::new(),
+                Err(e) => return Err(format!("{}: {e}", file.display())),
+            };
+            let added = base.add(baseline::Entry {
+                rule: entry_rule,
+                path: cfg.relative(&path),
+                hash: args.fingerprint,
+            });
+            std::fs::write(&file, base.to_json())
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            Ok((file, added))
+        })
+        .await
+        .map_err(|e| super::internal(e.to_string()))?;
     let (file, added) = outcome.map_err(invalid)?;
     super::documents::reanalyze_open_documents(b);
     Ok(json!({ "baseline": file.display().to_string(), "added": added, "rule": args.rule }))
@@ -302,18 +371,30 @@ mod tests {
 
     #[test]
     fn replacements_by_language() {
-        let r = |lang: &str, whole: bool| match replacement(Lang::detect(None, Some(lang)), "API_KEY", whole, Some('"')) {
+        let r = |lang: &str, whole: bool| match replacement(
+            Lang::detect(None, Some(lang)),
+            "API_KEY",
+            whole,
+            Some('"'),
+        ) {
             Some(Replacement::Literal(s)) => format!("literal {s}"),
             Some(Replacement::Reference(s)) => format!("reference {s}"),
             None => "none".into(),
         };
         assert_eq!(r("python", true), "literal os.environ[\"API_KEY\"]");
         assert_eq!(r("typescript", true), "literal process.env.API_KEY");
-        assert_eq!(r("rust", true), "literal std::env::var(\"API_KEY\").expect(\"set API_KEY\")");
+        assert_eq!(
+            r("rust", true),
+            "literal std::env::var(\"API_KEY\").expect(\"set API_KEY\")"
+        );
         assert_eq!(r("go", true), "literal os.Getenv(\"API_KEY\")");
         assert_eq!(r("shellscript", true), "literal \"$API_KEY\"");
         assert_eq!(r("yaml", false), "reference ${API_KEY}");
-        assert_eq!(r("python", false), "none", "part of a larger string: no safe rewrite");
+        assert_eq!(
+            r("python", false),
+            "none",
+            "part of a larger string: no safe rewrite"
+        );
         assert!(imports_os("import sys, os\n"));
         assert!(imports_os("from os import environ\n"));
         assert!(!imports_os("import osmosis\n"));

@@ -86,7 +86,9 @@ fn usage(command: &str) -> &'static str {
         CMD_WORKSPACE_LIST => "{}",
         CMD_WORKSPACE_RENAME => r#"{"name": "old", "newName": "new"}"#,
         CMD_SCAN_WORKSPACE => r#"{"workspace": "name"}"#,
-        CMD_SECRETS_ADD_TO_BASELINE => r#"{"uri": "file:///...", "rule": "aws-access-key-id", "fingerprint": "<sha256>"}"#,
+        CMD_SECRETS_ADD_TO_BASELINE => {
+            r#"{"uri": "file:///...", "rule": "aws-access-key-id", "fingerprint": "<sha256>"}"#
+        }
         CMD_WORKSPACE_DELETE => r#"{"name": "ws", "confirm": true}"#,
         CMD_WORKSPACE_SET_SYSTEM_PROMPT => r#"{"name": "ws", "prompt": "You are..."}"#,
         _ => r#"{"name": "ws"}"#,
@@ -197,7 +199,10 @@ async fn run(
                 root: root.into(),
                 parent_span: parent.map(str::to_owned),
             });
-            Ok((json!({ "workspace": row.name, "progressToken": token }), false))
+            Ok((
+                json!({ "workspace": row.name, "progressToken": token }),
+                false,
+            ))
         }
         CMD_SECRETS_ADD_TO_BASELINE => {
             let a: super::code_actions::AddToBaselineArgs = parse(command, args)?;

@@ -22,7 +22,10 @@ pub fn did_open(b: &Backend, params: DidOpenTextDocumentParams) {
     let d = params.text_document;
     let uri = d.uri.as_str().to_owned();
     let path = d.uri.to_file_path().map(|p| p.into_owned());
-    b.shared.docs.lock().open(uri.clone(), d.language_id, d.version, d.text, path);
+    b.shared
+        .docs
+        .lock()
+        .open(uri.clone(), d.language_id, d.version, d.text, path);
     analysis::analyze_document(b, uri);
 }
 
@@ -67,7 +70,9 @@ pub async fn did_change_watched_files(b: &Backend, params: DidChangeWatchedFiles
 }
 
 async fn config_file_touched(b: &Backend, uri: &Uri) {
-    let Some(path) = uri.to_file_path() else { return };
+    let Some(path) = uri.to_file_path() else {
+        return;
+    };
     let name = path.file_name().and_then(|n| n.to_str());
     if name == Some(baseline::FILE_NAME) {
         reanalyze_open_documents(b);
@@ -91,7 +96,13 @@ async fn config_file_touched(b: &Backend, uri: &Uri) {
 /// Drops cached scan configurations and re-analyses every open document.
 pub fn reanalyze_open_documents(b: &Backend) {
     b.shared.invalidate_configs();
-    let uris: Vec<String> = b.shared.docs.lock().iter().map(|(u, _)| u.clone()).collect();
+    let uris: Vec<String> = b
+        .shared
+        .docs
+        .lock()
+        .iter()
+        .map(|(u, _)| u.clone())
+        .collect();
     for uri in uris {
         analysis::analyze_document(b, uri);
     }

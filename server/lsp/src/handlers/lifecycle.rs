@@ -173,7 +173,10 @@ pub async fn initialized(b: &Backend) {
     }
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
-    let startup_scan = warden_config::from_editor(&b.shared.settings.read()).0.scan.on_startup;
+    let startup_scan = warden_config::from_editor(&b.shared.settings.read())
+        .0
+        .scan
+        .on_startup;
     if startup_scan {
         for root in b.shared.roots.read().open.iter() {
             super::analysis::start_workspace_scan(super::analysis::ScanJob {
