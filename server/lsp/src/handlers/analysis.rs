@@ -246,7 +246,7 @@ async fn run_workspace_scan(
                 seen.insert(uri_s);
             }
             _ = tick.tick() => {
-                let pct = if total == 0 { 100 } else { (done * 100 / total) as u32 };
+                let pct = (done * 100).checked_div(total).unwrap_or(100) as u32;
                 progress.report(format!("{done}/{total} files"), pct).await;
             }
         }

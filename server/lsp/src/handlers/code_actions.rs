@@ -42,42 +42,33 @@ pub async fn code_action(
     let wanted = params.range;
     let mut actions = Vec::new();
     let index = LineIndex::new(&text);
+    let doc = Doc {
+        uri: &uri,
+        version,
+        text: &text,
+        index: &index,
+        lang,
+        path: path.as_deref(),
+        encoding,
+    };
     for (finding, range) in &file.findings {
         if !overlaps(*range, wanted) || finding.end > text.len() {
             continue;
         }
         let diagnostic = to_diagnostic(finding, *range);
-        if finding.kind == FindingKind::Secret {
-            if let Some(action) = env_action(
-                b,
-                &uri,
-                version,
-                &text,
-                &index,
-                lang,
-                path.as_deref(),
-                finding,
-                &diagnostic,
-            )
-            .await
-            {
-                actions.push(CodeActionOrCommand::CodeAction(action));
-            }
-        }
-        if matches!(finding.kind, FindingKind::Secret | FindingKind::Shell) {
-            if let Some(action) = allow_action(
-                &uri,
-                version,
-                &text,
-                &index,
-                lang,
-                finding,
-                &diagnostic,
-                encoding,
-            ) {
-                actions.push(CodeActionOrCommand::CodeAction(action));
-            }
-        }
+        let env = match finding.kind {
+            FindingKind::Secret => env_action(b, &doc, finding, &diagnostic).await,
+            _ => None,
+        };
+        let allow = match finding.kind {
+            FindingKind::Secret | FindingKind::Shell => allow_action(&doc, finding, &diagnostic),
+            FindingKind::Syntax => None,
+        };
+        actions.extend(
+            env.into_iter()
+                .chain(allow)
+                .map(CodeActionOrCommand::CodeAction),
+        );
         if let (FindingKind::Secret, Some(fp)) = (finding.kind, &finding.fingerprint) {
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: format!(
@@ -99,6 +90,17 @@ pub async fn code_action(
         }
     }
     Ok((!actions.is_empty()).then_some(actions))
+}
+
+/// The document a code action request is about.
+struct Doc<'a> {
+    uri: &'a Uri,
+    version: i32,
+    text: &'a str,
+    index: &'a LineIndex,
+    lang: Lang,
+    path: Option<&'a Path>,
+    encoding: crate::documents::Encoding,
 }
 
 fn overlaps(a: Range, b: Range) -> bool {
@@ -138,18 +140,13 @@ fn replacement(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn env_action(
     b: &Backend,
-    uri: &Uri,
-    version: i32,
-    text: &str,
-    index: &LineIndex,
-    lang: Lang,
-    path: Option<&Path>,
+    doc: &Doc<'_>,
     finding: &Finding,
     diagnostic: &Diagnostic,
 ) -> Option<CodeAction> {
+    let (text, lang) = (doc.text, doc.lang);
     let name = finding.env_name.clone()?;
     let quote = text[..finding.start].chars().last();
     let whole_literal =
@@ -158,9 +155,8 @@ async fn env_action(
         Replacement::Literal(expr) => (finding.start - 1, finding.end + 1, expr),
         Replacement::Reference(r) => (finding.start, finding.end, r),
     };
-    let encoding = b.shared.docs.lock().encoding();
     let mut edits = vec![TextEdit {
-        range: diagnostics::range(text, index, start, end, encoding),
+        range: diagnostics::range(text, doc.index, start, end, doc.encoding),
         new_text,
     }];
     if lang.name() == "python" && !imports_os(text) {
@@ -172,14 +168,14 @@ async fn env_action(
     }
     let mut changes = vec![DocumentChangeOperation::Edit(TextDocumentEdit {
         text_document: OptionalVersionedTextDocumentIdentifier {
-            uri: uri.clone(),
-            version: Some(version),
+            uri: doc.uri.clone(),
+            version: Some(doc.version),
         },
         edits: edits.into_iter().map(OneOf::Left).collect(),
     })];
 
     // `.env` at the repository root, written only when git ignores it.
-    let root = b.shared.scan_config(path).root.clone();
+    let root = b.shared.scan_config(doc.path).root.clone();
     let env_path = root.join(".env");
     let secret = text[finding.start..finding.end].to_owned();
     let probe = env_path.clone();
@@ -272,32 +268,23 @@ fn append_to_env(b: &Backend, env_path: &Path, line: &str) -> Vec<DocumentChange
     ops
 }
 
-#[allow(clippy::too_many_arguments)]
-fn allow_action(
-    uri: &Uri,
-    version: i32,
-    text: &str,
-    index: &LineIndex,
-    lang: Lang,
-    finding: &Finding,
-    diagnostic: &Diagnostic,
-    encoding: crate::documents::Encoding,
-) -> Option<CodeAction> {
-    let comment = lang.line_comment()?;
+fn allow_action(doc: &Doc<'_>, finding: &Finding, diagnostic: &Diagnostic) -> Option<CodeAction> {
+    let comment = doc.lang.line_comment()?;
     if finding.range.start.line != finding.range.end.line {
         return None; // a marker inside a multi-line value would change the value
     }
-    let line = index.line_range(finding.range.end.line as usize, text)?;
-    let at = diagnostics::position(text, index, line.end, encoding);
+    let line = doc
+        .index
+        .line_range(finding.range.end.line as usize, doc.text)?;
+    let at = diagnostics::position(doc.text, doc.index, line.end, doc.encoding);
     let mut changes = HashMap::new();
     changes.insert(
-        uri.clone(),
+        doc.uri.clone(),
         vec![TextEdit {
             range: Range::new(at, at),
             new_text: format!(" {comment} {ALLOW_MARKER}"),
         }],
     );
-    let _ = version;
     Some(CodeAction {
         title: format!(
             "Allow this {} on this line ({comment} {ALLOW_MARKER})",
