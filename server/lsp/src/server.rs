@@ -46,6 +46,7 @@ pub struct Backend {
     pub flags: OnceLock<ClientFlags>,
     pub initial_folders: parking_lot::Mutex<Vec<PathBuf>>,
     live_traces: Arc<AtomicBool>,
+    live_tx: tokio::sync::mpsc::UnboundedSender<LiveEvent>,
 }
 
 impl Backend {
@@ -53,10 +54,6 @@ impl Backend {
         let tracer = Tracer::new();
         let live_traces = Arc::new(AtomicBool::new(true));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LiveEvent>();
-        tracer.add_sink(Arc::new(LiveSink {
-            tx,
-            enabled: live_traces.clone(),
-        }));
         let forward = client.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -79,7 +76,21 @@ impl Backend {
             flags: OnceLock::new(),
             initial_folders: parking_lot::Mutex::new(Vec::new()),
             live_traces,
+            live_tx: tx,
         }
+    }
+
+    /// Adds the store and the live-notification sinks, in that order: a span event is
+    /// published only after the store has recorded it (the live sink queues its send
+    /// behind the write on the store's owner thread).
+    pub fn attach_store(&self, store: Store) {
+        self.tracer
+            .add_sink(Arc::new(warden_store::StoreSink::new(store.clone())));
+        self.tracer.add_sink(Arc::new(LiveSink {
+            tx: self.live_tx.clone(),
+            enabled: self.live_traces.clone(),
+            store,
+        }));
     }
 
     pub fn flags(&self) -> ClientFlags {
@@ -103,22 +114,34 @@ enum LiveEvent {
     Finished(warden_trace::SpanEnd),
 }
 
-/// Forwards span events to the editor as `warden/traceStarted`/`warden/traceFinished`.
+/// Forwards span events to the editor as `warden/traceStarted`/`warden/traceFinished`,
+/// through the store's queue so each is sent after the store recorded it.
 struct LiveSink {
     tx: tokio::sync::mpsc::UnboundedSender<LiveEvent>,
     enabled: Arc<AtomicBool>,
+    store: Store,
+}
+
+impl LiveSink {
+    fn forward(&self, event: LiveEvent) {
+        let tx = self.tx.clone();
+        self.store.submit("publish a span event", move |_| {
+            let _ = tx.send(event);
+            Ok(())
+        });
+    }
 }
 
 impl SpanSink for LiveSink {
     fn started(&self, span: &Span) {
         if self.enabled.load(Ordering::Relaxed) {
-            let _ = self.tx.send(LiveEvent::Started(span.into()));
+            self.forward(LiveEvent::Started(span.into()));
         }
     }
 
     fn finished(&self, span: &Span) {
         if let (true, Some(end)) = (self.enabled.load(Ordering::Relaxed), span.end()) {
-            let _ = self.tx.send(LiveEvent::Finished(end));
+            self.forward(LiveEvent::Finished(end));
         }
     }
 }
@@ -198,7 +221,7 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
             .custom_method(lsp_ext::REQ_DEBUG_HOLD, handlers::debug::hold);
     }
     let (service, socket) = builder.finish();
-    let (input, output, reader, writer) = crate::transport::stdio().into_parts();
+    let (input, output, writer) = crate::transport::stdio().into_parts();
     let service = Guarded::new(service);
     let exited = service.exited();
     // `serve` returns when stdin closes; after `exit` we stop at once instead of waiting
@@ -208,7 +231,8 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
         () = exited.notified() => {}
     }
     tracing::info!("exit: protocol loop ended");
-    crate::transport::Transport::finish(reader, writer).await;
+    // Everything the server queued for stdout is written before we exit.
+    let _ = tokio::task::spawn_blocking(move || crate::transport::Transport::finish(writer)).await;
     tracing::info!("exit: output flushed");
     if let Some(Err(e)) = match store.get() {
         Some(store) => Some(store.end_session().await),

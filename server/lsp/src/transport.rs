@@ -1,21 +1,27 @@
-//! Stdio transport hardening. tower-lsp-server decodes stdin with tokio-util's
-//! `FramedRead`, which ends the stream at the first undecodable message, so one bad
-//! frame would stop the server. This filter reads frames first: well-formed JSON-RPC
-//! messages pass through unchanged; bad headers, non-JSON bodies and JSON that is not a
-//! message are answered with a JSON-RPC error (`-32700`/`-32600`, with the request's id
-//! when it has one) and dropped. Error responses share stdout with the server through
+//! Stdio transport. tower-lsp-server decodes stdin with tokio-util's `FramedRead`,
+//! which ends the stream at the first undecodable message, so one bad frame would stop
+//! the server. A reader thread parses frames first: well-formed JSON-RPC messages pass
+//! through unchanged; bad headers, non-JSON bodies and JSON that is not a message are
+//! answered with a JSON-RPC error (`-32700`/`-32600`, with the request's id when it has
+//! one) and dropped. Error responses share stdout with the server through
 //! [`ChannelWriter`], which receives only whole frames, so the two never interleave.
+//!
+//! Both directions use dedicated OS threads with blocking I/O rather than tokio's
+//! stdin/stdout, which go through the blocking pool and queue behind analysis work
+//! (measured: 3-4 ms per message while a re-parse runs).
 
-use std::io;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::thread::JoinHandle;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use tokio::task::JoinHandle;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::{
+    UnboundedReceiver, UnboundedSender, WeakUnboundedSender, unbounded_channel,
+};
 
 /// Largest message accepted (a `didOpen` of a very large file fits).
 const MAX_BODY: usize = 256 * 1024 * 1024;
@@ -49,62 +55,64 @@ impl AsyncWrite for ChannelWriter {
 pub struct Transport {
     pub input: tokio::io::DuplexStream,
     pub output: ChannelWriter,
-    reader: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
 
 impl Transport {
-    /// Stops reading and waits until everything queued for stdout is written.
-    pub async fn finish(reader: JoinHandle<()>, writer: JoinHandle<()>) {
-        reader.abort();
-        let _ = reader.await;
-        let _ = writer.await;
+    /// Waits until everything queued for stdout is written. Call after the server (the
+    /// last holder of [`ChannelWriter`]) is gone. The reader thread is not joined: it may
+    /// be blocked reading a stdin the client never closes, and ends with the process.
+    pub fn finish(writer: JoinHandle<()>) {
+        let _ = writer.join();
     }
 
-    pub fn into_parts(
-        self,
-    ) -> (
-        tokio::io::DuplexStream,
-        ChannelWriter,
-        JoinHandle<()>,
-        JoinHandle<()>,
-    ) {
-        (self.input, self.output, self.reader, self.writer)
+    pub fn into_parts(self) -> (tokio::io::DuplexStream, ChannelWriter, JoinHandle<()>) {
+        (self.input, self.output, self.writer)
     }
 }
 
 pub fn stdio() -> Transport {
-    wrap(tokio::io::stdin(), tokio::io::stdout())
+    wrap(io::stdin(), io::stdout())
 }
 
+/// Starts the reader and writer threads. Must be called inside a tokio runtime.
 pub fn wrap<R, W>(input: R, output: W) -> Transport
 where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
 {
     let (tx, rx) = unbounded_channel();
     let writer = spawn_writer(rx, output);
     let (server_side, filter_side) = tokio::io::duplex(1 << 16);
-    let reader = tokio::spawn(filter(input, filter_side, tx.clone()));
+    let runtime = tokio::runtime::Handle::current();
+    // Weak: once the server drops its writer, stdout closes even if the reader thread is
+    // still blocked on a stdin the client keeps open.
+    let errors = tx.downgrade();
+    std::thread::Builder::new()
+        .name("warden-stdin".into())
+        .spawn(move || filter(input, filter_side, errors, runtime))
+        .expect("spawn the stdin thread");
     Transport {
         input: server_side,
         output: ChannelWriter(tx),
-        reader,
         writer,
     }
 }
 
-fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
+fn spawn_writer<W: Write + Send + 'static>(
     mut rx: UnboundedReceiver<Vec<u8>>,
     mut out: W,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Some(chunk) = rx.recv().await {
-            if out.write_all(&chunk).await.is_err() || out.flush().await.is_err() {
-                break;
+    std::thread::Builder::new()
+        .name("warden-stdout".into())
+        .spawn(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                if out.write_all(&chunk).is_err() || out.flush().is_err() {
+                    break;
+                }
             }
-        }
-    })
+        })
+        .expect("spawn the stdout thread")
 }
 
 enum Frame {
@@ -114,14 +122,20 @@ enum Frame {
     Eof,
 }
 
-async fn filter<R, W>(input: R, mut to_server: W, errors: UnboundedSender<Vec<u8>>)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut input = BufReader::new(input);
+fn filter<R: Read>(
+    input: R,
+    mut to_server: tokio::io::DuplexStream,
+    errors: WeakUnboundedSender<Vec<u8>>,
+    runtime: tokio::runtime::Handle,
+) {
+    let answer = |frame: Vec<u8>| {
+        if let Some(tx) = errors.upgrade() {
+            let _ = tx.send(frame);
+        }
+    };
+    let mut input = BufReader::with_capacity(1 << 16, input);
     loop {
-        let frame = match read_frame(&mut input).await {
+        let frame = match read_frame(&mut input) {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!("reading stdin: {e}");
@@ -132,14 +146,13 @@ where
             Frame::Eof => break,
             Frame::Bad(reason) => {
                 tracing::warn!("dropped a malformed message: {reason}");
-                let _ = errors.send(error_frame(Value::Null, -32700, &reason));
+                answer(error_frame(Value::Null, -32700, &reason));
             }
             Frame::Body(body) => match check(&body) {
                 Ok(()) => {
-                    let header = format!("Content-Length: {}\r\n\r\n", body.len());
-                    if to_server.write_all(header.as_bytes()).await.is_err()
-                        || to_server.write_all(&body).await.is_err()
-                    {
+                    let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+                    framed.extend_from_slice(&body);
+                    if runtime.block_on(to_server.write_all(&framed)).is_err() {
                         break;
                     }
                 }
@@ -147,21 +160,21 @@ where
                     tracing::warn!("dropped a malformed message: {reason}");
                     // Notifications (no id, but a method) get no answer, per JSON-RPC.
                     if let Some(id) = id {
-                        let _ = errors.send(error_frame(id, code, &reason));
+                        answer(error_frame(id, code, &reason));
                     }
                 }
             },
         }
     }
-    let _ = to_server.shutdown().await;
+    let _ = runtime.block_on(to_server.shutdown());
 }
 
-async fn read_frame<R: AsyncBufReadExt + Unpin>(r: &mut R) -> io::Result<Frame> {
+fn read_frame<R: BufRead>(r: &mut R) -> io::Result<Frame> {
     let mut length: Option<Result<usize, String>> = None;
     let mut saw_header = false;
     loop {
         let mut line = Vec::new();
-        if r.read_until(b'\n', &mut line).await? == 0 {
+        if r.read_until(b'\n', &mut line)? == 0 {
             return Ok(if saw_header {
                 Frame::Bad("input ended inside a message header".into())
             } else {
@@ -196,13 +209,13 @@ async fn read_frame<R: AsyncBufReadExt + Unpin>(r: &mut R) -> io::Result<Frame> 
         Some(Ok(n)) => n,
     };
     if len > MAX_BODY {
-        tokio::io::copy(&mut r.take(len as u64), &mut tokio::io::sink()).await?;
+        io::copy(&mut r.take(len as u64), &mut io::sink())?;
         return Ok(Frame::Bad(format!(
             "message of {len} bytes exceeds the {MAX_BODY}-byte limit"
         )));
     }
     let mut body = vec![0; len];
-    r.read_exact(&mut body).await?;
+    r.read_exact(&mut body)?;
     Ok(Frame::Body(body))
 }
 
@@ -302,20 +315,38 @@ mod tests {
         format!("Content-Length: {}\r\n\r\n{body}", body.len())
     }
 
+    /// A `Write` whose bytes the test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     async fn run(input: String) -> (String, String) {
-        let (out_w, mut out_r) = tokio::io::duplex(1 << 20);
-        let t = wrap(std::io::Cursor::new(input.into_bytes()), out_w);
-        let (mut server_in, output, reader, writer) = t.into_parts();
+        use tokio::io::AsyncReadExt;
+        let captured = Captured::default();
+        let t = wrap(std::io::Cursor::new(input.into_bytes()), captured.clone());
+        let (mut server_in, output, writer) = t.into_parts();
         let mut passed = String::new();
         server_in.read_to_string(&mut passed).await.unwrap();
+        // The reader has seen the whole input (the server side hit EOF), so every error
+        // frame is queued before the server's writer goes.
         drop(output);
-        Transport::finish(reader, writer).await;
-        let mut errors = String::new();
-        out_r.read_to_string(&mut errors).await.unwrap();
+        tokio::task::spawn_blocking(move || Transport::finish(writer))
+            .await
+            .unwrap();
+        let errors = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         (passed, errors)
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread")]
     async fn good_messages_pass_and_bad_ones_get_errors() {
         let ok1 = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
         let ok2 = r#"{"jsonrpc":"2.0","method":"exit"}"#;
@@ -346,7 +377,7 @@ mod tests {
         assert_eq!(errors.matches(r#"{"error":"#).count(), 5, "{errors}");
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread")]
     async fn truncated_input_ends_cleanly() {
         let (passed, errors) = run("Content-Length: 10\r\n".to_owned()).await;
         assert!(passed.is_empty());

@@ -28,6 +28,12 @@ use crate::shared::Shared;
 
 /// Analyses the open document `uri` in the background and publishes its diagnostics,
 /// unless it changed meanwhile (the newer change's task publishes instead).
+///
+/// Two phases: when the document already has a tree, it has been `Tree::edit`ed with
+/// the change, so analysing against it needs no parse and is published at once
+/// (secrets are final; syntax and shell positions are shifted by the edit). Then the
+/// incremental re-parse runs, and the diagnostics are published again only if the
+/// fresh tree changes them.
 pub fn analyze_document(b: &Backend, uri: String) {
     let shared = b.shared.clone();
     let client = b.client.clone();
@@ -47,23 +53,44 @@ pub fn analyze_document(b: &Backend, uri: String) {
         }) else {
             return;
         };
-        let worker_shared = shared.clone();
-        let worker_path = path.clone();
-        let analysed = tokio::task::spawn_blocking(move || {
-            let cfg = worker_shared.scan_config(worker_path.as_deref());
+        let text = Arc::new(text);
+        let analyse = {
+            let shared = shared.clone();
+            let text = text.clone();
+            move |tree: Option<&tree_sitter::Tree>| {
+                let cfg = shared.scan_config(path.as_deref());
+                let analysis = cfg.analyze(path.as_deref(), &text, lang, tree);
+                let rel = path.as_deref().map(|p| cfg.relative(p));
+                FileFindings::new(
+                    shared.workspace_of(path.as_deref()),
+                    rel,
+                    &text,
+                    analysis.findings,
+                    encoding,
+                )
+            }
+        };
+        let mut published: Option<FileFindings> = None;
+        if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
+            let quick = analyse.clone();
+            let Ok(file) = tokio::task::spawn_blocking(move || quick(Some(&edited))).await else {
+                return;
+            };
+            if !publish(&shared, &client, &uri, version, &file).await {
+                return;
+            }
+            published = Some(file);
+        }
+        let parse_text = text.clone();
+        let reparsed = tokio::task::spawn_blocking(move || {
             let tree = lang
                 .grammar()
-                .and_then(|g| warden_analysis::syntax::parse(g, &text, tree.as_ref()));
-            let analysis = cfg.analyze(worker_path.as_deref(), &text, lang, tree.as_ref());
-            let workspace = worker_shared.workspace_of(worker_path.as_deref());
-            let rel = worker_path.as_deref().map(|p| cfg.relative(p));
-            (
-                tree,
-                FileFindings::new(workspace, rel, &text, analysis.findings, encoding),
-            )
+                .and_then(|g| warden_analysis::syntax::parse(g, &parse_text, tree.as_ref()));
+            let file = analyse(tree.as_ref());
+            (tree, file)
         })
         .await;
-        let Ok((tree, file)) = analysed else { return };
+        let Ok((tree, file)) = reparsed else { return };
         {
             let mut docs = shared.docs.lock();
             match docs.get_mut(&uri) {
@@ -71,14 +98,36 @@ pub fn analyze_document(b: &Backend, uri: String) {
                 _ => return, // changed or closed meanwhile
             }
         }
-        let diagnostics = file.diagnostics();
-        shared.findings.lock().set(uri.clone(), file);
-        if let Ok(uri) = uri.parse::<Uri>() {
-            client
-                .publish_diagnostics(uri, diagnostics, Some(version))
-                .await;
+        if published.is_none_or(|p| p.findings != file.findings) {
+            publish(&shared, &client, &uri, version, &file).await;
         }
     });
+}
+
+/// Records and publishes a document's findings if `version` is still current.
+async fn publish(
+    shared: &Shared,
+    client: &Client,
+    uri: &str,
+    version: i32,
+    file: &FileFindings,
+) -> bool {
+    if shared
+        .docs
+        .lock()
+        .get(uri)
+        .is_none_or(|d| d.version != version)
+    {
+        return false;
+    }
+    let diagnostics = file.diagnostics();
+    shared.findings.lock().set(uri.to_owned(), file.clone());
+    if let Ok(parsed) = uri.parse::<Uri>() {
+        client
+            .publish_diagnostics(parsed, diagnostics, Some(version))
+            .await;
+    }
+    true
 }
 
 /// After `didClose`: the file's diagnostics fall back to what a scan of the file on
@@ -181,13 +230,13 @@ async fn run_workspace_scan(
         Ok(Ok(files)) => files,
         Ok(Err(e)) => {
             let message = format!("cannot list the files of {}: {e}", job.root.display());
-            progress.end(message.clone()).await;
-            span.fail(message);
+            span.fail(message.clone());
+            progress.end(message).await;
             return;
         }
         Err(e) => {
-            progress.end(format!("scan failed: {e}")).await;
             span.fail(e.to_string());
+            progress.end(format!("scan failed: {e}")).await;
             return;
         }
     };
@@ -277,11 +326,12 @@ async fn run_workspace_scan(
         summary.long_lines_skipped
     );
     span.set_output(serde_json::to_value(&summary).unwrap_or(Value::Null));
+    // The span is final before the client hears the scan is over.
     if cancel.is_cancelled() {
+        span.cancel();
         progress
             .end(format!("cancelled after {done}/{total} files"))
             .await;
-        span.cancel();
         return;
     }
     if let Some(store) = &job.store {
@@ -293,8 +343,8 @@ async fn run_workspace_scan(
             tracing::warn!("saving findings: {e}");
         }
     }
-    progress.end(message).await;
     span.ok();
+    progress.end(message).await;
 }
 
 fn finding_rows(file: &FileFindings) -> Vec<FindingRow> {

@@ -76,10 +76,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
             Store::in_memory()
         }
     };
-    b.tracer
-        .add_sink(std::sync::Arc::new(warden_store::StoreSink::new(
-            store.clone(),
-        )));
+    b.attach_store(store.clone());
     let registry = Registry::new(store.clone())
         .await
         .map_err(|e| internal(e.to_string()))?;
