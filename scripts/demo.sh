@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled fixtures: build warden, register the fixture workspaces,
-# drive one editor session over LSP, then list the workspaces and show the traces.
+# drive one editor session over LSP (diagnostics and a workspace scan included), scan
+# the fixtures from the command line (text and SARIF), then list the workspaces and
+# show the traces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,6 +20,13 @@ echo "== registering the fixture folders, as an editor opening them would"
 echo
 echo "== an editor session over LSP (scripts/lsp_session.py)"
 python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/notes"
+echo
+echo "== warden scan (secrets, risky shell patterns, syntax errors) on the fixture workspaces"
+(cd "$work" && "$bin" scan alpha beta notes --fail-on never)
+echo
+echo "== SARIF for code scanning: $work/warden.sarif"
+(cd "$work" && "$bin" scan alpha beta --format sarif --fail-on never > warden.sarif 2>/dev/null)
+python3 -c "import json,sys; d=json.load(open('$work/warden.sarif')); print('SARIF', d['version'], len(d['runs'][0]['results']), 'results')"
 echo
 echo "== warden workspaces"
 "$bin" workspaces

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Drives one editor-like LSP session against `warden lsp`: opens the given folders,
+"""Drives one editor-like LSP session against `warden lsp`: opens the given folders
+(which starts a workspace scan with progress), prints the diagnostics it publishes,
 reads the workspaces, sets and reads a system prompt, activates a workspace, and counts
 the live trace notifications. Usage: lsp_session.py WARDEN_BIN FOLDER..."""
 import json
@@ -52,12 +53,25 @@ def main() -> int:
         return request("workspace/executeCommand", {"command": name, "arguments": [args]})
 
     uris = [{"uri": "file://" + f, "name": f.rsplit("/", 1)[-1]} for f in folders]
-    caps = {"workspace": {"configuration": True, "workspaceFolders": True}}
+    caps = {"workspace": {"configuration": True, "workspaceFolders": True}, "window": {"workDoneProgress": True}}
     init = request("initialize", {"processId": None, "rootUri": None, "capabilities": caps,
                                   "workspaceFolders": uris})
     send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     print(f"initialized: {init['serverInfo']['name']} {init['serverInfo']['version']}, "
           f"{len(init['capabilities']['executeCommandProvider']['commands'])} commands")
+    # The start-up scan: wait for every progress that began to end.
+    def progress(kind):
+        return [n for n in notes if n["method"] == "$/progress" and n["params"]["value"]["kind"] == kind]
+    while not progress("begin") or len(progress("end")) < len(progress("begin")):
+        request("warden/workspaces", {})
+    for end in progress("end"):
+        print(f"  scan finished: {end['params']['value']['message']}")
+    for n in notes:
+        if n["method"] == "textDocument/publishDiagnostics":
+            for d in n["params"]["diagnostics"]:
+                path = n["params"]["uri"].split("/", 3)[-1]
+                start = d["range"]["start"]
+                print(f"  diagnostic /{path}:{start['line'] + 1}:{start['character'] + 1} [{d['code']}] {d['message'][:70]}")
     for ws in request("warden/workspaces", {}):
         print(f"  workspace {ws['name']:<8} open={ws['open']!s:<5} branch={ws['branch']} "
               f"prompt from {ws['systemPromptSource']}")

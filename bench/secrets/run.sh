@@ -14,4 +14,4 @@ if [ ! -x "$bench/venv/bin/kingfisher" ]; then
 fi
 corpus="$bench/corpus-${SIZE_MB:-100}mb"
 [ -d "$corpus" ] || python3 bench/secrets/gen_corpus.py "$corpus" --size-mb "${SIZE_MB:-100}" >&2
-python3 bench/secrets/run.py --warden "$PWD/target/release/warden" --venv "$bench/venv" --corpus "$corpus" --runs "${RUNS:-3}"
+python3 bench/secrets/run.py --warden "$PWD/target/release/warden" --venv "$bench/venv" --corpus "$corpus" --runs "${RUNS:-3}" --tools "${TOOLS:-warden,kingfisher,betterleaks,detect-secrets}"

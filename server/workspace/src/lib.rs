@@ -98,13 +98,14 @@ fn dir_name(p: &Path) -> String {
 }
 
 /// Every file under `root` that git tracks or would track (untracked but not ignored),
-/// as absolute paths, sorted. Outside git, a directory walk honouring `.gitignore`
-/// files and skipping `.git`. Files deleted from the work tree are left out.
+/// as absolute paths, sorted. Outside git, or when `root` itself is git-ignored (the
+/// user named it explicitly), a directory walk honouring the `.gitignore` files inside
+/// it and skipping `.git`. Files deleted from the work tree are left out.
 pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     let root = canonical(root);
     let mut files = match Repository::discover(&root) {
-        Ok(repo) => git_files(&repo, &root)?,
-        Err(_) => walk_files(&root),
+        Ok(repo) if !dir_ignored(&repo, &root) => git_files(&repo, &root)?,
+        _ => walk_files(&root),
     };
     files.sort();
     files.dedup();
@@ -148,9 +149,21 @@ fn git_files(repo: &Repository, root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
+fn dir_ignored(repo: &Repository, dir: &Path) -> bool {
+    let Some(workdir) = repo.workdir().map(canonical) else {
+        return false;
+    };
+    dir.strip_prefix(&workdir)
+        .ok()
+        .filter(|rel| !rel.as_os_str().is_empty())
+        .and_then(|rel| repo.is_path_ignored(rel).ok())
+        .unwrap_or(false)
+}
+
 fn walk_files(root: &Path) -> Vec<PathBuf> {
     ignore::WalkBuilder::new(root)
         .hidden(false)
+        .parents(false)
         .git_ignore(true)
         .require_git(false)
         .filter_entry(|e| e.file_name() != ".git")
@@ -315,6 +328,9 @@ mod tests {
         assert!(!is_ignored(&repo.join("a.py")));
         let sub: Vec<_> = list_files(&repo.join("sub")).unwrap();
         assert_eq!(sub.len(), 1);
+        // Naming an ignored directory explicitly scans it.
+        let build: Vec<_> = list_files(&repo.join("build")).unwrap();
+        assert_eq!(build.len(), 1);
 
         let plain = tmp.path().join("plain");
         std::fs::create_dir_all(plain.join("node_modules")).unwrap();

@@ -24,7 +24,7 @@ pub struct RuleSpec {
     #[serde(default)]
     pub description: Option<String>,
     pub regex: String,
-    #[serde(default)]
+    #[serde(default, alias = "secretGroup")]
     pub secret_group: usize,
     #[serde(default)]
     pub keywords: Vec<String>,
