@@ -302,13 +302,23 @@ mod tests {
         let toml = "[secrets]\ndisable = [\"generic-secret\"]\n\n[[secrets.rules]]\nid = \"acme-api-key\"\nprovider = \"Acme\"\nregex = '\\b(acme_[a-z0-9]{32})\\b'\nsecret_group = 1\nkeywords = [\"acme_\"]\nseverity = \"error\"\n";
         let (overlay, warnings) = warden_config::parse_file(toml, ".warden.toml");
         assert!(warnings.is_empty(), "{warnings:?}");
-        let (settings, warnings) = warden_config::effective(&serde_json::Value::Null, Some(&overlay));
+        let (settings, warnings) =
+            warden_config::effective(&serde_json::Value::Null, Some(&overlay));
         assert!(warnings.is_empty(), "{warnings:?}");
         let (cfg, warnings) = ScanConfig::new(Path::new("/nonexistent"), &settings, None);
         assert!(warnings.is_empty(), "{warnings:?}");
-        let a = cfg.analyze(None, "k = 'acme_0123456789abcdef0123456789abcdef'\npassword = 'Zq9!xV2#mK7$pL4&'\n", Lang::Other, None);
+        let a = cfg.analyze(
+            None,
+            "k = 'acme_0123456789abcdef0123456789abcdef'\npassword = 'Zq9!xV2#mK7$pL4&'\n",
+            Lang::Other,
+            None,
+        );
         let rules: Vec<&str> = a.findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(rules, ["acme-api-key"], "custom rule fires; generic-secret is disabled");
+        assert_eq!(
+            rules,
+            ["acme-api-key"],
+            "custom rule fires; generic-secret is disabled"
+        );
     }
 
     #[cfg(unix)]
