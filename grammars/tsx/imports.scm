@@ -1,2 +1,1 @@
-(import_statement) @import
-(call_expression function: (identifier) @_require (#eq? @_require "require")) @import
+; inherits: javascript

@@ -1,2 +1,1 @@
-(string) @string
-(template_string) @string
+; inherits: javascript

@@ -17,6 +17,28 @@ struct LanguageToml {
     line_comment: String,
 }
 
+/// A query's text, with nvim-treesitter's `; inherits: lang[,lang]` first line replaced
+/// by the same-named query of those languages (then this file's own patterns).
+fn resolve_query(root: &Path, file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let Some(first) = text.lines().next() else {
+        return text;
+    };
+    let Some(langs) = first.strip_prefix("; inherits:") else {
+        return text;
+    };
+    let name = file.file_name().unwrap();
+    let mut out = String::new();
+    for lang in langs.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let parent = root.join(lang).join(name);
+        println!("cargo:rerun-if-changed={}", parent.display());
+        out.push_str(&resolve_query(root, &parent));
+        out.push('\n');
+    }
+    out.push_str(&text[first.len()..]);
+    out
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../grammars");
     println!("cargo:rerun-if-changed={}", root.display());
@@ -60,13 +82,9 @@ fn main() {
         .unwrap();
         for q in queries {
             println!("cargo:rerun-if-changed={}", q.display());
-            let stem = q.file_stem().unwrap().to_string_lossy();
-            write!(
-                out,
-                "({stem:?}, include_str!({:?})), ",
-                q.canonicalize().unwrap().display().to_string()
-            )
-            .unwrap();
+            let stem = q.file_stem().unwrap().to_string_lossy().into_owned();
+            let source = resolve_query(&root, &q);
+            write!(out, "({stem:?}, {source:?}), ").unwrap();
         }
         out.push_str("] },\n");
     }

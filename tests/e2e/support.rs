@@ -165,26 +165,13 @@ impl Server {
     /// Waits for a notification `method` whose params satisfy `pred`; earlier ones that
     /// do not match stay buffered.
     pub fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self
-            .pending
-            .iter()
-            .position(|m| m["method"] == method && pred(&m["params"]))
-        {
-            return self.pending.remove(i)["params"].clone();
-        }
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let msg = self.recv(deadline).unwrap_or_else(|| {
+        self.wait_for_within(TIMEOUT, method, pred)
+            .unwrap_or_else(|| {
                 panic!(
                     "no {method} notification within {TIMEOUT:?}; stderr:\n{}",
                     self.stderr()
                 )
-            });
-            if msg["method"] == method && pred(&msg["params"]) {
-                return msg["params"].clone();
-            }
-            self.pending.push(msg);
-        }
+            })
     }
 
     /// Like [`Server::wait_for`], but gives up after `within` and returns `None`.

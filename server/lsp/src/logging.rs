@@ -1,7 +1,7 @@
 //! Logging through `tracing`: to stderr always (stdout is the protocol channel in `lsp`
 //! mode), and also to the file named by `WARDEN_LOG_FILE`. `WARDEN_LOG` sets the filter
 //! (default `info` for `lsp`, `warn` for CLI commands); tower-lsp-server is held at
-//! `info` so message bodies never reach a log. Panics are logged, not printed.
+//! `warn` so message bodies never reach a log. Panics are logged, not printed.
 
 use std::fs::OpenOptions;
 use std::sync::Mutex;
@@ -15,9 +15,9 @@ pub fn init(lsp_mode: bool) {
     let default = if lsp_mode { "info" } else { "warn" };
     let mut directives = std::env::var("WARDEN_LOG").unwrap_or_else(|_| default.to_owned());
     // tower-lsp-server logs whole messages (document text, possibly secrets) at debug
-    // and trace; keep it at info unless the user names it explicitly.
+    // and trace; keep it at warn unless the user names it explicitly.
     if !directives.contains("tower_lsp_server") {
-        directives.push_str(",tower_lsp_server=info");
+        directives.push_str(",tower_lsp_server=warn");
     }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
         eprintln!("warden: invalid WARDEN_LOG {directives:?} ({e}); using {default}");
