@@ -28,6 +28,10 @@ echo "== SARIF for code scanning: $work/warden.sarif"
 (cd "$work" && "$bin" scan alpha beta --format sarif --fail-on never > warden.sarif 2>/dev/null)
 python3 -c "import json,sys; d=json.load(open('$work/warden.sarif')); print('SARIF', d['version'], len(d['runs'][0]['results']), 'results')"
 echo
+echo "== the package-advisory database: importing the bundled OSV subset (fixtures/osv)"
+"$bin" db import fixtures/osv
+"$bin" db stats
+echo
 echo "== warden workspaces"
 "$bin" workspaces
 echo

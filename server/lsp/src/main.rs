@@ -9,6 +9,7 @@ mod handlers;
 mod logging;
 mod lsp_ext;
 mod middleware;
+mod osv_import;
 mod progress;
 mod registry;
 mod scanner;
@@ -66,6 +67,11 @@ enum Command {
         #[arg(long, value_enum, value_delimiter = ',')]
         checks: Vec<cli::scan::Check>,
     },
+    /// The package-advisory database (OSV records).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Show recent spans as a tree with latency bars, or as JSON lines.
     Traces {
         #[arg(long, value_name = "NAME")]
@@ -75,6 +81,22 @@ enum Command {
         kind: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Import OSV records: `<Ecosystem>/all.zip` folders, zips, folders of JSON, JSON files.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is loaded, per ecosystem.
+    Stats {
         #[arg(long)]
         json: bool,
     },
@@ -114,6 +136,7 @@ fn main() -> ExitCode {
                 baseline.as_deref(),
                 cli::scan::checks(&checks),
             ),
+            Command::Db { command } => cli::db::run(cli.db, command).await,
             Command::Traces {
                 workspace,
                 kind,

@@ -7,6 +7,7 @@
 //! migrations (`PRAGMA user_version`); an unusable database file is reported by
 //! [`Store::open`] with its path, and callers fall back to [`Store::in_memory`].
 
+pub mod advisories;
 pub mod findings;
 mod migrations;
 mod process;

@@ -79,6 +79,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX findings_path ON findings(workspace_id, path);
     "#,
+    // 3: the OSV package database: one row per advisory (the record as JSON), indexed
+    // by ecosystem and normalized package name.
+    r#"
+    CREATE TABLE advisories (
+        id          TEXT PRIMARY KEY,
+        modified    TEXT NOT NULL,
+        malicious   INTEGER NOT NULL DEFAULT 0,
+        summary     TEXT,
+        record      TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE advisory_packages (
+        advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+        ecosystem   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        PRIMARY KEY (advisory_id, ecosystem, name)
+    );
+    CREATE INDEX advisory_packages_name ON advisory_packages(ecosystem, name);
+    "#,
 ];
 
 /// The schema version this build writes.

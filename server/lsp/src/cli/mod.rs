@@ -1,5 +1,6 @@
 //! Headless commands: the same jobs as the server, for terminals and CI.
 
+pub mod db;
 pub mod scan;
 pub mod traces;
 pub mod workspaces;

@@ -1,0 +1,483 @@
+//! OSV records (ossf/osv-schema) and their evaluation: whether a version is affected
+//! (the schema's "Evaluation" algorithm over `versions` and SEMVER/ECOSYSTEM ranges;
+//! GIT ranges are ignored, since a package version names no commit), and the affected
+//! version intervals, for deciding whether a version requirement allows an affected
+//! version.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::version::{Ecosystem, Version};
+
+/// The parts of an OSV record warden uses. Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    #[serde(default)]
+    pub modified: String,
+    #[serde(default)]
+    pub withdrawn: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub details: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+    #[serde(default)]
+    pub affected: Vec<Affected>,
+    #[serde(default)]
+    pub references: Vec<Reference>,
+    #[serde(default)]
+    pub database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Severity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub score: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Affected {
+    pub package: Package,
+    #[serde(default)]
+    pub ranges: Vec<Range>,
+    #[serde(default)]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Package {
+    pub ecosystem: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+/// One range event; exactly one field is set in valid records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+impl Record {
+    /// Malicious-package records (OSSF malicious-packages, `MAL-` ids).
+    pub fn is_malicious(&self) -> bool {
+        self.id.starts_with("MAL-")
+    }
+}
+
+/// A bound of a version interval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    Unbounded,
+    Included(Version),
+    Excluded(Version),
+}
+
+/// A set of versions between two bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interval {
+    pub lower: Bound,
+    pub upper: Bound,
+}
+
+impl Interval {
+    pub fn all() -> Interval {
+        Interval {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+        }
+    }
+
+    pub fn exactly(v: Version) -> Interval {
+        Interval {
+            lower: Bound::Included(v.clone()),
+            upper: Bound::Included(v),
+        }
+    }
+
+    pub fn contains(&self, v: &Version) -> bool {
+        let above = match &self.lower {
+            Bound::Unbounded => true,
+            Bound::Included(l) => {
+                matches!(v.partial_cmp(l), Some(Ordering::Greater | Ordering::Equal))
+            }
+            Bound::Excluded(l) => v.partial_cmp(l) == Some(Ordering::Greater),
+        };
+        let below = match &self.upper {
+            Bound::Unbounded => true,
+            Bound::Included(u) => {
+                matches!(v.partial_cmp(u), Some(Ordering::Less | Ordering::Equal))
+            }
+            Bound::Excluded(u) => v.partial_cmp(u) == Some(Ordering::Less),
+        };
+        above && below
+    }
+
+    /// Whether two intervals share at least one version.
+    pub fn intersects(&self, other: &Interval) -> bool {
+        // The larger lower bound must not exceed the smaller upper bound.
+        let lower = max_lower(&self.lower, &other.lower);
+        let upper = min_upper(&self.upper, &other.upper);
+        match (lower, upper) {
+            (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
+            (Bound::Included(l), Bound::Included(u)) => {
+                l.partial_cmp(u).is_some_and(|o| o != Ordering::Greater)
+            }
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => {
+                l.partial_cmp(u) == Some(Ordering::Less)
+            }
+        }
+    }
+}
+
+fn max_lower<'a>(a: &'a Bound, b: &'a Bound) -> &'a Bound {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
+            match x.partial_cmp(y) {
+                Some(Ordering::Greater) => a,
+                Some(Ordering::Less) => b,
+                _ => {
+                    if matches!(a, Bound::Excluded(_)) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn min_upper<'a>(a: &'a Bound, b: &'a Bound) -> &'a Bound {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
+            match x.partial_cmp(y) {
+                Some(Ordering::Less) => a,
+                Some(Ordering::Greater) => b,
+                _ => {
+                    if matches!(a, Bound::Excluded(_)) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An event's kind and version, parsed; `introduced: "0"` is the lowest version.
+enum Ev {
+    Introduced(Option<Version>),
+    Fixed(Version),
+    LastAffected(Version),
+    Limit(Version),
+}
+
+fn parse_events(eco: Ecosystem, range: &Range) -> Vec<Ev> {
+    let mut events: Vec<Ev> = range
+        .events
+        .iter()
+        .filter_map(|e| {
+            if let Some(v) = &e.introduced {
+                return Some(Ev::Introduced(if v == "0" {
+                    None
+                } else {
+                    Some(eco.parse_version(v)?)
+                }));
+            }
+            if let Some(v) = &e.fixed {
+                return eco.parse_version(v).map(Ev::Fixed);
+            }
+            if let Some(v) = &e.last_affected {
+                return eco.parse_version(v).map(Ev::LastAffected);
+            }
+            e.limit
+                .as_ref()
+                .and_then(|v| eco.parse_version(v))
+                .map(Ev::Limit)
+        })
+        .collect();
+    let key = |e: &Ev| -> Option<Version> {
+        match e {
+            Ev::Introduced(v) => v.clone(),
+            Ev::Fixed(v) | Ev::LastAffected(v) | Ev::Limit(v) => Some(v.clone()),
+        }
+    };
+    events.sort_by(|a, b| match (key(a), key(b)) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+    });
+    events
+}
+
+fn evaluable(range: &Range) -> bool {
+    matches!(range.kind.as_str(), "SEMVER" | "ECOSYSTEM")
+}
+
+/// Whether `version` is affected by `affected`, per the OSV evaluation rules.
+pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bool {
+    let listed = affected
+        .versions
+        .iter()
+        .any(|v| eco.parse_version(v).as_ref() == Some(version));
+    listed
+        || affected
+            .ranges
+            .iter()
+            .filter(|r| evaluable(r))
+            .any(|range| {
+                let mut vulnerable = false;
+                for e in parse_events(eco, range) {
+                    match e {
+                        Ev::Introduced(None) => vulnerable = true,
+                        Ev::Introduced(Some(v)) => {
+                            if version >= &v {
+                                vulnerable = true;
+                            }
+                        }
+                        Ev::Fixed(v) | Ev::Limit(v) => {
+                            if version >= &v {
+                                vulnerable = false;
+                            }
+                        }
+                        Ev::LastAffected(v) => {
+                            if version > &v {
+                                vulnerable = false;
+                            }
+                        }
+                    }
+                }
+                vulnerable
+            })
+}
+
+/// The affected versions as intervals: one per introduced..fixed/last_affected pair of
+/// every evaluable range, plus a point per listed version.
+pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
+    let mut out: Vec<Interval> = affected
+        .versions
+        .iter()
+        .filter_map(|v| eco.parse_version(v))
+        .map(Interval::exactly)
+        .collect();
+    for range in affected.ranges.iter().filter(|r| evaluable(r)) {
+        let mut open: Option<Bound> = None;
+        for e in parse_events(eco, range) {
+            match e {
+                Ev::Introduced(v) => {
+                    if open.is_none() {
+                        open = Some(v.map_or(Bound::Unbounded, Bound::Included));
+                    }
+                }
+                Ev::Fixed(v) | Ev::Limit(v) => {
+                    if let Some(lower) = open.take() {
+                        out.push(Interval {
+                            lower,
+                            upper: Bound::Excluded(v),
+                        });
+                    }
+                }
+                Ev::LastAffected(v) => {
+                    if let Some(lower) = open.take() {
+                        out.push(Interval {
+                            lower,
+                            upper: Bound::Included(v),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(lower) = open {
+            out.push(Interval {
+                lower,
+                upper: Bound::Unbounded,
+            });
+        }
+    }
+    out
+}
+
+/// Fixed versions named by the ranges (candidates for "upgrade to").
+pub fn fixed_versions(eco: Ecosystem, affected: &Affected) -> Vec<Version> {
+    let mut out: Vec<Version> = affected
+        .ranges
+        .iter()
+        .filter(|r| evaluable(r))
+        .flat_map(|r| r.events.iter())
+        .filter_map(|e| e.fixed.as_deref().and_then(|v| eco.parse_version(v)))
+        .collect();
+    out.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn affected(v: serde_json::Value) -> Affected {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn check(eco: Ecosystem, a: &Affected, cases: &[(&str, bool)]) {
+        for (v, want) in cases {
+            let version = eco.parse_version(v).unwrap();
+            assert_eq!(is_affected(eco, a, &version), *want, "{v}");
+            let by_interval = intervals(eco, a).iter().any(|i| i.contains(&version));
+            assert_eq!(by_interval, *want, "{v} (intervals)");
+        }
+    }
+
+    #[test]
+    fn pypi_ecosystem_ranges_with_pep440() {
+        // requests: introduced 0, fixed 2.31.0 (PYSEC-2023-74 shape).
+        let a = affected(json!({"package": {"ecosystem": "PyPI", "name": "requests"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.31.0"}]}]}));
+        check(
+            Ecosystem::PyPI,
+            &a,
+            &[
+                ("2.30.0", true),
+                ("2.31.0rc1", true),
+                ("2.31.0", false),
+                ("2.31", false),
+                ("2.31.0.post1", false),
+                ("1!0.1", false),
+                ("0.1", true),
+            ],
+        );
+        // Two introduced/fixed pairs in one range, as django records have.
+        let d = affected(json!({"package": {"ecosystem": "PyPI", "name": "django"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "5.0"}, {"fixed": "5.0.7"}, {"introduced": "4.2"}, {"fixed": "4.2.14"}]}]}));
+        check(
+            Ecosystem::PyPI,
+            &d,
+            &[
+                ("4.1.9", false),
+                ("4.2", true),
+                ("4.2.13", true),
+                ("4.2.14", false),
+                ("4.3", false),
+                ("5.0.0a1", false),
+                ("5.0", true),
+                ("5.0.6", true),
+                ("5.0.7", false),
+                ("5.1", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn semver_ranges_last_affected_limit_and_versions_lists() {
+        let a = affected(json!({"package": {"ecosystem": "crates.io", "name": "x"},
+            "ranges": [{"type": "SEMVER", "events": [{"introduced": "1.0.0-alpha.1"}, {"last_affected": "1.4.2"}]}]}));
+        check(
+            Ecosystem::CratesIo,
+            &a,
+            &[
+                ("0.9.9", false),
+                ("1.0.0-alpha.0", false),
+                ("1.0.0-alpha.1", true),
+                ("1.4.2", true),
+                ("1.4.3", false),
+            ],
+        );
+        let go = affected(
+            json!({"package": {"ecosystem": "Go", "name": "golang.org/x/net"},
+            "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.23.0"}]}]}),
+        );
+        check(
+            Ecosystem::Go,
+            &go,
+            &[("v0.22.0", true), ("v0.23.0", false), ("0.17.0", true)],
+        );
+        // MAL- records that list exact versions only (chalk 5.6.1).
+        let mal = affected(
+            json!({"package": {"ecosystem": "npm", "name": "chalk"}, "versions": ["5.6.1"]}),
+        );
+        check(
+            Ecosystem::Npm,
+            &mal,
+            &[("5.6.0", false), ("5.6.1", true), ("5.6.2", false)],
+        );
+        // GIT ranges are ignored.
+        let git = affected(json!({"package": {"ecosystem": "PyPI", "name": "y"},
+            "ranges": [{"type": "GIT", "repo": "https://example.invalid/y", "events": [{"introduced": "0"}, {"fixed": "abc123"}]}]}));
+        check(Ecosystem::PyPI, &git, &[("1.0", false)]);
+    }
+
+    #[test]
+    fn intervals_intersect() {
+        let v = |s: &str| Ecosystem::Npm.parse_version(s).unwrap();
+        let affected = Interval {
+            lower: Bound::Included(v("4.0.0")),
+            upper: Bound::Excluded(v("4.17.21")),
+        };
+        let caret = Interval {
+            lower: Bound::Included(v("4.17.0")),
+            upper: Bound::Excluded(v("5.0.0")),
+        };
+        let safe = Interval {
+            lower: Bound::Included(v("4.17.21")),
+            upper: Bound::Excluded(v("5.0.0")),
+        };
+        assert!(affected.intersects(&caret));
+        assert!(!affected.intersects(&safe));
+        assert!(Interval::all().intersects(&safe));
+        assert!(Interval::exactly(v("4.17.21")).intersects(&safe));
+        assert!(!Interval::exactly(v("4.17.20")).intersects(&safe));
+        let fixed = fixed_versions(Ecosystem::PyPI, &serde_json::from_value(json!({"package": {"ecosystem": "PyPI", "name": "d"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "5.0"}, {"fixed": "5.0.7"}, {"introduced": "4.2"}, {"fixed": "4.2.14"}]}]})).unwrap());
+        assert_eq!(
+            fixed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["4.2.14", "5.0.7"]
+        );
+    }
+
+    #[test]
+    fn real_records_parse() {
+        let rec: Record = serde_json::from_value(json!({
+            "id": "MAL-2025-46969", "modified": "2025-09-09T00:00:00Z", "summary": "Malicious code in chalk (npm)",
+            "affected": [{"package": {"ecosystem": "npm", "name": "chalk"}, "versions": ["5.6.1"]}],
+            "references": [{"type": "WEB", "url": "https://example.invalid/advisory"}],
+            "unknown_field": {"kept": "ignored"}
+        }))
+        .unwrap();
+        assert!(rec.is_malicious());
+        assert_eq!(rec.affected[0].versions, ["5.6.1"]);
+    }
+}

@@ -1,0 +1,485 @@
+//! Versions as the package ecosystems order them: Semantic Versioning 2.0 for npm,
+//! crates.io and Go (a leading `v` allowed), and PEP 440 for PyPI (epochs, pre-, post-
+//! and dev-releases, local versions, trailing-zero equivalence). Parsing never panics;
+//! an unparseable version is `None`, and callers treat it as unknown.
+
+use std::cmp::Ordering;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A package ecosystem, named as OSV names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ecosystem {
+    PyPI,
+    Npm,
+    CratesIo,
+    Go,
+}
+
+impl Ecosystem {
+    pub const ALL: [Ecosystem; 4] = [
+        Ecosystem::PyPI,
+        Ecosystem::Npm,
+        Ecosystem::CratesIo,
+        Ecosystem::Go,
+    ];
+
+    pub fn parse(s: &str) -> Option<Ecosystem> {
+        match s {
+            "PyPI" => Some(Ecosystem::PyPI),
+            "npm" => Some(Ecosystem::Npm),
+            "crates.io" => Some(Ecosystem::CratesIo),
+            "Go" => Some(Ecosystem::Go),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::PyPI => "PyPI",
+            Ecosystem::Npm => "npm",
+            Ecosystem::CratesIo => "crates.io",
+            Ecosystem::Go => "Go",
+        }
+    }
+
+    /// The name under which a package is indexed: PEP 503 for PyPI (lower case, runs
+    /// of `-_.` as one `-`), lower case for npm and crates.io, unchanged for Go modules.
+    pub fn normalize_name(self, name: &str) -> String {
+        let name = name.trim();
+        match self {
+            Ecosystem::PyPI => {
+                let mut out = String::with_capacity(name.len());
+                let mut sep = false;
+                for c in name.chars() {
+                    if matches!(c, '-' | '_' | '.') {
+                        sep = true;
+                    } else {
+                        if sep && !out.is_empty() {
+                            out.push('-');
+                        }
+                        sep = false;
+                        out.extend(c.to_lowercase());
+                    }
+                }
+                out
+            }
+            Ecosystem::Npm | Ecosystem::CratesIo => name.to_lowercase(),
+            Ecosystem::Go => name.to_owned(),
+        }
+    }
+
+    pub fn parse_version(self, s: &str) -> Option<Version> {
+        match self {
+            Ecosystem::PyPI => Pep440::parse(s).map(Version::Pep440),
+            _ => Semver::parse(s).map(Version::Semver),
+        }
+    }
+}
+
+/// A parsed version of some ecosystem. Versions of different schemes do not compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    Semver(Semver),
+    Pep440(Pep440),
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
+        match (self, other) {
+            (Version::Semver(a), Version::Semver(b)) => Some(a.cmp(b)),
+            (Version::Pep440(a), Version::Pep440(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Version::Semver(v) => write!(f, "{}", v.text),
+            Version::Pep440(v) => write!(f, "{}", v.text),
+        }
+    }
+}
+
+/// Semantic Versioning 2.0. Missing minor/patch parts read as 0 (`1.2` = `1.2.0`).
+#[derive(Debug, Clone)]
+pub struct Semver {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: Vec<PreId>,
+    /// As written (without a leading `v`), for display.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreId {
+    Num(u64),
+    Alpha(String),
+}
+
+impl Ord for PreId {
+    fn cmp(&self, other: &PreId) -> Ordering {
+        match (self, other) {
+            (PreId::Num(a), PreId::Num(b)) => a.cmp(b),
+            (PreId::Num(_), PreId::Alpha(_)) => Ordering::Less,
+            (PreId::Alpha(_), PreId::Num(_)) => Ordering::Greater,
+            (PreId::Alpha(a), PreId::Alpha(b)) => a.cmp(b),
+        }
+    }
+}
+
+impl PartialOrd for PreId {
+    fn partial_cmp(&self, other: &PreId) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Semver {
+    pub fn parse(s: &str) -> Option<Semver> {
+        let s = s.trim();
+        let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
+        let s = s.split('+').next()?; // build metadata does not order
+        let (core, pre) = match s.split_once('-') {
+            Some((c, p)) => (c, Some(p)),
+            None => (s, None),
+        };
+        let mut parts = core.split('.');
+        let num = |p: Option<&str>| -> Option<u64> {
+            match p {
+                None => Some(0),
+                Some(x) if !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()) => x.parse().ok(),
+                Some(_) => None,
+            }
+        };
+        let first = parts.next().filter(|p| !p.is_empty())?;
+        let major = num(Some(first))?;
+        let minor = num(parts.next())?;
+        let patch = num(parts.next())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let pre = match pre {
+            None => Vec::new(),
+            Some("") => return None,
+            Some(p) => p
+                .split('.')
+                .map(|id| match id.parse::<u64>() {
+                    Ok(n) if id.bytes().all(|b| b.is_ascii_digit()) => Some(PreId::Num(n)),
+                    _ if !id.is_empty()
+                        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                    {
+                        Some(PreId::Alpha(id.to_owned()))
+                    }
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+        };
+        Some(Semver {
+            major,
+            minor,
+            patch,
+            pre,
+            text: s.to_owned(),
+        })
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        !self.pre.is_empty()
+    }
+}
+
+impl PartialEq for Semver {
+    fn eq(&self, other: &Semver) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Semver {}
+
+impl Ord for Semver {
+    fn cmp(&self, other: &Semver) -> Ordering {
+        (self.major, self.minor, self.patch)
+            .cmp(&(other.major, other.minor, other.patch))
+            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => self.pre.cmp(&other.pre),
+            })
+    }
+}
+
+impl PartialOrd for Semver {
+    fn partial_cmp(&self, other: &Semver) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A PEP 440 version.
+#[derive(Debug, Clone)]
+pub struct Pep440 {
+    pub epoch: u64,
+    pub release: Vec<u64>,
+    /// (0 = a, 1 = b, 2 = rc, number)
+    pub pre: Option<(u8, u64)>,
+    pub post: Option<u64>,
+    pub dev: Option<u64>,
+    pub local: Vec<LocalSeg>,
+    pub text: String,
+}
+
+/// (epoch, release without trailing zeros, pre, post, dev, local) with the
+/// "infinities" of `packaging.version` encoded in the leading `i8`s.
+type SortKey = (
+    u64,
+    Vec<u64>,
+    (i8, u8, u64),
+    (i8, u64),
+    (i8, u64),
+    Vec<(i8, u64, String)>,
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalSeg {
+    Num(u64),
+    Str(String),
+}
+
+static PEP440: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^\s*v?
+        (?:(?P<epoch>[0-9]+)!)?
+        (?P<release>[0-9]+(?:\.[0-9]+)*)
+        (?P<pre>[-_.]?(?P<pre_l>alpha|beta|preview|pre|a|b|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?
+        (?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?
+        (?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
+        (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
+        \s*$",
+    )
+    .expect("PEP 440 pattern compiles")
+});
+
+impl Pep440 {
+    pub fn parse(s: &str) -> Option<Pep440> {
+        let c = PEP440.captures(s)?;
+        let n = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<u64>().ok());
+        let release = c
+            .name("release")?
+            .as_str()
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<Vec<u64>>>()?;
+        let pre = c.name("pre_l").map(|l| {
+            let kind = match l.as_str().to_ascii_lowercase().as_str() {
+                "a" | "alpha" => 0,
+                "b" | "beta" => 1,
+                _ => 2, // c, rc, pre, preview
+            };
+            (kind, n("pre_n").unwrap_or(0))
+        });
+        let post = if c.name("post").is_some() {
+            Some(n("post_n1").or_else(|| n("post_n2")).unwrap_or(0))
+        } else {
+            None
+        };
+        let dev = c.name("dev").map(|_| n("dev_n").unwrap_or(0));
+        let local = c
+            .name("local")
+            .map(|l| {
+                l.as_str()
+                    .split(['-', '_', '.'])
+                    .map(|seg| match seg.parse::<u64>() {
+                        Ok(v) => LocalSeg::Num(v),
+                        Err(_) => LocalSeg::Str(seg.to_ascii_lowercase()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Pep440 {
+            epoch: n("epoch").unwrap_or(0),
+            release,
+            pre,
+            post,
+            dev,
+            local,
+            text: s.trim().to_owned(),
+        })
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some() || self.dev.is_some()
+    }
+
+    /// The comparison key of `packaging.version`.
+    fn key(&self) -> SortKey {
+        let mut release = self.release.clone();
+        while release.len() > 1 && release.last() == Some(&0) {
+            release.pop();
+        }
+        // A dev release with no pre or post sorts before every pre-release of it.
+        let pre = match (self.pre, self.post, self.dev) {
+            (None, None, Some(_)) => (-1, 0, 0),
+            (None, _, _) => (1, 0, 0),
+            (Some((k, n)), _, _) => (0, k, n),
+        };
+        let post = self.post.map_or((-1, 0), |p| (0, p));
+        let dev = self.dev.map_or((1, 0), |d| (0, d));
+        let local = self
+            .local
+            .iter()
+            .map(|s| match s {
+                LocalSeg::Num(n) => (1, *n, String::new()),
+                LocalSeg::Str(t) => (0, 0, t.clone()),
+            })
+            .collect();
+        (self.epoch, release, pre, post, dev, local)
+    }
+}
+
+impl PartialEq for Pep440 {
+    fn eq(&self, other: &Pep440) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pep440 {}
+
+impl Ord for Pep440 {
+    fn cmp(&self, other: &Pep440) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Pep440 {
+    fn partial_cmp(&self, other: &Pep440) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(eco: Ecosystem, list: &[&str]) {
+        let parsed: Vec<Version> = list
+            .iter()
+            .map(|s| eco.parse_version(s).unwrap_or_else(|| panic!("{s} parses")))
+            .collect();
+        for w in parsed.windows(2) {
+            assert_eq!(
+                w[0].partial_cmp(&w[1]),
+                Some(Ordering::Less),
+                "{} < {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+
+    #[test]
+    fn pep440_ordering_matches_packaging() {
+        // The ordering example of PEP 440, plus epochs and locals.
+        sorted(
+            Ecosystem::PyPI,
+            &[
+                "1.0.dev456",
+                "1.0a1",
+                "1.0a2.dev456",
+                "1.0a12.dev456",
+                "1.0a12",
+                "1.0b1.dev456",
+                "1.0b2",
+                "1.0b2.post345.dev456",
+                "1.0b2.post345",
+                "1.0rc1.dev456",
+                "1.0rc1",
+                "1.0",
+                "1.0+abc.5",
+                "1.0+abc.7",
+                "1.0+5",
+                "1.0.post456.dev34",
+                "1.0.post456",
+                "1.0.15",
+                "1.1.dev1",
+                "1!0.1",
+            ],
+        );
+    }
+
+    #[test]
+    fn pep440_normalization() {
+        let v = |s: &str| Pep440::parse(s).unwrap_or_else(|| panic!("{s}"));
+        assert_eq!(v("1.0"), v("1.0.0"));
+        assert_eq!(v("1.0alpha1"), v("1.0a1"));
+        assert_eq!(v("1.0-rc.1"), v("1.0rc1"));
+        assert_eq!(v("1.0c1"), v("1.0rc1"));
+        assert_eq!(v("1.0-1"), v("1.0.post1"));
+        assert_eq!(v("1.0.rev1"), v("1.0.post1"));
+        assert_eq!(v("v2.31.0"), v("2.31"));
+        assert_eq!(v("1.0.DEV"), v("1.0.dev0"));
+        assert!(v("2.0.0b1").is_prerelease());
+        for bad in ["", "1.0.x", "abc", "1..0", "1.0+", "=1.0"] {
+            assert!(Pep440::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn semver_ordering_with_prereleases_and_go_prefix() {
+        sorted(
+            Ecosystem::Npm,
+            &[
+                "1.0.0-alpha",
+                "1.0.0-alpha.1",
+                "1.0.0-alpha.beta",
+                "1.0.0-beta",
+                "1.0.0-beta.2",
+                "1.0.0-beta.11",
+                "1.0.0-rc.1",
+                "1.0.0",
+                "1.0.1",
+                "1.1.0",
+                "2.0.0",
+            ],
+        );
+        sorted(
+            Ecosystem::Go,
+            &[
+                "v0.0.0-20200101000000-abcdef123456",
+                "v0.1.0",
+                "v1.2.3",
+                "v1.10.0",
+            ],
+        );
+        let s = |x: &str| Semver::parse(x).unwrap();
+        assert_eq!(s("v1.2.3"), s("1.2.3"));
+        assert_eq!(s("1.2.3+build.7"), s("1.2.3"));
+        assert_eq!(s("1.2"), s("1.2.0"));
+        for bad in ["", "1.2.3.4", "x.1", "1.-2", "1.0.0-", "1.0.0-a..b"] {
+            assert!(Semver::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_normalize_per_ecosystem() {
+        assert_eq!(Ecosystem::PyPI.normalize_name("Pillow"), "pillow");
+        assert_eq!(
+            Ecosystem::PyPI.normalize_name("zope.interface"),
+            "zope-interface"
+        );
+        assert_eq!(
+            Ecosystem::PyPI.normalize_name("Foo__Bar-._baz"),
+            "foo-bar-baz"
+        );
+        assert_eq!(Ecosystem::Npm.normalize_name("@Scope/Pkg"), "@scope/pkg");
+        assert_eq!(
+            Ecosystem::Go.normalize_name("github.com/BurntSushi/toml"),
+            "github.com/BurntSushi/toml"
+        );
+        assert_eq!(Ecosystem::parse("crates.io"), Some(Ecosystem::CratesIo));
+        assert_eq!(Ecosystem::parse("Maven"), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! The package-advisory database: OSV records stored whole (as JSON) and indexed by
+//! ecosystem and normalized package name. Importing is one transaction per batch (a
+//! zip or a JSON file), so an interrupted import leaves whole files or nothing; a
+//! record replaces a stored one only when its `modified` time is newer.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::Result;
+
+/// One advisory ready to store (the caller parsed and normalized it).
+#[derive(Debug, Clone)]
+pub struct AdvisoryRow {
+    pub id: String,
+    /// RFC 3339; compared as instants by the caller-supplied `newer` function.
+    pub modified: String,
+    pub malicious: bool,
+    pub summary: Option<String>,
+    pub record_json: String,
+    /// (ecosystem, normalized name) of every affected package.
+    pub packages: Vec<(String, String)>,
+}
+
+/// What one batch did, by ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// Stores a batch in one transaction. `newer(a, b)` says whether modification time `a`
+/// is later than `b`. Returns counts keyed by ecosystem.
+pub fn import_batch(
+    conn: &mut Connection,
+    rows: &[AdvisoryRow],
+    newer: impl Fn(&str, &str) -> bool,
+) -> Result<BTreeMap<String, ImportCounts>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut counts: BTreeMap<String, ImportCounts> = BTreeMap::new();
+    let now = warden_trace::now_rfc3339();
+    for row in rows {
+        let eco = row
+            .packages
+            .first()
+            .map(|p| p.0.clone())
+            .unwrap_or_default();
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT modified FROM advisories WHERE id = ?1",
+                [&row.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let c = counts.entry(eco).or_default();
+        match existing {
+            Some(m) if !newer(&row.modified, &m) => {
+                c.unchanged += 1;
+                continue;
+            }
+            Some(_) => {
+                tx.execute("DELETE FROM advisories WHERE id = ?1", [&row.id])?;
+                c.updated += 1;
+            }
+            None => c.added += 1,
+        }
+        tx.execute(
+            "INSERT INTO advisories (id, modified, malicious, summary, record, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![row.id, row.modified, row.malicious, row.summary, row.record_json, now],
+        )?;
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO advisory_packages (advisory_id, ecosystem, name) VALUES (?1, ?2, ?3)",
+        )?;
+        for (ecosystem, name) in &row.packages {
+            stmt.execute(params![row.id, ecosystem, name])?;
+        }
+    }
+    tx.commit()?;
+    Ok(counts)
+}
+
+/// Removes advisories that have been withdrawn since they were imported.
+pub fn remove(conn: &Connection, ids: &[String]) -> Result<usize> {
+    let mut n = 0;
+    for id in ids {
+        n += conn.execute("DELETE FROM advisories WHERE id = ?1", [id])?;
+    }
+    Ok(n)
+}
+
+/// Every stored record (JSON) affecting `name` (normalized) in `ecosystem`.
+pub fn for_package(conn: &Connection, ecosystem: &str, name: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.record FROM advisory_packages p JOIN advisories a ON a.id = p.advisory_id
+         WHERE p.ecosystem = ?1 AND p.name = ?2 ORDER BY a.id",
+    )?;
+    let rows = stmt
+        .query_map(params![ecosystem, name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// What is loaded, per ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcosystemStats {
+    pub ecosystem: String,
+    pub advisories: u64,
+    pub malicious: u64,
+    pub packages: u64,
+    pub newest_modified: Option<String>,
+}
+
+pub fn stats(conn: &Connection) -> Result<Vec<EcosystemStats>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.ecosystem, COUNT(DISTINCT a.id), COUNT(DISTINCT CASE WHEN a.malicious THEN a.id END),
+                COUNT(DISTINCT p.name), MAX(a.modified)
+         FROM advisory_packages p JOIN advisories a ON a.id = p.advisory_id
+         GROUP BY p.ecosystem ORDER BY p.ecosystem",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(EcosystemStats {
+                ecosystem: r.get(0)?,
+                advisories: r.get::<_, i64>(1)? as u64,
+                malicious: r.get::<_, i64>(2)? as u64,
+                packages: r.get::<_, i64>(3)? as u64,
+                newest_modified: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    fn row(id: &str, modified: &str, name: &str) -> AdvisoryRow {
+        AdvisoryRow {
+            id: id.into(),
+            modified: modified.into(),
+            malicious: id.starts_with("MAL-"),
+            summary: Some(format!("{id} summary")),
+            record_json: format!("{{\"id\":\"{id}\",\"modified\":\"{modified}\"}}"),
+            packages: vec![("PyPI".into(), name.into())],
+        }
+    }
+
+    #[test]
+    fn import_is_idempotent_and_newer_records_replace() {
+        let store = Store::in_memory();
+        store
+            .call_blocking(|c| {
+                let newer = |a: &str, b: &str| a > b;
+                let first = import_batch(
+                    c,
+                    &[
+                        row("PYSEC-1", "2024-01-01T00:00:00Z", "requests"),
+                        row("MAL-1", "2024-01-01T00:00:00Z", "pilllow"),
+                    ],
+                    newer,
+                )?;
+                assert_eq!(
+                    first["PyPI"],
+                    ImportCounts {
+                        added: 2,
+                        updated: 0,
+                        unchanged: 0
+                    }
+                );
+                let again = import_batch(
+                    c,
+                    &[row("PYSEC-1", "2024-01-01T00:00:00Z", "requests")],
+                    newer,
+                )?;
+                assert_eq!(again["PyPI"].unchanged, 1);
+                let older = import_batch(
+                    c,
+                    &[row("PYSEC-1", "2023-01-01T00:00:00Z", "requests")],
+                    newer,
+                )?;
+                assert_eq!(older["PyPI"].unchanged, 1);
+                let newer_rec = import_batch(
+                    c,
+                    &[row("PYSEC-1", "2025-01-01T00:00:00Z", "requests")],
+                    newer,
+                )?;
+                assert_eq!(newer_rec["PyPI"].updated, 1);
+                let recs = for_package(c, "PyPI", "requests")?;
+                assert_eq!(recs.len(), 1);
+                assert!(recs[0].contains("2025"));
+                let s = stats(c)?;
+                assert_eq!((s[0].advisories, s[0].malicious, s[0].packages), (2, 1, 2));
+                assert_eq!(remove(c, &["MAL-1".into()])?, 1);
+                assert!(for_package(c, "PyPI", "pilllow")?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+}
