@@ -2,7 +2,9 @@
 //! record evaluation (`osv`). Pure: the store imports records; this decides what they
 //! mean for a given version.
 
+pub mod check;
 pub mod osv;
+pub mod requirement;
 pub mod version;
 
 pub use version::{Ecosystem, Version};

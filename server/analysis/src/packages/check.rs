@@ -1,0 +1,328 @@
+//! Judging one dependency against the advisories for its package: a pinned version is
+//! judged exactly; a range is judged by whether it allows any affected version; a
+//! malicious record (`MAL-`) that affects every version is an error whatever the
+//! requirement. Suggests the lowest version that no advisory affects (within the
+//! requirement when one exists, else above the pin).
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use super::osv::{self, Interval, Record};
+use super::requirement::Requirement;
+use super::version::{Ecosystem, Version};
+use crate::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    /// A malicious package (or a malicious version the requirement allows).
+    Malicious,
+    /// The pinned version is affected.
+    Vulnerable,
+    /// The range allows affected versions (the installed one may be safe).
+    AllowsAffected,
+}
+
+/// One advisory that matters for a dependency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdvisoryRef {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    /// Database severity (`HIGH`, `MODERATE`...) or a CVSS vector, when given.
+    pub severity: Option<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    pub verdict: Verdict,
+    pub severity: Severity,
+    pub advisories: Vec<AdvisoryRef>,
+    /// The lowest version no advisory affects, as the upgrade target.
+    pub safe_version: Option<String>,
+    pub message: String,
+}
+
+fn severity_label(r: &Record) -> Option<String> {
+    r.database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(|s| s.as_str())
+        .map(str::to_owned)
+        .or_else(|| r.severity.first().map(|s| s.score.clone()))
+}
+
+/// Whether any affected entry of `record` for this package affects some version the
+/// requirement allows (or the pinned version).
+fn matters(eco: Ecosystem, name: &str, record: &Record, req: &Requirement) -> bool {
+    record
+        .affected
+        .iter()
+        .filter(|a| {
+            Ecosystem::parse(&a.package.ecosystem) == Some(eco)
+                && eco.normalize_name(&a.package.name) == name
+        })
+        .any(|a| {
+            let all_versions = a.ranges.is_empty() && a.versions.is_empty();
+            if all_versions && record.is_malicious() {
+                return true;
+            }
+            let affected: Vec<Interval> = osv::intervals(eco, a);
+            let covers_everything = affected.iter().any(|i| *i == Interval::all());
+            if covers_everything && record.is_malicious() {
+                return true;
+            }
+            match &req.pinned {
+                Some(v) => osv::is_affected(eco, a, v),
+                None => req
+                    .intervals
+                    .iter()
+                    .any(|r| affected.iter().any(|i| r.intersects(i))),
+            }
+        })
+}
+
+fn affected_by_any(eco: Ecosystem, name: &str, records: &[&Record], v: &Version) -> bool {
+    records.iter().any(|r| {
+        r.affected
+            .iter()
+            .filter(|a| {
+                Ecosystem::parse(&a.package.ecosystem) == Some(eco)
+                    && eco.normalize_name(&a.package.name) == name
+            })
+            .any(|a| osv::is_affected(eco, a, v))
+    })
+}
+
+/// The issue a dependency has, if any. `name` may be unnormalized.
+pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) -> Option<Issue> {
+    let name = eco.normalize_name(name);
+    let relevant: Vec<&Record> = records
+        .iter()
+        .filter(|r| matters(eco, &name, r, req))
+        .collect();
+    if relevant.is_empty() {
+        return None;
+    }
+    let malicious = relevant.iter().any(|r| r.is_malicious());
+    let verdict = if malicious {
+        Verdict::Malicious
+    } else if req.pinned.is_some() {
+        Verdict::Vulnerable
+    } else {
+        Verdict::AllowsAffected
+    };
+    let severity = match verdict {
+        Verdict::Malicious => Severity::Error,
+        Verdict::Vulnerable => Severity::Warning,
+        Verdict::AllowsAffected => Severity::Info,
+    };
+    // Upgrade target: the lowest fixed version that no advisory for the package affects,
+    // preferring one the requirement already allows.
+    let all: Vec<&Record> = records.iter().collect();
+    let mut candidates: Vec<Version> = relevant
+        .iter()
+        .flat_map(|r| r.affected.iter())
+        .filter(|a| Ecosystem::parse(&a.package.ecosystem) == Some(eco))
+        .flat_map(|a| osv::fixed_versions(eco, a))
+        .filter(|v| req.pinned.as_ref().is_none_or(|p| v > p))
+        .filter(|v| !affected_by_any(eco, &name, &all, v))
+        .collect();
+    candidates.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+    candidates.dedup();
+    let safe = candidates
+        .iter()
+        .find(|v| req.pinned.is_some() || req.allows(v))
+        .or_else(|| candidates.first())
+        .filter(|_| !malicious)
+        .map(ToString::to_string);
+    let advisories: Vec<AdvisoryRef> = relevant
+        .iter()
+        .map(|r| AdvisoryRef {
+            id: r.id.clone(),
+            aliases: r.aliases.clone(),
+            summary: r
+                .summary
+                .clone()
+                .or_else(|| r.details.as_ref().map(|d| d.chars().take(120).collect())),
+            severity: severity_label(r),
+            references: r.references.iter().map(|x| x.url.clone()).collect(),
+        })
+        .collect();
+    let list = advisories
+        .iter()
+        .map(|a| {
+            let mut s = a.id.clone();
+            if !a.aliases.is_empty() {
+                s.push_str(&format!(" ({})", a.aliases.join(", ")));
+            }
+            if let Some(sev) = a.severity.as_ref().filter(|s| !s.starts_with("CVSS")) {
+                s.push_str(&format!(" [{sev}]"));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let first_summary = advisories
+        .iter()
+        .find_map(|a| a.summary.clone())
+        .unwrap_or_default();
+    let version = req
+        .pinned
+        .as_ref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    let message = match verdict {
+        Verdict::Malicious => format!(
+            "{name}{version} is a malicious package: {list}. {first_summary}. Remove it and rotate any credentials the machine holds"
+        ),
+        Verdict::Vulnerable => format!(
+            "{name}{version} is affected by {list}: {first_summary}{}",
+            safe.as_ref()
+                .map(|s| format!("; fixed in {s}"))
+                .unwrap_or_else(|| "; no fixed version is known".into())
+        ),
+        Verdict::AllowsAffected => format!(
+            "the requirement for {name} allows versions affected by {list}{}",
+            safe.as_ref()
+                .map(|s| format!("; require at least {s}"))
+                .unwrap_or_default()
+        ),
+    };
+    Some(Issue {
+        verdict,
+        severity,
+        advisories,
+        safe_version: safe,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(eco: &str, id: &str) -> Record {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../fixtures/osv/{eco}/{id}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn req(eco: Ecosystem, s: &str) -> Requirement {
+        Requirement::parse(eco, s)
+    }
+
+    #[test]
+    fn pinned_vulnerable_version_gets_the_fixed_version() {
+        let recs = vec![
+            fixture("PyPI", "PYSEC-2023-74"),
+            fixture("PyPI", "PYSEC-2018-28"),
+        ];
+        let py = Ecosystem::PyPI;
+        let issue = check(py, "requests", &req(py, "==2.30.0"), &recs).unwrap();
+        assert_eq!(issue.verdict, Verdict::Vulnerable);
+        assert_eq!(issue.severity, Severity::Warning);
+        assert_eq!(
+            issue.advisories.len(),
+            1,
+            "the 2018 advisory does not affect 2.30.0"
+        );
+        assert_eq!(issue.safe_version.as_deref(), Some("2.31.0"));
+        assert!(
+            issue.message.contains("PYSEC-2023-74") && issue.message.contains("CVE-2023-32681"),
+            "{}",
+            issue.message
+        );
+        assert!(check(py, "requests", &req(py, "==2.31.0"), &recs).is_none());
+        assert!(
+            check(py, "Requests", &req(py, "==2.31.0"), &recs).is_none(),
+            "names normalize"
+        );
+        let old = check(py, "requests", &req(py, "==2.19.0"), &recs).unwrap();
+        assert_eq!(old.advisories.len(), 2);
+        assert_eq!(
+            old.safe_version.as_deref(),
+            Some("2.31.0"),
+            "the lowest version both advisories spare"
+        );
+    }
+
+    #[test]
+    fn ranges_that_allow_affected_versions_are_information() {
+        let recs = vec![fixture("PyPI", "PYSEC-2023-74")];
+        let py = Ecosystem::PyPI;
+        let issue = check(py, "requests", &req(py, ">=2.0"), &recs).unwrap();
+        assert_eq!(issue.verdict, Verdict::AllowsAffected);
+        assert_eq!(issue.severity, Severity::Info);
+        assert_eq!(issue.safe_version.as_deref(), Some("2.31.0"));
+        assert!(check(py, "requests", &req(py, ">=2.31"), &recs).is_none());
+    }
+
+    #[test]
+    fn malicious_packages_and_malicious_versions() {
+        let py = Ecosystem::PyPI;
+        let typo = check(
+            py,
+            "pilllow",
+            &Requirement::any(),
+            &[fixture("PyPI", "MAL-2023-1941")],
+        )
+        .unwrap();
+        assert_eq!(typo.verdict, Verdict::Malicious);
+        assert_eq!(typo.severity, Severity::Error);
+        assert_eq!(typo.safe_version, None);
+        let npm = Ecosystem::Npm;
+        let chalk = vec![fixture("npm", "MAL-2025-46969")];
+        assert_eq!(
+            check(npm, "chalk", &req(npm, "5.6.1"), &chalk)
+                .unwrap()
+                .verdict,
+            Verdict::Malicious
+        );
+        assert!(
+            check(npm, "chalk", &req(npm, "5.6.0"), &chalk).is_none(),
+            "only the listed version"
+        );
+        assert_eq!(
+            check(npm, "chalk", &req(npm, "^5.6.0"), &chalk)
+                .unwrap()
+                .verdict,
+            Verdict::Malicious,
+            "a range that allows it"
+        );
+        assert!(check(npm, "chalk", &req(npm, "~5.5.0"), &chalk).is_none());
+    }
+
+    #[test]
+    fn lodash_caret_range_and_upgrade_target_within_intent() {
+        let npm = Ecosystem::Npm;
+        let recs: Vec<Record> = [
+            "GHSA-p6mc-m468-83gw",
+            "GHSA-jf85-cpcp-j695",
+            "GHSA-29mw-wpgm-hmr9",
+            "GHSA-35jh-r3h4-6jhm",
+        ]
+        .iter()
+        .map(|id| fixture("npm", id))
+        .collect();
+        let pinned = check(npm, "lodash", &req(npm, "4.17.15"), &recs).unwrap();
+        assert_eq!(pinned.verdict, Verdict::Vulnerable);
+        let safe = pinned.safe_version.clone().unwrap();
+        let safe_v = npm.parse_version(&safe).unwrap();
+        assert!(
+            !affected_by_any(npm, "lodash", &recs.iter().collect::<Vec<_>>(), &safe_v),
+            "{safe} is safe"
+        );
+        let range = check(npm, "lodash", &req(npm, "^4.17.0"), &recs).unwrap();
+        assert_eq!(range.verdict, Verdict::AllowsAffected);
+        assert!(
+            req(npm, "^4.17.0").allows(
+                &npm.parse_version(range.safe_version.as_deref().unwrap())
+                    .unwrap()
+            )
+        );
+    }
+}
