@@ -48,6 +48,7 @@ pub enum FindingKind {
     Secret,
     Syntax,
     Shell,
+    Package,
 }
 
 impl FindingKind {
@@ -56,13 +57,19 @@ impl FindingKind {
             FindingKind::Secret => "secret",
             FindingKind::Syntax => "syntax",
             FindingKind::Shell => "shell",
+            FindingKind::Package => "package",
         }
     }
 
     pub fn parse(s: &str) -> Option<FindingKind> {
-        [FindingKind::Secret, FindingKind::Syntax, FindingKind::Shell]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            FindingKind::Secret,
+            FindingKind::Syntax,
+            FindingKind::Shell,
+            FindingKind::Package,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -3,6 +3,7 @@
 //! mean for a given version.
 
 pub mod check;
+pub mod manifest;
 pub mod osv;
 pub mod requirement;
 pub mod version;

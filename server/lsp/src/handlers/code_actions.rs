@@ -62,7 +62,7 @@ pub async fn code_action(
         };
         let allow = match finding.kind {
             FindingKind::Secret | FindingKind::Shell => allow_action(&doc, finding, &diagnostic),
-            FindingKind::Syntax => None,
+            FindingKind::Syntax | FindingKind::Package => None,
         };
         actions.extend(
             env.into_iter()
