@@ -465,3 +465,88 @@ fn hostile_documents_do_not_hurt_the_server() {
     );
     assert!(s.shutdown().success());
 }
+
+#[test]
+fn manifests_are_checked_against_imported_advisories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let root = repo(&base, "deps");
+    let db = db_for(&root);
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osv");
+    let out = std::process::Command::new(warden_bin())
+        .args(["db", "import"])
+        .arg(&fixtures)
+        .env("WARDEN_DB", &db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut s = start_in(&root);
+    let req = open(
+        &mut s,
+        &root.join("requirements.txt"),
+        "pip-requirements",
+        1,
+        "requests==2.30.0\npilllow\nflask>=2\n",
+    );
+    let d = diagnostics(&mut s, &req, Some(1));
+    let got: Vec<(u64, String, i64)> = d
+        .iter()
+        .map(|d| {
+            (
+                range(d).0,
+                d["code"].as_str().unwrap().to_owned(),
+                d["severity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, "PYSEC-2023-74".into(), 2),
+            (1, "MAL-2023-1941".into(), 1)
+        ]
+    );
+    assert!(
+        d[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fixed in 2.31.0"),
+        "{:#?}",
+        d[0]
+    );
+    assert_eq!(range(&d[0]), (0, 0, 0, 16), "the whole requirement");
+
+    let pkg = open(
+        &mut s,
+        &root.join("package.json"),
+        "json",
+        1,
+        "{\"dependencies\": {\"chalk\": \"5.6.1\", \"lodash\": \"^4.17.0\"}}\n",
+    );
+    let d = diagnostics(&mut s, &pkg, Some(1));
+    assert_eq!(codes(&d), ["MAL-2025-46969", "GHSA-29mw-wpgm-hmr9"]);
+    assert_eq!(
+        (d[0]["severity"].as_i64(), d[1]["severity"].as_i64()),
+        (Some(1), Some(3))
+    );
+    assert!(
+        d[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("require at least 4.17.21")
+    );
+    let found = s
+        .request(
+            "warden/findings",
+            json!({"workspace": "deps", "kind": "package"}),
+        )
+        .unwrap();
+    assert_eq!(found["findings"].as_array().unwrap().len(), 4);
+    assert!(s.shutdown().success());
+}

@@ -135,6 +135,7 @@ fn main() -> ExitCode {
                 fail_on,
                 baseline.as_deref(),
                 cli::scan::checks(&checks),
+                cli.db,
             ),
             Command::Db { command } => cli::db::run(cli.db, command).await,
             Command::Traces {

@@ -7,10 +7,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use warden_analysis::packages::{Ecosystem, manifest, osv::Record};
 use warden_analysis::secrets::baseline::{self, Baseline};
 use warden_analysis::secrets::{self, RuleSet, RuleSpec};
 use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
+
+/// Advisory records for a package: `(ecosystem, normalized name) -> records`.
+pub type Advisories = Arc<dyn Fn(Ecosystem, &str) -> Vec<Record> + Send + Sync>;
+
+/// A lookup into the store's advisory database (records that fail to parse are skipped).
+pub fn store_advisories(store: warden_store::Store) -> Advisories {
+    Arc::new(move |eco, name| {
+        let (eco, name) = (eco.as_str().to_owned(), name.to_owned());
+        store
+            .call_blocking(move |c| warden_store::advisories::for_package(c, &eco, &name))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect()
+    })
+}
 
 /// Everything needed to scan files of one repository (or folder).
 #[derive(Clone)]
@@ -22,6 +39,8 @@ pub struct ScanConfig {
     pub allowlist: GlobSet,
     pub baseline: Option<Baseline>,
     pub checks: Checks,
+    /// Package advisories for manifests; `None` when no database is available.
+    pub advisories: Option<Advisories>,
 }
 
 impl ScanConfig {
@@ -89,6 +108,7 @@ impl ScanConfig {
                 allowlist,
                 baseline,
                 checks: Checks::default(),
+                advisories: None,
             },
             warnings,
         )
@@ -117,6 +137,12 @@ impl ScanConfig {
             max_line_len: self.max_line_len,
         };
         let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree, self.checks);
+        if let (Some(lookup), Some(kind)) = (&self.advisories, path.and_then(manifest::kind_of)) {
+            let (findings, _) =
+                manifest::check(text, &manifest::parse(kind, text), lookup.as_ref());
+            analysis.findings.extend(findings);
+            analysis.findings.sort_by_key(|f| (f.start, f.end));
+        }
         let rel = path.map(|p| self.relative(p)).unwrap_or_default();
         let allowlisted = path.is_some() && self.allowlist.is_match(&rel);
         analysis.findings.retain(|f| {

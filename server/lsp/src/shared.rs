@@ -54,6 +54,8 @@ pub struct Shared {
     configs: Mutex<HashMap<PathBuf, Arc<ScanConfig>>>,
     /// Cancellable background work by progress token.
     pub tasks: Mutex<HashMap<String, CancellationToken>>,
+    /// The store, once `initialize` opened it (advisory lookups for manifests).
+    pub store: std::sync::OnceLock<warden_store::Store>,
 }
 
 impl Shared {
@@ -92,7 +94,12 @@ impl Shared {
         }
         let editor = self.settings.read().clone();
         let (settings, _) = warden_config::effective(&editor, Some(&overlay));
-        let (cfg, warnings) = ScanConfig::new(&root, &settings, None);
+        let (mut cfg, warnings) = ScanConfig::new(&root, &settings, None);
+        cfg.advisories = self
+            .store
+            .get()
+            .cloned()
+            .map(crate::scanner::store_advisories);
         for w in warnings {
             tracing::warn!("{}: {w}", root.display());
         }

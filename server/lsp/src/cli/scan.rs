@@ -63,7 +63,15 @@ pub fn run(
     fail_on: FailOn,
     baseline: Option<&Path>,
     checks: warden_analysis::Checks,
+    db: Option<PathBuf>,
 ) -> ExitCode {
+    // Manifests are checked against the advisory database when one exists.
+    let db = db.unwrap_or_else(|| warden_store::default_path(dirs::data_dir()));
+    let advisories = db
+        .exists()
+        .then(|| warden_store::Store::open(&db).ok())
+        .flatten()
+        .map(crate::scanner::store_advisories);
     let started = Instant::now();
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -86,6 +94,7 @@ pub fn run(
         let settings = load_settings(&root);
         let (mut cfg, warnings) = ScanConfig::new(&root, &settings, baseline);
         cfg.checks = checks;
+        cfg.advisories = advisories.clone();
         for w in warnings {
             eprintln!("warden: warning: {w}");
         }

@@ -412,13 +412,14 @@ pub struct FindingsResult {
 
 /// `warden/findings {workspace?, kind?}`: every current finding.
 pub async fn findings_request(b: &Backend, params: FindingsParams) -> Result<FindingsResult> {
-    let kind =
-        match params.kind.as_deref() {
-            None => None,
-            Some(k) => Some(FindingKind::parse(k).ok_or_else(|| {
-                invalid(format!("unknown kind {k:?}; use secret, syntax or shell"))
-            })?),
-        };
+    let kind = match params.kind.as_deref() {
+        None => None,
+        Some(k) => Some(FindingKind::parse(k).ok_or_else(|| {
+            invalid(format!(
+                "unknown kind {k:?}; use secret, syntax, shell or package"
+            ))
+        })?),
+    };
     if let Some(name) = &params.workspace {
         b.registry()?
             .lock()

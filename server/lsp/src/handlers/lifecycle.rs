@@ -77,6 +77,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
         }
     };
     b.attach_store(store.clone());
+    let _ = b.shared.store.set(store.clone());
     let registry = Registry::new(store.clone())
         .await
         .map_err(|e| internal(e.to_string()))?;
