@@ -141,12 +141,18 @@ impl Interval {
         above && below
     }
 
+    /// The versions both intervals contain (possibly none; see [`Interval::intersects`]).
+    pub fn intersection(&self, other: &Interval) -> Interval {
+        Interval {
+            lower: tighter(&self.lower, &other.lower, Ordering::Greater).clone(),
+            upper: tighter(&self.upper, &other.upper, Ordering::Less).clone(),
+        }
+    }
+
     /// Whether two intervals share at least one version.
     pub fn intersects(&self, other: &Interval) -> bool {
-        // The larger lower bound must not exceed the smaller upper bound.
-        let lower = max_lower(&self.lower, &other.lower);
-        let upper = min_upper(&self.upper, &other.upper);
-        match (lower, upper) {
+        let i = self.intersection(other);
+        match (&i.lower, &i.upper) {
             (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
             (Bound::Included(l), Bound::Included(u)) => {
                 l.partial_cmp(u).is_some_and(|o| o != Ordering::Greater)
@@ -158,39 +164,17 @@ impl Interval {
     }
 }
 
-fn max_lower<'a>(a: &'a Bound, b: &'a Bound) -> &'a Bound {
+/// Of two bounds, the one that admits fewer versions: for lower bounds the greater
+/// (`keep = Greater`), for upper bounds the lesser (`keep = Less`); at equal versions
+/// an exclusive bound is tighter.
+fn tighter<'a>(a: &'a Bound, b: &'a Bound, keep: Ordering) -> &'a Bound {
     match (a, b) {
         (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
         (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
             match x.partial_cmp(y) {
-                Some(Ordering::Greater) => a,
-                Some(Ordering::Less) => b,
-                _ => {
-                    if matches!(a, Bound::Excluded(_)) {
-                        a
-                    } else {
-                        b
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn min_upper<'a>(a: &'a Bound, b: &'a Bound) -> &'a Bound {
-    match (a, b) {
-        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
-        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            match x.partial_cmp(y) {
-                Some(Ordering::Less) => a,
-                Some(Ordering::Greater) => b,
-                _ => {
-                    if matches!(a, Bound::Excluded(_)) {
-                        a
-                    } else {
-                        b
-                    }
-                }
+                Some(o) if o == keep => a,
+                Some(Ordering::Equal) | None if matches!(a, Bound::Excluded(_)) => a,
+                _ => b,
             }
         }
     }

@@ -62,35 +62,8 @@ fn exact(v: Version) -> Requirement {
     }
 }
 
-/// Intersection of two intervals (`None` when empty is not detected here; callers only
-/// test intersections with affected intervals).
 fn and(a: Interval, b: Interval) -> Interval {
-    use std::cmp::Ordering;
-    let lower = match (&a.lower, &b.lower) {
-        (Bound::Unbounded, _) => b.lower.clone(),
-        (_, Bound::Unbounded) => a.lower.clone(),
-        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            match x.partial_cmp(y) {
-                Some(Ordering::Greater) => a.lower.clone(),
-                Some(Ordering::Less) => b.lower.clone(),
-                _ if matches!(a.lower, Bound::Excluded(_)) => a.lower.clone(),
-                _ => b.lower.clone(),
-            }
-        }
-    };
-    let upper = match (&a.upper, &b.upper) {
-        (Bound::Unbounded, _) => b.upper.clone(),
-        (_, Bound::Unbounded) => a.upper.clone(),
-        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            match x.partial_cmp(y) {
-                Some(Ordering::Less) => a.upper.clone(),
-                Some(Ordering::Greater) => b.upper.clone(),
-                _ if matches!(a.upper, Bound::Excluded(_)) => a.upper.clone(),
-                _ => b.upper.clone(),
-            }
-        }
-    };
-    Interval { lower, upper }
+    a.intersection(&b)
 }
 
 fn ge(v: Version) -> Interval {
