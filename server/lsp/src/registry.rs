@@ -27,6 +27,15 @@ pub struct Registry {
     overlays: HashMap<i64, Value>,
 }
 
+/// What a traced folder change produced.
+#[derive(Debug, Default)]
+pub struct FolderChange {
+    /// Warnings to show (broken `.warden.toml`, unreadable repository).
+    pub warnings: Vec<String>,
+    /// Folders that could not be registered, with the reason.
+    pub errors: Vec<String>,
+}
+
 /// What adding a folder produced: the workspace and any warnings (broken
 /// `.warden.toml`, unreadable repository).
 #[derive(Debug)]
@@ -82,6 +91,43 @@ impl Registry {
             workspace: row,
             warnings,
         })
+    }
+
+    /// Applies folder removals and additions as one `index` span named
+    /// `workspace.folders` (the editor's folder change, or `warden workspaces PATH...`).
+    pub async fn change_folders(
+        &mut self,
+        tracer: &warden_trace::Tracer,
+        added: &[PathBuf],
+        removed: &[PathBuf],
+    ) -> FolderChange {
+        let mut span = tracer
+            .start(warden_trace::SpanKind::Index, "workspace.folders")
+            .input(serde_json::json!({ "added": added.len(), "removed": removed.len() }))
+            .begin();
+        let mut change = FolderChange::default();
+        let mut names = Vec::new();
+        for folder in removed {
+            if let Err(e) = self.remove_folder(folder).await {
+                change.errors.push(format!("{}: {e}", folder.display()));
+            }
+        }
+        for folder in added {
+            match self.add_folder(folder).await {
+                Ok(added) => {
+                    names.push(added.workspace.name);
+                    change.warnings.extend(added.warnings);
+                }
+                Err(e) => change.errors.push(format!("{}: {e}", folder.display())),
+            }
+        }
+        span.set_output(serde_json::json!({ "workspaces": names }));
+        if change.errors.is_empty() {
+            span.ok();
+        } else {
+            span.fail(change.errors.join("; "));
+        }
+        change
     }
 
     /// Closes a folder. Its workspace stays in the store (with its history); if no other

@@ -256,6 +256,23 @@ impl Summary {
         }
     }
 
+    /// The summary of one file.
+    pub fn of(result: &FileResult) -> Summary {
+        let mut s = Summary::default();
+        s.add(result);
+        s
+    }
+
+    pub fn merge(&mut self, other: Summary) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.findings += other.findings;
+        self.long_lines_skipped += other.long_lines_skipped;
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+    }
+
     pub fn skipped_total(&self) -> usize {
         self.skipped.values().sum()
     }

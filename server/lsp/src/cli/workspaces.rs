@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
-use warden_trace::SpanKind;
+use serde_json::Value;
 
 use crate::lsp_ext::WorkspaceInfo;
 use crate::registry::Registry;
@@ -27,35 +26,18 @@ pub async fn run(db: Option<PathBuf>, paths: &[PathBuf], json: bool) -> ExitCode
     };
     let mut code = ExitCode::SUCCESS;
     if !paths.is_empty() {
-        let mut span = tracer
-            .start(SpanKind::Index, "workspace.folders")
-            .input(json!({ "added": paths.len(), "removed": 0 }))
-            .begin();
-        let mut names = Vec::new();
-        let mut errors = Vec::new();
-        for path in paths {
-            if !path.is_dir() {
-                errors.push(format!("{}: not a directory", path.display()));
-                continue;
-            }
-            match reg.add_folder(path).await {
-                Ok(added) => {
-                    for w in &added.warnings {
-                        eprintln!("warden: warning: {w}");
-                    }
-                    names.push(added.workspace.name);
-                }
-                Err(e) => errors.push(format!("{}: {e}", path.display())),
-            }
+        let (dirs, missing): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.iter().cloned().partition(|p| p.is_dir());
+        let change = reg.change_folders(&tracer, &dirs, &[]).await;
+        for w in &change.warnings {
+            eprintln!("warden: warning: {w}");
         }
-        span.set_output(json!({ "workspaces": names }));
-        if errors.is_empty() {
-            span.ok();
-        } else {
-            for e in &errors {
-                eprintln!("warden: {e}");
-            }
-            span.fail(errors.join("; "));
+        let errors = missing
+            .iter()
+            .map(|p| format!("{}: not a directory", p.display()))
+            .chain(change.errors);
+        for e in errors {
+            eprintln!("warden: {e}");
             code = ExitCode::from(2);
         }
     }

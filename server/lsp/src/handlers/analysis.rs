@@ -157,28 +157,23 @@ pub fn document_closed(b: &Backend, uri: Uri) {
     });
 }
 
-/// Scans one file on disk into its findings (None when skipped).
-fn scan_to_findings(shared: &Shared, path: &Path) -> (FileResult, Option<FileFindings>) {
+/// Scans one file on disk: its summary, and its findings (None when skipped).
+fn scan_to_findings(shared: &Shared, path: &Path) -> (Summary, Option<FileFindings>) {
     let cfg = shared.scan_config(Some(path));
     let encoding = shared.docs.lock().encoding();
-    let mut result = cfg.scan_file(path);
-    let file = match &mut result {
-        FileResult::Scanned { findings, text, .. } => {
-            let file = FileFindings::new(
-                shared.workspace_of(Some(path)),
-                Some(cfg.relative(path)),
-                text,
-                std::mem::take(findings),
-                encoding,
-            );
-            // The summary counts findings; the text is no longer needed.
-            findings.extend(file.findings.iter().map(|(f, _)| f.clone()));
-            text.clear();
-            Some(file)
-        }
+    let result = cfg.scan_file(path);
+    let summary = Summary::of(&result);
+    let file = match result {
+        FileResult::Scanned { findings, text, .. } => Some(FileFindings::new(
+            shared.workspace_of(Some(path)),
+            Some(cfg.relative(path)),
+            &text,
+            findings,
+            encoding,
+        )),
         FileResult::Skipped(_) => None,
     };
-    (result, file)
+    (summary, file)
 }
 
 /// What a workspace scan needs from the server.
@@ -259,8 +254,8 @@ async fn run_workspace_scan(
             if worker_cancel.is_cancelled() {
                 return;
             }
-            let (result, file) = scan_to_findings(&worker_shared, path);
-            let _ = tx.send((path.clone(), result, file));
+            let (summary, file) = scan_to_findings(&worker_shared, path);
+            let _ = tx.send((path.clone(), summary, file));
         });
     });
 
@@ -279,9 +274,9 @@ async fn run_workspace_scan(
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let Some((path, result, file)) = msg else { break };
+                let Some((path, file_summary, file)) = msg else { break };
                 done += 1;
-                summary.add(&result);
+                summary.merge(file_summary);
                 let Some(uri) = Uri::from_file_path(&path) else { continue };
                 let uri_s = uri.as_str().to_owned();
                 if let Some(file) = file {

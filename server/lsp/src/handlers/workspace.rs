@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
-use warden_trace::SpanKind;
 
 use super::{invalid, store_error};
 use crate::lsp_ext::{UriParams, WorkspaceInfo, WorkspacesChanged, WorkspacesChangedParams};
@@ -27,8 +25,8 @@ pub async fn did_change_folders(b: &Backend, params: DidChangeWorkspaceFoldersPa
     change_folders(b, &mut reg, &added, &removed).await;
 }
 
-/// Applies folder additions and removals as one `index` span, reports warnings, and
-/// publishes the new workspace list.
+/// Applies folder additions and removals (one `index` span), shows warnings and errors,
+/// and publishes the new workspace list.
 pub async fn change_folders(
     b: &Backend,
     reg: &mut Registry,
@@ -39,35 +37,15 @@ pub async fn change_folders(
         notify_changed(b, reg).await;
         return;
     }
-    let mut span = b
-        .tracer
-        .start(SpanKind::Index, "workspace.folders")
-        .input(json!({ "added": added.len(), "removed": removed.len() }))
-        .begin();
-    let mut names = Vec::new();
-    let mut errors = Vec::new();
-    for folder in removed {
-        if let Err(e) = reg.remove_folder(folder).await {
-            errors.push(format!("{}: {e}", folder.display()));
-        }
+    let change = reg.change_folders(&b.tracer, added, removed).await;
+    for w in change.warnings {
+        b.client.show_message(MessageType::WARNING, w).await;
     }
-    for folder in added {
-        match reg.add_folder(folder).await {
-            Ok(added) => {
-                names.push(added.workspace.name.clone());
-                for w in added.warnings {
-                    b.client.show_message(MessageType::WARNING, w).await;
-                }
-            }
-            Err(e) => errors.push(format!("{}: {e}", folder.display())),
-        }
-    }
-    span.set_output(json!({ "workspaces": names }));
-    if errors.is_empty() {
-        span.ok();
-    } else {
-        let message = format!("warden could not register folders: {}", errors.join("; "));
-        span.fail(message.clone());
+    if !change.errors.is_empty() {
+        let message = format!(
+            "warden could not register folders: {}",
+            change.errors.join("; ")
+        );
         b.client.show_message(MessageType::ERROR, message).await;
     }
     notify_changed(b, reg).await;
