@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Materializes the fixture workspaces in DEST: alpha and beta become git repositories
+# Materializes the fixture workspaces in DEST: alpha, beta and gamma become git repositories
 # (one commit, an origin remote), notes stays a plain folder. Replaces DEST.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -7,7 +7,7 @@ dest="${1:?usage: scripts/fixtures.sh DEST}"
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -R "$here/fixtures/workspaces/." "$dest/"
-for repo in alpha beta; do
+for repo in alpha beta gamma; do
   (
     cd "$dest/$repo"
     export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=warden GIT_AUTHOR_EMAIL=demo@example.invalid \

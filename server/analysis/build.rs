@@ -17,6 +17,32 @@ struct LanguageToml {
     line_comment: String,
 }
 
+/// `imports.toml`: how imports in this language name packages.
+#[derive(serde::Deserialize, Default)]
+struct ImportsToml {
+    inherits: Option<String>,
+    #[serde(default)]
+    ecosystem: String,
+    #[serde(default)]
+    style: String,
+    #[serde(default)]
+    builtin: Vec<String>,
+    #[serde(default)]
+    packages: std::collections::BTreeMap<String, String>,
+}
+
+fn imports_toml(root: &Path, dir: &Path) -> Option<ImportsToml> {
+    let file = dir.join("imports.toml");
+    println!("cargo:rerun-if-changed={}", file.display());
+    let text = std::fs::read_to_string(&file).ok()?;
+    let t: ImportsToml =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    match &t.inherits {
+        Some(parent) => imports_toml(root, &root.join(parent)),
+        None => Some(t),
+    }
+}
+
 /// A query's text, with nvim-treesitter's `; inherits: lang[,lang]` first line replaced
 /// by the same-named query of those languages (then this file's own patterns).
 fn resolve_query(root: &Path, file: &Path) -> String {
@@ -70,7 +96,7 @@ fn main() {
         };
         write!(
             out,
-            "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, queries: &[",
+            "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, ",
             lang.name,
             lang.krate,
             lang.language,
@@ -80,6 +106,22 @@ fn main() {
             lang.line_comment
         )
         .unwrap();
+        match imports_toml(&root, &dir) {
+            Some(i) => write!(
+                out,
+                "imports: Some(ImportsDef {{ ecosystem: {:?}, style: {:?}, builtin: &[{}], packages: &[{}] }}), queries: &[",
+                i.ecosystem,
+                i.style,
+                list(&i.builtin),
+                i.packages
+                    .iter()
+                    .map(|(k, v)| format!("({k:?}, {v:?})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .unwrap(),
+            None => out.push_str("imports: None, queries: &["),
+        }
         for q in queries {
             println!("cargo:rerun-if-changed={}", q.display());
             let stem = q.file_stem().unwrap().to_string_lossy().into_owned();

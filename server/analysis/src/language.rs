@@ -15,8 +15,23 @@ pub struct GrammarDef {
     pub file_names: &'static [&'static str],
     pub language_ids: &'static [&'static str],
     pub line_comment: &'static str,
+    /// From `imports.toml`: how imports name packages (for malicious-import checks).
+    pub imports: Option<ImportsDef>,
     /// `(query name, source)`, e.g. `("definitions", "(function_definition ...)")`.
     pub queries: &'static [(&'static str, &'static str)],
+}
+
+/// How a language's imports name packages.
+#[derive(Debug)]
+pub struct ImportsDef {
+    /// The OSV ecosystem of the packages (`PyPI`, `npm`).
+    pub ecosystem: &'static str,
+    /// `dotted` (first segment of `a.b.c`) or `npm` (`@scope/name` or first segment).
+    pub style: &'static str,
+    /// Modules that ship with the language and are never packages.
+    pub builtin: &'static [&'static str],
+    /// Import name -> package name, where they differ.
+    pub packages: &'static [(&'static str, &'static str)],
 }
 
 impl GrammarDef {

@@ -103,6 +103,9 @@ pub struct Finding {
     pub fingerprint: Option<String>,
     /// For secrets: the suggested environment variable name.
     pub env_name: Option<String>,
+    /// Further messages about the same range (one per advisory when several apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
 }
 
 impl Finding {
@@ -129,6 +132,7 @@ impl Finding {
             },
             fingerprint: None,
             env_name: None,
+            related: Vec::new(),
         }
     }
 }
@@ -181,6 +185,8 @@ pub struct Checks {
     pub secrets: bool,
     pub shell: bool,
     pub syntax: bool,
+    /// Manifests and imports against the advisory database (when one is given).
+    pub packages: bool,
 }
 
 impl Default for Checks {
@@ -189,19 +195,26 @@ impl Default for Checks {
             secrets: true,
             shell: true,
             syntax: true,
+            packages: true,
         }
     }
 }
 
-/// Secrets, risky shell patterns and syntax errors in `text`. `tree` is the current
-/// parse tree when the caller keeps one (incremental editing); otherwise the text is
-/// parsed here when its language has a grammar.
+/// Advisory records for a package: `(ecosystem, normalized name) -> records`.
+pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> Vec<packages::osv::Record>;
+
+/// Secrets, risky shell patterns, syntax errors and (given an advisory lookup) imports
+/// of malicious packages in `text`. `tree` is the current parse tree when the caller
+/// keeps one (incremental editing); otherwise the text is parsed here when its language
+/// has a grammar. Manifests are checked by [`packages::manifest::check`], which also
+/// needs the lockfile.
 pub fn analyze(
     text: &str,
     ctx: &secrets::Context<'_>,
     rules: &secrets::RuleSet,
     tree: Option<&tree_sitter::Tree>,
     checks: Checks,
+    advisories: Option<Lookup<'_>>,
 ) -> Analysis {
     let scanned = if checks.secrets {
         rules.scan_with(text, ctx)
@@ -209,7 +222,8 @@ pub fn analyze(
         secrets::ScanOutput::default()
     };
     let mut findings = scanned.findings;
-    if checks.shell || checks.syntax {
+    let imports = advisories.filter(|_| checks.packages);
+    if checks.shell || checks.syntax || imports.is_some() {
         let index = LineIndex::new(text);
         let owned;
         let tree = match (tree, ctx.lang.grammar()) {
@@ -225,6 +239,9 @@ pub fn analyze(
         }
         if let (true, Some(tree)) = (checks.syntax, tree) {
             findings.extend(syntax::errors(tree, text, &index));
+        }
+        if let (Some(lookup), Some(tree), Some(g)) = (imports, tree, ctx.lang.grammar()) {
+            findings.extend(packages::imports::check(g, tree, text, &index, lookup));
         }
     }
     findings.sort_by_key(|f| (f.start, f.end));
@@ -263,6 +280,7 @@ mod tests {
             &secrets::RuleSet::builtin(),
             None,
             Checks::default(),
+            None,
         );
         let kinds: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(kinds, ["shell", "secret", "syntax"], "{:#?}", a.findings);

@@ -24,6 +24,30 @@ pub struct Settings {
     pub trace: TraceSettings,
     pub secrets: SecretsSettings,
     pub scan: ScanSettings,
+    pub packages: PackagesSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PackagesSettings {
+    /// Check manifests and imports against the advisory database.
+    pub enabled: bool,
+    /// OSV data to import (osv-scanner's `<Ecosystem>/all.zip` folders, zips, folders
+    /// of JSON records, JSON files): at start-up, when this list changes, and when the
+    /// files change. Relative paths are resolved against the first workspace folder.
+    pub osv_paths: Vec<String>,
+    /// Seconds between checks of `osvPaths` for changed files; 0 turns polling off.
+    pub osv_poll_seconds: u64,
+}
+
+impl Default for PackagesSettings {
+    fn default() -> Self {
+        PackagesSettings {
+            enabled: true,
+            osv_paths: Vec::new(),
+            osv_poll_seconds: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::json;
-use tower_lsp_server::ls_types::{Diagnostic, DiagnosticSeverity, NumberOrString, Position, Range};
+use tower_lsp_server::ls_types::{
+    Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString,
+    Position, Range, Uri,
+};
 use warden_analysis::lines::Unit;
 use warden_analysis::{Finding, FindingKind, LineIndex, Severity};
 
@@ -45,9 +48,22 @@ fn severity(s: Severity) -> DiagnosticSeverity {
 }
 
 /// One finding as an LSP diagnostic. `data` carries what code actions need (never the
-/// secret): kind, fingerprint and the suggested environment variable.
-pub fn to_diagnostic(f: &Finding, range: Range) -> Diagnostic {
+/// secret): kind, fingerprint and the suggested environment variable. Related messages
+/// (one per advisory when several apply) become related information at the same place.
+pub fn to_diagnostic(f: &Finding, range: Range, uri: &Uri) -> Diagnostic {
+    let related: Vec<DiagnosticRelatedInformation> = f
+        .related
+        .iter()
+        .map(|message| DiagnosticRelatedInformation {
+            location: Location {
+                uri: uri.clone(),
+                range,
+            },
+            message: message.clone(),
+        })
+        .collect();
     Diagnostic {
+        related_information: (!related.is_empty()).then_some(related),
         range,
         severity: Some(severity(f.severity)),
         code: Some(NumberOrString::String(f.rule.clone())),
@@ -95,10 +111,10 @@ impl FileFindings {
         }
     }
 
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+    pub fn diagnostics(&self, uri: &Uri) -> Vec<Diagnostic> {
         self.findings
             .iter()
-            .map(|(f, r)| to_diagnostic(f, *r))
+            .map(|(f, r)| to_diagnostic(f, *r, uri))
             .collect()
     }
 }
@@ -205,7 +221,7 @@ mod tests {
             "the emoji is 2 UTF-16 units, 4 bytes"
         );
         assert_eq!(a.end.character - a.start.character, 20);
-        let d = &utf16.diagnostics()[0];
+        let d = &utf16.diagnostics(&"file:///x.py".parse().unwrap())[0];
         assert_eq!(
             d.code,
             Some(NumberOrString::String("aws-access-key-id".into()))

@@ -10,6 +10,7 @@ mod logging;
 mod lsp_ext;
 mod middleware;
 mod osv_import;
+mod packages;
 mod progress;
 mod registry;
 mod scanner;

@@ -48,7 +48,7 @@ fn newer(a: &str, b: &str) -> bool {
 }
 
 /// Files to import under `path`, each one transaction.
-fn batches(path: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn batches(path: &Path) -> Result<Vec<PathBuf>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);

@@ -7,27 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use warden_analysis::packages::{Ecosystem, manifest, osv::Record};
+use warden_analysis::packages::manifest::{self, Checked};
 use warden_analysis::secrets::baseline::{self, Baseline};
 use warden_analysis::secrets::{self, RuleSet, RuleSpec};
 use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
 
-/// Advisory records for a package: `(ecosystem, normalized name) -> records`.
-pub type Advisories = Arc<dyn Fn(Ecosystem, &str) -> Vec<Record> + Send + Sync>;
-
-/// A lookup into the store's advisory database (records that fail to parse are skipped).
-pub fn store_advisories(store: warden_store::Store) -> Advisories {
-    Arc::new(move |eco, name| {
-        let (eco, name) = (eco.as_str().to_owned(), name.to_owned());
-        store
-            .call_blocking(move |c| warden_store::advisories::for_package(c, &eco, &name))
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|json| serde_json::from_str(json).ok())
-            .collect()
-    })
-}
+use crate::packages::{Advisories, LockCache};
 
 /// Everything needed to scan files of one repository (or folder).
 #[derive(Clone)]
@@ -39,8 +25,10 @@ pub struct ScanConfig {
     pub allowlist: GlobSet,
     pub baseline: Option<Baseline>,
     pub checks: Checks,
-    /// Package advisories for manifests; `None` when no database is available.
+    /// Package advisories for manifests and imports; `None` when no database is
+    /// available.
     pub advisories: Option<Advisories>,
+    pub locks: Arc<LockCache>,
 }
 
 impl ScanConfig {
@@ -107,8 +95,12 @@ impl ScanConfig {
                 max_line_len: settings.scan.max_line_length,
                 allowlist,
                 baseline,
-                checks: Checks::default(),
+                checks: Checks {
+                    packages: settings.packages.enabled,
+                    ..Checks::default()
+                },
                 advisories: None,
+                locks: Arc::default(),
             },
             warnings,
         )
@@ -136,10 +128,29 @@ impl ScanConfig {
             path,
             max_line_len: self.max_line_len,
         };
-        let mut analysis = warden_analysis::analyze(text, &ctx, &self.rules, tree, self.checks);
-        if let (Some(lookup), Some(kind)) = (&self.advisories, path.and_then(manifest::kind_of)) {
-            let (findings, _) =
-                manifest::check(text, &manifest::parse(kind, text), lookup.as_ref());
+        let lookup = self.advisories.as_ref().filter(|_| self.checks.packages);
+        let mut analysis = warden_analysis::analyze(
+            text,
+            &ctx,
+            &self.rules,
+            tree,
+            self.checks,
+            lookup.map(|l| l.as_ref() as warden_analysis::Lookup<'_>),
+        );
+        if lookup.is_some() {
+            crate::packages::drop_local_imports(
+                &mut analysis.findings,
+                text,
+                lang,
+                path,
+                &self.root,
+            );
+        }
+        if let Some(path) = path
+            && lookup.is_some()
+            && manifest::kind_of(path).is_some()
+        {
+            let (findings, _) = self.packages(path, text);
             analysis.findings.extend(findings);
             analysis.findings.sort_by_key(|f| (f.start, f.end));
         }
@@ -153,6 +164,17 @@ impl ScanConfig {
                     }))
         });
         analysis
+    }
+
+    /// Package findings and checked dependencies of a manifest (none for other files
+    /// or without a database).
+    pub fn packages(&self, path: &Path, text: &str) -> (Vec<Finding>, Vec<Checked>) {
+        match (&self.advisories, manifest::kind_of(path)) {
+            (Some(lookup), Some(kind)) => {
+                crate::packages::check_manifest(path, kind, text, &self.root, &self.locks, lookup)
+            }
+            _ => (Vec::new(), Vec::new()),
+        }
     }
 
     /// Reads and analyses one file.

@@ -191,6 +191,10 @@ impl LanguageServer for Backend {
         handlers::code_actions::code_action(self, params).await
     }
 
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        Ok(handlers::packages::hover(self, params).await)
+    }
+
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         handlers::commands::execute(self, params.command, params.arguments).await
     }

@@ -56,6 +56,9 @@ pub struct Shared {
     pub tasks: Mutex<HashMap<String, CancellationToken>>,
     /// The store, once `initialize` opened it (advisory lookups for manifests).
     pub store: std::sync::OnceLock<warden_store::Store>,
+    /// The fingerprint of `packages.osvPaths` at the last import; held while importing,
+    /// so imports run one at a time.
+    pub osv_fingerprint: tokio::sync::Mutex<Option<u64>>,
 }
 
 impl Shared {
@@ -99,7 +102,7 @@ impl Shared {
             .store
             .get()
             .cloned()
-            .map(crate::scanner::store_advisories);
+            .map(crate::packages::store_advisories);
         for w in warnings {
             tracing::warn!("{}: {w}", root.display());
         }

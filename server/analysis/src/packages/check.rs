@@ -33,6 +33,31 @@ pub struct AdvisoryRef {
     /// Database severity (`HIGH`, `MODERATE`...) or a CVSS vector, when given.
     pub severity: Option<String>,
     pub references: Vec<String>,
+    /// Affected versions of this package, for people (`>= 2.3.0, < 2.31.0`).
+    pub affected: Vec<String>,
+    /// Versions that fix it.
+    pub fixed: Vec<String>,
+}
+
+impl AdvisoryRef {
+    /// One line naming the advisory: id, aliases, severity label, summary, fix.
+    pub fn line(&self) -> String {
+        let mut s = self.id.clone();
+        if !self.aliases.is_empty() {
+            s.push_str(&format!(" ({})", self.aliases.join(", ")));
+        }
+        if let Some(sev) = self.severity.as_ref().filter(|s| !s.starts_with("CVSS")) {
+            s.push_str(&format!(" [{sev}]"));
+        }
+        if let Some(summary) = &self.summary {
+            s.push_str(&format!(": {summary}"));
+        }
+        match self.fixed.first() {
+            Some(v) => s.push_str(&format!("; fixed in {v}")),
+            None => s.push_str("; no fix"),
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +68,9 @@ pub struct Issue {
     pub advisories: Vec<AdvisoryRef>,
     /// The lowest version no advisory affects, as the upgrade target.
     pub safe_version: Option<String>,
+    /// Every fixed version no advisory affects, ascending (upgrade candidates).
+    #[serde(skip)]
+    pub fixed_candidates: Vec<String>,
     pub message: String,
 }
 
@@ -55,46 +83,45 @@ fn severity_label(r: &Record) -> Option<String> {
         .or_else(|| r.severity.first().map(|s| s.score.clone()))
 }
 
+/// The affected entries of `record` for this package.
+fn entries<'r>(
+    eco: Ecosystem,
+    name: &'r str,
+    record: &'r Record,
+) -> impl Iterator<Item = &'r osv::Affected> {
+    record.affected.iter().filter(move |a| {
+        Ecosystem::parse(&a.package.ecosystem) == Some(eco)
+            && eco.normalize_name(&a.package.name) == name
+    })
+}
+
 /// Whether any affected entry of `record` for this package affects some version the
 /// requirement allows (or the pinned version).
 fn matters(eco: Ecosystem, name: &str, record: &Record, req: &Requirement) -> bool {
-    record
-        .affected
-        .iter()
-        .filter(|a| {
-            Ecosystem::parse(&a.package.ecosystem) == Some(eco)
-                && eco.normalize_name(&a.package.name) == name
-        })
-        .any(|a| {
-            let all_versions = a.ranges.is_empty() && a.versions.is_empty();
-            if all_versions && record.is_malicious() {
-                return true;
-            }
-            let affected: Vec<Interval> = osv::intervals(eco, a);
-            let covers_everything = affected.iter().any(|i| *i == Interval::all());
-            if covers_everything && record.is_malicious() {
-                return true;
-            }
-            match &req.pinned {
-                Some(v) => osv::is_affected(eco, a, v),
-                None => req
-                    .intervals
-                    .iter()
-                    .any(|r| affected.iter().any(|i| r.intersects(i))),
-            }
-        })
+    entries(eco, name, record).any(|a| {
+        let all_versions = a.ranges.is_empty() && a.versions.is_empty();
+        if all_versions && record.is_malicious() {
+            return true;
+        }
+        let affected: Vec<Interval> = osv::intervals(eco, a);
+        let covers_everything = affected.iter().any(|i| *i == Interval::all());
+        if covers_everything && record.is_malicious() {
+            return true;
+        }
+        match &req.pinned {
+            Some(v) => osv::is_affected(eco, a, v),
+            None => req
+                .intervals
+                .iter()
+                .any(|r| affected.iter().any(|i| r.intersects(i))),
+        }
+    })
 }
 
 fn affected_by_any(eco: Ecosystem, name: &str, records: &[&Record], v: &Version) -> bool {
-    records.iter().any(|r| {
-        r.affected
-            .iter()
-            .filter(|a| {
-                Ecosystem::parse(&a.package.ecosystem) == Some(eco)
-                    && eco.normalize_name(&a.package.name) == name
-            })
-            .any(|a| osv::is_affected(eco, a, v))
-    })
+    records
+        .iter()
+        .any(|r| entries(eco, name, r).any(|a| osv::is_affected(eco, a, v)))
 }
 
 /// The issue a dependency has, if any. `name` may be unnormalized.
@@ -150,6 +177,13 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
                 .or_else(|| r.details.as_ref().map(|d| d.chars().take(120).collect())),
             severity: severity_label(r),
             references: r.references.iter().map(|x| x.url.clone()).collect(),
+            affected: entries(eco, &name, r)
+                .flat_map(|a| osv::describe_affected(eco, a, 8))
+                .collect(),
+            fixed: entries(eco, &name, r)
+                .flat_map(|a| osv::fixed_versions(eco, a))
+                .map(|v| v.to_string())
+                .collect(),
         })
         .collect();
     let list = advisories
@@ -197,6 +231,11 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
         severity,
         advisories,
         safe_version: safe,
+        fixed_candidates: if malicious {
+            Vec::new()
+        } else {
+            candidates.iter().map(ToString::to_string).collect()
+        },
         message,
     })
 }

@@ -1,11 +1,16 @@
-//! Package intelligence from OSV data: ecosystem version semantics (`version`) and OSV
-//! record evaluation (`osv`). Pure: the store imports records; this decides what they
-//! mean for a given version.
+//! Package intelligence from OSV data: ecosystem version semantics (`version`), OSV
+//! record evaluation (`osv`), requirements as version intervals (`requirement`), the
+//! per-dependency verdict (`check`), manifests and lockfiles (`manifest`, `lock`), the
+//! upgrade edit (`upgrade`) and imports in code (`imports`). Pure: the store imports
+//! records; this decides what they mean for a given text.
 
 pub mod check;
+pub mod imports;
+pub mod lock;
 pub mod manifest;
 pub mod osv;
 pub mod requirement;
+pub mod upgrade;
 pub mod version;
 
 pub use version::{Ecosystem, Version};

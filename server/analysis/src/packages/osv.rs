@@ -164,6 +164,30 @@ impl Interval {
     }
 }
 
+impl std::fmt::Display for Interval {
+    /// `>= 2.3.0, < 2.31.0`, `= 5.6.1`, `all versions`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.lower, &self.upper) {
+            (Bound::Included(l), Bound::Included(u)) if l == u => write!(f, "= {l}"),
+            (Bound::Unbounded, Bound::Unbounded) => write!(f, "all versions"),
+            (lower, upper) => {
+                let lower = match lower {
+                    Bound::Included(v) => Some(format!(">= {v}")),
+                    Bound::Excluded(v) => Some(format!("> {v}")),
+                    Bound::Unbounded => None,
+                };
+                let upper = match upper {
+                    Bound::Included(v) => Some(format!("<= {v}")),
+                    Bound::Excluded(v) => Some(format!("< {v}")),
+                    Bound::Unbounded => None,
+                };
+                let parts: Vec<String> = lower.into_iter().chain(upper).collect();
+                write!(f, "{}", parts.join(", "))
+            }
+        }
+    }
+}
+
 /// Of two bounds, the one that admits fewer versions: for lower bounds the greater
 /// (`keep = Greater`), for upper bounds the lesser (`keep = Less`); at equal versions
 /// an exclusive bound is tighter.
@@ -310,6 +334,37 @@ pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
                 upper: Bound::Unbounded,
             });
         }
+    }
+    out
+}
+
+/// The affected versions for people: the ranges when the entry has evaluable ones,
+/// else the listed versions (at most `max`, then a count of the rest).
+pub fn describe_affected(eco: Ecosystem, affected: &Affected, max: usize) -> Vec<String> {
+    let ranged = Affected {
+        versions: Vec::new(),
+        ..affected.clone()
+    };
+    let mut out: Vec<String> = intervals(eco, &ranged)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if out.is_empty() {
+        out = affected
+            .versions
+            .iter()
+            .take(max)
+            .map(|v| format!("= {v}"))
+            .collect();
+        if affected.versions.len() > max {
+            out.push(format!(
+                "and {} more versions",
+                affected.versions.len() - max
+            ));
+        }
+    }
+    if out.is_empty() {
+        out.push("all versions".into());
     }
     out
 }

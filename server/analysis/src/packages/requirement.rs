@@ -41,6 +41,14 @@ impl Requirement {
         self.intervals.iter().any(|i| i.contains(v))
     }
 
+    /// Exactly one version (a lockfile's resolved version); unknown when unparsable.
+    pub fn locked(eco: Ecosystem, version: &str) -> Requirement {
+        match eco.parse_version(version) {
+            Some(v) => exact(v),
+            None => Requirement::unknown(),
+        }
+    }
+
     pub fn parse(eco: Ecosystem, spec: &str) -> Requirement {
         let spec = spec.trim();
         match eco {

@@ -43,6 +43,7 @@ pub enum Check {
     Secrets,
     Shell,
     Syntax,
+    Packages,
 }
 
 /// The analyses named on the command line (all when none are).
@@ -54,6 +55,7 @@ pub fn checks(list: &[Check]) -> warden_analysis::Checks {
         secrets: list.contains(&Check::Secrets),
         shell: list.contains(&Check::Shell),
         syntax: list.contains(&Check::Syntax),
+        packages: list.contains(&Check::Packages),
     }
 }
 
@@ -71,7 +73,7 @@ pub fn run(
         .exists()
         .then(|| warden_store::Store::open(&db).ok())
         .flatten()
-        .map(crate::scanner::store_advisories);
+        .map(crate::packages::store_advisories);
     let started = Instant::now();
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]

@@ -35,8 +35,11 @@ use crate::shared::Shared;
 /// incremental re-parse runs, and the diagnostics are published again only if the
 /// fresh tree changes them.
 pub fn analyze_document(b: &Backend, uri: String) {
-    let shared = b.shared.clone();
-    let client = b.client.clone();
+    analyze_in_background(b.shared.clone(), b.client.clone(), uri);
+}
+
+/// [`analyze_document`] for tasks that hold the shared state rather than the backend.
+pub fn analyze_in_background(shared: Arc<Shared>, client: Client, uri: String) {
     tokio::spawn(async move {
         let Some((text, version, lang, path, tree, encoding)) = ({
             let docs = shared.docs.lock();
@@ -120,9 +123,9 @@ async fn publish(
     {
         return false;
     }
-    let diagnostics = file.diagnostics();
     shared.findings.lock().set(uri.to_owned(), file.clone());
     if let Ok(parsed) = uri.parse::<Uri>() {
+        let diagnostics = file.diagnostics(&parsed);
         client
             .publish_diagnostics(parsed, diagnostics, Some(version))
             .await;
@@ -151,7 +154,7 @@ pub fn document_closed(b: &Backend, uri: Uri) {
             _ => None,
         };
         let file = file.unwrap_or_default();
-        let diagnostics = file.diagnostics();
+        let diagnostics = file.diagnostics(&uri);
         shared.findings.lock().set(uri.as_str().to_owned(), file);
         client.publish_diagnostics(uri, diagnostics, None).await;
     });
@@ -281,7 +284,7 @@ async fn run_workspace_scan(
                 let uri_s = uri.as_str().to_owned();
                 if let Some(file) = file {
                     rows.extend(finding_rows(&file));
-                    let diagnostics = file.diagnostics();
+                    let diagnostics = file.diagnostics(&uri);
                     let had = job.shared.findings.lock().set(uri_s.clone(), file);
                     if !diagnostics.is_empty() || had {
                         job.client.publish_diagnostics(uri, diagnostics, None).await;

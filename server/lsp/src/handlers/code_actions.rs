@@ -55,13 +55,14 @@ pub async fn code_action(
         if !overlaps(*range, wanted) || finding.end > text.len() {
             continue;
         }
-        let diagnostic = to_diagnostic(finding, *range);
+        let diagnostic = to_diagnostic(finding, *range, &uri);
         let env = match finding.kind {
             FindingKind::Secret => env_action(b, &doc, finding, &diagnostic).await,
             _ => None,
         };
         let allow = match finding.kind {
             FindingKind::Secret | FindingKind::Shell => allow_action(&doc, finding, &diagnostic),
+            // Package actions come from the manifest check below.
             FindingKind::Syntax | FindingKind::Package => None,
         };
         actions.extend(
@@ -89,6 +90,12 @@ pub async fn code_action(
             }));
         }
     }
+    actions.extend(
+        super::packages::code_actions(b, &uri, wanted)
+            .await
+            .into_iter()
+            .map(CodeActionOrCommand::CodeAction),
+    );
     Ok((!actions.is_empty()).then_some(actions))
 }
 
@@ -103,7 +110,7 @@ struct Doc<'a> {
     encoding: crate::documents::Encoding,
 }
 
-fn overlaps(a: Range, b: Range) -> bool {
+pub(super) fn overlaps(a: Range, b: Range) -> bool {
     let before = |x: Position, y: Position| (x.line, x.character) < (y.line, y.character);
     !(before(a.end, b.start) || before(b.end, a.start))
 }

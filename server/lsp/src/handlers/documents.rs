@@ -9,7 +9,12 @@ use warden_analysis::secrets::baseline;
 
 use super::analysis;
 use crate::documents::{Change, Pos};
+use std::sync::Arc;
+
+use tower_lsp_server::Client;
+
 use crate::server::Backend;
+use crate::shared::Shared;
 
 fn pos(p: Position) -> Pos {
     Pos {
@@ -74,7 +79,8 @@ async fn config_file_touched(b: &Backend, uri: &Uri) {
         return;
     };
     let name = path.file_name().and_then(|n| n.to_str());
-    if name == Some(baseline::FILE_NAME) {
+    let lockfile = name.and_then(warden_analysis::packages::lock::LockKind::of);
+    if name == Some(baseline::FILE_NAME) || lockfile.is_some() {
         reanalyze_open_documents(b);
         return;
     }
@@ -95,15 +101,14 @@ async fn config_file_touched(b: &Backend, uri: &Uri) {
 
 /// Drops cached scan configurations and re-analyses every open document.
 pub fn reanalyze_open_documents(b: &Backend) {
-    b.shared.invalidate_configs();
-    let uris: Vec<String> = b
-        .shared
-        .docs
-        .lock()
-        .iter()
-        .map(|(u, _)| u.clone())
-        .collect();
+    reanalyze_all(&b.shared, &b.client);
+}
+
+/// [`reanalyze_open_documents`] for tasks that hold the shared state.
+pub fn reanalyze_all(shared: &Arc<Shared>, client: &Client) {
+    shared.invalidate_configs();
+    let uris: Vec<String> = shared.docs.lock().iter().map(|(u, _)| u.clone()).collect();
     for uri in uris {
-        analysis::analyze_document(b, uri);
+        analysis::analyze_in_background(shared.clone(), client.clone(), uri);
     }
 }

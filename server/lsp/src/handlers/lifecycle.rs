@@ -127,6 +127,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
                 }),
                 file_operations: None,
             }),
+            hover_provider: Some(HoverProviderCapability::Simple(true)),
             code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                 code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                 ..Default::default()
@@ -154,11 +155,20 @@ pub async fn initialized(b: &Backend) {
     let section = pulled.unwrap_or_else(|| b.shared.settings.read().clone());
     apply_settings(b, section).await;
     if b.flags().watched_files_dynamic {
+        // Settings, the secrets baseline, and lockfiles (they change package verdicts).
+        let watched = [
+            warden_config::FILE_NAME,
+            warden_analysis::secrets::baseline::FILE_NAME,
+            "{package-lock.json,npm-shrinkwrap.json,Cargo.lock,poetry.lock,uv.lock}",
+        ];
         let options = DidChangeWatchedFilesRegistrationOptions {
-            watchers: vec![FileSystemWatcher {
-                glob_pattern: GlobPattern::String(format!("**/{}", warden_config::FILE_NAME)),
-                kind: None,
-            }],
+            watchers: watched
+                .iter()
+                .map(|name| FileSystemWatcher {
+                    glob_pattern: GlobPattern::String(format!("**/{name}")),
+                    kind: None,
+                })
+                .collect(),
         };
         let registration = Registration {
             id: "warden-config-watcher".into(),
@@ -166,11 +176,13 @@ pub async fn initialized(b: &Backend) {
             register_options: serde_json::to_value(options).ok(),
         };
         if let Err(e) = b.client.register_capability(vec![registration]).await {
-            tracing::warn!("client refused the .warden.toml watcher: {e}");
+            tracing::warn!("client refused the file watchers: {e}");
         }
     }
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
+    super::advisories::sync(b);
+    super::advisories::start_polling(b);
     let startup_scan = warden_config::from_editor(&b.shared.settings.read())
         .0
         .scan
@@ -219,6 +231,7 @@ pub async fn did_change_configuration(b: &Backend, params: DidChangeConfiguratio
         other => other,
     });
     apply_settings(b, section).await;
+    super::advisories::sync(b);
     if let Ok(registry) = b.registry() {
         let reg = registry.lock().await;
         super::workspace::notify_changed(b, &reg).await;

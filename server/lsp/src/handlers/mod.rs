@@ -1,12 +1,14 @@
 //! LSP handlers, one file per method family. Each is a plain function taking the
 //! [`crate::server::Backend`]; errors are mapped to JSON-RPC errors here, at the edge.
 
+pub mod advisories;
 pub mod analysis;
 pub mod code_actions;
 pub mod commands;
 pub mod debug;
 pub mod documents;
 pub mod lifecycle;
+pub mod packages;
 pub mod traces;
 pub mod workspace;
 

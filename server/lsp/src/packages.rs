@@ -1,0 +1,172 @@
+//! The IO around package checks: advisory lookups from the store (cached per package
+//! until the database changes), lockfile discovery next to a manifest (or above it, for
+//! Cargo workspaces) cached by modification time, and dropping import findings for
+//! Python modules that are files of the project itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use warden_analysis::packages::lock::{self, Lock, LockKind};
+use warden_analysis::packages::manifest::{self, Checked, Kind};
+use warden_analysis::packages::{Ecosystem, osv::Record};
+use warden_analysis::{Finding, FindingKind, Lang, LineIndex, Severity};
+
+/// Advisory records for a package: `(ecosystem, normalized name) -> records`.
+pub type Advisories = Arc<dyn Fn(Ecosystem, &str) -> Vec<Record> + Send + Sync>;
+
+/// Packages whose lookups are remembered before the cache starts over.
+const CACHE_ENTRIES: usize = 20_000;
+
+/// Lockfiles larger than this are not read.
+const MAX_LOCK_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A lookup into the store's advisory database, remembering answers (records that
+/// fail to parse are skipped). Build a new one after an import.
+pub fn store_advisories(store: warden_store::Store) -> Advisories {
+    let cache: Mutex<HashMap<(Ecosystem, String), Vec<Record>>> = Mutex::default();
+    Arc::new(move |eco, name| {
+        let key = (eco, name.to_owned());
+        if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return hit.clone();
+        }
+        let (e, n) = (eco.as_str().to_owned(), name.to_owned());
+        let records: Vec<Record> = store
+            .call_blocking(move |c| warden_store::advisories::for_package(c, &e, &n))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect();
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, records.clone());
+        records
+    })
+}
+
+/// A lockfile, or why it cannot be used.
+pub type LockResult = Arc<Result<Lock, String>>;
+
+/// Parsed lockfiles by path, reused while the file's size and mtime are unchanged.
+#[derive(Default)]
+pub struct LockCache {
+    entries: Mutex<HashMap<PathBuf, (SystemTime, u64, LockResult)>>,
+}
+
+impl LockCache {
+    /// The lockfile for a manifest: the first of the kind's lockfile names in the
+    /// manifest's folder, or (for `Cargo.toml`) in a folder above it up to `root`.
+    pub fn for_manifest(&self, manifest: &Path, kind: Kind, root: &Path) -> Option<LockResult> {
+        let mut dir = manifest.parent()?;
+        loop {
+            for name in kind.lockfiles() {
+                let path = dir.join(name);
+                if let Some(lock) = self.read(&path, name) {
+                    return Some(lock);
+                }
+            }
+            if kind != Kind::CargoToml || dir == root {
+                return None;
+            }
+            dir = dir.parent().filter(|d| d.starts_with(root))?;
+        }
+    }
+
+    fn read(&self, path: &Path, name: &str) -> Option<LockResult> {
+        let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+        let stamp = (meta.modified().ok()?, meta.len());
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, len, lock)) = entries.get(path)
+            && (*t, *len) == stamp
+        {
+            return Some(lock.clone());
+        }
+        let parsed = if meta.len() > MAX_LOCK_BYTES {
+            Err(format!(
+                "{} bytes, above the {MAX_LOCK_BYTES}-byte limit",
+                meta.len()
+            ))
+        } else {
+            match std::fs::read_to_string(path) {
+                Ok(text) => lock::parse(LockKind::of(name)?, name, &text),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let parsed = Arc::new(parsed);
+        entries.insert(path.to_path_buf(), (stamp.0, stamp.1, parsed.clone()));
+        Some(parsed)
+    }
+}
+
+/// Findings and checked dependencies of a manifest, using its lockfile when there is
+/// one. A lockfile that cannot be read is one information finding on the first line;
+/// the manifest's ranges are judged instead.
+pub fn check_manifest(
+    path: &Path,
+    kind: Kind,
+    text: &str,
+    root: &Path,
+    locks: &LockCache,
+    lookup: &Advisories,
+) -> (Vec<Finding>, Vec<Checked>) {
+    let parsed = manifest::parse(kind, text);
+    let lock = locks.for_manifest(path, kind, root);
+    let (mut findings, checked) = match lock.as_deref() {
+        Some(Ok(lock)) => manifest::check(text, &parsed, Some(lock), lookup.as_ref()),
+        _ => manifest::check(text, &parsed, None, lookup.as_ref()),
+    };
+    if let Some(Err(e)) = lock.as_deref() {
+        let index = LineIndex::new(text);
+        let first_line = text.find('\n').unwrap_or(text.len());
+        let name = kind.lockfiles().first().copied().unwrap_or("lockfile");
+        findings.insert(
+            0,
+            Finding::at(
+                &index,
+                FindingKind::Package,
+                "lockfile-unreadable",
+                Severity::Info,
+                format!(
+                    "{name} cannot be used ({e}); versions are judged from this manifest's ranges"
+                ),
+                0,
+                first_line,
+            ),
+        );
+    }
+    (findings, checked)
+}
+
+/// Drops import findings for Python modules that exist in the project (`utils.py`
+/// next to the script, or a package folder at the repository root), which shadow any
+/// package of the same name.
+pub fn drop_local_imports(
+    findings: &mut Vec<Finding>,
+    text: &str,
+    lang: Lang,
+    path: Option<&Path>,
+    root: &Path,
+) {
+    if lang.name() != "python" {
+        return;
+    }
+    let Some(dir) = path.and_then(Path::parent) else {
+        return;
+    };
+    findings.retain(|f| {
+        if f.kind != FindingKind::Package {
+            return true;
+        }
+        let module = text.get(f.start..f.end).unwrap_or("");
+        let first = module.split('.').next().unwrap_or(module);
+        let local = [dir, root, &root.join("src")].iter().any(|d| {
+            d.join(format!("{first}.py")).is_file()
+                || d.join(first).join("__init__.py").is_file()
+                || d.join(first).is_dir()
+        });
+        !local
+    });
+}
