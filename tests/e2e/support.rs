@@ -82,6 +82,12 @@ impl Server {
         }
     }
 
+    /// The server's process id (the benchmarks read its memory use).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }

@@ -200,8 +200,9 @@ impl Default for Checks {
     }
 }
 
-/// Advisory records for a package: `(ecosystem, normalized name) -> records`.
-pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> Vec<packages::osv::Record>;
+/// Advisory records for a package: `(ecosystem, normalized name) -> records`, shared
+/// (a lookup may cache them).
+pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> packages::Records;
 
 /// Secrets, risky shell patterns, syntax errors and (given an advisory lookup) imports
 /// of malicious packages in `text`. `tree` is the current parse tree when the caller

@@ -10,11 +10,11 @@ use std::time::SystemTime;
 
 use warden_analysis::packages::lock::{self, Lock, LockKind};
 use warden_analysis::packages::manifest::{self, Checked, Kind};
-use warden_analysis::packages::{Ecosystem, osv::Record};
+use warden_analysis::packages::{Ecosystem, Records, osv::Record};
 use warden_analysis::{Finding, FindingKind, Lang, LineIndex, Severity};
 
 /// Advisory records for a package: `(ecosystem, normalized name) -> records`.
-pub type Advisories = Arc<dyn Fn(Ecosystem, &str) -> Vec<Record> + Send + Sync>;
+pub type Advisories = Arc<dyn Fn(Ecosystem, &str) -> Records + Send + Sync>;
 
 /// Packages whose lookups are remembered before the cache starts over.
 const CACHE_ENTRIES: usize = 20_000;
@@ -25,18 +25,19 @@ const MAX_LOCK_BYTES: u64 = 64 * 1024 * 1024;
 /// A lookup into the store's advisory database, remembering answers (records that
 /// fail to parse are skipped). Build a new one after an import.
 pub fn store_advisories(store: warden_store::Store) -> Advisories {
-    let cache: Mutex<HashMap<(Ecosystem, String), Vec<Record>>> = Mutex::default();
+    let cache: Mutex<HashMap<(Ecosystem, String), Records>> = Mutex::default();
     Arc::new(move |eco, name| {
         let key = (eco, name.to_owned());
         if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return hit.clone();
         }
         let (e, n) = (eco.as_str().to_owned(), name.to_owned());
-        let records: Vec<Record> = store
+        let records: Records = store
             .call_blocking(move |c| warden_store::advisories::for_package(c, &e, &n))
             .unwrap_or_default()
             .iter()
-            .filter_map(|json| serde_json::from_str(json).ok())
+            .filter_map(|json| serde_json::from_str::<Record>(json).ok())
+            .inspect(Record::prepare)
             .collect();
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_ENTRIES {

@@ -68,7 +68,8 @@ pub struct Issue {
     pub advisories: Vec<AdvisoryRef>,
     /// The lowest version no advisory affects, as the upgrade target.
     pub safe_version: Option<String>,
-    /// Every fixed version no advisory affects, ascending (upgrade candidates).
+    /// Fixed versions above the pin, ascending: upgrade candidates (some may be
+    /// affected by another advisory; callers check).
     #[serde(skip)]
     pub fixed_candidates: Vec<String>,
     pub message: String,
@@ -90,8 +91,7 @@ fn entries<'r>(
     record: &'r Record,
 ) -> impl Iterator<Item = &'r osv::Affected> {
     record.affected.iter().filter(move |a| {
-        Ecosystem::parse(&a.package.ecosystem) == Some(eco)
-            && eco.normalize_name(&a.package.name) == name
+        Ecosystem::parse(&a.package.ecosystem) == Some(eco) && eco.is_named(&a.package.name, name)
     })
 }
 
@@ -99,21 +99,20 @@ fn entries<'r>(
 /// requirement allows (or the pinned version).
 fn matters(eco: Ecosystem, name: &str, record: &Record, req: &Requirement) -> bool {
     entries(eco, name, record).any(|a| {
-        let all_versions = a.ranges.is_empty() && a.versions.is_empty();
+        let ranges = osv::range_intervals(eco, a);
+        let all_versions = (a.ranges.is_empty() && a.versions.is_empty())
+            || ranges.iter().any(|i| *i == Interval::all());
         if all_versions && record.is_malicious() {
-            return true;
-        }
-        let affected: Vec<Interval> = osv::intervals(eco, a);
-        let covers_everything = affected.iter().any(|i| *i == Interval::all());
-        if covers_everything && record.is_malicious() {
             return true;
         }
         match &req.pinned {
             Some(v) => osv::is_affected(eco, a, v),
-            None => req
-                .intervals
-                .iter()
-                .any(|r| affected.iter().any(|i| r.intersects(i))),
+            None => {
+                req.intervals
+                    .iter()
+                    .any(|r| ranges.iter().any(|i| r.intersects(i)))
+                    || req.intervals.iter().any(|r| a.lists_any_in(eco, r))
+            }
         }
     })
 }
@@ -122,6 +121,13 @@ fn affected_by_any(eco: Ecosystem, name: &str, records: &[&Record], v: &Version)
     records
         .iter()
         .any(|r| entries(eco, name, r).any(|a| osv::is_affected(eco, a, v)))
+}
+
+/// Whether any advisory applies to a requirement: [`check`] without building the
+/// issue (for trying candidate requirements).
+pub fn flags(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) -> bool {
+    let name = eco.normalize_name(name);
+    records.iter().any(|r| matters(eco, &name, r, req))
 }
 
 /// The issue a dependency has, if any. `name` may be unnormalized.
@@ -152,20 +158,24 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
     let all: Vec<&Record> = records.iter().collect();
     let mut candidates: Vec<Version> = relevant
         .iter()
-        .flat_map(|r| r.affected.iter())
-        .filter(|a| Ecosystem::parse(&a.package.ecosystem) == Some(eco))
+        .flat_map(|r| entries(eco, &name, r))
         .flat_map(|a| osv::fixed_versions(eco, a))
         .filter(|v| req.pinned.as_ref().is_none_or(|p| v > p))
-        .filter(|v| !affected_by_any(eco, &name, &all, v))
         .collect();
     candidates.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     candidates.dedup();
-    let safe = candidates
-        .iter()
-        .find(|v| req.pinned.is_some() || req.allows(v))
-        .or_else(|| candidates.first())
-        .filter(|_| !malicious)
-        .map(ToString::to_string);
+    // Checked lazily: usually the first candidate or two are safe.
+    let is_safe = |v: &&Version| !affected_by_any(eco, &name, &all, v);
+    let safe = if malicious {
+        None
+    } else {
+        candidates
+            .iter()
+            .filter(|v| req.pinned.is_some() || req.allows(v))
+            .find(is_safe)
+            .or_else(|| candidates.iter().find(is_safe))
+            .map(ToString::to_string)
+    };
     let advisories: Vec<AdvisoryRef> = relevant
         .iter()
         .map(|r| AdvisoryRef {

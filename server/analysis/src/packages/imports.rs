@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use tree_sitter::{QueryCursor, StreamingIterator};
 
 use super::check;
-use super::osv::Record;
 use super::requirement::Requirement;
 use super::version::Ecosystem;
 use crate::language::{GrammarDef, ImportsDef, compiled_query};
@@ -95,7 +94,7 @@ pub fn check(
     tree: &tree_sitter::Tree,
     text: &str,
     index: &LineIndex,
-    lookup: &dyn Fn(Ecosystem, &str) -> Vec<Record>,
+    lookup: crate::Lookup<'_>,
 ) -> Vec<Finding> {
     let Some(eco) = grammar
         .imports

@@ -14,3 +14,6 @@ pub mod upgrade;
 pub mod version;
 
 pub use version::{Ecosystem, Version};
+
+/// The advisory records of one package, shared between a lookup's cache and checks.
+pub type Records = std::sync::Arc<[osv::Record]>;

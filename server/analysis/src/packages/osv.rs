@@ -57,6 +57,60 @@ pub struct Affected {
     pub versions: Vec<String>,
     #[serde(default)]
     pub database_specific: Option<serde_json::Value>,
+    /// `versions` parsed, on first use (advisories list up to thousands).
+    #[serde(skip)]
+    listed: std::sync::OnceLock<Vec<Version>>,
+    /// The evaluable ranges as intervals, on first use.
+    #[serde(skip)]
+    intervals: std::sync::OnceLock<Vec<Interval>>,
+}
+
+impl Affected {
+    /// The listed versions, parsed once per record and sorted (unparsable ones
+    /// dropped).
+    pub fn listed(&self, eco: Ecosystem) -> &[Version] {
+        self.listed.get_or_init(|| {
+            let mut v: Vec<Version> = self
+                .versions
+                .iter()
+                .filter_map(|v| eco.parse_version(v))
+                .collect();
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+            v
+        })
+    }
+
+    /// Whether a listed version lies in `interval` (binary search).
+    pub fn lists_any_in(&self, eco: Ecosystem, interval: &Interval) -> bool {
+        let listed = self.listed(eco);
+        let from = match &interval.lower {
+            Bound::Unbounded => 0,
+            Bound::Included(l) | Bound::Excluded(l) => {
+                listed.partition_point(|v| v.partial_cmp(l) == Some(Ordering::Less))
+            }
+        };
+        // The first listed version above the lower bound is in the interval, or none is.
+        let above = |v: &&Version| match &interval.lower {
+            Bound::Excluded(l) => v.partial_cmp(&l) == Some(Ordering::Greater),
+            _ => true,
+        };
+        listed[from..]
+            .iter()
+            .find(above)
+            .is_some_and(|v| interval.contains(v))
+    }
+}
+
+impl Record {
+    /// Parses what evaluation needs up front, so clones of a cached record share the work.
+    pub fn prepare(&self) {
+        for a in &self.affected {
+            if let Some(eco) = Ecosystem::parse(&a.package.ecosystem) {
+                a.listed(eco);
+                range_intervals(eco, a);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +125,9 @@ pub struct Range {
     pub kind: String,
     #[serde(default)]
     pub events: Vec<Event>,
+    /// `events` parsed and sorted, on first use.
+    #[serde(skip)]
+    parsed: std::sync::OnceLock<Vec<Ev>>,
 }
 
 /// One range event; exactly one field is set in valid records.
@@ -205,11 +262,17 @@ fn tighter<'a>(a: &'a Bound, b: &'a Bound, keep: Ordering) -> &'a Bound {
 }
 
 /// An event's kind and version, parsed; `introduced: "0"` is the lowest version.
+#[derive(Debug, Clone, PartialEq)]
 enum Ev {
     Introduced(Option<Version>),
     Fixed(Version),
     LastAffected(Version),
     Limit(Version),
+}
+
+/// The range's events, parsed and sorted once per record.
+fn events(eco: Ecosystem, range: &Range) -> &[Ev] {
+    range.parsed.get_or_init(|| parse_events(eco, range))
 }
 
 fn parse_events(eco: Ecosystem, range: &Range) -> Vec<Ev> {
@@ -257,32 +320,30 @@ fn evaluable(range: &Range) -> bool {
 
 /// Whether `version` is affected by `affected`, per the OSV evaluation rules.
 pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bool {
-    let listed = affected
-        .versions
-        .iter()
-        .any(|v| eco.parse_version(v).as_ref() == Some(version));
-    listed
+    let listed = affected.listed(eco);
+    let at = listed.partition_point(|v| v.partial_cmp(version) == Some(Ordering::Less));
+    listed.get(at).is_some_and(|v| v == version)
         || affected
             .ranges
             .iter()
             .filter(|r| evaluable(r))
             .any(|range| {
                 let mut vulnerable = false;
-                for e in parse_events(eco, range) {
+                for e in events(eco, range) {
                     match e {
                         Ev::Introduced(None) => vulnerable = true,
                         Ev::Introduced(Some(v)) => {
-                            if version >= &v {
+                            if version >= v {
                                 vulnerable = true;
                             }
                         }
                         Ev::Fixed(v) | Ev::Limit(v) => {
-                            if version >= &v {
+                            if version >= v {
                                 vulnerable = false;
                             }
                         }
                         Ev::LastAffected(v) => {
-                            if version > &v {
+                            if version > v {
                                 vulnerable = false;
                             }
                         }
@@ -296,25 +357,39 @@ pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bo
 /// every evaluable range, plus a point per listed version.
 pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
     let mut out: Vec<Interval> = affected
-        .versions
+        .listed(eco)
         .iter()
-        .filter_map(|v| eco.parse_version(v))
+        .cloned()
         .map(Interval::exactly)
         .collect();
+    out.extend(range_intervals(eco, affected).iter().cloned());
+    out
+}
+
+/// The intervals of the evaluable ranges only (not the listed versions), computed once
+/// per record.
+pub fn range_intervals(eco: Ecosystem, affected: &Affected) -> &[Interval] {
+    affected
+        .intervals
+        .get_or_init(|| compute_range_intervals(eco, affected))
+}
+
+fn compute_range_intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
+    let mut out = Vec::new();
     for range in affected.ranges.iter().filter(|r| evaluable(r)) {
         let mut open: Option<Bound> = None;
-        for e in parse_events(eco, range) {
+        for e in events(eco, range) {
             match e {
                 Ev::Introduced(v) => {
                     if open.is_none() {
-                        open = Some(v.map_or(Bound::Unbounded, Bound::Included));
+                        open = Some(v.clone().map_or(Bound::Unbounded, Bound::Included));
                     }
                 }
                 Ev::Fixed(v) | Ev::Limit(v) => {
                     if let Some(lower) = open.take() {
                         out.push(Interval {
                             lower,
-                            upper: Bound::Excluded(v),
+                            upper: Bound::Excluded(v.clone()),
                         });
                     }
                 }
@@ -322,7 +397,7 @@ pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
                     if let Some(lower) = open.take() {
                         out.push(Interval {
                             lower,
-                            upper: Bound::Included(v),
+                            upper: Bound::Included(v.clone()),
                         });
                     }
                 }
@@ -341,11 +416,7 @@ pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
 /// The affected versions for people: the ranges when the entry has evaluable ones,
 /// else the listed versions (at most `max`, then a count of the rest).
 pub fn describe_affected(eco: Ecosystem, affected: &Affected, max: usize) -> Vec<String> {
-    let ranged = Affected {
-        versions: Vec::new(),
-        ..affected.clone()
-    };
-    let mut out: Vec<String> = intervals(eco, &ranged)
+    let mut out: Vec<String> = range_intervals(eco, affected)
         .iter()
         .map(ToString::to_string)
         .collect();

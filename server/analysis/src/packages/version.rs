@@ -70,6 +70,38 @@ impl Ecosystem {
         }
     }
 
+    /// Whether `raw` normalizes to `normalized` (ASCII names without allocating).
+    pub fn is_named(self, raw: &str, normalized: &str) -> bool {
+        let raw = raw.trim();
+        if !raw.is_ascii() {
+            return self.normalize_name(raw) == normalized;
+        }
+        match self {
+            Ecosystem::Go => raw == normalized,
+            Ecosystem::Npm | Ecosystem::CratesIo => raw.eq_ignore_ascii_case(normalized),
+            Ecosystem::PyPI => {
+                let mut want = normalized.bytes();
+                let mut sep = false;
+                let mut started = false;
+                for b in raw.bytes() {
+                    if matches!(b, b'-' | b'_' | b'.') {
+                        sep = true;
+                        continue;
+                    }
+                    if sep && started && want.next() != Some(b'-') {
+                        return false;
+                    }
+                    sep = false;
+                    started = true;
+                    if want.next() != Some(b.to_ascii_lowercase()) {
+                        return false;
+                    }
+                }
+                want.next().is_none()
+            }
+        }
+    }
+
     pub fn parse_version(self, s: &str) -> Option<Version> {
         match self {
             Ecosystem::PyPI => Pep440::parse(s).map(Version::Pep440),
@@ -232,17 +264,6 @@ pub struct Pep440 {
     pub text: String,
 }
 
-/// (epoch, release without trailing zeros, pre, post, dev, local) with the
-/// "infinities" of `packaging.version` encoded in the leading `i8`s.
-type SortKey = (
-    u64,
-    Vec<u64>,
-    (i8, u8, u64),
-    (i8, u64),
-    (i8, u64),
-    Vec<(i8, u64, String)>,
-);
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalSeg {
     Num(u64),
@@ -265,6 +286,25 @@ static PEP440: LazyLock<Regex> = LazyLock::new(|| {
 
 impl Pep440 {
     pub fn parse(s: &str) -> Option<Pep440> {
+        // Fast path for plain releases (`2.31.0`), most of what advisories list.
+        let plain = s.trim();
+        if !plain.is_empty()
+            && plain.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && let Some(release) = plain
+                .split('.')
+                .map(|p| p.parse::<u64>().ok())
+                .collect::<Option<Vec<u64>>>()
+        {
+            return Some(Pep440 {
+                epoch: 0,
+                release,
+                pre: None,
+                post: None,
+                dev: None,
+                local: Vec::new(),
+                text: plain.to_owned(),
+            });
+        }
         let c = PEP440.captures(s)?;
         let n = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<u64>().ok());
         let release = c
@@ -314,13 +354,9 @@ impl Pep440 {
         self.pre.is_some() || self.dev.is_some()
     }
 
-    /// The comparison key of `packaging.version`.
-    fn key(&self) -> SortKey {
-        let mut release = self.release.clone();
-        while release.len() > 1 && release.last() == Some(&0) {
-            release.pop();
-        }
-        // A dev release with no pre or post sorts before every pre-release of it.
+    /// The pre/post/dev part of the comparison key of `packaging.version`, where a dev
+    /// release with no pre or post sorts before every pre-release of it.
+    fn suffix_key(&self) -> SuffixKey {
         let pre = match (self.pre, self.post, self.dev) {
             (None, None, Some(_)) => (-1, 0, 0),
             (None, _, _) => (1, 0, 0),
@@ -328,29 +364,50 @@ impl Pep440 {
         };
         let post = self.post.map_or((-1, 0), |p| (0, p));
         let dev = self.dev.map_or((1, 0), |d| (0, d));
-        let local = self
-            .local
-            .iter()
-            .map(|s| match s {
-                LocalSeg::Num(n) => (1, *n, String::new()),
-                LocalSeg::Str(t) => (0, 0, t.clone()),
-            })
-            .collect();
-        (self.epoch, release, pre, post, dev, local)
+        (pre, post, dev)
+    }
+}
+
+/// (pre, post, dev) with the "infinities" of `packaging.version` in the leading `i8`s.
+type SuffixKey = ((i8, u8, u64), (i8, u64), (i8, u64));
+
+/// Local segments compare numbers above strings.
+fn local_key(s: &LocalSeg) -> (i8, u64, &str) {
+    match s {
+        LocalSeg::Num(n) => (1, *n, ""),
+        LocalSeg::Str(t) => (0, 0, t.as_str()),
     }
 }
 
 impl PartialEq for Pep440 {
     fn eq(&self, other: &Pep440) -> bool {
-        self.key() == other.key()
+        self.cmp(other) == Ordering::Equal
     }
 }
 
 impl Eq for Pep440 {}
 
 impl Ord for Pep440 {
+    /// `packaging.version` order, without allocating: release segments compare as if
+    /// padded with zeros (the same as trimming trailing zeros).
     fn cmp(&self, other: &Pep440) -> Ordering {
-        self.key().cmp(&other.key())
+        let n = self.release.len().max(other.release.len());
+        let seg = |r: &[u64], i: usize| r.get(i).copied().unwrap_or(0);
+        self.epoch
+            .cmp(&other.epoch)
+            .then_with(|| {
+                (0..n)
+                    .map(|i| seg(&self.release, i).cmp(&seg(&other.release, i)))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            })
+            .then_with(|| self.suffix_key().cmp(&other.suffix_key()))
+            .then_with(|| {
+                self.local
+                    .iter()
+                    .map(local_key)
+                    .cmp(other.local.iter().map(local_key))
+            })
     }
 }
 
@@ -481,5 +538,22 @@ mod tests {
         );
         assert_eq!(Ecosystem::parse("crates.io"), Some(Ecosystem::CratesIo));
         assert_eq!(Ecosystem::parse("Maven"), None);
+        // `is_named` agrees with `normalize_name` without allocating.
+        for (eco, raw) in [
+            (Ecosystem::PyPI, "Foo__Bar-._baz"),
+            (Ecosystem::PyPI, "_leading.Dots_"),
+            (Ecosystem::PyPI, "zope.interface"),
+            (Ecosystem::PyPI, "Pillöw"),
+            (Ecosystem::Npm, "@Scope/Pkg"),
+            (Ecosystem::CratesIo, "Serde_JSON"),
+            (Ecosystem::Go, "github.com/BurntSushi/toml"),
+        ] {
+            let normalized = eco.normalize_name(raw);
+            assert!(eco.is_named(raw, &normalized), "{raw}");
+            assert!(!eco.is_named(raw, &format!("{normalized}x")), "{raw}");
+            assert!(!eco.is_named(&format!("{raw}-x"), &normalized), "{raw}");
+        }
+        assert!(!Ecosystem::PyPI.is_named("foo-bar", "foobar"));
+        assert!(!Ecosystem::PyPI.is_named("foobar", "foo-bar"));
     }
 }

@@ -213,9 +213,7 @@ fn upgrade_of(
     let clean = issue.fixed_candidates.iter().find_map(|v| {
         let new = upgrade::upgraded(syntax, written, v)?;
         let req = syntax.requirement(&new);
-        check::check(dep.ecosystem, &dep.name, &req, records)
-            .is_none()
-            .then(|| (v.clone(), new))
+        (!check::flags(dep.ecosystem, &dep.name, &req, records)).then(|| (v.clone(), new))
     });
     clean.or_else(|| {
         let safe = issue.safe_version.as_ref()?;
@@ -230,7 +228,7 @@ pub fn check(
     text: &str,
     manifest: &Manifest,
     lock: Option<&Lock>,
-    lookup: &dyn Fn(Ecosystem, &str) -> Vec<Record>,
+    lookup: crate::Lookup<'_>,
 ) -> (Vec<Finding>, Vec<Checked>) {
     let index = LineIndex::new(text);
     let finding = |rule: &str, severity, message: String, start, end| {
@@ -375,7 +373,8 @@ pub(super) mod tests {
     }
 
     /// A lookup over the fixture advisories.
-    pub(in crate::packages) fn fixture_lookup() -> impl Fn(Ecosystem, &str) -> Vec<Record> {
+    pub(in crate::packages) fn fixture_lookup()
+    -> impl Fn(Ecosystem, &str) -> crate::packages::Records {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osv");
         let mut records: Vec<Record> = Vec::new();
         for eco in std::fs::read_dir(&dir).unwrap() {
@@ -384,7 +383,7 @@ pub(super) mod tests {
                 records.push(serde_json::from_str(&text).unwrap());
             }
         }
-        move |eco: Ecosystem, name: &str| -> Vec<Record> {
+        move |eco: Ecosystem, name: &str| -> crate::packages::Records {
             records
                 .iter()
                 .filter(|r| {
