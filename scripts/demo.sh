@@ -19,16 +19,16 @@ echo "== the package-advisory database: importing the bundled OSV subset (fixtur
 "$bin" db import fixtures/osv
 "$bin" db stats
 echo "== registering the fixture folders, as an editor opening them would"
-"$bin" workspaces "$work/alpha" "$work/beta" "$work/notes"
+"$bin" workspaces "$work/alpha" "$work/beta" "$work/gamma" "$work/notes"
 echo
 echo "== an editor session over LSP (scripts/lsp_session.py)"
-python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/notes"
+python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/gamma" "$work/notes"
 echo
 echo "== warden scan (secrets, risky shell patterns, syntax errors, package advisories) on the fixture workspaces"
-(cd "$work" && "$bin" scan alpha beta notes --fail-on never)
+(cd "$work" && "$bin" scan alpha beta gamma notes --fail-on never)
 echo
 echo "== SARIF for code scanning: $work/warden.sarif"
-(cd "$work" && "$bin" scan alpha beta --format sarif --fail-on never > warden.sarif 2>/dev/null)
+(cd "$work" && "$bin" scan alpha beta gamma --format sarif --fail-on never > warden.sarif 2>/dev/null)
 python3 -c "import json,sys; d=json.load(open('$work/warden.sarif')); print('SARIF', d['version'], len(d['runs'][0]['results']), 'results')"
 echo
 echo "== warden workspaces"

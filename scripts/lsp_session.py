@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives one editor-like LSP session against `warden lsp`: opens the given folders
 (which starts a workspace scan with progress), prints the diagnostics it publishes,
-reads the workspaces, sets and reads a system prompt, activates a workspace, and counts
-the live trace notifications. Usage: lsp_session.py WARDEN_BIN FOLDER..."""
+opens a package.json to show a dependency's hover and fixes, reads the workspaces, sets
+and reads a system prompt, activates a workspace, and counts the live trace
+notifications. Usage: lsp_session.py WARDEN_BIN FOLDER..."""
 import json
 import os
 import subprocess
@@ -72,6 +73,9 @@ def main() -> int:
                 path = n["params"]["uri"].split("/", 3)[-1]
                 start = d["range"]["start"]
                 print(f"  diagnostic /{path}:{start['line'] + 1}:{start['character'] + 1} [{d['code']}] {d['message'][:70]}")
+    beta = next((f for f in folders if f.endswith("/beta")), None)
+    if beta:
+        show_package_fixes(beta, send, request, notes)
     for ws in request("warden/workspaces", {}):
         print(f"  workspace {ws['name']:<8} open={ws['open']!s:<5} branch={ws['branch']} "
               f"prompt from {ws['systemPromptSource']}")
@@ -89,6 +93,33 @@ def main() -> int:
           f"{kinds.count('warden/traceFinished')} traceFinished, "
           f"{kinds.count('warden/workspacesChanged')} workspacesChanged")
     return 0
+
+
+def show_package_fixes(folder, send, request, notes):
+    """Opens package.json, hovers the lodash dependency and lists its fixes."""
+    path = folder + "/package.json"
+    uri = "file://" + path
+    text = open(path).read()
+    send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+          "params": {"textDocument": {"uri": uri, "languageId": "json", "version": 1, "text": text}}})
+
+    def published():
+        return [n for n in notes if n["method"] == "textDocument/publishDiagnostics"
+                and n["params"]["uri"] == uri and n["params"].get("version") == 1]
+    while not published():
+        request("warden/workspaces", {})
+    diagnostics = published()[-1]["params"]["diagnostics"]
+    line = next(i for i, l in enumerate(text.splitlines()) if '"lodash"' in l)
+    hover = request("textDocument/hover", {"textDocument": {"uri": uri},
+                                           "position": {"line": line, "character": 6}})
+    print("  hover on lodash in beta/package.json:")
+    for l in hover["contents"]["value"].splitlines()[:8]:
+        print(f"    | {l}")
+    for d in diagnostics:
+        actions = request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
+                                                      "context": {"diagnostics": [d]}}) or []
+        for a in actions:
+            print(f"  fix for [{d['code']}]: {a['title']}")
 
 
 if __name__ == "__main__":
