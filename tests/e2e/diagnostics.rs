@@ -471,19 +471,9 @@ fn manifests_are_checked_against_imported_advisories() {
     let tmp = tempfile::tempdir().unwrap();
     let base = std::fs::canonicalize(tmp.path()).unwrap();
     let root = repo(&base, "deps");
-    let db = db_for(&root);
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osv");
-    let out = std::process::Command::new(warden_bin())
-        .args(["db", "import"])
-        .arg(&fixtures)
-        .env("WARDEN_DB", &db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    import_advisories(
+        &db_for(&root),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osv"),
     );
 
     let mut s = start_in(&root);

@@ -27,18 +27,7 @@ fn fixtures(base: &Path) -> (PathBuf, PathBuf) {
         String::from_utf8_lossy(&out.stderr)
     );
     let db = base.join("db/w.db");
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let out = std::process::Command::new(warden_bin())
-        .args(["db", "import"])
-        .arg(repo_root.join("fixtures/osv"))
-        .env("WARDEN_DB", &db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_advisories(&db, &repo_root.join("fixtures/osv"));
     (std::fs::canonicalize(ws).unwrap(), db)
 }
 
@@ -149,6 +138,9 @@ fn upgrade(s: &mut Server, uri: &str, text: &str, code: &str, title: &str) -> (V
     (diagnostics(s, uri, 2), new)
 }
 
+/// A file to open (folder, path, languageId) and its diagnostics (line, code, severity).
+type Expectation<'a> = (&'a Path, &'a str, &'a str, &'a [(u64, &'a str, i64)]);
+
 #[test]
 fn fixture_projects_show_each_issue_and_upgrades_are_safe() {
     let tmp = tempfile::tempdir().unwrap();
@@ -158,25 +150,63 @@ fn fixture_projects_show_each_issue_and_upgrades_are_safe() {
     s.initialize(&[&alpha, &beta, &gamma], Value::Null);
     s.wait_for("warden/workspacesChanged", |_| true);
 
-    let (req, req_text) = open_file(&mut s, &alpha.join("requirements.txt"), "pip-requirements");
-    let d = diagnostics(&mut s, &req, 1);
-    assert_eq!(
-        summary(&d),
-        [
-            (0, "PYSEC-2023-74".into(), 2),
-            (1, "MAL-2023-1941".into(), 1)
-        ]
-    );
-    let (pkg, pkg_text) = open_file(&mut s, &beta.join("package.json"), "json");
-    let d = diagnostics(&mut s, &pkg, 1);
-    assert_eq!(
-        summary(&d),
-        [
-            (6, "MAL-2025-46969".into(), 1),
-            (7, "GHSA-29mw-wpgm-hmr9".into(), 2),
-            (10, "MAL-2025-46974".into(), 1),
-        ]
-    );
+    // Each fixture manifest (and a script importing a typosquat): (line, code, severity).
+    let expect: [Expectation; 6] = [
+        (
+            &alpha,
+            "requirements.txt",
+            "pip-requirements",
+            &[(0, "PYSEC-2023-74", 2), (1, "MAL-2023-1941", 1)],
+        ),
+        (
+            &beta,
+            "package.json",
+            "json",
+            &[
+                (6, "MAL-2025-46969", 1),
+                (7, "GHSA-29mw-wpgm-hmr9", 2),
+                (10, "MAL-2025-46974", 1),
+            ],
+        ),
+        (
+            &gamma,
+            "Cargo.toml",
+            "toml",
+            &[(6, "RUSTSEC-2020-0071", 2), (7, "RUSTSEC-2021-0003", 2)],
+        ),
+        (&gamma, "go.mod", "go.mod", &[(4, "GO-2023-1571", 2)]),
+        (
+            &gamma,
+            "tools/pyproject.toml",
+            "toml",
+            &[(5, "PYSEC-2023-74", 2), (9, "PYSEC-2024-57", 2)],
+        ),
+        (
+            &alpha,
+            "scripts/4.00_train.py",
+            "python",
+            &[(3, "MAL-2023-2300", 1)],
+        ),
+    ];
+    let mut opened = Vec::new();
+    for (root, file, lang, want) in expect {
+        let (uri, text) = open_file(&mut s, &root.join(file), lang);
+        let d = diagnostics(&mut s, &uri, 1);
+        let want: Vec<(u64, String, i64)> = want
+            .iter()
+            .map(|&(l, c, sev)| (l, c.to_owned(), sev))
+            .collect();
+        assert_eq!(summary(&d), want, "{file}");
+        opened.push((uri, text, d));
+    }
+    let [
+        (req, req_text, _),
+        (pkg, pkg_text, d),
+        (cargo, cargo_text, _),
+        (gomod, go_text, _),
+        _,
+        (_, _, train),
+    ] = opened.try_into().unwrap();
     let lodash = line_of(&d, "GHSA-29mw-wpgm-hmr9");
     let message = lodash["message"].as_str().unwrap();
     assert!(
@@ -200,31 +230,10 @@ fn fixture_projects_show_each_issue_and_upgrades_are_safe() {
         "{debug:#?}"
     );
 
-    let (cargo, cargo_text) = open_file(&mut s, &gamma.join("Cargo.toml"), "toml");
-    let d = diagnostics(&mut s, &cargo, 1);
     assert_eq!(
-        summary(&d),
-        [
-            (6, "RUSTSEC-2020-0071".into(), 2),
-            (7, "RUSTSEC-2021-0003".into(), 2)
-        ]
+        train[0]["range"]["start"]["character"], 7,
+        "on the module name"
     );
-    let (gomod, go_text) = open_file(&mut s, &gamma.join("go.mod"), "go.mod");
-    let d = diagnostics(&mut s, &gomod, 1);
-    assert_eq!(summary(&d), [(4, "GO-2023-1571".into(), 2)]);
-    let (py, _) = open_file(&mut s, &gamma.join("tools/pyproject.toml"), "toml");
-    let d = diagnostics(&mut s, &py, 1);
-    assert_eq!(
-        summary(&d),
-        [
-            (5, "PYSEC-2023-74".into(), 2),
-            (9, "PYSEC-2024-57".into(), 2)
-        ]
-    );
-    let (train, _) = open_file(&mut s, &alpha.join("scripts/4.00_train.py"), "python");
-    let d = diagnostics(&mut s, &train, 1);
-    assert_eq!(summary(&d), [(3, "MAL-2023-2300".into(), 1)]);
-    assert_eq!(d[0]["range"]["start"]["character"], 7, "on the module name");
 
     // Hover lists every advisory with affected and fixed versions and links.
     let hover = s

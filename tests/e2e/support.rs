@@ -311,6 +311,23 @@ fn read_frame(r: &mut impl BufRead) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
+/// `warden db import PATH` into the database `db` (created with its folder);
+/// panics with warden's stderr on failure.
+pub fn import_advisories(db: &Path, path: &Path) {
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let out = Command::new(warden_bin())
+        .args(["db", "import"])
+        .arg(path)
+        .env("WARDEN_DB", db)
+        .output()
+        .expect("run warden db import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn file_uri(p: &Path) -> String {
     format!("file://{}", p.display())
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use support::{Server, file_uri, repo, warden_bin};
+use support::{Server, file_uri, import_advisories, repo, warden_bin};
 use warden_analysis::packages::manifest::Kind;
 use warden_analysis::packages::osv::Record;
 use warden_analysis::packages::{Ecosystem, Records};
@@ -37,17 +37,7 @@ fn dataset() -> PathBuf {
 
 fn import(db: &Path, data: &Path) -> f64 {
     let started = Instant::now();
-    let out = Command::new(warden_bin())
-        .args(["db", "import"])
-        .arg(data)
-        .env("WARDEN_DB", db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_advisories(db, data);
     started.elapsed().as_secs_f64()
 }
 
@@ -214,7 +204,6 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let base = std::fs::canonicalize(tmp.path()).unwrap();
     let db = base.join("db/w.db");
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
     let data = dataset();
     let first = import(&db, &data);
     let again = import(&db, &data);

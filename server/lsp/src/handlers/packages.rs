@@ -193,18 +193,7 @@ pub async fn code_actions(b: &Backend, uri: &Uri, wanted: Range) -> Vec<CodeActi
         if !super::code_actions::overlaps(range, wanted) {
             continue;
         }
-        let finding = warden_analysis::Finding::at(
-            &index,
-            FindingKind::Package,
-            c.issue
-                .advisories
-                .first()
-                .map_or("advisory", |a| a.id.as_str()),
-            c.issue.severity,
-            c.issue.message.clone(),
-            dep.start,
-            dep.end,
-        );
+        let finding = c.finding(&index);
         let diagnostic = to_diagnostic(&finding, range, uri);
         let edit = |start: usize, end: usize, new_text: String| WorkspaceEdit {
             document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {

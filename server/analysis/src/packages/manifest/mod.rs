@@ -199,6 +199,29 @@ pub struct Checked {
     pub upgrade: Option<(String, String)>,
 }
 
+impl Checked {
+    /// The diagnostic finding: on the direct dependency, coded by the first advisory,
+    /// with one related line per advisory when there are several.
+    pub fn finding(&self, index: &LineIndex) -> Finding {
+        let mut f = Finding::at(
+            index,
+            FindingKind::Package,
+            self.issue
+                .advisories
+                .first()
+                .map_or("advisory", |a| a.id.as_str()),
+            self.issue.severity,
+            self.issue.message.clone(),
+            self.dependency.start,
+            self.dependency.end,
+        );
+        if self.issue.advisories.len() > 1 {
+            f.related = self.issue.advisories.iter().map(|a| a.line()).collect();
+        }
+        f
+    }
+}
+
 /// The lowest upgrade whose new requirement the advisories no longer flag (or, failing
 /// that, the one to the safe version).
 fn upgrade_of(
@@ -332,22 +355,7 @@ pub fn check(
             }
         }
     }
-    for c in &checked {
-        let mut f = finding(
-            c.issue
-                .advisories
-                .first()
-                .map_or("advisory", |a| a.id.as_str()),
-            c.issue.severity,
-            c.issue.message.clone(),
-            c.dependency.start,
-            c.dependency.end,
-        );
-        if c.issue.advisories.len() > 1 {
-            f.related = c.issue.advisories.iter().map(|a| a.line()).collect();
-        }
-        findings.push(f);
-    }
+    findings.extend(checked.iter().map(|c| c.finding(&index)));
     findings.sort_by_key(|f| (f.start, f.end));
     (findings, checked)
 }
