@@ -493,3 +493,29 @@ fn warden_scan_reports_package_findings_in_every_format() {
         "{levels:?}"
     );
 }
+
+#[test]
+fn a_missing_osv_path_is_one_clear_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let root = repo(&base, "app");
+    let missing = base.join("no-such-osv");
+    let mut s = Server::spawn(&base.join("db/w.db"));
+    s.settings = json!({
+        "scan": {"onStartup": false},
+        "packages": {"osvPaths": [missing.display().to_string()], "osvPollSeconds": 1}
+    });
+    s.initialize(&[&root], Value::Null);
+    let shown = s.wait_for("window/showMessage", |p| {
+        p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot import packages.osvPaths"))
+    });
+    assert_eq!(shown["type"], 2, "a warning");
+    assert!(shown["message"].as_str().unwrap().contains("no-such-osv"));
+    // The poll does not repeat it while nothing changes, and the server keeps serving.
+    let again = s.take("window/showMessage", Duration::from_millis(2500));
+    assert!(again.is_empty(), "{again:#?}");
+    assert!(!s.workspaces().is_empty());
+    assert!(s.shutdown().success());
+}

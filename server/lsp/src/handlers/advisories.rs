@@ -126,6 +126,8 @@ impl Sync {
                 super::documents::reanalyze_all(&self.shared, &self.client);
             }
             Err(e) => {
+                // Remembered too, so the poll warns again only when something changes.
+                *last = Some(fp);
                 let message = format!("warden: cannot import packages.osvPaths: {e}");
                 span.fail(e);
                 progress.end(message.clone()).await;
