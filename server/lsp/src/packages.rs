@@ -96,7 +96,7 @@ impl LockCache {
                 Err(e) => Err(e.to_string()),
             }
         };
-        let parsed = Arc::new(parsed);
+        let parsed = Arc::new(parsed.map_err(|e| format!("{name} cannot be used ({e})")));
         entries.insert(path.to_path_buf(), (stamp.0, stamp.1, parsed.clone()));
         Some(parsed)
     }
@@ -122,7 +122,6 @@ pub fn check_manifest(
     if let Some(Err(e)) = lock.as_deref() {
         let index = LineIndex::new(text);
         let first_line = text.find('\n').unwrap_or(text.len());
-        let name = kind.lockfiles().first().copied().unwrap_or("lockfile");
         findings.insert(
             0,
             Finding::at(
@@ -130,9 +129,7 @@ pub fn check_manifest(
                 FindingKind::Package,
                 "lockfile-unreadable",
                 Severity::Info,
-                format!(
-                    "{name} cannot be used ({e}); versions are judged from this manifest's ranges"
-                ),
+                format!("{e}; versions are judged from this manifest's ranges"),
                 0,
                 first_line,
             ),
