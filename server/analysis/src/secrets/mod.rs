@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod filters;
+pub mod redact;
 pub mod rules;
 
 use std::path::Path;

@@ -1,0 +1,242 @@
+//! Redaction for text that leaves the machine: every secret the rules find becomes a
+//! placeholder `__WARDEN_SECRET_<n>__` (one per distinct value, numbered in order of
+//! appearance), and [`Restorer`] puts the values back into a streamed reply, also when
+//! a placeholder arrives split across chunks. A placeholder the reply invents (a
+//! number never issued) or alters is left as it is, never guessed.
+
+use super::{Context, RuleSet};
+
+const PREFIX: &str = "__WARDEN_SECRET_";
+const SUFFIX: &str = "__";
+
+/// Placeholders and the secrets they stand for. Never log or store it.
+#[derive(Default, Clone)]
+pub struct Redactions {
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactions({} secrets)", self.secrets.len())
+    }
+}
+
+impl Redactions {
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// The placeholder for a secret, issuing a new one for a new value.
+    fn placeholder(&mut self, secret: &str) -> String {
+        let n = match self.secrets.iter().position(|s| s == secret) {
+            Some(i) => i + 1,
+            None => {
+                self.secrets.push(secret.to_owned());
+                self.secrets.len()
+            }
+        };
+        format!("{PREFIX}{n}{SUFFIX}")
+    }
+
+    fn secret(&self, n: usize) -> Option<&str> {
+        n.checked_sub(1)
+            .and_then(|i| self.secrets.get(i))
+            .map(String::as_str)
+    }
+
+    /// Replaces every known placeholder in a complete text.
+    pub fn restore(&self, text: &str) -> String {
+        let mut r = Restorer::new(self);
+        let mut out = r.push(text);
+        out.push_str(&r.finish());
+        out
+    }
+}
+
+/// Replaces the secrets `rules` find in `text` with placeholders, adding to
+/// `redactions` (so several texts of one request share numbering). Returns the text to
+/// send and how many secrets it contained.
+pub fn redact(
+    text: &str,
+    ctx: &Context<'_>,
+    rules: &RuleSet,
+    redactions: &mut Redactions,
+) -> (String, usize) {
+    let mut findings = rules.scan_with(text, ctx).findings;
+    findings.sort_by_key(|f| f.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut count = 0;
+    for f in findings {
+        if f.start < at || f.end > text.len() {
+            continue; // overlapping findings: the first one already covers it
+        }
+        out.push_str(&text[at..f.start]);
+        out.push_str(&redactions.placeholder(&text[f.start..f.end]));
+        at = f.end;
+        count += 1;
+    }
+    out.push_str(&text[at..]);
+    (out, count)
+}
+
+/// Restores placeholders in a reply that arrives in chunks.
+pub struct Restorer<'a> {
+    redactions: &'a Redactions,
+    pending: String,
+}
+
+impl<'a> Restorer<'a> {
+    pub fn new(redactions: &'a Redactions) -> Self {
+        Restorer {
+            redactions,
+            pending: String::new(),
+        }
+    }
+
+    /// Takes the next chunk; returns what can be shown now. A tail that could still
+    /// become a placeholder is held back until the next chunk or [`Restorer::finish`].
+    pub fn push(&mut self, chunk: &str) -> String {
+        self.pending.push_str(chunk);
+        let (out, consumed) = self.process(false);
+        self.pending.drain(..consumed);
+        out
+    }
+
+    /// Everything still held back (an unfinished placeholder stays as written).
+    pub fn finish(&mut self) -> String {
+        let (out, _) = self.process(true);
+        self.pending.clear();
+        out
+    }
+
+    /// Replaces complete placeholders in `pending`; unless `last`, stops before a tail
+    /// that could still become one. Returns the output and the bytes consumed.
+    fn process(&self, last: bool) -> (String, usize) {
+        let text = self.pending.as_str();
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        while let Some(i) = text[at..].find(PREFIX).map(|i| at + i) {
+            out.push_str(&text[at..i]);
+            let after = &text[i + PREFIX.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let rest = &after[digits..];
+            if !last && (rest.is_empty() || (digits > 0 && rest == "_")) {
+                return (out, i); // may complete with the next chunk
+            }
+            // Exactly as issued: no leading zero, the suffix right after the digits.
+            let secret = (rest.starts_with(SUFFIX) && !after.starts_with('0'))
+                .then(|| after[..digits].parse().ok())
+                .flatten()
+                .and_then(|n| self.redactions.secret(n));
+            match secret {
+                Some(s) => {
+                    out.push_str(s);
+                    at = i + PREFIX.len() + digits + SUFFIX.len();
+                }
+                None => {
+                    out.push_str(PREFIX);
+                    at = i + PREFIX.len();
+                }
+            }
+        }
+        // No placeholder starts in the rest; hold a tail that is a prefix of one.
+        let hold = if last { 0 } else { prefix_tail(&text[at..]) };
+        let end = text.len() - hold;
+        out.push_str(&text[at..end]);
+        (out, end)
+    }
+}
+
+/// The length of the longest suffix of `text` that is a proper prefix of the
+/// placeholder prefix (`_`, `__W`, ..., `__WARDEN_SECRET`).
+fn prefix_tail(text: &str) -> usize {
+    (1..PREFIX.len().min(text.len() + 1))
+        .rev()
+        .find(|&n| text.is_char_boundary(text.len() - n) && text.ends_with(&PREFIX[..n]))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Lang;
+
+    const AWS: &str = "AKIAQ3EGRB4XY7MNP2KD";
+    const GHP: &str = "ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt";
+
+    fn redacted(text: &str) -> (String, Redactions) {
+        let mut r = Redactions::default();
+        let ctx = Context {
+            lang: Lang::detect(None, Some("python")),
+            ..Default::default()
+        };
+        let (out, _) = redact(text, &ctx, &RuleSet::builtin(), &mut r);
+        (out, r)
+    }
+
+    #[test]
+    fn secrets_become_numbered_placeholders_and_come_back() {
+        let text = format!("A = \"{AWS}\"\nB = \"{GHP}\"\nC = \"{AWS}\"\n");
+        let (out, r) = redacted(&text);
+        assert_eq!(
+            out,
+            "A = \"__WARDEN_SECRET_1__\"\nB = \"__WARDEN_SECRET_2__\"\nC = \"__WARDEN_SECRET_1__\"\n"
+        );
+        assert!(!out.contains(AWS) && !out.contains(GHP));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.restore(&out), text);
+        assert_eq!(
+            format!("{r:?}"),
+            "Redactions(2 secrets)",
+            "Debug never shows values"
+        );
+    }
+
+    #[test]
+    fn restores_across_every_chunk_boundary() {
+        let (_, r) = redacted(&format!("k = \"{AWS}\"\n"));
+        let reply = "key = \"__WARDEN_SECRET_1__\"  # kept\n";
+        let want = format!("key = \"{AWS}\"  # kept\n");
+        for cut in 0..=reply.len() {
+            for cut2 in cut..=reply.len() {
+                let mut s = Restorer::new(&r);
+                let mut got = s.push(&reply[..cut]);
+                got.push_str(&s.push(&reply[cut..cut2]));
+                got.push_str(&s.push(&reply[cut2..]));
+                got.push_str(&s.finish());
+                assert_eq!(got, want, "cuts at {cut} and {cut2}");
+            }
+        }
+        // One character at a time.
+        let mut s = Restorer::new(&r);
+        let mut got: String = reply.chars().map(|c| s.push(&c.to_string())).collect();
+        got.push_str(&s.finish());
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn invented_or_altered_placeholders_stay_visible() {
+        let (_, r) = redacted(&format!("k = \"{AWS}\"\n"));
+        for reply in [
+            "x = \"__WARDEN_SECRET_2__\"",
+            "x = \"__WARDEN_SECRET_01__\"",
+            "x = \"__WARDEN_SECRET_1_\"",
+            "x = \"__WARDEN_SECRET__\"",
+            "x = \"__WARDEN_SECRET_1",
+            "x = \"WARDEN_SECRET_1__\"",
+        ] {
+            assert_eq!(r.restore(reply), reply);
+        }
+        // Text that only looks like the start of one is released at the end.
+        let mut s = Restorer::new(&r);
+        assert_eq!(s.push("a __WARD"), "a ");
+        assert_eq!(s.finish(), "__WARD");
+        assert_eq!(prefix_tail("héllo __"), 2);
+        assert_eq!(prefix_tail("é"), 0);
+    }
+}
