@@ -1,0 +1,7 @@
+//! LLM providers behind one trait: OpenAI-compatible chat completions (OpenAI,
+//! OpenRouter, Ollama's `/v1`, llama.cpp, vLLM, LM Studio) and the Anthropic Messages
+//! API, both streamed as server-sent events. This crate speaks HTTP and the wire
+//! formats; callers own redaction, caching, metering and tracing.
+
+pub mod sse;
+pub mod wire;
