@@ -3,5 +3,6 @@
 //! API, both streamed as server-sent events. This crate speaks HTTP and the wire
 //! formats; callers own redaction, caching, metering and tracing.
 
+pub mod client;
 pub mod sse;
 pub mod wire;
