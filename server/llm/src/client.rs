@@ -10,7 +10,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::sse;
-use crate::wire::{self, Api, Chat, Delta, Usage, UsageTotal};
+use crate::wire::{self, Api, Chat, Delta, Usage};
 
 /// Where and how to reach one provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,7 +214,7 @@ async fn read(
     let mut body = resp.bytes_stream();
     let mut parser = sse::Parser::new();
     let mut text = String::new();
-    let mut usage = UsageTotal::default();
+    let mut usage = Usage::default();
     let mut first_token = None;
     let mut done = false;
     while !done {
@@ -243,7 +243,7 @@ async fn read(
                     on_text(&t);
                     text.push_str(&t);
                 }
-                Delta::Usage(u) => usage.add(u),
+                Delta::Usage(u) => usage.merge(u),
                 Delta::Done => done = true,
                 Delta::Error(message) => return Err(stream_err(message)),
                 Delta::Nothing => {}
@@ -252,7 +252,7 @@ async fn read(
     }
     Ok(Reply {
         text,
-        usage: usage.0,
+        usage,
         first_token,
         latency: started.elapsed(),
         attempts,
@@ -468,6 +468,14 @@ mod tests {
         assert!(req.starts_with("post /messages") && req.contains("anthropic-version: 2023-06-01"));
     }
 
+    /// The error message of a call that must fail.
+    async fn failure(p: &Provider, key: Option<&str>) -> String {
+        stream(p, key, &chat(), &CancellationToken::new(), |_| {})
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn clear_errors_for_auth_missing_keys_garbage_stalls_and_dead_servers() {
         let (url, _) = serve(vec![Answer::Status(
@@ -477,16 +485,7 @@ mod tests {
         .await;
         let mut p = provider(&url, Api::Openai);
         p.api_key_env = Some("WARDEN_TEST_KEY_B".into());
-        let e = stream(
-            &p,
-            Some("wrong"),
-            &chat(),
-            &CancellationToken::new(),
-            |_| {},
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let e = failure(&p, Some("wrong")).await;
         assert!(
             e.contains("HTTP 401") && e.contains("WARDEN_TEST_KEY_B") && e.contains("bad key"),
             "{e}"
@@ -502,37 +501,16 @@ mod tests {
         assert!(api_key(&p).unwrap().is_some());
 
         let (url, _) = serve(vec![Answer::Stream(vec![("data: {garbage\n\n", 0)])]).await;
-        let e = stream(
-            &provider(&url, Api::Openai),
-            None,
-            &chat(),
-            &CancellationToken::new(),
-            |_| {},
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let e = failure(&provider(&url, Api::Openai), None).await;
         assert!(e.contains("malformed stream event"), "{e}");
 
         let (url, _) = serve(vec![Answer::Stall]).await;
-        let e = stream(
-            &provider(&url, Api::Openai),
-            None,
-            &chat(),
-            &CancellationToken::new(),
-            |_| {},
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let e = failure(&provider(&url, Api::Openai), None).await;
         assert!(e.contains("stalled"), "{e}");
 
         let mut dead = provider("http://127.0.0.1:9", Api::Openai);
         dead.max_retries = 0;
-        let e = stream(&dead, None, &chat(), &CancellationToken::new(), |_| {})
-            .await
-            .unwrap_err()
-            .to_string();
+        let e = failure(&dead, None).await;
         assert!(e.contains("cannot connect") && e.contains("baseUrl"), "{e}");
     }
 

@@ -55,7 +55,7 @@ pub struct Usage {
 impl Usage {
     /// Fields a later event reports replace earlier ones (Anthropic sends input at the
     /// start and output at the end).
-    fn merge(&mut self, other: Usage) {
+    pub fn merge(&mut self, other: Usage) {
         for (mine, theirs) in [
             (&mut self.input, other.input),
             (&mut self.output, other.output),
@@ -205,16 +205,6 @@ pub fn decode(api: Api, name: Option<&str>, data: &str) -> Delta {
     }
 }
 
-/// Accumulates a stream's usage.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct UsageTotal(pub Usage);
-
-impl UsageTotal {
-    pub fn add(&mut self, u: Usage) {
-        self.0.merge(u);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,14 +281,14 @@ mod tests {
     #[test]
     fn anthropic_events_and_usage() {
         let d = |name: &str, s: &str| decode(Api::Anthropic, Some(name), s);
-        let mut total = UsageTotal::default();
+        let mut total = Usage::default();
         let Delta::Usage(u) = d(
             "message_start",
             r#"{"type":"message_start","message":{"usage":{"input_tokens":12,"cache_read_input_tokens":30,"output_tokens":1}}}"#,
         ) else {
             panic!()
         };
-        total.add(u);
+        total.merge(u);
         assert_eq!(
             d(
                 "content_block_delta",
@@ -312,9 +302,9 @@ mod tests {
         ) else {
             panic!()
         };
-        total.add(u);
+        total.merge(u);
         assert_eq!(
-            total.0,
+            total,
             Usage {
                 input: 42,
                 output: 42,

@@ -40,8 +40,8 @@ pub struct AdvisoryRef {
 }
 
 impl AdvisoryRef {
-    /// One line naming the advisory: id, aliases, severity label, summary, fix.
-    pub fn line(&self) -> String {
+    /// Id, aliases and severity label: `GHSA-x (CVE-y) [HIGH]`.
+    pub fn label(&self) -> String {
         let mut s = self.id.clone();
         if !self.aliases.is_empty() {
             s.push_str(&format!(" ({})", self.aliases.join(", ")));
@@ -49,6 +49,12 @@ impl AdvisoryRef {
         if let Some(sev) = self.severity.as_ref().filter(|s| !s.starts_with("CVSS")) {
             s.push_str(&format!(" [{sev}]"));
         }
+        s
+    }
+
+    /// One line naming the advisory: id, aliases, severity label, summary, fix.
+    pub fn line(&self) -> String {
+        let mut s = self.label();
         if let Some(summary) = &self.summary {
             s.push_str(&format!(": {summary}"));
         }
@@ -198,16 +204,7 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
         .collect();
     let list = advisories
         .iter()
-        .map(|a| {
-            let mut s = a.id.clone();
-            if !a.aliases.is_empty() {
-                s.push_str(&format!(" ({})", a.aliases.join(", ")));
-            }
-            if let Some(sev) = a.severity.as_ref().filter(|s| !s.starts_with("CVSS")) {
-                s.push_str(&format!(" [{sev}]"));
-            }
-            s
-        })
+        .map(AdvisoryRef::label)
         .collect::<Vec<_>>()
         .join("; ");
     let first_summary = advisories

@@ -241,17 +241,22 @@ fn str_of<'a>(t: &'a toml::Table, key: &str) -> &'a str {
     t.get(key).and_then(toml::Value::as_str).unwrap_or("")
 }
 
+/// A `[[package]]` entry's node; edges come from [`link_versions`].
+fn toml_node(p: &toml::Table, local: bool) -> Node {
+    Node {
+        name: str_of(p, "name").to_owned(),
+        version: str_of(p, "version").to_owned(),
+        deps: Vec::new(),
+        local,
+    }
+}
+
 fn cargo_lock(text: &str) -> Result<Vec<Node>, String> {
     let doc = toml_doc(text)?;
     let mut nodes = Vec::new();
     let mut wanted = Vec::new();
     for p in packages(&doc) {
-        nodes.push(Node {
-            name: str_of(p, "name").to_owned(),
-            version: str_of(p, "version").to_owned(),
-            deps: Vec::new(),
-            local: p.get("source").is_none(),
-        });
+        nodes.push(toml_node(p, p.get("source").is_none()));
         // "name", "name version" or "name version (source)".
         wanted.push(
             p.get("dependencies")
@@ -277,12 +282,7 @@ fn poetry_lock(text: &str) -> Result<Vec<Node>, String> {
     let mut nodes = Vec::new();
     let mut wanted = Vec::new();
     for p in packages(&doc) {
-        nodes.push(Node {
-            name: str_of(p, "name").to_owned(),
-            version: str_of(p, "version").to_owned(),
-            deps: Vec::new(),
-            local: false,
-        });
+        nodes.push(toml_node(p, false));
         wanted.push(
             p.get("dependencies")
                 .and_then(toml::Value::as_table)
@@ -306,12 +306,7 @@ fn uv_lock(text: &str) -> Result<Vec<Node>, String> {
                 .iter()
                 .any(|k| s.contains_key(*k))
         });
-        nodes.push(Node {
-            name: str_of(p, "name").to_owned(),
-            version: str_of(p, "version").to_owned(),
-            deps: Vec::new(),
-            local,
-        });
+        nodes.push(toml_node(p, local));
         let entries = |v: Option<&toml::Value>| -> Vec<(String, Option<String>)> {
             v.and_then(toml::Value::as_array)
                 .into_iter()

@@ -80,6 +80,13 @@ impl Affected {
         })
     }
 
+    /// Whether `version` is listed (binary search).
+    pub fn lists(&self, eco: Ecosystem, version: &Version) -> bool {
+        let listed = self.listed(eco);
+        let at = listed.partition_point(|v| v.partial_cmp(version) == Some(Ordering::Less));
+        listed.get(at).is_some_and(|v| v == version)
+    }
+
     /// Whether a listed version lies in `interval` (binary search).
     pub fn lists_any_in(&self, eco: Ecosystem, interval: &Interval) -> bool {
         let listed = self.listed(eco);
@@ -320,9 +327,7 @@ fn evaluable(range: &Range) -> bool {
 
 /// Whether `version` is affected by `affected`, per the OSV evaluation rules.
 pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bool {
-    let listed = affected.listed(eco);
-    let at = listed.partition_point(|v| v.partial_cmp(version) == Some(Ordering::Less));
-    listed.get(at).is_some_and(|v| v == version)
+    affected.lists(eco, version)
         || affected
             .ranges
             .iter()
@@ -351,19 +356,6 @@ pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bo
                 }
                 vulnerable
             })
-}
-
-/// The affected versions as intervals: one per introduced..fixed/last_affected pair of
-/// every evaluable range, plus a point per listed version.
-pub fn intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
-    let mut out: Vec<Interval> = affected
-        .listed(eco)
-        .iter()
-        .cloned()
-        .map(Interval::exactly)
-        .collect();
-    out.extend(range_intervals(eco, affected).iter().cloned());
-    out
 }
 
 /// The intervals of the evaluable ranges only (not the listed versions), computed once
@@ -467,7 +459,8 @@ mod tests {
         for (v, want) in cases {
             let version = eco.parse_version(v).unwrap();
             assert_eq!(is_affected(eco, a, &version), *want, "{v}");
-            let by_interval = intervals(eco, a).iter().any(|i| i.contains(&version));
+            let by_interval = a.lists_any_in(eco, &Interval::exactly(version.clone()))
+                || range_intervals(eco, a).iter().any(|i| i.contains(&version));
             assert_eq!(by_interval, *want, "{v} (intervals)");
         }
     }

@@ -21,7 +21,7 @@ use crate::shared::Shared;
 
 /// What a background import needs (cheap to clone into tasks).
 #[derive(Clone)]
-struct Sync {
+struct OsvSync {
     client: Client,
     shared: Arc<Shared>,
     tracer: Tracer,
@@ -29,9 +29,9 @@ struct Sync {
     progress: bool,
 }
 
-impl Sync {
-    fn of(b: &Backend) -> Option<Sync> {
-        Some(Sync {
+impl OsvSync {
+    fn of(b: &Backend) -> Option<OsvSync> {
+        Some(OsvSync {
             client: b.client.clone(),
             shared: b.shared.clone(),
             tracer: b.tracer.clone(),
@@ -141,14 +141,14 @@ impl Sync {
 
 /// Imports `packages.osvPaths` in the background if they changed.
 pub fn sync(b: &Backend) {
-    if let Some(s) = Sync::of(b) {
+    if let Some(s) = OsvSync::of(b) {
         tokio::spawn(async move { s.run().await });
     }
 }
 
 /// Starts the poll that re-imports `packages.osvPaths` when their files change.
 pub fn start_polling(b: &Backend) {
-    let Some(s) = Sync::of(b) else { return };
+    let Some(s) = OsvSync::of(b) else { return };
     tokio::spawn(async move {
         loop {
             let every = s.settings().osv_poll_seconds;
