@@ -25,6 +25,148 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub scan: ScanSettings,
     pub packages: PackagesSettings,
+    pub llm: LlmSettings,
+}
+
+/// LLM actions: providers, the model per file and action, budgets, guardrails, cache
+/// and prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LlmSettings {
+    /// Key of `providers` used when no mux rule matches.
+    pub provider: String,
+    /// Model used when no mux rule matches (else the provider's own `model`).
+    pub model: Option<String>,
+    /// Providers by name; the built-in ones can be changed or new ones added.
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+    /// Model muxing: the first rule whose `glob` (and `action`, if given) matches wins.
+    pub mux: Vec<MuxRule>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    /// Longest wait for the first byte and between bytes of a reply.
+    pub timeout_seconds: u64,
+    pub max_retries: u32,
+    /// Budget, in estimated tokens, for the context sent with an action.
+    pub context_tokens: usize,
+    /// Add the workspace snapshot to the context (lowest priority in the budget).
+    pub include_snapshot: bool,
+    /// Files matching these globs (by file name or repository-relative path) are never
+    /// sent.
+    pub exclude: Vec<String>,
+    /// Regular expressions (case-insensitive); a prompt matching one is refused.
+    pub deny_list: Vec<String>,
+    /// Answer identical requests from the response cache.
+    pub cache: bool,
+    /// USD per million tokens by model, over the built-in table.
+    pub prices: std::collections::BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// `openai` (any OpenAI-compatible server) or `anthropic`.
+    pub api: ApiKind,
+    pub base_url: String,
+    /// Name of the environment variable holding the API key; never the key itself.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The provider's default model.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKind {
+    Openai,
+    Anthropic,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MuxRule {
+    /// Glob over the repository-relative path (`**/*.py`, `scripts/**`).
+    pub glob: String,
+    /// `explain`, `fix`, `rewrite`, `docstring` or `tests`; any action when absent.
+    #[serde(default)]
+    pub action: Option<String>,
+    pub provider: String,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Cached input tokens (defaults to the input price).
+    #[serde(default)]
+    pub cached: Option<f64>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        let provider = |api, base: &str, key: Option<&str>| ProviderSettings {
+            api,
+            base_url: base.into(),
+            api_key_env: key.map(Into::into),
+            model: None,
+        };
+        let providers = [
+            (
+                "ollama",
+                provider(ApiKind::Openai, "http://localhost:11434/v1", None),
+            ),
+            (
+                "llamacpp",
+                provider(ApiKind::Openai, "http://localhost:8080/v1", None),
+            ),
+            (
+                "openrouter",
+                provider(
+                    ApiKind::Openai,
+                    "https://openrouter.ai/api/v1",
+                    Some("OPENROUTER_API_KEY"),
+                ),
+            ),
+            (
+                "openai",
+                provider(
+                    ApiKind::Openai,
+                    "https://api.openai.com/v1",
+                    Some("OPENAI_API_KEY"),
+                ),
+            ),
+            (
+                "anthropic",
+                provider(
+                    ApiKind::Anthropic,
+                    "https://api.anthropic.com/v1",
+                    Some("ANTHROPIC_API_KEY"),
+                ),
+            ),
+        ];
+        LlmSettings {
+            provider: "ollama".into(),
+            model: None,
+            providers: providers.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            mux: Vec::new(),
+            max_tokens: 2048,
+            temperature: Some(0.2),
+            timeout_seconds: 60,
+            max_retries: 2,
+            context_tokens: 6000,
+            include_snapshot: false,
+            exclude: [".env*", "*.pem", "*.key", "id_*", "*.p12"]
+                .map(String::from)
+                .to_vec(),
+            deny_list: Vec::new(),
+            cache: true,
+            prices: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +289,34 @@ pub fn effective(editor: &Value, file: Option<&Value>) -> (Settings, Vec<Warning
 impl Settings {
     /// Semantic checks serde cannot express.
     fn check(&mut self, warnings: &mut Vec<Warning>) {
+        let llm = &mut self.llm;
+        let providers = &llm.providers;
+        llm.mux.retain(|rule| {
+            let problem = if !providers.contains_key(&rule.provider) {
+                Some(format!("unknown provider {:?}", rule.provider))
+            } else if globset::Glob::new(&rule.glob).is_err() {
+                Some(format!("invalid glob {:?}", rule.glob))
+            } else {
+                None
+            };
+            if let Some(p) = &problem {
+                warnings.push(Warning {
+                    key: "warden.llm.mux".into(),
+                    message: format!("{p}; the rule is ignored"),
+                });
+            }
+            problem.is_none()
+        });
+        llm.deny_list.retain(|pattern| {
+            let ok = regex::Regex::new(pattern).is_ok();
+            if !ok {
+                warnings.push(Warning {
+                    key: "warden.llm.denyList".into(),
+                    message: format!("{pattern:?} is not a valid regular expression; ignored"),
+                });
+            }
+            ok
+        });
         if let Some(Err(message)) = self.system_prompt.as_deref().map(check_prompt) {
             warnings.push(Warning {
                 key: "warden.systemPrompt".into(),
@@ -217,6 +387,9 @@ pub fn merge(base: &Value, overlay: &Value) -> Value {
     }
 }
 
+/// Settings whose keys are names the user chooses (each entry is validated whole).
+const MAP_SETTINGS: &[[&str; 2]] = &[["llm", "providers"], ["llm", "prices"]];
+
 /// Applies user keys onto the defaults one leaf at a time, keeping each only if the
 /// whole still deserializes; unknown keys and bad values become warnings.
 fn apply(
@@ -241,7 +414,10 @@ fn apply_at(
     for (key, value) in user {
         path.push(key.clone());
         let dotted = format!("{prefix}.{}", path.join("."));
-        match pointer(defaults, path) {
+        let in_map = MAP_SETTINGS
+            .iter()
+            .any(|m| path.len() == m.len() + 1 && path.starts_with(&m.map(String::from)));
+        match pointer(defaults, path).or(in_map.then_some(&Value::Null)) {
             None => warnings.push(Warning {
                 key: dotted,
                 message: "unknown setting; ignored".into(),
