@@ -273,7 +273,14 @@ mod tests {
         insert(&c, &row("rewrite", "m2", "2026-11-21", false, 0.25)).unwrap();
         let by_action = usage(&c, Some(1), None, GroupBy::Action).unwrap();
         assert_eq!(by_action.len(), 2);
-        assert_eq!((by_action[0].key.as_str(), by_action[0].requests, by_action[0].cache_hits), ("explain", 2, 1));
+        assert_eq!(
+            (
+                by_action[0].key.as_str(),
+                by_action[0].requests,
+                by_action[0].cache_hits
+            ),
+            ("explain", 2, 1)
+        );
         assert_eq!(by_action[0].cache_hit_rate, 0.5);
         assert_eq!(by_action[0].tokens_input, 100);
         let by_model = usage(&c, None, None, GroupBy::Model).unwrap();
@@ -284,7 +291,10 @@ mod tests {
         assert!(usage(&c, Some(99), None, GroupBy::Day).unwrap().is_empty());
 
         let (p1, next) = page(&c, Some(1), None, 2).unwrap();
-        assert_eq!(p1.iter().map(|i| i.action.as_str()).collect::<Vec<_>>(), ["rewrite", "explain"]);
+        assert_eq!(
+            p1.iter().map(|i| i.action.as_str()).collect::<Vec<_>>(),
+            ["rewrite", "explain"]
+        );
         assert_eq!(p1[0].workspace, "default");
         let (p2, end) = page(&c, Some(1), next, 2).unwrap();
         assert_eq!((p2.len(), end), (1, None));
@@ -301,7 +311,9 @@ mod tests {
         cache_put(&c, "k", "p", "m", &v, "now").unwrap();
         assert_eq!(cache_get(&c, "k").unwrap(), Some(v.clone()));
         cache_get(&c, "k").unwrap();
-        let hits: i64 = c.query_row("SELECT hits FROM llm_cache", [], |r| r.get(0)).unwrap();
+        let hits: i64 = c
+            .query_row("SELECT hits FROM llm_cache", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(hits, 2);
     }
 }

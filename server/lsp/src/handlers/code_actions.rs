@@ -38,7 +38,7 @@ pub async fn code_action(
     };
     let encoding = b.shared.docs.lock().encoding();
     let file = b.shared.findings.lock().get(uri.as_str()).cloned();
-    let Some(file) = file else { return Ok(None) };
+    let findings = file.map(|f| f.findings).unwrap_or_default();
     let wanted = params.range;
     let mut actions = Vec::new();
     let index = LineIndex::new(&text);
@@ -51,7 +51,7 @@ pub async fn code_action(
         path: path.as_deref(),
         encoding,
     };
-    for (finding, range) in &file.findings {
+    for (finding, range) in &findings {
         if !overlaps(*range, wanted) || finding.end > text.len() {
             continue;
         }
@@ -96,6 +96,14 @@ pub async fn code_action(
             .into_iter()
             .map(CodeActionOrCommand::CodeAction),
     );
+    if let Some(path) = path.as_deref() {
+        let cfg = b.shared.scan_config(Some(path));
+        actions.extend(
+            super::llm::code_actions(&cfg, &uri, path, lang, wanted, &params.context.diagnostics)
+                .into_iter()
+                .map(CodeActionOrCommand::CodeAction),
+        );
+    }
     Ok((!actions.is_empty()).then_some(actions))
 }
 
