@@ -383,6 +383,8 @@ pub fn merge(base: &Value, overlay: &Value) -> Value {
             }
             Value::Object(out)
         }
+        // No overlay (no `.warden.toml`) changes nothing.
+        (b, Value::Null) => b.clone(),
         (_, o) => o.clone(),
     }
 }
@@ -431,7 +433,12 @@ fn apply_at(
             Some(_) => {
                 let previous = set(candidate, path, value.clone());
                 if let Err(e) = serde_json::from_value::<Settings>(candidate.clone()) {
-                    set(candidate, path, previous);
+                    match previous {
+                        Some(v) => {
+                            set(candidate, path, v);
+                        }
+                        None => remove(candidate, path),
+                    }
                     warnings.push(Warning {
                         key: dotted,
                         message: format!("{}; using the default", clean_serde(&e.to_string())),
@@ -447,7 +454,8 @@ fn pointer<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
     path.iter().try_fold(v, |v, k| v.as_object()?.get(k))
 }
 
-fn set(root: &mut Value, path: &[String], value: Value) -> Value {
+/// Sets the value at `path`, returning the one it replaced (`None`: there was none).
+fn set(root: &mut Value, path: &[String], value: Value) -> Option<Value> {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut node = root;
     for k in parents {
@@ -460,7 +468,18 @@ fn set(root: &mut Value, path: &[String], value: Value) -> Value {
     node.as_object_mut()
         .expect("parent is an object")
         .insert(last.clone(), value)
-        .unwrap_or(Value::Null)
+}
+
+fn remove(root: &mut Value, path: &[String]) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    if let Some(Value::Object(map)) = pointer_mut(root, parents) {
+        map.remove(last);
+    }
+}
+
+fn pointer_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.as_object_mut()?.get_mut(k))
 }
 
 fn clean_serde(msg: &str) -> String {
@@ -585,7 +604,37 @@ mod tests {
             &json!({"a": {"b": 9}, "e": 3}),
         );
         assert_eq!(m, json!({"a": {"b": 9, "c": 2}, "d": 1, "e": 3}));
+        assert_eq!(merge(&json!({"a": 1}), &Value::Null), json!({"a": 1}));
         assert_eq!(to_camel("max_tokens"), "maxTokens");
         assert_eq!(to_camel("base-url"), "baseUrl");
+    }
+}
+#[cfg(test)]
+mod llm_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn llm_providers_are_a_map_and_mux_rules_are_checked() {
+        let (s, w) = from_editor(&json!({"llm": {
+            "provider": "local",
+            "model": "m",
+            "providers": {"local": {"api": "openai", "baseUrl": "http://127.0.0.1:1/v1"}},
+            "mux": [{"glob": "**/*.py", "provider": "nope"}, {"glob": "*.sh", "provider": "local", "model": "x"}],
+            "prices": {"m": {"input": 1.0, "output": 2.0}},
+            "denyList": ["ok", "(unclosed"]
+        }}));
+        assert_eq!(s.llm.provider, "local");
+        assert_eq!(s.llm.providers["local"].base_url, "http://127.0.0.1:1/v1");
+        assert!(s.llm.providers.contains_key("ollama"), "built-ins stay");
+        assert_eq!(s.llm.mux.len(), 1);
+        assert_eq!(s.llm.prices["m"].output, 2.0);
+        assert_eq!(s.llm.deny_list, ["ok"]);
+        let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["warden.llm.mux", "warden.llm.denyList"], "{w:?}");
+        let (s, w) =
+            from_editor(&json!({"llm": {"providers": {"bad": {"api": "x", "baseUrl": "u"}}}}));
+        assert!(!s.llm.providers.contains_key("bad"));
+        assert_eq!(w[0].key, "warden.llm.providers.bad");
     }
 }
