@@ -178,10 +178,13 @@ pub fn fingerprint(root: &Path) -> u64 {
     h.finish()
 }
 
+/// (root, budget) → (fingerprint, snapshot).
+type Entries = HashMap<(PathBuf, Option<usize>), (u64, Arc<Snapshot>)>;
+
 /// Snapshots by (root, budget), valid while their fingerprint holds.
 #[derive(Default)]
 pub struct SnapshotCache {
-    entries: Mutex<HashMap<(PathBuf, Option<usize>), (u64, Arc<Snapshot>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl SnapshotCache {

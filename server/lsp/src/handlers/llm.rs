@@ -334,10 +334,11 @@ impl Request<'_> {
         }
         ctx.imports.iter_mut().for_each(&mut clean);
         ctx.diagnostics.iter_mut().for_each(&mut clean);
-        for s in [&mut ctx.instruction, &mut ctx.fix, &mut ctx.system_prompt] {
-            if let Some(s) = s {
-                clean(s);
-            }
+        for s in [&mut ctx.instruction, &mut ctx.fix, &mut ctx.system_prompt]
+            .into_iter()
+            .flatten()
+        {
+            clean(s);
         }
         if let Some((_, Some(existing))) = &mut ctx.test_file {
             clean(existing);
