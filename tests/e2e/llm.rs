@@ -340,8 +340,45 @@ fn anthropic_explain_streams_then_cancel_closes_the_connection() {
         .command("warden.llm.cancel", json!({"requestId": "slow"}))
         .unwrap();
     assert_eq!(again["cancelled"], false);
+
+    // `$/cancelRequest` aborts the same way, and the call is still recorded.
+    mock.push(Script {
+        chunk: 2,
+        delay_ms: 40,
+        ..Script::text("y".repeat(400))
+    });
+    let id = s.send_request(
+        "workspace/executeCommand",
+        json!({"command": "warden.llm.explain", "arguments": [{"uri": uri, "range": range(9, 12), "requestId": "slow2"}]}),
+    );
+    s.wait_for("warden/llmChunk", |p| p["requestId"] == "slow2");
+    s.notify("$/cancelRequest", json!({"id": id}));
+    let err = s.response(id).unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(mock.closed_early(), 2);
+    let commands = spans(&mut s, "command");
+    let aborted = commands
+        .iter()
+        .find(|c| c["input"]["requestId"] == "slow2")
+        .unwrap();
+    assert_eq!(aborted["outcome"], "cancelled");
     let page = s.request("warden/interactions", json!({})).unwrap();
-    assert_eq!(page["interactions"][0]["outcome"], "cancelled");
+    let outcomes: Vec<(&str, &str)> = page["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["requestId"].as_str().unwrap(),
+                i["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes[..2],
+        [("slow2", "cancelled"), ("slow", "cancelled")]
+    );
     assert!(s.shutdown().success());
 }
 

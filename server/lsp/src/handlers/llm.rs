@@ -83,6 +83,26 @@ impl Drop for TaskGuard {
     }
 }
 
+/// Stores an interaction when dropped: at the end of a call, or when the request's
+/// future is aborted mid-stream (then as `cancelled`).
+struct PendingRecord {
+    store: Option<warden_store::Store>,
+    row: Option<Interaction>,
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        if let (Some(store), Some(mut row)) = (&self.store, self.row.take()) {
+            if row.outcome.is_empty() {
+                row.outcome = "cancelled".into();
+            }
+            store.submit("record an LLM interaction", move |c| {
+                warden_store::llm::insert(c, &row).map(|_| ())
+            });
+        }
+    }
+}
+
 /// The open document a request is about, as the request saw it.
 struct Doc {
     uri: String,
@@ -721,7 +741,7 @@ impl Request<'_> {
             _ => None,
         };
         let started = std::time::Instant::now();
-        let mut interaction = Interaction {
+        let interaction = Interaction {
             workspace_id: self.workspace.0,
             request_id: self.request_id.clone(),
             span_id: Some(span.id().to_owned()),
@@ -740,6 +760,11 @@ impl Request<'_> {
             created_at: warden_trace::now_rfc3339(),
             ..Interaction::default()
         };
+        // Recorded however the call ends; an aborted request is recorded as cancelled.
+        let mut pending = PendingRecord {
+            store: store.clone(),
+            row: Some(interaction),
+        };
         let outcome: std::result::Result<(String, Usage, Option<Duration>, bool), LlmError> =
             match cached {
                 Some(hit) => {
@@ -754,14 +779,12 @@ impl Request<'_> {
                 }
                 None => self.stream(route, chat, red).await,
             };
-        let record = |i: Interaction| {
-            if let Some(store) = &store {
-                store.submit("record an LLM interaction", move |c| {
-                    warden_store::llm::insert(c, &i).map(|_| ())
-                });
-            }
-        };
+        let mut interaction = pending.row.take().expect("taken once");
         interaction.latency_ms = Some(started.elapsed().as_millis() as u64);
+        let record = |mut i: Interaction| {
+            pending.row = Some(std::mem::take(&mut i));
+            drop(pending);
+        };
         match outcome {
             Ok((text, usage, ttft, from_cache)) => {
                 let cost = warden_llm::price::cost(&route.model, &usage, &llm.prices);
