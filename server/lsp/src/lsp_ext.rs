@@ -220,15 +220,8 @@ pub struct SnapshotParams {
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotResult {
     pub workspace: String,
-    pub markdown: String,
-    /// Estimated tokens of `markdown`.
-    pub tokens: usize,
-    pub head: Option<String>,
-    pub dirty: bool,
-    /// Tracked files, and how many of them have their content included.
-    pub files: usize,
-    pub included: usize,
-    pub secrets_redacted: usize,
+    #[serde(flatten)]
+    pub snapshot: crate::snapshot::Snapshot,
     /// Served from the snapshot cache (HEAD and work tree unchanged).
     pub cached: bool,
 }

@@ -41,12 +41,15 @@ pub fn excluded_by<'p>(patterns: &'p [String], rel: &str) -> Option<&'p str> {
         .map(String::as_str)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub markdown: String,
+    /// Estimated tokens of `markdown`.
     pub tokens: usize,
     pub head: Option<String>,
     pub dirty: bool,
+    /// Tracked files, and how many of them have their content included.
     pub files: usize,
     pub included: usize,
     pub secrets_redacted: usize,

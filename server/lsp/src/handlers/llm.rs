@@ -1009,56 +1009,13 @@ impl Request<'_> {
 
     /// Appends tests to another file, creating it when it does not exist.
     async fn apply_to_other(&self, path: &Path, code: &str) -> (bool, Option<String>) {
-        let Some(uri) = Uri::from_file_path(path) else {
+        let ops = super::code_actions::append_to_file(self.b, path, code, true);
+        if ops.is_empty() {
             return (
                 false,
                 Some(format!("{} is not a valid path", path.display())),
             );
-        };
-        let (existing, version, encoding) = {
-            let docs = self.b.shared.docs.lock();
-            match docs.get(uri.as_str()) {
-                Some(d) => (Some(d.text.clone()), Some(d.version), docs.encoding()),
-                None => (std::fs::read_to_string(path).ok(), None, docs.encoding()),
-            }
-        };
-        let mut ops = Vec::new();
-        let (at, prefix) = match &existing {
-            Some(t) => {
-                let index = LineIndex::new(t);
-                let end = diagnostics::position(t, &index, t.len(), encoding);
-                (
-                    end,
-                    if t.is_empty() || t.ends_with("\n\n") {
-                        ""
-                    } else if t.ends_with('\n') {
-                        "\n"
-                    } else {
-                        "\n\n"
-                    },
-                )
-            }
-            None => {
-                ops.push(DocumentChangeOperation::Op(ResourceOp::Create(
-                    CreateFile {
-                        uri: uri.clone(),
-                        options: Some(CreateFileOptions {
-                            overwrite: Some(false),
-                            ignore_if_exists: Some(true),
-                        }),
-                        annotation_id: None,
-                    },
-                )));
-                (Position::new(0, 0), "")
-            }
-        };
-        ops.push(DocumentChangeOperation::Edit(TextDocumentEdit {
-            text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
-            edits: vec![OneOf::Left(TextEdit {
-                range: Range::new(at, at),
-                new_text: format!("{prefix}{code}"),
-            })],
-        }));
+        }
         self.send_edit(DocumentChanges::Operations(ops)).await
     }
 

@@ -50,13 +50,7 @@ pub async fn snapshot(b: &Backend, p: SnapshotParams) -> Result<SnapshotResult> 
     .map_err(|e| internal(e.to_string()))?;
     Ok(SnapshotResult {
         workspace: row.name,
-        markdown: snap.markdown.clone(),
-        tokens: snap.tokens,
-        head: snap.head.clone(),
-        dirty: snap.dirty,
-        files: snap.files,
-        included: snap.included,
-        secrets_redacted: snap.secrets_redacted,
+        snapshot: (*snap).clone(),
         cached,
     })
 }
