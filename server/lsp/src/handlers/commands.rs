@@ -60,14 +60,16 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
     result.map(|(v, _)| Some(v))
 }
 
-/// The workspace a command span belongs to: the one it names, else the active one.
+/// The workspace a command span belongs to: the one it names (`name`, or `workspace` for
+/// scans), else the active one.
 /// `delete` is recorded under `default`, since the target's history goes with it.
 async fn span_workspace(
     reg: &Registry,
     command: &str,
     args: &Map<String, Value>,
 ) -> Option<WorkspaceRef> {
-    let named = match (command, args.get("name").and_then(Value::as_str)) {
+    let name = args.get("name").or_else(|| args.get("workspace"));
+    let named = match (command, name.and_then(Value::as_str)) {
         (CMD_WORKSPACE_DELETE, _) | (_, None) => None,
         (_, Some(name)) => reg.by_name(name).await.ok(),
     };
