@@ -1,0 +1,268 @@
+-- The plugin without a server: the version gate, configuration checks, the protocol
+-- mirror of lsp_ext.rs, :Warden completion, the traces renderer and the help file.
+
+local h = require('helpers')
+
+describe('plugin/warden.lua', function()
+  it('refuses Neovim older than 0.10 with a clear message and defines nothing', function()
+    local echoed = {}
+    local has, echo = vim.fn.has, vim.api.nvim_echo
+    vim.fn.has = function(feature)
+      if feature == 'nvim-0.10' then
+        return 0
+      end
+      return has(feature)
+    end
+    vim.api.nvim_echo = function(chunks)
+      echoed[#echoed + 1] = chunks[1][1]
+    end
+    local ok, err = pcall(dofile, h.repo .. '/editors/nvim/plugin/warden.lua')
+    vim.fn.has, vim.api.nvim_echo = has, echo
+    assert.is_true(ok, err)
+    assert.are.equal(1, #echoed)
+    assert.matches('requires Neovim 0.10 or newer', echoed[1])
+    assert.is_nil(vim.g.loaded_warden)
+    assert.are.equal(0, vim.fn.exists(':Warden'))
+  end)
+
+  it('defines :Warden on Neovim 0.10+', function()
+    vim.cmd.runtime('plugin/warden.lua')
+    assert.is_true(vim.g.loaded_warden)
+    assert.are.equal(2, vim.fn.exists(':Warden'))
+  end)
+end)
+
+describe('configuration', function()
+  local config = require('warden.config')
+
+  after_each(function()
+    vim.g.warden = nil
+    config.set(nil)
+  end)
+
+  it('has working defaults', function()
+    local cfg, problems = config.resolve()
+    assert.are.same({}, problems)
+    assert.are.same({ 'warden', 'lsp' }, cfg.cmd)
+    assert.are.same({ '.git', '.warden.toml' }, cfg.root_markers)
+    assert.is_true(cfg.autostart)
+    assert.are.equal(200, cfg.traces.limit)
+  end)
+
+  it('reads vim.g.warden, with setup{} over it and lists replaced whole', function()
+    vim.g.warden = {
+      cmd = { '/opt/warden', 'lsp', '--extra' },
+      settings = { trace = { live = false }, packages = { osvPaths = { '/a', '/b' } } },
+    }
+    config.set({ root_markers = { '.hg' }, settings = { packages = { osvPaths = { '/c' } } } })
+    local cfg, problems = config.resolve()
+    assert.are.same({}, problems)
+    assert.are.same({ '/opt/warden', 'lsp', '--extra' }, cfg.cmd)
+    assert.are.same({ '.hg' }, cfg.root_markers)
+    assert.are.same({ '/c' }, cfg.settings.packages.osvPaths)
+    assert.is_false(cfg.settings.trace.live)
+  end)
+
+  it('reports every bad value by name and keeps its default', function()
+    config.set({
+      autostart = 'yes',
+      cmd = {},
+      traces = { limit = 0 },
+      settings = { trace = { live = 'no' }, scan = { maxFileSize = -1 }, bogus = 1, systemPrompt = '' },
+      colour = 'red',
+    })
+    local messages, restore = h.capture_notify()
+    local cfg = config.get()
+    config.get() -- reported once, not on every use
+    restore()
+    assert.is_true(cfg.autostart)
+    assert.are.same({ 'warden', 'lsp' }, cfg.cmd)
+    assert.are.equal(200, cfg.traces.limit)
+    assert.is_nil(cfg.settings.trace.live)
+    assert.are.equal(1, #messages)
+    local msg = messages[1].msg
+    assert.are.equal(vim.log.levels.WARN, messages[1].level)
+    for _, expected in ipairs({
+      'setup.autostart: expected a boolean, got string "yes"; using the default',
+      'setup.cmd: expected a list of strings with at least 1 item',
+      'setup.traces.limit: expected an integer from 1 to 500, got number 0',
+      'setup.settings.trace.live: expected a boolean, got string "no"',
+      'setup.settings.scan.maxFileSize: expected an integer >= 0, got number -1',
+      'setup.settings.bogus: unknown option',
+      'setup.settings.systemPrompt: expected a string of 1 to 16000 characters',
+      'setup.colour: unknown option (known here: autostart, capabilities, cmd',
+    }) do
+      assert.is_truthy(msg:find(expected, 1, true), ('missing %q in:\n%s'):format(expected, msg))
+    end
+  end)
+
+  it('sends empty settings objects as JSON objects, not arrays', function()
+    assert.are.equal('{}', vim.json.encode(config.json_settings()))
+    config.set({ settings = { database = {}, secrets = { disable = {} } } })
+    local json = vim.json.decode(vim.json.encode(config.json_settings()), { luanil = { object = true } })
+    assert.are.equal('{"database":{},"secrets":{"disable":[]}}', vim.json.encode(config.json_settings()))
+    assert.are.same({}, json.database)
+  end)
+end)
+
+describe('lua/warden/lsp.lua', function()
+  it('mirrors every name in server/lsp/src/lsp_ext.rs', function()
+    local lsp = require('warden.lsp')
+    local src = assert(h.read(h.repo .. '/server/lsp/src/lsp_ext.rs'))
+    local mirrored = {}
+    for _, tbl in ipairs({ lsp.commands, lsp.requests, lsp.notifications }) do
+      for _, name in pairs(tbl) do
+        mirrored[name] = true
+      end
+    end
+    local names = {}
+    for name in src:gmatch('pub const [%u_]+: &str = "([^"]+)"') do
+      names[#names + 1] = name
+    end
+    for name in src:gmatch('const METHOD: &\'static str = "([^"]+)"') do
+      names[#names + 1] = name
+    end
+    assert.is_true(#names >= 17, 'found only ' .. #names .. ' names in lsp_ext.rs')
+    local missing = vim.tbl_filter(function(n)
+      return not mirrored[n]
+    end, names)
+    assert.are.same({}, missing)
+    -- And nothing here that the server does not have.
+    local known = {}
+    for _, n in ipairs(names) do
+      known[n] = true
+    end
+    local extra = vim.tbl_filter(function(n)
+      return not known[n]
+    end, vim.tbl_keys(mirrored))
+    assert.are.same({}, extra)
+  end)
+end)
+
+describe(':Warden completion', function()
+  it('offers exactly the subcommands the server backs', function()
+    assert.are.same(
+      { 'cancel', 'findings', 'prompt', 'restart', 'scan', 'traces', 'workspace' },
+      vim.fn.getcompletion('Warden ', 'cmdline')
+    )
+    assert.are.same({ 'traces' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
+  end)
+
+  it('completes workspace actions and finding kinds', function()
+    assert.are.same(
+      { 'activate', 'archive', 'delete', 'list', 'rename', 'restore' },
+      vim.fn.getcompletion('Warden workspace ', 'cmdline')
+    )
+    assert.are.same({ 'secret', 'shell', 'syntax' }, vim.fn.getcompletion('Warden findings s', 'cmdline'))
+  end)
+
+  it('reports an unknown subcommand with the usage', function()
+    local messages, restore = h.capture_notify()
+    vim.cmd('Warden frobnicate')
+    restore()
+    assert.are.equal(1, #messages)
+    assert.are.equal(vim.log.levels.ERROR, messages[1].level)
+    assert.matches('unknown subcommand "frobnicate"', messages[1].msg)
+    assert.matches('workspace list|activate|rename|archive|restore|delete', messages[1].msg, 1, true)
+  end)
+end)
+
+describe('traces renderer', function()
+  local traces = require('warden.traces')
+  local t0 = '2026-11-21T10:00:00.000Z'
+
+  it('parses RFC 3339 times', function()
+    assert.are.equal(1795255200000, traces.parse_time(t0))
+    assert.are.equal(1795255200123, traces.parse_time('2026-11-21T10:00:00.123Z'))
+    assert.are.equal(951782400000, traces.parse_time('2000-02-29T00:00:00Z'))
+    assert.is_nil(traces.parse_time('yesterday'))
+  end)
+
+  it('draws a tree with waterfall bars, latency, outcome, tokens and cache hits', function()
+    local spans = {
+      root = {
+        id = 'a1',
+        name = 'warden.llm.explain',
+        kind = 'command',
+        workspace = 'alpha',
+        startedAt = t0,
+        finishedAt = '2026-11-21T10:00:01.000Z',
+        latencyMs = 1000,
+        outcome = 'ok',
+        tokens = { input = 0, output = 0, cached = 0, reasoning = 0 },
+        costUsd = 0,
+        input = {},
+      },
+      child = {
+        id = 'a2',
+        parentId = 'a1',
+        name = 'llm.request',
+        kind = 'llm',
+        startedAt = '2026-11-21T10:00:00.500Z',
+        finishedAt = '2026-11-21T10:00:01.000Z',
+        latencyMs = 500,
+        outcome = 'error',
+        error = 'provider said no',
+        tokens = { input = 1200, output = 300, cached = 900, reasoning = 0 },
+        costUsd = 0.0123,
+        input = { chars = 10 },
+      },
+    }
+    local by_id = { a1 = spans.root, a2 = spans.child }
+    local lines, _, ids = traces.render(by_id, { bar_width = 10, now = traces.parse_time(t0) + 5000 })
+    assert.are.equal(2, #lines)
+    assert.matches(
+      '^%d%d:%d%d:%d%d ▸ warden%.llm%.explain +██████████  +1000 ms  ok +command  %[alpha%]$',
+      lines[1]
+    )
+    assert.is_truthy(lines[2]:find('└ ▸ llm.request', 1, true), lines[2])
+    assert.is_truthy(lines[2]:find('░░░░░█████     500 ms  error', 1, true), lines[2])
+    assert.is_truthy(lines[2]:find('tok 1200→300 cached 900 (75% hit)', 1, true), lines[2])
+    assert.is_truthy(lines[2]:find('$0.0123', 1, true), lines[2])
+    assert.is_truthy(lines[2]:find('— provider said no', 1, true), lines[2])
+    assert.are.same({ 'a1', 'a2' }, { ids[1], ids[2] })
+
+    local expanded = traces.render(by_id, { bar_width = 10, expanded = { a2 = true } })
+    local text = table.concat(expanded, '\n')
+    assert.is_truthy(text:find('input    {\n +"chars": 10\n +}'), text)
+    assert.is_truthy(text:find('error    provider said no', 1, true), text)
+  end)
+
+  it('shows a running span growing until now', function()
+    local running = {
+      r = {
+        id = 'r',
+        name = 'debug.hold',
+        kind = 'command',
+        startedAt = t0,
+        tokens = { input = 0, output = 0, cached = 0, reasoning = 0 },
+        costUsd = 0,
+      },
+    }
+    local lines, _, _, is_running = traces.render(running, { bar_width = 10, now = traces.parse_time(t0) + 1500 })
+    assert.is_true(is_running)
+    assert.is_truthy(lines[1]:find('1500 ms…  running', 1, true), lines[1])
+  end)
+end)
+
+describe('doc/warden.txt', function()
+  it('builds help tags, and every |link| in it resolves', function()
+    local doc = h.tmp .. '/doc'
+    vim.fn.mkdir(doc, 'p')
+    h.system({ 'cp', h.repo .. '/editors/nvim/doc/warden.txt', doc .. '/warden.txt' })
+    vim.cmd('helptags ' .. vim.fn.fnameescape(doc))
+    local tags = {}
+    for line in assert(h.read(doc .. '/tags')):gmatch('[^\n]+') do
+      tags[line:match('^[^\t]+')] = true
+    end
+    for _, tag in ipairs({ 'warden', ':Warden', 'warden-commands', 'warden-config', 'warden-traces', 'warden-health' }) do
+      assert.is_true(tags[tag] == true, 'missing tag ' .. tag)
+    end
+    local text = assert(h.read(doc .. '/warden.txt'))
+    for link in text:gmatch('|([^|%s]+)|') do
+      local ok = tags[link] or pcall(vim.cmd.help, link)
+      assert.is_truthy(ok, 'unresolved link |' .. link .. '|')
+    end
+    pcall(vim.cmd.helpclose)
+  end)
+end)
