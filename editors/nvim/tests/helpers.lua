@@ -60,7 +60,12 @@ end
 ---@param path string
 ---@return integer bufnr, vim.lsp.Client client
 function h.open(path)
-  vim.cmd.edit(vim.fn.fnameescape(path))
+  local existing = vim.fn.bufnr(path)
+  if existing ~= -1 and vim.api.nvim_buf_is_loaded(existing) then
+    vim.api.nvim_win_set_buf(0, existing)
+  else
+    vim.cmd.edit(vim.fn.fnameescape(path))
+  end
   local buf = vim.api.nvim_get_current_buf()
   local client = h.wait(10000, function()
     local c = vim.lsp.get_clients({ bufnr = buf, name = 'warden' })[1]
@@ -155,6 +160,28 @@ end
 ---@return string
 function h.text(buf)
   return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
+end
+
+--- A buffer's text as Neovim sends it to servers (with the final newline).
+---@param buf integer
+---@return string
+function h.buffer_text(buf)
+  local text = h.text(buf)
+  if vim.bo[buf].eol or vim.bo[buf].fixeol then
+    text = text .. '\n'
+  end
+  return text
+end
+
+--- Throws away unsaved changes in every buffer (between tests).
+function h.revert_all()
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].modified and vim.bo[buf].buftype == '' then
+      vim.api.nvim_buf_call(buf, function()
+        vim.cmd('silent! edit!')
+      end)
+    end
+  end
 end
 
 --- Reads a file.

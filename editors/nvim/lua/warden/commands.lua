@@ -346,36 +346,71 @@ local severities =
   { [1] = 'E', [2] = 'W', [3] = 'I', [4] = 'N', error = 'E', warning = 'W', information = 'I', hint = 'N' }
 local kinds = { 'secret', 'shell', 'syntax', 'package' }
 
---- Puts every current finding (open documents and scanned files) in the quickfix list.
+--- Puts every current finding (open documents and scanned files) in the quickfix list,
+--- from every running server (each knows the roots it serves).
 ---@param kind string|nil secret, shell, syntax or package
 function M.findings(kind)
-  local client = client_or_complain()
-  if not client then
+  local clients = lsp.clients()
+  if #clients == 0 then
+    client_or_complain()
     return
   end
   local params = kind and { kind = kind } or vim.empty_dict()
-  lsp.request(client, lsp.requests.findings, params, function(err, res)
-    if err then
-      return fail('findings', err)
-    end
+  local pending, seen, findings, errors = #clients, {}, {}, {}
+  local function done()
+    table.sort(findings, function(a, b)
+      if a.uri ~= b.uri then
+        return a.uri < b.uri
+      end
+      if a.range.start.line ~= b.range.start.line then
+        return a.range.start.line < b.range.start.line
+      end
+      return a.range.start.character < b.range.start.character
+    end)
     local items = {}
-    for _, f in ipairs(res.findings or {}) do
-      local start = f.range and f.range.start or { line = 0, character = 0 }
+    for _, f in ipairs(findings) do
       items[#items + 1] = {
         filename = vim.uri_to_fname(f.uri),
-        lnum = start.line + 1,
-        col = start.character + 1,
+        lnum = f.range.start.line + 1,
+        col = f.range.start.character + 1,
+        end_lnum = f.range['end'].line + 1,
+        end_col = f.range['end'].character + 1,
         type = severities[f.severity] or 'W',
         text = ('[%s] %s'):format(f.rule, f.message),
       }
     end
-    vim.fn.setqflist({}, ' ', { title = 'warden findings' .. (kind and (' (' .. kind .. ')') or ''), items = items })
+    local title = 'warden findings' .. (kind and (' (' .. kind .. ')') or '')
+    vim.fn.setqflist({}, ' ', { title = title, items = items })
+    for _, e in ipairs(errors) do
+      fail('findings', e)
+    end
     if #items == 0 then
       say('no findings')
     else
       vim.cmd('botright copen')
     end
-  end)
+  end
+  for _, client in ipairs(clients) do
+    lsp.request(client, lsp.requests.findings, params, function(err, res)
+      if err then
+        errors[#errors + 1] = err
+      else
+        for _, f in ipairs(res.findings or {}) do
+          local r = f.range or { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } }
+          f.range = r
+          local key = table.concat({ f.uri, f.rule, r.start.line, r.start.character }, '\0')
+          if not seen[key] then
+            seen[key] = true
+            findings[#findings + 1] = f
+          end
+        end
+      end
+      pending = pending - 1
+      if pending == 0 then
+        done()
+      end
+    end)
+  end
 end
 
 -- ---------------------------------------------------------------------------------------
