@@ -89,21 +89,23 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   if [ -n "${NVIM_SPEC:-}" ] && [[ "$name" != *"$NVIM_SPEC"* ]]; then continue; fi
   dir="$tmp/$name"
   mkdir -p "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/state" "$dir/xdg/cache" "$dir/db"
-  log="$dir/output.tap"
+  log="$dir/output.log"
+  tap="$dir/results.tap"
   set +e
   (
     cd "$dir"
-    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_TEST_TMP="$dir" \
+    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
       WARDEN_DB="$dir/db/warden.db" WARDEN_DEBUG_HOOKS=1 WARDEN_LOG=warn \
       XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
       XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \
-      timeout 300 "$nvim" --clean --headless -l "$plugin/tests/run.lua" -o TAP "$spec"
+      timeout 300 "$nvim" --clean --headless -l "$plugin/tests/run.lua" -o "$plugin/tests/tap.lua" "$spec"
   ) >"$log" 2>&1
   rc=$?
   set -e
-  ok=$(grep -c '^ok ' "$log" || true)
-  not_ok=$(grep -c '^not ok ' "$log" || true)
-  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | tail -n1)
+  touch "$tap"
+  ok=$(grep -c '^ok ' "$tap" || true)
+  not_ok=$(grep -c '^not ok ' "$tap" || true)
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$tap" | tail -n1)
   # A crash (non-zero exit without a failed test, or tests missing from the plan) counts
   # as one more failure.
   crashed=0
@@ -115,7 +117,9 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   if [ "$not_ok" -eq 0 ]; then
     echo "test-nvim: $name: $ok passed"
   else
-    echo "test-nvim: $name: $ok passed, $not_ok failed (exit $rc); output:"
+    echo "test-nvim: $name: $ok passed, $not_ok failed (exit $rc); results:"
+    sed 's/^/    /' "$tap"
+    echo "  Neovim output:"
     sed 's/^/    /' "$log"
   fi
 done

@@ -228,6 +228,9 @@ local function merge(a, b)
   local function is_dict(t)
     return type(t) == 'table' and next(t) ~= nil and not vim.islist(t)
   end
+  if is_dict(a) and type(b) == 'table' and next(b) == nil then
+    return a -- an empty table adds nothing to a table of options
+  end
   if not (is_dict(a) and is_dict(b)) then
     return b
   end
