@@ -180,7 +180,7 @@ local function check_database(cfg)
   if parent and vim.fn.filewritable(parent) == 2 then
     health.ok(('%s (from %s) does not exist yet; the server creates it on start'):format(path, source))
   else
-    health.error(('%s (from %s) cannot be created: %s is not writable'):format(path, source, parent or dir), {
+    health.error(('%s (from %s) cannot be created: %s is not a writable folder'):format(path, source, parent or dir), {
       'point WARDEN_DB or settings.database.path at a writable location',
     })
   end
