@@ -67,34 +67,36 @@ describe('warden clients', function()
 
   it('answer workspace/configuration with the current settings', function()
     local _, beta = h.open(ws .. '/beta/src/index.js')
-    local asked = 0
-    local handler = beta.handlers['workspace/configuration'] or lsp.handlers['workspace/configuration']
-    local wrapped = function(...)
-      asked = asked + 1
-      return handler(...)
-    end
-    beta.handlers['workspace/configuration'] = wrapped
-    local prompt = 'You write small, well-tested Node.js scripts.'
-    require('warden').setup({ settings = { systemPrompt = prompt } })
-    h.wait(10000, function()
-      local b
+    ---@return warden.WorkspaceInfo
+    local function beta_info()
       for _, w in ipairs(h.request(beta, 'warden/workspaces', vim.empty_dict())) do
         if w.name == 'beta' then
-          b = w
+          return w
         end
       end
-      return b and b.systemPrompt == prompt and b.systemPromptSource == 'settings'
-    end, "beta's prompt from the new settings")
-    assert.is_true(asked >= 1, 'the server did not ask for workspace/configuration')
-    beta.handlers['workspace/configuration'] = handler
+    end
+    -- New settings, announced without a payload: only the answer to the server's
+    -- workspace/configuration request can carry them.
+    local prompt = 'You write small, well-tested Node.js scripts.'
+    require('warden.config').set({ settings = { systemPrompt = prompt } })
+    lsp.notify(beta, 'workspace/didChangeConfiguration', { settings = vim.empty_dict() })
+    h.wait(10000, function()
+      local b = beta_info()
+      return b.systemPrompt == prompt and b.systemPromptSource == 'settings'
+    end, "beta's prompt from workspace/configuration")
     -- The answer itself: the warden section, a sub-section, and nothing else.
     local answer = lsp.configuration({
-      items = { { section = 'warden' }, { section = 'warden.trace' }, { section = 'python' } },
+      items = { { section = 'warden' }, { section = 'warden.packages.osvPaths' }, { section = 'python' } },
     })
     assert.are.equal(prompt, answer[1].systemPrompt)
-    assert.are.same({ live = true }, answer[2])
+    assert.are.same({ h.osv }, answer[2])
     assert.are.equal(vim.NIL, answer[3])
-    require('warden').setup({ settings = { trace = { live = true } } })
+    -- setup{} pushes new settings to running servers.
+    require('warden').setup({ settings = { systemPrompt = 'Prefer plain Node.js.' } })
+    h.wait(10000, function()
+      return beta_info().systemPrompt == 'Prefer plain Node.js.'
+    end, "beta's prompt after setup{}")
+    require('warden').setup({})
   end)
 
   it('turn live notifications into User autocommands', function()
