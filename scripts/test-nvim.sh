@@ -91,6 +91,7 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   mkdir -p "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/state" "$dir/xdg/cache" "$dir/db"
   log="$dir/output.log"
   tap="$dir/results.tap"
+  spec_start=$(date +%s)
   set +e
   (
     cd "$dir"
@@ -115,7 +116,7 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   passed=$((passed + ok))
   failed=$((failed + not_ok))
   if [ "$not_ok" -eq 0 ]; then
-    echo "test-nvim: $name: $ok passed"
+    echo "test-nvim: $name: $ok passed ($(($(date +%s) - spec_start)) s)"
   else
     echo "test-nvim: $name: $ok passed, $not_ok failed (exit $rc); results:"
     sed 's/^/    /' "$tap"
