@@ -31,6 +31,17 @@ local function wait_line(buf, needle, ms)
   return line, lnum
 end
 
+--- Asserts a span line's timing bar (after the name) is 20 cells of ░ with some █.
+---@param line string
+---@param name string
+local function assert_bar(line, name)
+  local bar = line:match(vim.pesc(name) .. ' +(%S+) ')
+  assert.is_string(bar, line)
+  assert.are.equal(20, vim.fn.strchars(bar), line)
+  assert.is_truthy(bar:find('█', 1, true), line)
+  assert.are.equal('', (bar:gsub('░', ''):gsub('█', '')), line)
+end
+
 describe('traces buffer', function()
   local ws, buf, client
 
@@ -55,7 +66,8 @@ describe('traces buffer', function()
     assert.are.equal('wardentraces', vim.bo[buf].filetype)
     assert.is_false(vim.bo[buf].modifiable)
     local scan = wait_line(buf, 'workspace.scan')
-    assert.matches('^%d%d:%d%d:%d%d ▸ workspace%.scan +[█░]+ +%d+ ms  ok +scan +%[alpha%]$', scan)
+    assert.matches('^%d%d:%d%d:%d%d ▸ workspace%.scan +%S+ +%d+ ms  ok +scan +%[alpha%]$', scan)
+    assert_bar(scan, 'workspace.scan')
     assert.matches('▸ workspace%.folders .* ok +index', wait_line(buf, 'workspace.folders'))
     assert.matches('^warden traces — all workspaces — %d+ spans — live', h.text(buf))
   end)
@@ -75,7 +87,8 @@ describe('traces buffer', function()
     local line = wait_line(buf, 'warden.workspace.activate')
     lsp.request = orig_request
     assert.are.equal(0, requests)
-    assert.matches('▸ warden%.workspace%.activate +[█░]+ +%d+ ms  ok +command +%[alpha%]', line)
+    assert.matches('▸ warden%.workspace%.activate +%S+ +%d+ ms  ok +command +%[alpha%]', line)
+    assert_bar(line, 'warden.workspace.activate')
     -- Newest root first.
     local _, activate = find_line(buf, 'warden.workspace.activate')
     local _, scan = find_line(buf, 'workspace.scan')
@@ -111,19 +124,21 @@ describe('traces buffer', function()
     end, function()
       return 'the scan child span under its command:\n' .. h.text(buf)
     end)
-    assert.matches('^ +└ ▸ workspace%.scan +[░]*█+[░]* +%d+ ms  ok +scan', child)
+    assert.matches('^ +└ ▸ workspace%.scan +%S+ +%d+ ms  ok +scan', child)
+    assert_bar(child, 'workspace.scan')
   end)
 
   it('shows a running span, then its end', function()
     local lsp = require('warden.lsp')
-    lsp.request(client, 'warden/debug/hold', { ms = 1500 }, function() end)
+    lsp.request(client, 'warden/debug/hold', { ms = 3000 }, function() end)
     local running = wait_line(buf, '…  running')
     assert.matches('debug%.hold', running)
     local done = h.wait(10000, function()
       local l = find_line(buf, 'debug.hold')
       return l and not l:find('running', 1, true) and l
     end, 'the held span to finish')
-    assert.matches('debug%.hold +[█░]+ +1%d%d%d ms  ok', done)
+    assert.matches('debug%.hold +%S+ +3%d%d%d ms  ok', done)
+    assert_bar(done, 'debug.hold')
   end)
 
   it('filters by workspace', function()
