@@ -71,6 +71,34 @@ local function execute(client, command, args, what, on_ok)
   end)
 end
 
+--- Runs a command on every running server (each has its own active workspace); `on_ok`
+--- gets the first success, and an error is reported only when every server failed.
+---@param command string
+---@param args table
+---@param what string
+---@param on_ok fun(result: any)
+local function execute_all(command, args, what, on_ok)
+  local clients = lsp.clients()
+  if #clients == 0 then
+    return client_or_complain()
+  end
+  local pending, succeeded, first_err = #clients, false, nil
+  for _, client in ipairs(clients) do
+    lsp.execute(client, command, args, function(err, result)
+      pending = pending - 1
+      if err then
+        first_err = first_err or err
+      elseif not succeeded then
+        succeeded = true
+        on_ok(result)
+      end
+      if pending == 0 and not succeeded then
+        fail(what, first_err)
+      end
+    end)
+  end
+end
+
 ---@param arglead string
 ---@param items string[]
 ---@return string[]
@@ -131,6 +159,16 @@ local workspace_actions = {
     nargs = 0,
     run = function(client)
       execute(client, lsp.commands.workspace_list, {}, 'listing workspaces', function(list)
+        -- Each server knows which of its own folders are open.
+        local open = {}
+        for _, c in ipairs(lsp.clients()) do
+          for _, ws in ipairs(lsp.client_state(c.id).workspaces) do
+            open[ws.name] = open[ws.name] or ws.open
+          end
+        end
+        for _, ws in ipairs(list or {}) do
+          ws.open = ws.open or open[ws.name] == true
+        end
         say(table.concat(M.format_workspaces(list or {}), '\n'))
       end)
     end,
@@ -138,8 +176,9 @@ local workspace_actions = {
   activate = {
     usage = 'activate NAME',
     nargs = 1,
-    run = function(client, args)
-      execute(client, lsp.commands.workspace_activate, { name = args[1] }, 'activate', function(ws)
+    run = function(_, args)
+      -- Every server: each one files the files outside its folders under its active one.
+      execute_all(lsp.commands.workspace_activate, { name = args[1] }, 'activate', function(ws)
         say(('%s is the active workspace'):format(ws.name))
       end)
     end,

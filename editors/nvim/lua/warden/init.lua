@@ -44,23 +44,22 @@ function M.attach_all()
   end
 end
 
---- Stops every warden client and starts them again for the loaded buffers.
+--- Stops every warden client and starts them again for the buffers they served (or,
+--- when none ran, for the current buffer).
 ---@param on_done? fun() called once the new clients are starting
 function M.restart(on_done)
   local lsp = require('warden.lsp')
-  local attached = {}
+  local buffers = {}
   for _, client in ipairs(lsp.clients()) do
     for buf in pairs(client.attached_buffers or {}) do
-      attached[#attached + 1] = buf
+      buffers[#buffers + 1] = buf
     end
   end
+  if #buffers == 0 then
+    buffers = { vim.api.nvim_get_current_buf() }
+  end
   lsp.stop_all(function()
-    for _, buf in ipairs(attached) do
-      if vim.api.nvim_buf_is_loaded(buf) then
-        lsp.attach(buf)
-      end
-    end
-    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    for _, buf in ipairs(buffers) do
       if vim.api.nvim_buf_is_loaded(buf) then
         lsp.attach(buf)
       end

@@ -32,6 +32,30 @@ describe('warden clients', function()
     assert.are.same({ { uri = vim.uri_from_fname(ws .. '/alpha'), name = 'alpha' } }, alpha.workspace_folders)
   end)
 
+  it('activate a workspace on every server', function()
+    local _, alpha = h.open(ws .. '/alpha/scripts/1.00_fetch.py')
+    local _, beta = h.open(ws .. '/beta/src/index.js')
+    local messages, restore = h.capture_notify()
+    vim.cmd('Warden workspace activate beta')
+    h.wait_message(messages, 'beta is the active workspace')
+    restore()
+    for _, client in ipairs({ alpha, beta }) do
+      h.wait(5000, function()
+        for _, w in ipairs(h.request(client, 'warden/workspaces', vim.empty_dict())) do
+          if w.active then
+            return w.name == 'beta'
+          end
+        end
+      end, 'beta active on server ' .. client.id)
+    end
+    -- Files outside every root now belong to beta.
+    local notes = h.open(ws .. '/notes/todo.md')
+    local owner = h.request(lsp.clients({ bufnr = notes })[1], 'warden/workspaceFor', {
+      uri = vim.uri_from_bufnr(notes),
+    })
+    assert.are.equal('beta', owner.name)
+  end)
+
   it('pass the settings as init_options', function()
     local _, alpha = h.open(ws .. '/alpha/scripts/1.00_fetch.py')
     local init = alpha.config.init_options
@@ -55,7 +79,7 @@ describe('warden clients', function()
     local owner = h.request(lsp.clients({ bufnr = buf })[1], 'warden/workspaceFor', {
       uri = vim.uri_from_bufnr(buf),
     })
-    assert.are.equal('default', owner.name)
+    assert.are.equal('beta', owner.name) -- the active workspace (activated above)
   end)
 
   it('leave special buffers alone', function()
