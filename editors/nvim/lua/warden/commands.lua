@@ -82,18 +82,27 @@ local function execute_all(command, args, what, on_ok)
   if #clients == 0 then
     return client_or_complain()
   end
-  local pending, succeeded, first_err = #clients, false, nil
+  local pending, succeeded, failures = #clients, false, {}
   for _, client in ipairs(clients) do
     lsp.execute(client, command, args, function(err, result)
       pending = pending - 1
       if err then
-        first_err = first_err or err
+        failures[#failures + 1] = { client = client, err = err }
       elseif not succeeded then
         succeeded = true
         on_ok(result)
       end
-      if pending == 0 and not succeeded then
-        fail(what, first_err)
+      if pending > 0 or #failures == 0 then
+        return
+      end
+      if not succeeded then
+        return fail(what, failures[1].err)
+      end
+      for _, f in ipairs(failures) do
+        say(
+          ('%s failed on the server for %s: %s'):format(what, f.client.root_dir or '?', f.err.message),
+          vim.log.levels.WARN
+        )
       end
     end)
   end

@@ -35,10 +35,21 @@ describe('warden clients', function()
   it('activate a workspace on every server', function()
     local _, alpha = h.open(ws .. '/alpha/scripts/1.00_fetch.py')
     local _, beta = h.open(ws .. '/beta/src/index.js')
+    -- beta's server registers the workspace in the shared database while it starts.
+    h.wait(10000, function()
+      for _, w in ipairs(h.request(alpha, 'warden/workspaces', vim.empty_dict())) do
+        if w.name == 'beta' then
+          return true
+        end
+      end
+    end, 'beta in the database')
     local messages, restore = h.capture_notify()
     vim.cmd('Warden workspace activate beta')
     h.wait_message(messages, 'beta is the active workspace')
     restore()
+    for _, m in ipairs(messages) do
+      assert.is_true(m.level < vim.log.levels.WARN, m.msg)
+    end
     for _, client in ipairs({ alpha, beta }) do
       h.wait(5000, function()
         for _, w in ipairs(h.request(client, 'warden/workspaces', vim.empty_dict())) do
