@@ -33,7 +33,7 @@ local M = {}
 ---@field notify_progress boolean notify when a scan started by `:Warden scan` ends
 ---@field traces warden.TracesConfig
 
----@class warden.UserConfig: warden.Config, {}
+---@class (partial) warden.UserConfig: warden.Config
 
 ---@return warden.Config
 local function defaults()

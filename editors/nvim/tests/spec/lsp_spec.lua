@@ -144,18 +144,31 @@ describe('warden clients', function()
       end,
     })
     h.command(alpha, 'warden.workspace.activate', { name = 'alpha' })
+    local started, finished, changed
     h.wait(5000, function()
-      return #seen >= 3
-    end, 'three User events')
+      for _, e in ipairs(seen) do
+        local p = e.data.params
+        if e.pattern == 'WardenTraceStarted' and p.name == 'warden.workspace.activate' then
+          started = e
+        elseif e.pattern == 'WardenTraceFinished' and started and p.id == started.data.params.id then
+          finished = e
+        elseif e.pattern == 'WardenWorkspacesChanged' and e.data.client_id == alpha.id and p.active == 'alpha' then
+          changed = e
+        end
+      end
+      return started and finished and changed
+    end, function()
+      return 'the User events of the activate command; saw: '
+        .. vim.inspect(vim.tbl_map(function(e)
+          return e.pattern
+        end, seen))
+    end)
     vim.api.nvim_del_autocmd(id)
-    local by = {}
-    for _, e in ipairs(seen) do
-      by[e.pattern] = e.data
-    end
-    assert.are.equal('warden.workspace.activate', by.WardenTraceStarted.params.name)
-    assert.are.equal('ok', by.WardenTraceFinished.params.outcome)
-    assert.are.equal('alpha', by.WardenWorkspacesChanged.params.active)
-    assert.are.equal(alpha.id, by.WardenWorkspacesChanged.client_id)
+    assert.are.equal(alpha.id, started.data.client_id)
+    assert.are.equal('command', started.data.params.kind)
+    assert.are.equal('ok', finished.data.params.outcome)
+    assert.is_number(finished.data.params.latencyMs)
+    assert.is_table(changed.data.params.workspaces)
   end)
 
   it('say clearly when the binary is missing', function()

@@ -255,7 +255,14 @@ describe('doc/warden.txt', function()
     for line in assert(h.read(doc .. '/tags')):gmatch('[^\n]+') do
       tags[line:match('^[^\t]+')] = true
     end
-    for _, tag in ipairs({ 'warden', ':Warden', 'warden-commands', 'warden-config', 'warden-traces', 'warden-health' }) do
+    for _, tag in ipairs({
+      'warden',
+      ':Warden',
+      'warden-commands',
+      'warden-config',
+      'warden-traces',
+      'warden-health',
+    }) do
       assert.is_true(tags[tag] == true, 'missing tag ' .. tag)
     end
     local text = assert(h.read(doc .. '/warden.txt'))
