@@ -439,7 +439,10 @@ end
 ---@param filter? {bufnr?: integer}
 ---@return vim.lsp.Client[]
 function M.clients(filter)
-  local clients = vim.lsp.get_clients({ name = M.name, bufnr = filter and filter.bufnr })
+  -- A client being stopped (`:Warden restart`) is neither used nor reused.
+  local clients = vim.tbl_filter(function(c)
+    return not is_stopped(c)
+  end, vim.lsp.get_clients({ name = M.name, bufnr = filter and filter.bufnr }))
   table.sort(clients, function(a, b)
     return a.id < b.id
   end)
@@ -656,7 +659,8 @@ function M.attach(bufnr)
   return vim.lsp.start(c, { bufnr = bufnr })
 end
 
---- Stops every warden client; `on_stopped` runs once they have all exited.
+--- Stops every warden client; `on_stopped` runs once they have all exited (a server
+--- that has not exited after 2 s is terminated).
 ---@param on_stopped? fun()
 function M.stop_all(on_stopped)
   local clients = M.clients()
@@ -673,15 +677,20 @@ function M.stop_all(on_stopped)
     50,
     vim.schedule_wrap(function()
       waited = waited + 50
+      -- A stopping client reports is_stopped() at once; it is gone once it has exited.
       local running = vim.tbl_filter(function(c)
-        return not is_stopped(c)
+        return vim.lsp.get_client_by_id(c.id) ~= nil
       end, clients)
       if #running > 0 and waited == 2000 then
         for _, c in ipairs(running) do
-          stop(c, true)
+          if type(c.rpc) == 'table' and c.rpc.terminate then
+            pcall(c.rpc.terminate)
+          else
+            stop(c, true)
+          end
         end
       end
-      if #running == 0 or waited >= 4000 then
+      if #running == 0 or waited >= 10000 then
         timer:stop()
         timer:close()
         on_stopped()
