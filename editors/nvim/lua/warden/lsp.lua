@@ -6,7 +6,7 @@
 --- root (the nearest folder with a root marker), started with `vim.lsp.start`, given the
 --- settings as `init_options` and answering `workspace/configuration`. Notifications are
 --- fanned out to listeners (`M.on`) and to `User` autocommands, so feature modules
---- (traces now; LLM streams and sandboxed runs later) plug in without touching the client.
+--- (traces, LLM streams; sandboxed runs later) plug in without touching the client.
 
 local config = require('warden.config')
 
@@ -34,6 +34,12 @@ M.commands = {
   workspace_show_system_prompt = 'warden.workspace.showSystemPrompt', -- {name} -> warden.SystemPromptResult
   scan_workspace = 'warden.scan.workspace', -- {workspace?} -> warden.ScanStarted
   secrets_add_to_baseline = 'warden.secrets.addToBaseline', -- {uri, rule, fingerprint} -> {baseline, added, rule}
+  llm_explain = 'warden.llm.explain', -- warden.LlmArgs {uri, range?, requestId?} -> warden.LlmResult
+  llm_fix = 'warden.llm.fix', -- warden.LlmArgs {uri, diagnostic, requestId?} -> warden.LlmResult
+  llm_rewrite = 'warden.llm.rewrite', -- warden.LlmArgs {uri, range, instruction, requestId?} -> warden.LlmResult
+  llm_docstring = 'warden.llm.docstring', -- warden.LlmArgs {uri, position, requestId?} -> warden.LlmResult
+  llm_tests = 'warden.llm.tests', -- warden.LlmArgs {uri, range?, requestId?} -> warden.LlmResult
+  llm_cancel = 'warden.llm.cancel', -- {requestId} -> {cancelled: boolean}
 }
 
 --- Custom requests (client -> server).
@@ -42,6 +48,9 @@ M.requests = {
   workspace_for = 'warden/workspaceFor', -- {uri} -> warden.WorkspaceInfo
   findings = 'warden/findings', -- warden.FindingsParams -> {findings: warden.FindingInfo[]}
   traces = 'warden/traces', -- warden.TracesParams -> warden.TracesResult
+  snapshot = 'warden/snapshot', -- {workspace?, maxTokens?} -> warden.SnapshotResult
+  usage = 'warden/usage', -- warden.UsageParams -> warden.UsageResult
+  interactions = 'warden/interactions', -- {workspace?, cursor?, limit?} -> warden.InteractionsResult
   -- Test hooks, registered by the server only when WARDEN_DEBUG_HOOKS=1.
   debug_panic = 'warden/debug/panic', -- {} -> error
   debug_document = 'warden/debug/document', -- {uri} -> {version, languageId, text}
@@ -53,6 +62,7 @@ M.notifications = {
   workspaces_changed = 'warden/workspacesChanged', -- warden.WorkspacesChangedParams
   trace_started = 'warden/traceStarted', -- warden.TraceStartedParams
   trace_finished = 'warden/traceFinished', -- warden.SpanEnd
+  llm_chunk = 'warden/llmChunk', -- warden.LlmChunkParams
 }
 
 --- `User` autocommand pattern fired for each notification, with the params as `data`.
@@ -60,10 +70,11 @@ M.events = {
   ['warden/workspacesChanged'] = 'WardenWorkspacesChanged',
   ['warden/traceStarted'] = 'WardenTraceStarted',
   ['warden/traceFinished'] = 'WardenTraceFinished',
+  ['warden/llmChunk'] = 'WardenLlmChunk',
 }
 
 ---@alias warden.PromptSource "command"|"file"|"settings"
----@alias warden.SpanKind "command"|"llm"|"run"|"scan"|"index"
+---@alias warden.SpanKind "command"|"llm"|"run"|"scan"|"index"|"guard"
 ---@alias warden.Outcome "ok"|"error"|"cancelled"|"interrupted"
 ---@alias warden.FindingKind "secret"|"shell"|"syntax"|"package"
 
@@ -137,6 +148,94 @@ M.events = {
 
 ---@class warden.TracesResult
 ---@field traces warden.Span[] newest first
+---@field nextCursor? string
+
+---@class warden.LlmArgs Arguments of every `warden.llm.*` action (which are required
+--- depends on the action; see server/docs/protocol.md, *LLM actions*).
+---@field uri string an open document
+---@field range? lsp.Range explain, rewrite (required, non-empty), tests; empty: the enclosing definition
+---@field position? lsp.Position docstring: inside the function or class to document
+---@field diagnostic? lsp.Diagnostic fix: a diagnostic from any source
+---@field instruction? string rewrite: what to change
+---@field requestId? string chosen by the client, matches warden/llmChunk and warden.llm.cancel
+
+---@class warden.LlmResult
+---@field requestId string
+---@field text string the whole reply (Markdown, secrets restored)
+---@field cached boolean answered from the response cache (nothing was sent)
+---@field provider string
+---@field model string
+---@field tokens warden.Tokens
+---@field costUsd number
+---@field applied? boolean edit actions: whether the edit was applied (nil for explain)
+---@field message? string why an edit was not applied, or what the user was warned about
+---@field dropped string[] context the token budget left out
+
+---@class warden.LlmChunkParams
+---@field requestId string
+---@field text string the next piece of the reply, secrets restored
+
+---@class warden.SnapshotResult
+---@field workspace string
+---@field markdown string
+---@field tokens integer
+---@field head? string
+---@field dirty boolean
+---@field files integer
+---@field included integer
+---@field secretsRedacted integer
+---@field cached boolean
+
+---@alias warden.UsageGroup "model"|"day"|"action"
+
+---@class warden.UsageParams
+---@field workspace? string default: every workspace
+---@field since? string RFC 3339 time or date
+---@field groupBy? warden.UsageGroup default "model"
+
+---@class warden.UsageRow
+---@field key string provider/model, YYYY-MM-DD or the action
+---@field requests integer
+---@field cacheHits integer
+---@field cacheHitRate number 0..1
+---@field tokensInput integer
+---@field tokensOutput integer
+---@field tokensCached integer
+---@field tokensReasoning integer
+---@field costUsd number
+---@field errors integer
+
+---@class warden.UsageResult
+---@field rows warden.UsageRow[]
+---@field total warden.UsageRow
+
+---@class warden.Interaction
+---@field id integer
+---@field workspace string
+---@field requestId string
+---@field spanId? string
+---@field action string
+---@field uri? string
+---@field provider string
+---@field model string
+---@field prompt string redacted request JSON
+---@field response? string redacted reply
+---@field tokensInput integer
+---@field tokensOutput integer
+---@field tokensCached integer
+---@field tokensReasoning integer
+---@field costUsd number
+---@field latencyMs? integer
+---@field ttftMs? integer
+---@field cacheHit boolean
+---@field outcome "ok"|"error"|"cancelled"
+---@field error? string
+---@field head? string
+---@field fileHash? string
+---@field createdAt string
+
+---@class warden.InteractionsResult
+---@field interactions warden.Interaction[] newest first
 ---@field nextCursor? string
 
 ---@class warden.WorkspacesChangedParams
