@@ -15,6 +15,29 @@ local M = {}
 ---@field secrets? {rules?: table[], disable?: string[], allowlistPaths?: string[]}
 ---@field scan? {onStartup?: boolean, maxFileSize?: integer, maxLineLength?: integer}
 ---@field packages? {enabled?: boolean, osvPaths?: string[], osvPollSeconds?: integer}
+---@field llm? warden.LlmSettings LLM actions: providers, model, budgets, guardrails
+
+---@class warden.LlmProvider
+---@field api "openai"|"anthropic"
+---@field baseUrl string
+---@field apiKeyEnv? string name of the environment variable holding the key (never the key)
+---@field model? string the provider's default model
+
+---@class warden.LlmSettings
+---@field provider? string key of `providers` used when no mux rule matches (default "ollama")
+---@field model? string model used when no mux rule matches
+---@field providers? table<string, warden.LlmProvider> over the built-in ones
+---@field mux? {glob: string, action?: string, provider: string, model?: string}[]
+---@field maxTokens? integer
+---@field temperature? number
+---@field timeoutSeconds? integer
+---@field maxRetries? integer
+---@field contextTokens? integer
+---@field includeSnapshot? boolean
+---@field exclude? string[] globs never sent
+---@field denyList? string[] regular expressions refusing a prompt
+---@field cache? boolean answer identical requests from the response cache
+---@field prices? table<string, {input: number, output: number, cached?: number}> USD per million tokens
 
 ---@class warden.TracesConfig
 ---@field limit integer spans loaded when the traces buffer opens (1-500)
@@ -125,6 +148,134 @@ local function string_map(v)
   end
 end
 
+---@param v any
+---@return boolean
+local function is_dict(v)
+  return type(v) == 'table' and (next(v) == nil or not vim.islist(v))
+end
+
+--- A table of values by name, each checked by `check` (which gets the name too).
+---@param what string
+---@param check fun(name: string, v: any): string|nil
+---@return warden.Check
+local function map_of(what, check)
+  return function(v)
+    if not is_dict(v) then
+      return 'a table of ' .. what .. ' by name'
+    end
+    local names = vim.tbl_keys(v)
+    table.sort(names, function(a, b)
+      return tostring(a) < tostring(b)
+    end)
+    for _, name in ipairs(names) do
+      if type(name) ~= 'string' then
+        return 'a table of ' .. what .. ' by name'
+      end
+      local problem = check(name, v[name])
+      if problem then
+        return problem
+      end
+    end
+  end
+end
+
+--- Checks an object's fields: `fields` maps each known key to {check, required}.
+---@param label string
+---@param v any
+---@param fields table<string, {[1]: warden.Check, [2]: boolean|nil}>
+---@return string|nil
+local function object(label, v, fields)
+  if not is_dict(v) then
+    return ('%s to be a table'):format(label)
+  end
+  local keys = vim.tbl_keys(fields)
+  table.sort(keys)
+  for _, key in ipairs(keys) do
+    local check, required = fields[key][1], fields[key][2]
+    if v[key] == nil then
+      if required then
+        return ('%s to have %s'):format(label, key)
+      end
+    else
+      local expected = check(v[key])
+      if expected then
+        return ('%s.%s to be %s'):format(label, key, expected)
+      end
+    end
+  end
+  for key in pairs(v) do
+    if not fields[key] then
+      return ('%s to have only %s (not %s)'):format(label, table.concat(keys, ', '), tostring(key))
+    end
+  end
+end
+
+---@param choices string[]
+---@return warden.Check
+local function one_of(choices)
+  return function(v)
+    if not vim.tbl_contains(choices, v) then
+      return 'one of "' .. table.concat(choices, '", "') .. '"'
+    end
+  end
+end
+
+---@type warden.Check
+local function non_negative(v)
+  if type(v) ~= 'number' or v < 0 then
+    return 'a number >= 0'
+  end
+end
+
+local llm_actions = { 'explain', 'fix', 'rewrite', 'docstring', 'tests' }
+
+local provider_check = map_of('providers', function(name, p)
+  return object('providers.' .. name, p, {
+    api = { one_of({ 'openai', 'anthropic' }), true },
+    baseUrl = { is('string'), true },
+    apiKeyEnv = { is('string') },
+    model = { is('string') },
+  })
+end)
+
+local price_check = map_of('prices', function(name, p)
+  return object('prices.' .. name, p, {
+    input = { non_negative, true },
+    output = { non_negative, true },
+    cached = { non_negative },
+  })
+end)
+
+---@type warden.Check
+local function mux_check(v)
+  local expected = list_of('table')(v)
+  if expected then
+    return 'a list of rules {glob, action?, provider, model?}'
+  end
+  for i, rule in ipairs(v) do
+    local problem = object(('rule %d'):format(i), rule, {
+      glob = { is('string'), true },
+      action = { one_of(llm_actions) },
+      provider = { is('string'), true },
+      model = { is('string') },
+    })
+    if problem then
+      return problem
+    end
+  end
+end
+
+---@type warden.Check
+local function temperature(v)
+  if v ~= vim.NIL and (type(v) ~= 'number' or v < 0 or v > 2) then
+    return 'a number from 0 to 2 (or vim.NIL to leave it to the provider)'
+  end
+end
+
+--- Settings whose values are tables keyed by names the user chooses (JSON objects even
+--- when empty).
+local map_settings = { providers = true, prices = true }
+
 --- The server's settings schema (server/config/src/lib.rs): leaves are checks, tables
 --- are nested sections.
 local settings_schema = {
@@ -145,6 +296,22 @@ local settings_schema = {
     enabled = is('boolean'),
     osvPaths = list_of('string'),
     osvPollSeconds = int(0),
+  },
+  llm = {
+    provider = is('string'),
+    model = is('string'),
+    providers = provider_check,
+    mux = mux_check,
+    maxTokens = int(1),
+    temperature = temperature,
+    timeoutSeconds = int(1),
+    maxRetries = int(0),
+    contextTokens = int(1),
+    includeSnapshot = is('boolean'),
+    exclude = list_of('string'),
+    denyList = list_of('string'),
+    cache = is('boolean'),
+    prices = price_check,
   },
 }
 
@@ -320,7 +487,13 @@ local function to_json(value, schema)
   end
   local out = {}
   for k, v in pairs(value) do
-    out[k] = type(schema[k]) == 'table' and to_json(v, schema[k]) or v
+    if type(schema[k]) == 'table' then
+      out[k] = to_json(v, schema[k])
+    elseif map_settings[k] and type(v) == 'table' and next(v) == nil then
+      out[k] = vim.empty_dict()
+    else
+      out[k] = v
+    end
   end
   if next(out) == nil then
     return vim.empty_dict()
@@ -332,6 +505,39 @@ end
 ---@return table
 function M.json_settings()
   return to_json(vim.deepcopy(M.get().settings), settings_schema)
+end
+
+--- The providers the server has built in (server/config/src/lib.rs), which
+--- `settings.llm.providers` changes or adds to.
+---@return table<string, warden.LlmProvider>
+function M.builtin_providers()
+  return {
+    ollama = { api = 'openai', baseUrl = 'http://localhost:11434/v1' },
+    llamacpp = { api = 'openai', baseUrl = 'http://localhost:8080/v1' },
+    openrouter = { api = 'openai', baseUrl = 'https://openrouter.ai/api/v1', apiKeyEnv = 'OPENROUTER_API_KEY' },
+    openai = { api = 'openai', baseUrl = 'https://api.openai.com/v1', apiKeyEnv = 'OPENAI_API_KEY' },
+    anthropic = { api = 'anthropic', baseUrl = 'https://api.anthropic.com/v1', apiKeyEnv = 'ANTHROPIC_API_KEY' },
+  }
+end
+
+--- The LLM provider and model the editor settings resolve to when no mux rule matches
+--- (a repository's `.warden.toml` can still change them).
+---@param settings warden.Settings
+---@return {provider: string, model: string|nil, config: warden.LlmProvider|nil, providers: table<string, warden.LlmProvider>}
+function M.resolve_llm(settings)
+  local llm = settings.llm or {}
+  local providers = M.builtin_providers()
+  for name, p in pairs(llm.providers or {}) do
+    providers[name] = vim.tbl_extend('force', providers[name] or {}, p)
+  end
+  local provider = llm.provider or 'ollama'
+  local cfg = providers[provider]
+  return {
+    provider = provider,
+    model = llm.model or (cfg and cfg.model) or nil,
+    config = cfg,
+    providers = providers,
+  }
 end
 
 --- Every option name with its default, for the docs and health.

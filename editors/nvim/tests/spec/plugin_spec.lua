@@ -96,6 +96,59 @@ describe('configuration', function()
     end
   end)
 
+  it('checks the llm settings, providers, mux rules and prices', function()
+    config.set({
+      settings = {
+        llm = {
+          provider = 'local',
+          model = 'm',
+          providers = {
+            ['local'] = { api = 'openai', baseUrl = 'http://127.0.0.1:1/v1', apiKeyEnv = 'K' },
+          },
+          mux = { { glob = '**/*.py', action = 'tests', provider = 'local' } },
+          temperature = vim.NIL,
+          prices = { m = { input = 1, output = 2 } },
+          exclude = { '*.pem' },
+        },
+      },
+    })
+    local cfg, problems = config.resolve()
+    assert.are.same({}, problems)
+    assert.are.equal('http://127.0.0.1:1/v1', cfg.settings.llm.providers['local'].baseUrl)
+    local llm = config.resolve_llm(cfg.settings)
+    assert.are.same({ 'local', 'm', 'K' }, { llm.provider, llm.model, llm.config.apiKeyEnv })
+    assert.are.equal('http://localhost:11434/v1', llm.providers.ollama.baseUrl, 'built-ins stay')
+    local json = vim.json.encode(config.json_settings())
+    assert.is_truthy(json:find('"temperature":null', 1, true), json)
+
+    config.set({
+      settings = {
+        llm = {
+          providers = { bad = { api = 'grpc', baseUrl = 'x' } },
+          mux = { { glob = '*', action = 'dance', provider = 'x' } },
+          maxTokens = 0,
+          temperature = 5,
+          prices = { m = { input = -1, output = 1 } },
+        },
+      },
+    })
+    local _
+    _, problems = config.resolve()
+    local all = table.concat(problems, '\n')
+    for _, expected in ipairs({
+      'setup.settings.llm.providers: expected providers.bad.api to be one of "openai", "anthropic"',
+      'setup.settings.llm.mux: expected rule 1.action to be one of "explain", "fix", "rewrite", "docstring", "tests"',
+      'setup.settings.llm.maxTokens: expected an integer >= 1, got number 0',
+      'setup.settings.llm.temperature: expected a number from 0 to 2',
+      'setup.settings.llm.prices: expected prices.m.input to be a number >= 0',
+    }) do
+      assert.is_truthy(all:find(expected, 1, true), ('missing %q in:\n%s'):format(expected, all))
+    end
+    -- An empty providers table is still a JSON object.
+    config.set({ settings = { llm = { providers = {} } } })
+    assert.is_truthy(vim.json.encode(config.json_settings()):find('"providers":{}', 1, true))
+  end)
+
   it('sends empty settings objects as JSON objects, not arrays', function()
     assert.are.equal('{}', vim.json.encode(config.json_settings()))
     config.set({ settings = { database = {}, secrets = { disable = {} } } })
