@@ -3,9 +3,11 @@
 --- `:Warden traces [WORKSPACE]` loads recent spans (`warden/traces`) and keeps them live
 --- from `warden/traceStarted`/`warden/traceFinished`: children under their parent, newest
 --- roots first, each with a waterfall bar (one scale for the view: the longest root fills
---- it, children sit inside their root's part), latency, outcome, and
---- tokens with cache hits. `<CR>` expands a span's input, output and error; `r` reloads,
---- `m` loads older spans, `q` closes.
+--- it, children sit inside their root's part), latency, outcome, tokens with cached
+--- tokens, cost, "response cache hit" for LLM replies from the response cache, and the
+--- verdict of each `guard` span of an LLM action (redaction, exclusion, deny-list,
+--- packages). `<CR>` expands a span's input, output and error; `r` reloads, `m` loads
+--- older spans, `q` closes.
 
 local lsp = require('warden.lsp')
 local config = require('warden.config')
@@ -25,6 +27,7 @@ local function set_highlights()
     WardenTraceDim = 'Comment',
     WardenTraceName = 'Identifier',
     WardenTraceTokens = 'Number',
+    WardenTraceCache = 'DiagnosticInfo',
   }
   for group, link in pairs(links) do
     vim.api.nvim_set_hl(0, group, { link = link, default = true })
@@ -134,6 +137,38 @@ function M.format_tokens(t)
   end
   local hit = input > 0 and math.floor(100 * cached / input) or 0
   return ('tok %d→%d cached %d (%d%% hit)'):format(input, output, cached, hit)
+end
+
+--- A short note about a finished span's output: "response cache hit" when an LLM reply
+--- came from the response cache, and a guardrail's verdict ("secretsRedacted 2",
+--- "allowed"). Nil when there is nothing to say.
+---@param s warden.Span
+---@return string|nil
+function M.output_note(s)
+  local out = s.output
+  if type(out) ~= 'table' or vim.islist(out) then
+    return nil
+  end
+  local notes = {}
+  if out.cached == true then
+    notes[#notes + 1] = 'response cache hit'
+  end
+  if s.kind == 'guard' then
+    local keys = vim.tbl_keys(out)
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = out[k]
+      if v == true then
+        notes[#notes + 1] = k
+      elseif type(v) == 'number' or type(v) == 'string' then
+        notes[#notes + 1] = ('%s %s'):format(k, tostring(v))
+      end
+    end
+  end
+  if #notes == 0 then
+    return nil
+  end
+  return vim.fn.strcharpart(table.concat(notes, ', '), 0, 60)
 end
 
 --- The timing bar of a span inside its root's interval: `width` cells, the span's part
@@ -320,7 +355,11 @@ function M.render(spans, opts)
       segs[#segs + 1] = { tokens .. '  ', 'WardenTraceTokens' }
     end
     if type(s.costUsd) == 'number' and s.costUsd > 0 then
-      segs[#segs + 1] = { ('$%.4f  '):format(s.costUsd), 'WardenTraceTokens' }
+      segs[#segs + 1] = { ('$%.6f  '):format(s.costUsd), 'WardenTraceTokens' }
+    end
+    local note = done and M.output_note(s)
+    if note then
+      segs[#segs + 1] = { note .. '  ', note:find('^response cache hit') and 'WardenTraceCache' or 'WardenTraceDim' }
     end
     if s.error and s.error ~= vim.NIL then
       local e = tostring(s.error):gsub('\n', ' ')
@@ -347,7 +386,7 @@ function M.render(spans, opts)
       local t = type(s.tokens) == 'table' and s.tokens or {}
       detail(
         'tokens',
-        ('input %d  output %d  cached %d  reasoning %d  cost $%.4f'):format(
+        ('input %d  output %d  cached %d  reasoning %d  cost $%.6f'):format(
           t.input or 0,
           t.output or 0,
           t.cached or 0,

@@ -281,6 +281,48 @@ describe('traces renderer', function()
     assert.is_truthy(text:find('error    provider said no', 1, true), text)
   end)
 
+  it('notes response-cache hits and guard verdicts', function()
+    local base = {
+      startedAt = t0,
+      finishedAt = '2026-11-21T10:00:00.010Z',
+      latencyMs = 10,
+      outcome = 'ok',
+      tokens = { input = 0, output = 0, cached = 0, reasoning = 0 },
+      costUsd = 0,
+    }
+    local spans = {
+      c = vim.tbl_extend('force', base, { id = 'c', name = 'warden.llm.explain', kind = 'command' }),
+      l = vim.tbl_extend('force', base, {
+        id = 'l',
+        parentId = 'c',
+        name = 'local/gpt-4o-mini',
+        kind = 'llm',
+        output = { cached = true, chars = 10 },
+      }),
+      g = vim.tbl_extend('force', base, {
+        id = 'g',
+        parentId = 'c',
+        name = 'guard.redact',
+        kind = 'guard',
+        output = { secretsRedacted = 2 },
+      }),
+    }
+    local lines = traces.render(spans, { bar_width = 4, now = traces.parse_time(t0) })
+    local text = table.concat(lines, '\n')
+    local function has_line(pattern)
+      for _, l in ipairs(lines) do
+        if l:find(pattern) then
+          return true
+        end
+      end
+      error(('no line matching %q in:\n%s'):format(pattern, text))
+    end
+    has_line('local/gpt%-4o%-mini .* ok +llm +response cache hit$')
+    has_line('guard%.redact .* ok +guard +secretsRedacted 2$')
+    assert.are.equal('allowed', traces.output_note({ kind = 'guard', output = { allowed = true } }))
+    assert.is_nil(traces.output_note({ kind = 'llm', output = { cached = false } }))
+  end)
+
   it('shows a running span growing until now', function()
     local running = {
       r = {
