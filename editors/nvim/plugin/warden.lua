@@ -21,7 +21,8 @@ vim.api.nvim_create_user_command('Warden', function(opts)
 end, {
   nargs = '*',
   bang = true,
-  desc = 'warden: traces, workspaces, system prompt, scans (:help warden-commands)',
+  range = true,
+  desc = 'warden: LLM actions, usage, traces, workspaces, system prompt, scans (:help warden-commands)',
   complete = function(arglead, cmdline, cursorpos)
     return require('warden.commands').complete(arglead, cmdline, cursorpos)
   end,

@@ -1,9 +1,9 @@
 ---@mod warden.commands The `:Warden <subcommand>` command and its completion.
 ---
 --- Each subcommand is a table entry (`run`, `complete`, `usage`), so features that land
---- in the server later (LLM actions, sandboxed runs, usage) add an entry and a module
---- (`warden.llm`, `warden.runs`) without changing the dispatcher. Only subcommands backed
---- by a server feature that exists are listed.
+--- in the server later (sandboxed runs) add an entry and a module (`warden.runs`)
+--- without changing the dispatcher. Only subcommands backed by a server feature that
+--- exists are listed.
 
 local lsp = require('warden.lsp')
 
@@ -467,8 +467,10 @@ end
 
 ---@class warden.Subcommand
 ---@field usage string
----@field run fun(args: string[], bang: boolean)
+---@field run fun(args: string[], bang: boolean, opts: {range?: {[1]: integer, [2]: integer}})
 ---@field complete? fun(arglead: string, args: string[]): string[]
+
+local usage_groups = { 'model', 'day', 'action' }
 
 ---@type table<string, warden.Subcommand>
 M.subcommands = {
@@ -527,10 +529,60 @@ M.subcommands = {
       return #args <= 1 and matching(arglead, kinds) or {}
     end,
   },
-  cancel = {
-    usage = 'cancel  stop running scans',
+  explain = {
+    usage = '[range]explain  explain the selection or the definition at the cursor (streams into a float)',
+    run = function(_, _, opts)
+      require('warden.llm').explain({ range = opts.range })
+    end,
+  },
+  fix = {
+    usage = 'fix  fix the diagnostic under the cursor (any source) with the LLM',
     run = function()
-      local n = lsp.cancel_all()
+      require('warden.llm').fix()
+    end,
+  },
+  rewrite = {
+    usage = '[range]rewrite [INSTRUCTION]  rewrite the selection (or line) as told (asks when not given)',
+    run = function(args, _, opts)
+      local instruction = #args > 0 and table.concat(args, ' ') or nil
+      require('warden.llm').rewrite(instruction, { range = opts.range })
+    end,
+  },
+  docstring = {
+    usage = 'docstring  add a docstring to the function or class at the cursor',
+    run = function(_, _, opts)
+      require('warden.llm').docstring({ range = opts.range })
+    end,
+  },
+  tests = {
+    usage = '[range]tests  write tests for the selection or the definition at the cursor',
+    run = function(_, _, opts)
+      require('warden.llm').tests({ range = opts.range })
+    end,
+  },
+  usage = {
+    usage = 'usage [model|day|action]  LLM requests, cache hits, tokens and cost as a table',
+    run = function(args)
+      if args[1] and not vim.tbl_contains(usage_groups, args[1]) then
+        return say(
+          ('unknown grouping %q; use one of: %s'):format(args[1], table.concat(usage_groups, ', ')),
+          vim.log.levels.ERROR
+        )
+      end
+      require('warden.usage').open({ group_by = args[1] })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, usage_groups) or {}
+    end,
+  },
+  cancel = {
+    usage = 'cancel  stop running scans and LLM requests',
+    run = function()
+      local n_llm, tokens = 0, {}
+      if package.loaded['warden.llm'] then
+        n_llm, tokens = require('warden.llm').cancel_all()
+      end
+      local n = n_llm + lsp.cancel_all(tokens)
       say(n == 0 and 'nothing to cancel' or ('cancelling %d task%s'):format(n, n == 1 and '' or 's'))
     end,
   },
@@ -575,7 +627,7 @@ local function usage()
 end
 
 --- Runs `:Warden` with its parsed arguments (`nvim_create_user_command` opts).
----@param opts {fargs: string[], bang: boolean}
+---@param opts {fargs: string[], bang: boolean, range?: integer, line1?: integer, line2?: integer}
 function M.run(opts)
   local name = opts.fargs[1]
   if not name then
@@ -585,7 +637,8 @@ function M.run(opts)
   if not sub then
     return say(('unknown subcommand %q\n%s'):format(name, usage()), vim.log.levels.ERROR)
   end
-  sub.run(vim.list_slice(opts.fargs, 2), opts.bang)
+  local range = (opts.range or 0) > 0 and { opts.line1, opts.line2 } or nil
+  sub.run(vim.list_slice(opts.fargs, 2), opts.bang, { range = range })
 end
 
 --- Completion for `:Warden`.

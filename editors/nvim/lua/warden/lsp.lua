@@ -514,14 +514,15 @@ vim.api.nvim_create_autocmd('LspProgress', {
   end,
 })
 
---- Asks the server to cancel every cancellable task in progress (scans now; LLM requests
---- and runs once the server has them). Returns how many were asked.
+--- Asks the server to cancel every cancellable task in progress (scans, LLM requests
+--- started elsewhere), except the progress tokens in `skip`. Returns how many were asked.
+---@param skip? table<string, boolean>
 ---@return integer
-function M.cancel_all()
+function M.cancel_all(skip)
   local n = 0
   for _, client in ipairs(M.clients()) do
     for token, p in pairs(M.client_state(client.id).progress) do
-      if p.cancellable then
+      if p.cancellable and not (skip and skip[tostring(token)]) then
         M.notify(client, 'window/workDoneProgress/cancel', { token = token })
         n = n + 1
       end
@@ -581,10 +582,38 @@ function M.configuration(params)
   return out
 end
 
+--- Creates the files a workspace edit creates with `ignoreIfExists` that do not exist
+--- yet: Neovim's `apply_workspace_edit` skips creating those (it only opens a buffer),
+--- so the parent folder would be missing when the buffer is written.
+---@param edit lsp.WorkspaceEdit|nil
+function M.create_missing_files(edit)
+  for _, change in ipairs(type(edit) == 'table' and edit.documentChanges or {}) do
+    local opts = type(change.options) == 'table' and change.options or {}
+    if change.kind == 'create' and opts.ignoreIfExists and not opts.overwrite then
+      local fname = vim.uri_to_fname(change.uri)
+      if not vim.uv.fs_stat(fname) then
+        vim.fn.mkdir(vim.fs.dirname(fname), 'p')
+        local f = io.open(fname, 'w')
+        if f then
+          f:close()
+        end
+      end
+    end
+  end
+end
+
 ---@type table<string, lsp.Handler>
 M.handlers = {
   ['workspace/configuration'] = function(_, params)
     return M.configuration(params)
+  end,
+  -- Neovim's own handler applies the edit (one undo step per buffer); files to create
+  -- are created first (see M.create_missing_files).
+  ['workspace/applyEdit'] = function(err, params, ctx, config)
+    if type(params) == 'table' then
+      pcall(M.create_missing_files, params.edit)
+    end
+    return vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, config)
   end,
 }
 for _, method in pairs(M.notifications) do
@@ -672,6 +701,20 @@ function M.wants(bufnr)
   return true
 end
 
+--- Client-side handlers for the server's `warden.llm.*` code-action commands, so the
+--- reply streams into Neovim (`warden.llm` loads on first use).
+---@return table<string, fun(command: lsp.Command, ctx: table)>
+local function llm_commands()
+  local out = {}
+  for _, key in ipairs({ 'llm_explain', 'llm_fix', 'llm_rewrite', 'llm_docstring', 'llm_tests' }) do
+    local name = M.commands[key]
+    out[name] = function(command, ctx)
+      return require('warden.llm').client_commands()[name](command, ctx)
+    end
+  end
+  return out
+end
+
 --- The base client configuration shared by `vim.lsp.start` and `lsp/warden.lua`.
 ---@return vim.lsp.ClientConfig
 function M.base_config()
@@ -684,6 +727,7 @@ function M.base_config()
     init_options = settings,
     settings = { warden = settings },
     handlers = M.handlers,
+    commands = llm_commands(),
     capabilities = cfg.capabilities or (vim.lsp.protocol and vim.lsp.protocol.make_client_capabilities()),
     on_init = on_init,
     on_exit = on_exit,

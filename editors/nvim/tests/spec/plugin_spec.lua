@@ -194,11 +194,23 @@ end)
 
 describe(':Warden completion', function()
   it('offers exactly the subcommands the server backs', function()
-    assert.are.same(
-      { 'cancel', 'findings', 'prompt', 'restart', 'scan', 'traces', 'workspace' },
-      vim.fn.getcompletion('Warden ', 'cmdline')
-    )
+    assert.are.same({
+      'cancel',
+      'docstring',
+      'explain',
+      'findings',
+      'fix',
+      'prompt',
+      'restart',
+      'rewrite',
+      'scan',
+      'tests',
+      'traces',
+      'usage',
+      'workspace',
+    }, vim.fn.getcompletion('Warden ', 'cmdline'))
     assert.are.same({ 'traces' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
+    assert.are.same({ 'day' }, vim.fn.getcompletion('Warden usage d', 'cmdline'))
   end)
 
   it('completes workspace actions and finding kinds', function()
@@ -337,6 +349,39 @@ describe('traces renderer', function()
     local lines, _, _, is_running = traces.render(running, { bar_width = 10, now = traces.parse_time(t0) + 1500 })
     assert.is_true(is_running)
     assert.is_truthy(lines[1]:find('1500 ms…  running', 1, true), lines[1])
+  end)
+end)
+
+describe('usage table', function()
+  it('lines up rows and totals, with hit rates and costs', function()
+    local usage = require('warden.usage')
+    local row = function(key, requests, hits, cost)
+      return {
+        key = key,
+        requests = requests,
+        cacheHits = hits,
+        cacheHitRate = hits / requests,
+        tokensInput = 1200,
+        tokensOutput = 300,
+        tokensCached = 0,
+        tokensReasoning = 0,
+        costUsd = cost,
+        errors = 0,
+      }
+    end
+    local lines = usage.format({
+      rows = { row('local/gpt-4o-mini', 3, 1, 0.00036), row('anthropic/claude-sonnet-4', 1, 0, 0.0081) },
+      total = row('total', 4, 1, 0.00846),
+    }, 'model')
+    assert.are.equal('warden LLM usage by model — every workspace, all time', lines[1])
+    assert.matches('^provider/model +requests  cache hits  hit rate  input tok  output tok  cached tok', lines[4])
+    assert.matches('^local/gpt%-4o%-mini +3 +1 +33%% +1200 +300 +0 +0 +%$0%.000360 +0$', lines[6])
+    assert.matches('^total +4 +1 +25%% .* %$0%.008460 +0$', lines[#lines])
+    -- Columns line up: every row as wide as the header.
+    assert.are.equal(vim.api.nvim_strwidth(lines[4]), vim.api.nvim_strwidth(lines[6]))
+    assert.are.equal(vim.api.nvim_strwidth(lines[4]), vim.api.nvim_strwidth(lines[#lines]))
+    local empty = usage.format({ rows = {}, total = row('total', 1, 0, 0) }, 'day')
+    assert.is_truthy(vim.tbl_contains(empty, 'no LLM requests yet'))
   end)
 end)
 
