@@ -1,6 +1,8 @@
 ---@mod warden.health `:checkhealth warden`: the Neovim version, the configuration, the
 --- `warden` binary and its version, running servers, the database path, the OSV
---- advisory data, the Docker engine and the LLM settings.
+--- advisory data, the Docker engine and the LLM settings (the provider and model the
+--- editor settings resolve to, whether each provider's API key variable is set (never
+--- its value), and whether its base URL accepts a TCP connection).
 
 local M = {}
 
@@ -257,6 +259,107 @@ local function check_docker()
   end
 end
 
+--- Host and port of an http(s) URL, or nil.
+---@param url string
+---@return string|nil host, integer|nil port
+function M.host_port(url)
+  local scheme, authority = url:match('^(%a[%w+.-]*)://([^/?#]+)')
+  if not scheme then
+    return nil, nil
+  end
+  authority = authority:gsub('^.*@', '')
+  local host, port = authority:match('^%[([^%]]+)%]:?(%d*)$')
+  if not host then
+    host, port = authority:match('^([^:]+):?(%d*)$')
+  end
+  if not host then
+    return nil, nil
+  end
+  local default = ({ http = 80, https = 443 })[scheme:lower()]
+  return host, tonumber(port) or default
+end
+
+--- Whether a TCP connection to host:port succeeds within `timeout` ms.
+---@param host string
+---@param port integer
+---@param timeout integer
+---@return boolean ok, string|nil err
+function M.tcp_connect(host, port, timeout)
+  local addrs, gerr = vim.uv.getaddrinfo(host, tostring(port), { socktype = 'stream' })
+  if not addrs or #addrs == 0 then
+    return false, 'name lookup failed' .. (gerr and (': ' .. tostring(gerr)) or '')
+  end
+  local last_err
+  for _, a in ipairs(addrs) do
+    local tcp = assert(vim.uv.new_tcp())
+    local result
+    local ok, started, err = pcall(tcp.connect, tcp, a.addr, a.port or port, function(cerr)
+      result = cerr or true
+    end)
+    if ok and started then
+      vim.wait(timeout, function()
+        return result ~= nil
+      end, 10)
+    else
+      result = tostring(ok and err or started)
+    end
+    if not tcp:is_closing() then
+      tcp:close()
+    end
+    if result == true then
+      return true, nil
+    end
+    last_err = result == nil and ('no answer within %d ms'):format(timeout) or tostring(result)
+  end
+  return false, last_err
+end
+
+---@param cfg warden.Config
+---@param name string
+---@return boolean set, string where
+local function key_is_set(cfg, name)
+  if cfg.cmd_env[name] and cfg.cmd_env[name] ~= '' then
+    return true, 'cmd_env'
+  end
+  local v = vim.env[name]
+  return v ~= nil and v ~= '', 'the environment'
+end
+
+---@param cfg warden.Config
+---@param name string
+---@param p warden.LlmProvider
+---@param used_by string
+local function check_provider(cfg, name, p, used_by)
+  local head = ('provider %s (%s API, %s; %s)'):format(name, p.api or '?', p.baseUrl or '?', used_by)
+  if p.apiKeyEnv then
+    local set, where = key_is_set(cfg, p.apiKeyEnv)
+    if set then
+      health.ok(('%s: API key variable %s is set (in %s)'):format(head, p.apiKeyEnv, where))
+    else
+      health.warn(('%s: API key variable %s is not set'):format(head, p.apiKeyEnv), {
+        ('export %s=... before starting Neovim, or set cmd_env = { %s = ... }'):format(p.apiKeyEnv, p.apiKeyEnv),
+      })
+    end
+  else
+    health.info(head .. ': no apiKeyEnv (no key is sent; fine for local servers)')
+  end
+  local host, port = M.host_port(p.baseUrl or '')
+  if not host then
+    health.error(('provider %s: baseUrl %q is not an http(s) URL'):format(name, tostring(p.baseUrl)))
+    return
+  end
+  local ok, err = M.tcp_connect(host, port, 2000)
+  if ok then
+    health.ok(('provider %s: %s:%d accepts connections'):format(name, host, port))
+  else
+    local loopback = host == 'localhost' or host:match('^127%.') or host == '::1'
+    health.warn(('provider %s: cannot connect to %s:%d: %s'):format(name, host, port, err or '?'), {
+      loopback and 'start the server (ollama serve, llama-server ...)' or 'check the network connection',
+      'or fix settings.llm.providers.' .. name .. '.baseUrl',
+    })
+  end
+end
+
 ---@param cfg warden.Config
 local function check_llm(cfg)
   health.start('warden: LLM settings')
@@ -270,7 +373,45 @@ local function check_llm(cfg)
   else
     health.info('settings.systemPrompt is not set (workspaces use .warden.toml or :Warden prompt)')
   end
-  health.info('this warden version has no LLM provider settings yet; LLM commands arrive with a later server')
+  local config = require('warden.config')
+  local llm = config.resolve_llm(cfg.settings)
+  local explicit = cfg.settings.llm and cfg.settings.llm.provider and 'settings.llm.provider' or 'the default'
+  if not llm.config then
+    local names = vim.tbl_keys(llm.providers)
+    table.sort(names)
+    health.error(('provider %q (from %s) is not defined'):format(llm.provider, explicit), {
+      'use one of: ' .. table.concat(names, ', '),
+      'or add it: settings.llm.providers.' .. llm.provider .. ' = { api = "openai", baseUrl = "http://..." }',
+    })
+  elseif llm.model then
+    health.ok(
+      ('provider %s, model %s (from the editor settings; a .warden.toml can change them)'):format(
+        llm.provider,
+        llm.model
+      )
+    )
+  else
+    health.warn(('provider %s (from %s), but no model: LLM actions are off'):format(llm.provider, explicit), {
+      'set settings.llm.model (e.g. "qwen2.5-coder:7b" for Ollama), or the model of the provider',
+    })
+  end
+  local checked = {}
+  if llm.config then
+    checked[llm.provider] = true
+    check_provider(cfg, llm.provider, llm.config, 'the default')
+  end
+  for i, rule in ipairs((cfg.settings.llm or {}).mux or {}) do
+    local p = llm.providers[rule.provider]
+    local label = ('mux rule %d (%s%s)'):format(i, rule.glob, rule.action and (', ' .. rule.action) or '')
+    if not p then
+      health.error(
+        ('%s names provider %q, which is not defined; the server ignores the rule'):format(label, rule.provider)
+      )
+    elseif not checked[rule.provider] then
+      checked[rule.provider] = true
+      check_provider(cfg, rule.provider, p, 'used by ' .. label)
+    end
+  end
 end
 
 function M.check()

@@ -84,4 +84,61 @@ describe(':checkhealth warden', function()
     assert.is_truthy(text:find('WARNING no OSV advisories loaded', 1, true), text)
     assert.is_truthy(text:find('warden db import PATH', 1, true), text)
   end)
+
+  it('reports the LLM provider and model, the API key variable (never its value) and the base URL', function()
+    local mock = h.mock_llm()
+    local secret = 'sk-health-do-not-print-7'
+    vim.env.WARDEN_HEALTH_LLM_KEY = secret
+    local ok, err = pcall(function()
+      vim.g.warden = {
+        cmd = { h.bin, 'lsp' },
+        settings = {
+          llm = h.llm_settings(mock, {
+            providers = { ['local'] = { apiKeyEnv = 'WARDEN_HEALTH_LLM_KEY' } },
+            mux = { { glob = '**/*.sh', provider = 'nowhere' }, { glob = '**/*.py', provider = 'ollama', model = 'm' } },
+          }),
+        },
+      }
+      local port = mock.port
+      local text = checkhealth()
+      local function has(s)
+        assert.is_truthy(text:find(s, 1, true), ('missing %q in:\n%s'):format(s, text))
+      end
+      has('OK provider local, model gpt-4o-mini (from the editor settings')
+      has(
+        ('OK provider local (openai API, %s; the default): API key variable WARDEN_HEALTH_LLM_KEY is set (in the environment)'):format(
+          mock.url
+        )
+      )
+      has(('OK provider local: 127.0.0.1:%d accepts connections'):format(port))
+      has('ERROR mux rule 1 (**/*.sh) names provider "nowhere", which is not defined')
+      has('provider ollama (openai API, http://localhost:11434/v1; used by mux rule 2 (**/*.py)): no apiKeyEnv')
+      assert.is_nil(text:find(secret, 1, true), 'the key value was printed')
+
+      -- The key unset, the provider gone.
+      vim.env.WARDEN_HEALTH_LLM_KEY = nil
+      mock.stop()
+      vim.g.warden = {
+        cmd = { h.bin, 'lsp' },
+        settings = {
+          llm = h.llm_settings(mock, { providers = { ['local'] = { apiKeyEnv = 'WARDEN_HEALTH_LLM_KEY' } } }),
+        },
+      }
+      text = checkhealth()
+      has(
+        'WARNING provider local (openai API, '
+          .. mock.url
+          .. '; the default): API key variable WARDEN_HEALTH_LLM_KEY is not set'
+      )
+      has(('WARNING provider local: cannot connect to 127.0.0.1:%d: ECONNREFUSED'):format(port))
+
+      -- No model: LLM actions are off.
+      vim.g.warden = { cmd = { h.bin, 'lsp' } }
+      text = checkhealth()
+      has('WARNING provider ollama (from the default), but no model: LLM actions are off')
+    end)
+    vim.env.WARDEN_HEALTH_LLM_KEY = nil
+    mock.stop()
+    assert(ok, err)
+  end)
 end)
