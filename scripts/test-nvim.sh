@@ -7,8 +7,11 @@
 # own Neovim with its own fixture copy and temporary database. When Debian's old Neovim
 # is installed (/usr/bin/nvim, 0.7), the plugin's version gate is checked on it too.
 # Ends with one line "nvim: N passed, M failed"; exits non-zero on any failure.
-# Env: WARDEN_BIN (default: target/debug/warden, built when missing), NVIM_SPEC (run
-# only spec files whose name contains it), XDG_CACHE_HOME.
+# The LLM specs drive the real server against target/debug/warden-mock-llm (a scripted
+# loopback provider each spec starts on a free port and stops).
+# Env: WARDEN_BIN (default: target/debug/warden), WARDEN_MOCK_LLM (default:
+# target/debug/warden-mock-llm), both built when missing; NVIM_SPEC (run only spec
+# files whose name contains it), XDG_CACHE_HOME.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 plugin="$repo/editors/nvim"
@@ -47,15 +50,25 @@ if [ -z "$nvim" ] || [ ! -x "$nvim" ]; then
 fi
 [ -x "$nvim" ] || { echo "test-nvim: no nvim binary in $venv" >&2; exit 1; }
 
-# --- warden ----------------------------------------------------------------------------
+# --- warden and the scripted loopback LLM ------------------------------------------------
 bin="${WARDEN_BIN:-$repo/target/debug/warden}"
-if [ ! -x "$bin" ]; then
-  echo "test-nvim: building $bin"
+mock="${WARDEN_MOCK_LLM:-$repo/target/debug/warden-mock-llm}"
+if [ ! -x "$bin" ] || [ ! -x "$mock" ]; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-  (cd "$repo" && cargo build --locked -p warden-lsp --bin warden)
-  bin="$repo/target/debug/warden"
+  build=()
+  if [ ! -x "$bin" ]; then
+    build+=(-p warden-lsp --bin warden)
+    bin="$repo/target/debug/warden"
+  fi
+  if [ ! -x "$mock" ]; then
+    build+=(-p warden-mockllm --bin warden-mock-llm)
+    mock="$repo/target/debug/warden-mock-llm"
+  fi
+  echo "test-nvim: building ${build[*]}"
+  (cd "$repo" && cargo build --locked "${build[@]}")
 fi
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+mock="$(cd "$(dirname "$mock")" && pwd)/$(basename "$mock")"
 
 echo "test-nvim: $("$nvim" --version | head -n1), $("$bin" --version)"
 
@@ -113,7 +126,7 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   set +e
   (
     cd "$dir"
-    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
+    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_MOCK_LLM="$mock" WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
       WARDEN_DB="$dir/db/warden.db" WARDEN_DEBUG_HOOKS=1 WARDEN_LOG=warn \
       XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
       XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \

@@ -8,6 +8,7 @@ h.repo = assert(os.getenv('WARDEN_REPO'), 'WARDEN_REPO is not set (run scripts/t
 h.bin = assert(os.getenv('WARDEN_BIN'), 'WARDEN_BIN is not set (run scripts/test-nvim.sh)')
 h.tmp = assert(os.getenv('WARDEN_TEST_TMP'), 'WARDEN_TEST_TMP is not set (run scripts/test-nvim.sh)')
 h.osv = h.repo .. '/fixtures/osv'
+h.mock_bin = os.getenv('WARDEN_MOCK_LLM')
 
 --- Runs a command, failing the spec when it fails.
 ---@param cmd string[]
@@ -195,6 +196,136 @@ function h.read(path)
   local s = f:read('*a')
   f:close()
   return s
+end
+
+--- One HTTP/1.1 request to 127.0.0.1:`port` (the mock closes the connection after
+--- answering); returns the status and the body.
+---@param port integer
+---@param method string
+---@param path string
+---@param body? string
+---@return integer status, string body
+function h.http(port, method, path, body)
+  body = body or ''
+  local tcp = assert(vim.uv.new_tcp())
+  local chunks, done, err = {}, false, nil
+  tcp:connect('127.0.0.1', port, function(cerr)
+    if cerr then
+      err, done = cerr, true
+      return
+    end
+    tcp:write(
+      ('%s %s HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s'):format(
+        method,
+        path,
+        #body,
+        body
+      )
+    )
+    tcp:read_start(function(rerr, data)
+      if rerr then
+        err, done = rerr, true
+      elseif data then
+        chunks[#chunks + 1] = data
+      else
+        done = true
+      end
+    end)
+  end)
+  h.wait(10000, function()
+    return done
+  end, method .. ' ' .. path)
+  if not tcp:is_closing() then
+    tcp:close()
+  end
+  assert(not err, ('%s %s: %s'):format(method, path, tostring(err)))
+  local response = table.concat(chunks)
+  local status = tonumber(response:match('^HTTP/1%.1 (%d+)'))
+  return status, response:match('\r\n\r\n(.*)$') or ''
+end
+
+---@class warden.test.MockLlm
+---@field url string base URL (`http://127.0.0.1:PORT/v1`) to configure
+---@field port integer
+---@field script fun(script: table) queues the next reply (`POST /_script`)
+---@field requests fun(): {path: string, headers: string[][], body: string}[] every request received
+---@field stop fun()
+
+--- Starts `warden-mock-llm` on a free port. It runs under a shell that kills it when
+--- its stdin closes, so it ends with `stop()` and also when this Neovim dies.
+---@return warden.test.MockLlm
+function h.mock_llm()
+  assert(h.mock_bin, 'WARDEN_MOCK_LLM is not set (run scripts/test-nvim.sh)')
+  local url
+  local proc = vim.system(
+    { 'sh', '-c', '"$1" 0 & pid=$!; cat >/dev/null; kill "$pid"; wait "$pid"', 'sh', h.mock_bin },
+    {
+      stdin = true,
+      stdout = function(_, data)
+        if data and not url then
+          url = data:match('(http://[%w.:%[%]]+/v1)')
+        end
+      end,
+    }
+  )
+  h.wait(10000, function()
+    return url
+  end, 'warden-mock-llm to print its URL')
+  local mock = { url = url, port = tonumber(url:match(':(%d+)/v1$')) }
+  function mock.script(script)
+    local status = h.http(mock.port, 'POST', '/_script', vim.json.encode(script))
+    assert(status == 200, 'POST /_script answered ' .. tostring(status))
+  end
+  function mock.requests()
+    local status, body = h.http(mock.port, 'GET', '/_requests')
+    assert(status == 200, 'GET /_requests answered ' .. tostring(status))
+    return vim.json.decode(body)
+  end
+  function mock.stop()
+    pcall(function()
+      proc:write(nil)
+    end)
+    local res = proc:wait(5000)
+    if res.signal ~= 0 and res.code ~= 0 then
+      pcall(proc.kill, proc, 9)
+    end
+  end
+  return mock
+end
+
+--- Settings pointing warden at a mock provider.
+---@param mock warden.test.MockLlm
+---@param extra? table merged into the `llm` section
+---@return table
+function h.llm_settings(mock, extra)
+  return vim.tbl_deep_extend('force', {
+    provider = 'local',
+    model = 'gpt-4o-mini',
+    providers = { ['local'] = { api = 'openai', baseUrl = mock.url } },
+    timeoutSeconds = 10,
+  }, extra or {})
+end
+
+--- The `User WardenLlmDone` data of every LLM request that ended, by request id.
+---@type table<string, table>
+h.llm_done = {}
+vim.api.nvim_create_autocmd('User', {
+  pattern = 'WardenLlmDone',
+  callback = function(ev)
+    if ev.data and ev.data.requestId then
+      h.llm_done[ev.data.requestId] = ev.data
+    end
+  end,
+})
+
+--- Waits until the LLM request `id` has ended; returns its `WardenLlmDone` data.
+---@param id string
+---@param ms? integer
+---@return table
+function h.wait_llm_done(id, ms)
+  return h.wait(ms or 20000, function()
+    return h.llm_done[id]
+  end, 'LLM request ' .. id .. ' to end')
 end
 
 --- Stops every warden client and waits until they have exited.
