@@ -258,6 +258,38 @@ describe('LLM actions', function()
     vim.api.nvim_buf_delete(tbuf, { force = true })
   end)
 
+  it("the server's LLM code actions run through the plugin (the float, a request id of ours)", function()
+    local llm = require('warden.llm')
+    mock.script({ text = 'It uploads the report with curl.', chunk = 3 })
+    vim.api.nvim_win_set_cursor(0, { 13, 4 })
+    local before = llm.last_request_id
+    local titles = {}
+    vim.lsp.buf.code_action({
+      apply = true,
+      filter = function(action)
+        titles[#titles + 1] = action.title
+        return action.title == 'Explain with LLM'
+      end,
+    })
+    local id = h.wait(10000, function()
+      return llm.last_request_id ~= before and llm.last_request_id
+    end, function()
+      return 'the code action to start a request; offered: ' .. vim.inspect(titles)
+    end)
+    assert.matches('^nvim%-', id)
+    local done = h.wait_llm_done(id)
+    assert.is_nil(done.error, done.error)
+    local float = vim.api.nvim_get_current_win()
+    assert.are_not.equal('', vim.api.nvim_win_get_config(float).relative)
+    assert.matches(
+      '^It uploads the report with curl%.\n\n— local/gpt%-4o%-mini',
+      h.text(vim.api.nvim_win_get_buf(float))
+    )
+    for _, t in ipairs({ 'Add docstring with LLM', 'Write tests with LLM' }) do
+      assert.is_true(vim.tbl_contains(titles, t), vim.inspect(titles))
+    end
+  end)
+
   it("a malicious package in a reply asks through Neovim's showMessageRequest handler", function()
     local evil = '```python\nimport tensorfllow\nAWS_ACCESS_KEY_ID = "__WARDEN_SECRET_1__"\n```\n'
     local asked = {}
