@@ -402,6 +402,12 @@ describe('doc/warden.txt', function()
       'warden-config',
       'warden-traces',
       'warden-health',
+      'warden-llm',
+      'warden-usage',
+      ':Warden-explain',
+      ':Warden-rewrite',
+      ':Warden-usage',
+      'WardenLlmDone',
     }) do
       assert.is_true(tags[tag] == true, 'missing tag ' .. tag)
     end
