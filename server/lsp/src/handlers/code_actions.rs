@@ -271,9 +271,11 @@ pub(super) fn append_to_file(
             ops.push(DocumentChangeOperation::Op(ResourceOp::Create(
                 CreateFile {
                     uri: uri.clone(),
+                    // The file does not exist (else its text was read above): a
+                    // plain create, which fails rather than clobbers if that changed.
                     options: Some(CreateFileOptions {
                         overwrite: Some(false),
-                        ignore_if_exists: Some(true),
+                        ignore_if_exists: Some(false),
                     }),
                     annotation_id: None,
                 },
