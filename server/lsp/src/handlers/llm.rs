@@ -276,24 +276,23 @@ impl Request<'_> {
         let llm = &cfg.llm;
         let rel = cfg.relative(&self.doc.path);
 
-        // Guard: excluded files are never sent.
-        let excluded = crate::snapshot::excluded_by(&llm.exclude, &rel).map(str::to_owned);
-        let gathered = match &excluded {
-            Some(p) => Err(format!(
-                "{rel} matches the warden.llm.exclude pattern {p:?}; it is never sent to an LLM"
-            )),
-            None => self.gather(&cfg, &rel),
-        };
-        let test_rel = gathered
-            .as_ref()
-            .ok()
-            .and_then(|g| g.ctx.test_file.as_ref().map(|(f, _)| f.clone()));
-        let exclusion = match (&excluded, &test_rel) {
-            (Some(_), _) => gathered.as_ref().err().cloned(),
-            (None, Some(t)) => crate::snapshot::excluded_by(&llm.exclude, t)
-                .map(|p| format!("the test file {t} matches the warden.llm.exclude pattern {p:?}")),
+        // Guard: excluded files (and, for tests, an excluded test file) are never sent.
+        let test_rel = match (self.action, self.doc.lang.grammar()) {
+            (Action::Tests, Some(g)) => Some(g.conventions.test_file(&rel)),
             _ => None,
         };
+        let exclusion = crate::snapshot::excluded_by(&llm.exclude, &rel)
+            .map(|p| {
+                format!(
+                    "{rel} matches the warden.llm.exclude pattern {p:?}; it is never sent to an LLM"
+                )
+            })
+            .or_else(|| {
+                let t = test_rel.as_deref()?;
+                crate::snapshot::excluded_by(&llm.exclude, t).map(|p| {
+                    format!("the test file {t} matches the warden.llm.exclude pattern {p:?}")
+                })
+            });
         guard(
             span,
             "guard.exclude",
@@ -309,7 +308,7 @@ impl Request<'_> {
             mut ctx,
             target,
             test_path,
-        } = gathered.map_err(invalid)?;
+        } = self.gather(&cfg, &rel).map_err(invalid)?;
         let route = route::resolve(llm, &rel, self.action.as_str()).map_err(invalid)?;
 
         // System prompt and snapshot.
@@ -760,7 +759,8 @@ impl Request<'_> {
             created_at: warden_trace::now_rfc3339(),
             ..Interaction::default()
         };
-        // Recorded however the call ends; an aborted request is recorded as cancelled.
+        // Recorded when `pending` drops: at the end of this call, or as cancelled when
+        // the request is aborted mid-stream.
         let mut pending = PendingRecord {
             store: store.clone(),
             row: Some(interaction),
@@ -781,10 +781,6 @@ impl Request<'_> {
             };
         let mut interaction = pending.row.take().expect("taken once");
         interaction.latency_ms = Some(started.elapsed().as_millis() as u64);
-        let record = |mut i: Interaction| {
-            pending.row = Some(std::mem::take(&mut i));
-            drop(pending);
-        };
         match outcome {
             Ok((text, usage, ttft, from_cache)) => {
                 let cost = warden_llm::price::cost(&route.model, &usage, &llm.prices);
@@ -831,7 +827,7 @@ impl Request<'_> {
                 interaction.ttft_ms = ttft.map(|t| t.as_millis() as u64);
                 interaction.cache_hit = from_cache;
                 interaction.outcome = "ok".into();
-                record(interaction);
+                pending.row = Some(interaction);
                 Ok(Called {
                     text,
                     usage,
@@ -843,7 +839,7 @@ impl Request<'_> {
             }
             Err(LlmError::Cancelled) => {
                 interaction.outcome = "cancelled".into();
-                record(interaction);
+                pending.row = Some(interaction);
                 call_span.cancel();
                 Err(cancelled())
             }
@@ -851,7 +847,7 @@ impl Request<'_> {
                 let message = e.to_string();
                 interaction.outcome = "error".into();
                 interaction.error = Some(message.clone());
-                record(interaction);
+                pending.row = Some(interaction);
                 call_span.fail(message.clone());
                 Err(invalid(message))
             }
