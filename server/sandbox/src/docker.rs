@@ -362,38 +362,49 @@ impl DockerSandbox {
         let deadline = tokio::time::sleep(Duration::from_secs(spec.limits.timeout_seconds));
         tokio::pin!(deadline);
         let mut ended_by: Option<Status> = None;
+        let mut take = |log: bollard::container::LogOutput, seq: &mut u64| {
+            use bollard::container::LogOutput;
+            let (stream, bytes) = match log {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    (Stream::Stdout, message)
+                }
+                LogOutput::StdErr { message } => (Stream::Stderr, message),
+                LogOutput::StdIn { .. } => return,
+            };
+            if first_output.is_none() && !bytes.is_empty() {
+                first_output = Some(called.elapsed());
+            }
+            let text = match stream {
+                Stream::Stdout => out.push(&bytes),
+                Stream::Stderr => err.push(&bytes),
+            };
+            emit(stream, text, seq);
+        };
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => { ended_by = Some(Status::Cancelled); break; }
                 () = &mut deadline => { ended_by = Some(Status::TimedOut); break; }
                 item = output.next() => match item {
-                    Some(Ok(log)) => {
-                        use bollard::container::LogOutput;
-                        let (stream, bytes) = match log {
-                            LogOutput::StdOut { message } => (Stream::Stdout, message),
-                            LogOutput::StdErr { message } => (Stream::Stderr, message),
-                            LogOutput::Console { message } => (Stream::Stdout, message),
-                            LogOutput::StdIn { .. } => continue,
-                        };
-                        if first_output.is_none() && !bytes.is_empty() {
-                            first_output = Some(called.elapsed());
-                        }
-                        let text = match stream {
-                            Stream::Stdout => out.push(&bytes),
-                            Stream::Stderr => err.push(&bytes),
-                        };
-                        emit(stream, text, &mut seq);
-                    }
+                    Some(Ok(log)) => take(log, &mut seq),
                     Some(Err(e)) => return Err(self.engine_error(e)),
                     None => break,
                 }
             }
         }
         let duration = started.elapsed();
+        if ended_by.is_some() {
+            self.kill(&id).await;
+            // What the script wrote before it was killed still arrives, briefly.
+            let drain = async {
+                while let Some(Ok(log)) = output.next().await {
+                    take(log, &mut seq);
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        }
         let (status, exit_code, message, artifacts, artifacts_truncated) = match ended_by {
             Some(s) => {
-                self.kill(&id).await;
                 let message = match s {
                     Status::TimedOut => format!(
                         "stopped after {} s (the limit is warden.run.limits.timeoutSeconds)",
@@ -453,22 +464,52 @@ impl DockerSandbox {
         })
     }
 
-    /// Whether the kernel's OOM killer fired in the container. The engine records it
-    /// from an event that can trail the process's exit, so a SIGKILL exit is re-checked
-    /// briefly.
+    /// Whether the kernel's OOM killer fired in the container. The engine records
+    /// OOM only when a container's main process ends, so for a killed script the
+    /// container's own memory cgroup is asked (`oom_kill` in cgroup v1's
+    /// `memory.oom_control` or v2's `memory.events`) by a short exec.
     async fn oom_killed(&self, id: &str, code: Option<i64>) -> bool {
-        let tries = if code == Some(137) { 10 } else { 1 };
-        for i in 0..tries {
-            if let Ok(c) = self.docker.inspect_container(id, None).await
-                && c.state.and_then(|s| s.oom_killed).unwrap_or(false)
-            {
-                return true;
-            }
-            if i + 1 < tries {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        if let Ok(c) = self.docker.inspect_container(id, None).await
+            && c.state.and_then(|s| s.oom_killed).unwrap_or(false)
+        {
+            return true;
         }
-        false
+        if code != Some(137) {
+            return false;
+        }
+        let Ok(exec) = self
+            .docker
+            .create_exec(
+                id,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(false),
+                    cmd: Some(
+                        [
+                            "cat",
+                            "/sys/fs/cgroup/memory/memory.oom_control",
+                            "/sys/fs/cgroup/memory.events",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            return false;
+        };
+        let Ok(StartExecResults::Attached { mut output, .. }) =
+            self.docker.start_exec(&exec.id, None).await
+        else {
+            return false;
+        };
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        oom_kills(&text) > 0
     }
 
     /// Files under `/out`, downloading at most `cap` bytes of file data (plus tar
@@ -676,6 +717,14 @@ fn pool_key(image: &str, limits: &Limits) -> String {
     )
 }
 
+/// The `oom_kill` counter of cgroup memory statistics.
+fn oom_kills(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("oom_kill "))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum()
+}
+
 /// `<host>/<pid>/<start time>` of this process.
 fn owner_label() -> String {
     let pid = std::process::id();
@@ -740,6 +789,16 @@ mod tests {
         assert!(h.binds.is_none(), "nothing from the host");
         assert_eq!(b.user.as_deref(), Some("1000:1000"));
         assert_eq!(b.labels.as_ref().unwrap()[LABEL_RUN], "r1");
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_cgroup_v1_and_v2() {
+        assert_eq!(
+            oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            2
+        );
+        assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
+        assert_eq!(oom_kills("oom_kill_disable 0\n"), 0);
     }
 
     #[test]

@@ -6,9 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-#[allow(dead_code)]
-const _T: Option<(Duration, Instant)> = None;
-
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use warden_sandbox::docker::DockerSandbox;
@@ -30,8 +27,10 @@ async fn engine() -> Option<DockerSandbox> {
 }
 
 fn spec(image: &str, cmd: &str, name: &str, script: &str) -> RunSpec {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     RunSpec {
-        run_id: format!("test-{}", std::process::id()),
+        run_id: format!("test-{}-{n}", std::process::id()),
         image: image.into(),
         command: vec![cmd.into()],
         script_name: name.into(),
@@ -241,4 +240,224 @@ async fn a_missing_image_is_a_clear_error() {
             && msg.contains("never pulls"),
         "{msg}"
     );
+}
+
+/// Containers (running or not) labelled with this run id.
+fn containers_of(run_id: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=warden.run={run_id}"),
+        ])
+        .output()
+        .expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs and checks the container is gone afterwards.
+async fn contained(s: &DockerSandbox, sp: RunSpec) -> Outcome {
+    let id = sp.run_id.clone();
+    let (o, _) = run(s, sp).await;
+    assert_eq!(
+        containers_of(&id),
+        Vec::<String>::new(),
+        "container of {id} removed"
+    );
+    o
+}
+
+#[tokio::test]
+async fn escape_no_network() {
+    let Some(s) = engine().await else { return };
+    // 192.0.2.1 is TEST-NET-1 (documentation, never routed): with no network the
+    // kernel refuses at once, no packet is sent.
+    let script = "import socket, os\nprint(sorted(os.listdir('/sys/class/net')))\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=3)\n    print('CONNECTED')\nexcept OSError as e:\n    print('refused', e.errno)\n";
+    let o = contained(&s, py(script)).await;
+    assert_eq!(o.status, Status::Succeeded, "{o:?}");
+    assert_eq!(o.stdout, "['lo']\nrefused 101\n", "ENETUNREACH");
+}
+
+#[tokio::test]
+async fn escape_memory_one_gib_is_oom_killed() {
+    let Some(s) = engine().await else { return };
+    let o = contained(
+        &s,
+        py("print('allocating', flush=True)\nb = b'x' * (1024 ** 3)\nprint('ALLOCATED', len(b))\n"),
+    )
+    .await;
+    assert_eq!(o.status, Status::OomKilled, "{o:?}");
+    assert_eq!(o.exit_code, Some(137));
+    assert!(!o.stdout.contains("ALLOCATED"));
+    assert!(o.message.unwrap().contains("out of memory"));
+}
+
+#[tokio::test]
+async fn escape_fork_bomb_hits_the_pids_limit() {
+    let Some(s) = engine().await else { return };
+    // Counted: forks stop succeeding below the limit of 64 processes.
+    let script = "import os, time\nn = 0\ntry:\n    for i in range(500):\n        pid = os.fork()\n        if pid == 0:\n            os.close(1); os.close(2); time.sleep(3); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused after', n, 'errno', e.errno)\n";
+    let o = contained(&s, py(script)).await;
+    assert_eq!(o.status, Status::Succeeded, "{o:?}");
+    let n: u32 = o
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{o:?}"));
+    assert!(n > 10 && n < 64, "{}", o.stdout);
+    assert!(
+        o.stdout.trim_end().ends_with("errno 11"),
+        "EAGAIN: {}",
+        o.stdout
+    );
+
+    // A real one: contained, ended by the timeout, and the engine still serves.
+    let mut bomb = spec(PYTHON, "sh", "bomb.sh", "b() { b | b & }\nb\nsleep 60\n");
+    bomb.limits.timeout_seconds = 4;
+    let t = Instant::now();
+    let o = contained(&s, bomb).await;
+    assert!(
+        matches!(o.status, Status::TimedOut | Status::Failed),
+        "{o:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(30));
+    let o = contained(&s, py("print('still fine')\n")).await;
+    assert_eq!(o.stdout, "still fine\n");
+}
+
+#[tokio::test]
+async fn escape_disk_fill_meets_read_only_root_and_tmpfs_caps() {
+    let Some(s) = engine().await else { return };
+    let script = r#"
+import errno
+def fill(path):
+    n = 0
+    try:
+        with open(path, 'wb') as f:
+            while n < 512:
+                f.write(b'\0' * 1048576); f.flush(); n += 1
+    except OSError as e:
+        return n, errno.errorcode[e.errno]
+    return n, 'none'
+for p in ['/fill', '/work/fill', '/tmp/fill', '/out/fill']:
+    print(p, *fill(p))
+"#;
+    let o = contained(&s, py(script)).await;
+    assert_eq!(o.status, Status::Succeeded, "{o:?}");
+    let lines: Vec<Vec<&str>> = o.stdout.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines[0], ["/fill", "0", "EROFS"], "{}", o.stdout);
+    assert_eq!(lines[1], ["/work/fill", "0", "EACCES"], "{}", o.stdout);
+    let tmp: u32 = lines[2][1].parse().unwrap();
+    assert!(
+        tmp <= 64 && matches!(lines[2][2], "ENOSPC" | "EFBIG"),
+        "{}",
+        o.stdout
+    );
+    let out: u32 = lines[3][1].parse().unwrap();
+    assert!(out <= 8 && lines[3][2] == "ENOSPC", "{}", o.stdout);
+    let collected: u64 = o.artifacts.iter().map(|a| a.size).sum();
+    assert!(collected <= 8 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn escape_endless_loop_times_out() {
+    let Some(s) = engine().await else { return };
+    let mut sp = py("print('spinning', flush=True)\nwhile True:\n    pass\n");
+    sp.limits.timeout_seconds = 2;
+    let t = Instant::now();
+    let o = contained(&s, sp).await;
+    assert_eq!(o.status, Status::TimedOut, "{o:?}");
+    assert_eq!(o.stdout, "spinning\n");
+    assert!(
+        o.duration >= Duration::from_secs(2) && t.elapsed() < Duration::from_secs(15),
+        "{o:?}"
+    );
+    assert!(o.message.unwrap().contains("timeoutSeconds"));
+}
+
+#[tokio::test]
+async fn escape_output_flood_is_truncated() {
+    let Some(s) = engine().await else { return };
+    let script = "import sys\nline = 'x' * 1023 + '\\n'\nblock = line * 1024\nfor i in range(100):\n    sys.stdout.write(block)\nsys.stdout.flush()\nprint('done', file=sys.stderr)\n";
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sp = py(script);
+    let id = sp.run_id.clone();
+    let o = s.run(sp, tx, CancellationToken::new()).await.unwrap();
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+    assert_eq!(
+        o.status,
+        Status::Succeeded,
+        "{:?}",
+        (o.status, &o.message, &o.stderr)
+    );
+    assert_eq!(o.stdout_total, 100 * 1024 * 1024);
+    assert!(o.stdout_truncated && !o.stderr_truncated);
+    assert_eq!(o.stdout.len(), 1024 * 1024);
+    assert_eq!(o.stderr, "done\n");
+    let mut streamed = 0;
+    while let Ok(e) = rx.try_recv() {
+        if let Event::Output {
+            stream: Stream::Stdout,
+            chunk,
+            ..
+        } = e
+        {
+            streamed += chunk.len();
+        }
+    }
+    assert_eq!(streamed, 1024 * 1024, "only what is kept is streamed");
+}
+
+#[tokio::test]
+async fn cancel_mid_run_stops_and_removes() {
+    let Some(s) = engine().await else { return };
+    let sp = py("import time\nprint('started', flush=True)\ntime.sleep(60)\nprint('NOT HERE')\n");
+    let id = sp.run_id.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    let waiter = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, Event::Output { .. }) {
+                c2.cancel();
+                return Instant::now();
+            }
+        }
+        panic!("no output");
+    });
+    let o = s.run(sp, tx, cancel).await.unwrap();
+    let cancelled_at = waiter.await.unwrap();
+    assert_eq!(o.status, Status::Cancelled, "{o:?}");
+    assert!(cancelled_at.elapsed() < Duration::from_secs(5));
+    assert_eq!(o.stdout, "started\n");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn orphans_of_dead_processes_are_reaped() {
+    let Some(s) = engine().await else { return };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let run_id = format!("orphan-{}", std::process::id());
+    let out = std::process::Command::new("docker")
+        .args(["run", "-d", "--network", "none", "--label"])
+        .arg(format!("warden.run={run_id}"))
+        .arg("--label")
+        .arg(format!("warden.owner={}/999999999/1", host.trim()))
+        .args([PYTHON, "sleep", "120"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(containers_of(&run_id).len(), 1);
+    let reaped = s.reap().await.unwrap();
+    assert!(reaped >= 1);
+    assert_eq!(containers_of(&run_id), Vec::<String>::new());
 }
