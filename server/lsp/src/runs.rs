@@ -143,12 +143,17 @@ pub struct Finished {
     pub record: Run,
 }
 
+/// Where runs go: the engine, the pool size, the tracer and the store.
+pub struct Env<'a> {
+    pub engine: &'a Engine,
+    pub warm_pool: usize,
+    pub tracer: &'a Tracer,
+    pub store: Option<&'a Store>,
+}
+
 /// Runs a job as a `run` span (under `parent`), streaming events, and stores it.
 pub async fn execute(
-    engine: &Engine,
-    warm_pool: usize,
-    tracer: &Tracer,
-    store: Option<&Store>,
+    env: Env<'_>,
     parent: Option<&str>,
     job: Job,
     events: UnboundedSender<Event>,
@@ -160,6 +165,12 @@ pub async fn execute(
         ..job.spec.clone()
     };
     let content_hash = sha256_hex(&spec.script);
+    let Env {
+        engine,
+        warm_pool,
+        tracer,
+        store,
+    } = env;
     let mut span: ActiveSpan = tracer
         .start(SpanKind::Run, job.rel.clone())
         .parent(parent)

@@ -105,7 +105,19 @@ async fn run_in(
         }
     });
     let engine = Engine::default();
-    let done = runs::execute(&engine, 0, tracer, Some(store), None, job, tx, cancel).await;
+    let done = runs::execute(
+        runs::Env {
+            engine: &engine,
+            warm_pool: 0,
+            tracer,
+            store: Some(store),
+        },
+        None,
+        job,
+        tx,
+        cancel,
+    )
+    .await;
     let _ = printer.await;
     let o = &done.outcome;
     if json {
