@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds warden's local runner images from Debian packages, without any registry pull:
 # `debootstrap --variant=minbase` into a temporary folder (from the Debian mirror this
-# machine's apt already uses), then `docker import`. Idempotent: existing images are
-# kept unless --rebuild is given. Images:
-#   warden-runner-python:<suite>  python3 (and sh)
+# machine's apt already uses), then `docker import`. Idempotent: an existing image built
+# from the same package list (its `warden.packages` label) is kept unless --rebuild is
+# given. Images:
+#   warden-runner-python:<suite>  python3 with its standard library (and sh)
 #   warden-runner-node:<suite>    node (and sh)
 set -euo pipefail
 rebuild=0
@@ -21,7 +22,9 @@ suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 
 build() {
   local image=$1 include=$2
-  if [ $rebuild = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+  local have
+  have=$(docker image inspect -f '{{index .Config.Labels "warden.packages"}}' "$image" 2>/dev/null || true)
+  if [ $rebuild = 0 ] && [ "$have" = "$include" ]; then
     echo "runner-images: $image exists"
     return
   fi
@@ -40,9 +43,10 @@ build() {
   tar -C "$dir" -c . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     -c 'ENV LANG=C.UTF-8' -c 'WORKDIR /work' -c 'USER 1000:1000' \
+    -c "LABEL warden.packages=$include" \
     - "$image" >/dev/null
   echo "runner-images: $image $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1048576}')"
 }
 
-build "warden-runner-python:$suite" python3-minimal
+build "warden-runner-python:$suite" python3
 build "warden-runner-node:$suite" nodejs
