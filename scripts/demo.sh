@@ -41,7 +41,7 @@ export WARDEN_DEMO_LLM_URL="$(head -1 "$llm_log")"
 echo "   $WARDEN_DEMO_LLM_URL"
 echo
 echo "== an editor session over LSP (scripts/lsp_session.py)"
-python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/gamma" "$work/notes"
+WARDEN_DEMO_DOCKER=$docker_ok python3 scripts/lsp_session.py "$bin" "$work/alpha" "$work/beta" "$work/gamma" "$work/notes"
 echo
 echo "== warden scan (secrets, risky shell patterns, syntax errors, package advisories) on the fixture workspaces"
 (cd "$work" && "$bin" scan alpha beta gamma notes --fail-on never)
