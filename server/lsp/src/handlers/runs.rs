@@ -514,6 +514,10 @@ async fn run_all(b: &Backend, a: RunAllArgs) -> Result<Value> {
             }
         }
     }
+    let members: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.iter().map(|(p, _)| task_key(&p.run_id)))
+        .collect();
     let ctx = Ctx::of(b);
     let (pool, concurrency) = (cfg.run.warm_pool, cfg.run.concurrency.max(1));
     let stop_on_failure = a.stop_on_failure;
@@ -562,11 +566,14 @@ async fn run_all(b: &Backend, a: RunAllArgs) -> Result<Value> {
                 break;
             }
         }
-        // Scripts that never ran: their tokens go.
+        // The batch's tokens go, also those of scripts that never ran.
         {
             let mut tasks = ctx.shared.tasks.lock();
             tasks.remove(&progress_token);
             tasks.remove(&format!("runAll:{batch_id}"));
+            for k in &members {
+                tasks.remove(k);
+            }
         }
         let summary = counts
             .iter()
