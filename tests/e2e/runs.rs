@@ -670,3 +670,51 @@ fn an_unreachable_engine_is_a_clear_error_and_the_server_keeps_serving() {
     assert!(e["message"].as_str().unwrap().contains("no runner"), "{e}");
     assert_eq!(s.shutdown().code(), Some(0));
 }
+
+#[test]
+fn lsp_run_all_stops_after_a_failed_group_when_asked() {
+    if !docker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = project(
+        dir.path(),
+        &[
+            ("scripts/1_bad.sh", "echo failing\nexit 3\n"),
+            ("scripts/1_good.py", "print('fine')\n"),
+            ("scripts/2_next.js", "console.log('never')\n"),
+        ],
+    );
+    let mut s = server(dir.path(), &root, &[], json!({}));
+    let r = s
+        .command(
+            "warden.runAll",
+            json!({"workspace": "proj", "stopOnFailure": true}),
+        )
+        .unwrap();
+    let token = r["progressToken"].as_str().unwrap().to_owned();
+    let bad = r["groups"][0][0]["runId"].as_str().unwrap().to_owned();
+    assert_eq!(r["groups"][0][0]["path"], "scripts/1_bad.sh");
+    let next = r["groups"][1][0]["runId"].as_str().unwrap().to_owned();
+    let (done, out) = finished(&mut s, &bad);
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["exitCode"], 3);
+    assert_eq!(text_of(&out, "stdout"), "failing\n");
+    let end = s.wait_for("$/progress", |p| {
+        p["token"] == token.as_str() && p["value"]["kind"] == "end"
+    });
+    let msg = end["value"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("stopped after group 1 failed (2/3 ran)"),
+        "{msg}"
+    );
+    assert!(
+        s.take("warden/runFinished", std::time::Duration::from_millis(300))
+            .iter()
+            .all(|f| f["runId"] != next.as_str())
+    );
+    let c = s
+        .command("warden.run.cancel", json!({"runId": next}))
+        .unwrap();
+    assert_eq!(c["cancelled"], false, "nothing left registered");
+}
