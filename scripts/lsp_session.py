@@ -92,6 +92,8 @@ def main() -> int:
     alpha = next((f for f in folders if f.endswith("/alpha")), None)
     if alpha and llm_url:
         show_llm_rewrite(alpha, llm_url, send, request, command, notes, edits)
+    if alpha and os.environ.get("WARDEN_DEMO_DOCKER") == "1":
+        show_run_all(request, command, notes)
     for ws in request("warden/workspaces", {}):
         print(f"  workspace {ws['name']:<8} open={ws['open']!s:<5} branch={ws['branch']} "
               f"prompt from {ws['systemPromptSource']}")
@@ -137,6 +139,39 @@ def show_package_fixes(folder, send, request, notes):
         for a in actions:
             if not a["title"].endswith("with LLM") and "with LLM:" not in a["title"]:
                 print(f"  fix for [{d['code']}]: {a['title']}")
+
+
+def show_run_all(request, command, notes):
+    """Runs alpha's scripts in order in the sandbox; failures become diagnostics."""
+    plan = command("warden.runAll", {"workspace": "alpha"})
+    ids = [p["runId"] for g in plan["groups"] for p in g]
+    print(f"  warden.runAll alpha: {len(ids)} scripts in {len(plan['groups'])} groups "
+          f"{[[p['path'].rsplit('/', 1)[-1] for p in g] for g in plan['groups']]}")
+    def finished():
+        return {n["params"]["runId"]: n["params"] for n in notes
+                if n["method"] == "warden/runFinished" and n["params"]["runId"] in ids}
+    while len(finished()) < len(ids):
+        request("warden/workspaces", {})
+    done = finished()
+    for run_id in ids:
+        f = done[run_id]
+        out = "".join(n["params"]["chunk"] for n in notes
+                      if n["method"] == "warden/runOutput" and n["params"]["runId"] == run_id)
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        print(f"    {f['path']}: {f['status']} in {f['durationMs']} ms"
+              + (f" ({f['message']})" if f["message"] else "") + (f": {last[:70]}" if last else ""))
+    request("warden/workspaces", {})
+    for n in notes:
+        if n["method"] == "textDocument/publishDiagnostics":
+            for d in n["params"]["diagnostics"]:
+                if d.get("source") == "warden-run":
+                    path = n["params"]["uri"].rsplit("/", 2)[-2:]
+                    print(f"    diagnostic {'/'.join(path)}:{d['range']['start']['line'] + 1} "
+                          f"[warden-run] {d['message']}")
+    end = [n for n in notes if n["method"] == "$/progress" and n["params"]["token"] == plan["progressToken"]
+           and n["params"]["value"]["kind"] == "end"]
+    if end:
+        print(f"  run-all progress: {end[-1]['params']['value']['message']}")
 
 
 def show_llm_rewrite(folder, llm_url, send, request, command, notes, edits):

@@ -6,6 +6,7 @@ mod diagnostics;
 mod foundation;
 mod llm;
 mod packages;
+mod runs;
 mod scan_cli;
 mod support;
 mod tidy;

@@ -26,6 +26,132 @@ pub struct Settings {
     pub scan: ScanSettings,
     pub packages: PackagesSettings,
     pub llm: LlmSettings,
+    pub run: RunSettings,
+}
+
+/// Sandboxed script runs: runners per file pattern, limits, run-all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RunSettings {
+    /// The first runner whose `glob` matches a script (by repository-relative path or
+    /// file name) runs it.
+    pub runners: Vec<Runner>,
+    pub limits: RunLimits,
+    /// Globs (repository-relative) of the scripts `warden.runAll` and `warden/scripts`
+    /// consider.
+    pub scripts: Vec<String>,
+    /// Scripts of one run-all group running at once.
+    pub concurrency: usize,
+    /// Started containers kept ready per runner image (0: none); each is used once.
+    pub warm_pool: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Runner {
+    pub glob: String,
+    /// A local image; warden never pulls.
+    pub image: String,
+    /// The interpreter and its options; the script path and arguments follow.
+    pub command: Vec<String>,
+}
+
+/// The sandbox's limits (the same fields as `warden_sandbox::Limits`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunLimits {
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids: i64,
+    pub timeout_seconds: u64,
+    pub tmp_mb: u64,
+    pub nofile: i64,
+    pub file_size_mb: i64,
+    pub stdout_bytes: usize,
+    pub stderr_bytes: usize,
+    pub artifacts_mb: u64,
+    pub network: bool,
+    pub user: String,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            memory_mb: 256,
+            cpus: 0.5,
+            pids: 64,
+            timeout_seconds: 30,
+            tmp_mb: 64,
+            nofile: 256,
+            file_size_mb: 64,
+            stdout_bytes: 1024 * 1024,
+            stderr_bytes: 1024 * 1024,
+            artifacts_mb: 8,
+            network: false,
+            user: "1000:1000".into(),
+        }
+    }
+}
+
+/// The images `scripts/runner-images.sh` builds.
+pub const PYTHON_IMAGE: &str = "warden-runner-python:bookworm";
+pub const NODE_IMAGE: &str = "warden-runner-node:bookworm";
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        let runner = |glob: &str, image: &str, cmd: &str| Runner {
+            glob: glob.into(),
+            image: image.into(),
+            command: vec![cmd.into()],
+        };
+        RunSettings {
+            runners: vec![
+                runner("**/*.py", PYTHON_IMAGE, "python3"),
+                runner("**/*.sh", PYTHON_IMAGE, "sh"),
+                runner("**/*.{js,mjs,cjs}", NODE_IMAGE, "node"),
+            ],
+            limits: RunLimits::default(),
+            scripts: vec!["scripts/**".into()],
+            concurrency: 2,
+            warm_pool: 0,
+        }
+    }
+}
+
+impl RunLimits {
+    /// Values that would break or weaken the sandbox.
+    pub fn check(&self) -> Result<(), String> {
+        if self.memory_mb < 16 {
+            return Err("memoryMb must be at least 16".into());
+        }
+        if !(self.cpus > 0.0 && self.cpus <= 64.0) {
+            return Err("cpus must be above 0 and at most 64".into());
+        }
+        if self.pids < 8 {
+            return Err("pids must be at least 8".into());
+        }
+        if self.timeout_seconds == 0 {
+            return Err("timeoutSeconds must be at least 1".into());
+        }
+        let uid = self.user.split(':').next().unwrap_or("");
+        if uid.is_empty() || uid == "0" || uid == "root" {
+            return Err("user must be a non-root uid:gid".into());
+        }
+        Ok(())
+    }
+}
+
+impl RunSettings {
+    /// The runner for a repository-relative path: the first whose glob matches the
+    /// path or the file name.
+    pub fn runner_for(&self, rel_path: &str) -> Option<&Runner> {
+        let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+        self.runners.iter().find(|r| {
+            globset::Glob::new(&r.glob)
+                .map(|g| g.compile_matcher())
+                .is_ok_and(|m| m.is_match(rel_path) || m.is_match(name))
+        })
+    }
 }
 
 /// LLM actions: providers, the model per file and action, budgets, guardrails, cache
@@ -317,6 +443,50 @@ impl Settings {
             }
             ok
         });
+        let run = &mut self.run;
+        run.runners.retain(|r| {
+            let problem = if globset::Glob::new(&r.glob).is_err() {
+                Some(format!("invalid glob {:?}", r.glob))
+            } else if r.image.trim().is_empty() || r.command.is_empty() {
+                Some(format!(
+                    "the runner for {:?} needs an image and a command",
+                    r.glob
+                ))
+            } else {
+                None
+            };
+            if let Some(p) = &problem {
+                warnings.push(Warning {
+                    key: "warden.run.runners".into(),
+                    message: format!("{p}; the runner is ignored"),
+                });
+            }
+            problem.is_none()
+        });
+        if let Err(message) = run.limits.check() {
+            warnings.push(Warning {
+                key: "warden.run.limits".into(),
+                message: format!("{message}; using the default limits"),
+            });
+            run.limits = RunLimits::default();
+        }
+        run.scripts.retain(|g| {
+            let ok = globset::Glob::new(g).is_ok();
+            if !ok {
+                warnings.push(Warning {
+                    key: "warden.run.scripts".into(),
+                    message: format!("invalid glob {g:?}; ignored"),
+                });
+            }
+            ok
+        });
+        if run.concurrency == 0 {
+            warnings.push(Warning {
+                key: "warden.run.concurrency".into(),
+                message: "must be at least 1; using 1".into(),
+            });
+            run.concurrency = 1;
+        }
         if let Some(Err(message)) = self.system_prompt.as_deref().map(check_prompt) {
             warnings.push(Warning {
                 key: "warden.systemPrompt".into(),
@@ -636,5 +806,46 @@ mod llm_tests {
             from_editor(&json!({"llm": {"providers": {"bad": {"api": "x", "baseUrl": "u"}}}}));
         assert!(!s.llm.providers.contains_key("bad"));
         assert_eq!(w[0].key, "warden.llm.providers.bad");
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn runners_limits_and_scripts() {
+        let (s, w) = from_editor(&json!({}));
+        assert!(w.is_empty());
+        assert_eq!(
+            s.run.runner_for("scripts/1_a.py").unwrap().command,
+            ["python3"]
+        );
+        assert_eq!(s.run.runner_for("x.mjs").unwrap().image, NODE_IMAGE);
+        assert_eq!(s.run.runner_for("deploy.sh").unwrap().command, ["sh"]);
+        assert!(s.run.runner_for("README.md").is_none());
+        assert_eq!(s.run.scripts, ["scripts/**"]);
+        let (s, w) = from_editor(&json!({"run": {
+            "runners": [{"glob": "*.rb", "image": "ruby:local", "command": ["ruby"]}, {"glob": "[", "image": "x", "command": ["y"]}],
+            "limits": {"timeoutSeconds": 5, "memoryMb": 512},
+            "concurrency": 4
+        }}));
+        assert_eq!(s.run.runners.len(), 1);
+        assert_eq!(s.run.runner_for("a/b.rb").unwrap().image, "ruby:local");
+        assert_eq!(
+            (s.run.limits.timeout_seconds, s.run.limits.memory_mb),
+            (5, 512)
+        );
+        assert_eq!(s.run.limits.pids, 64, "the rest stay default");
+        assert_eq!(s.run.concurrency, 4);
+        assert_eq!(
+            w.iter().map(|w| w.key.as_str()).collect::<Vec<_>>(),
+            ["warden.run.runners"]
+        );
+        let (s, w) = from_editor(&json!({"run": {"limits": {"user": "0:0"}, "concurrency": 0}}));
+        assert_eq!(s.run.limits.user, "1000:1000");
+        assert_eq!(s.run.concurrency, 1);
+        assert_eq!(w.len(), 2, "{w:?}");
     }
 }

@@ -25,6 +25,9 @@ pub const CMD_LLM_REWRITE: &str = "warden.llm.rewrite";
 pub const CMD_LLM_DOCSTRING: &str = "warden.llm.docstring";
 pub const CMD_LLM_TESTS: &str = "warden.llm.tests";
 pub const CMD_LLM_CANCEL: &str = "warden.llm.cancel";
+pub const CMD_RUN: &str = "warden.run";
+pub const CMD_RUN_CANCEL: &str = "warden.run.cancel";
+pub const CMD_RUN_ALL: &str = "warden.runAll";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -44,7 +47,61 @@ pub const COMMANDS: &[&str] = &[
     CMD_LLM_DOCSTRING,
     CMD_LLM_TESTS,
     CMD_LLM_CANCEL,
+    CMD_RUN,
+    CMD_RUN_CANCEL,
+    CMD_RUN_ALL,
 ];
+
+/// `warden.run`: runs the document's current text (saved or not).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunArgs {
+    pub uri: String,
+    /// A file passed to the script as its first argument: a path (absolute, or
+    /// relative to the workspace root) or a `file://` URI.
+    pub input: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Chosen by the client (unique); generated when absent.
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunCancelArgs {
+    pub run_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunAllArgs {
+    /// Default: the active workspace.
+    pub workspace: Option<String>,
+    #[serde(default)]
+    pub stop_on_failure: bool,
+}
+
+/// One script of a `warden.runAll` plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedRun {
+    pub run_id: String,
+    pub path: String,
+    pub uri: String,
+    pub order: Option<String>,
+    /// The integer part of `order`; null for unnumbered scripts (they run last, alone).
+    pub group: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAllResult {
+    pub batch_id: String,
+    pub workspace: String,
+    pub progress_token: String,
+    /// The groups in the order they run.
+    pub groups: Vec<Vec<PlannedRun>>,
+}
 
 /// Arguments of every `warden.llm.*` action; which fields are required depends on the
 /// action (see protocol.md).
@@ -161,6 +218,16 @@ pub const REQ_SNAPSHOT: &str = "warden/snapshot";
 pub const REQ_USAGE: &str = "warden/usage";
 /// `warden/interactions {workspace?, cursor?, limit?}` → `{interactions, nextCursor}`.
 pub const REQ_INTERACTIONS: &str = "warden/interactions";
+/// `warden/runs {workspace?, uri?, status?, cursor?, limit?}` → `{runs, nextCursor}`.
+pub const REQ_RUNS: &str = "warden/runs";
+/// `warden/runLog {runId}` → the run with its full stored output.
+pub const REQ_RUN_LOG: &str = "warden/runLog";
+/// `warden/runSearch {workspace, pattern, limit?, context?}` → `{hits}`.
+pub const REQ_RUN_SEARCH: &str = "warden/runSearch";
+/// `warden/runStats {workspace}` → `{scripts}`.
+pub const REQ_RUN_STATS: &str = "warden/runStats";
+/// `warden/scripts {workspace}` → `{scripts}`: the script catalog.
+pub const REQ_SCRIPTS: &str = "warden/scripts";
 pub const REQ_DEBUG_PANIC: &str = "warden/debug/panic";
 pub const REQ_DEBUG_DOCUMENT: &str = "warden/debug/document";
 pub const REQ_DEBUG_HOLD: &str = "warden/debug/hold";
@@ -257,7 +324,126 @@ pub struct InteractionsResult {
     pub next_cursor: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunsParams {
+    pub workspace: Option<String>,
+    pub uri: Option<String>,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsResult {
+    pub runs: Vec<warden_store::runs::Run>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunLogParams {
+    pub run_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunSearchParams {
+    pub workspace: Option<String>,
+    pub pattern: String,
+    pub limit: Option<usize>,
+    pub context: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSearchResult {
+    pub hits: Vec<warden_store::runs::SearchHit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceParams {
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStatsResult {
+    pub workspace: String,
+    pub scripts: Vec<warden_store::runs::ScriptStats>,
+}
+
+/// A script of the catalog (`warden/scripts`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScriptInfo {
+    pub path: String,
+    pub uri: String,
+    pub order: Option<String>,
+    pub group: Option<u64>,
+    /// First line of the docstring or header comment, else the file name.
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    /// The last commit that changed the file (null: never committed).
+    pub commit: Option<String>,
+    /// The work tree (or the editor's unsaved text) differs from that commit.
+    pub dirty: bool,
+    pub last_status: Option<String>,
+    pub last_run_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScriptsResult {
+    pub workspace: String,
+    pub scripts: Vec<ScriptInfo>,
+}
+
 // ---- Notifications (server → client) ----
+
+/// `warden/runOutput`: the next piece of a run's output, in order.
+pub enum RunOutput {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOutputParams {
+    pub run_id: String,
+    pub seq: u64,
+    pub stream: warden_sandbox::Stream,
+    pub chunk: String,
+}
+
+impl Notification for RunOutput {
+    type Params = RunOutputParams;
+    const METHOD: &'static str = "warden/runOutput";
+}
+
+/// `warden/runFinished`: how a run ended (after its last `warden/runOutput`).
+pub enum RunFinished {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFinishedParams {
+    pub run_id: String,
+    pub uri: Option<String>,
+    pub path: String,
+    pub batch_id: Option<String>,
+    pub status: String,
+    pub exit_code: Option<i64>,
+    pub duration_ms: u64,
+    pub truncated: bool,
+    pub artifacts: Vec<warden_store::runs::ArtifactInfo>,
+    /// A sentence for every status but `succeeded`.
+    pub message: Option<String>,
+}
+
+impl Notification for RunFinished {
+    type Params = RunFinishedParams;
+    const METHOD: &'static str = "warden/runFinished";
+}
 
 /// `warden/llmChunk`: a piece of an LLM reply as it streams (secrets restored).
 pub enum LlmChunk {}
@@ -360,6 +546,13 @@ mod tests {
             REQ_SNAPSHOT,
             REQ_USAGE,
             REQ_INTERACTIONS,
+            REQ_RUNS,
+            REQ_RUN_LOG,
+            REQ_RUN_SEARCH,
+            REQ_RUN_STATS,
+            REQ_SCRIPTS,
+            RunOutput::METHOD,
+            RunFinished::METHOD,
             LlmChunk::METHOD,
             WorkspacesChanged::METHOD,
             TraceStarted::METHOD,

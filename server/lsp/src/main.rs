@@ -13,6 +13,7 @@ mod osv_import;
 mod packages;
 mod progress;
 mod registry;
+mod runs;
 mod scanner;
 mod server;
 mod shared;
@@ -73,6 +74,32 @@ enum Command {
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+    /// Run a script in the hardened sandbox, streaming its output (stored like the
+    /// editor's runs).
+    Run {
+        path: PathBuf,
+        /// A file handed to the script as its first argument.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Print the stored run as JSON after the output.
+        #[arg(long)]
+        json: bool,
+        /// Arguments for the script (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// List stored runs, newest first.
+    Runs {
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+        /// Only runs with this status: succeeded, failed, timedOut, oomKilled, cancelled, error.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
     },
     /// Show recent spans as a tree with latency bars, or as JSON lines.
     Traces {
@@ -140,6 +167,18 @@ fn main() -> ExitCode {
                 cli.db,
             ),
             Command::Db { command } => cli::db::run(cli.db, command).await,
+            Command::Run {
+                path,
+                input,
+                json,
+                args,
+            } => cli::run::run(cli.db, &path, input.as_deref(), args, json).await,
+            Command::Runs {
+                workspace,
+                status,
+                limit,
+                json,
+            } => cli::run::list(cli.db, workspace, status, limit, json).await,
             Command::Traces {
                 workspace,
                 kind,

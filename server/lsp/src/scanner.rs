@@ -31,6 +31,8 @@ pub struct ScanConfig {
     pub locks: Arc<LockCache>,
     /// The effective `llm` settings of this root (for LLM actions).
     pub llm: warden_config::LlmSettings,
+    /// The effective `run` settings of this root (sandboxed runs).
+    pub run: warden_config::RunSettings,
 }
 
 impl ScanConfig {
@@ -104,6 +106,7 @@ impl ScanConfig {
                 advisories: None,
                 locks: Arc::default(),
                 llm: settings.llm.clone(),
+                run: settings.run.clone(),
             },
             warnings,
         )

@@ -217,6 +217,11 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     .custom_method(lsp_ext::REQ_SNAPSHOT, handlers::usage::snapshot)
     .custom_method(lsp_ext::REQ_USAGE, handlers::usage::usage)
     .custom_method(lsp_ext::REQ_INTERACTIONS, handlers::usage::interactions)
+    .custom_method(lsp_ext::REQ_RUNS, handlers::runs::runs_request)
+    .custom_method(lsp_ext::REQ_RUN_LOG, handlers::runs::run_log)
+    .custom_method(lsp_ext::REQ_RUN_SEARCH, handlers::runs::run_search)
+    .custom_method(lsp_ext::REQ_RUN_STATS, handlers::runs::run_stats)
+    .custom_method(lsp_ext::REQ_SCRIPTS, handlers::runs::scripts)
     .custom_method(
         "window/workDoneProgress/cancel",
         handlers::analysis::cancel_progress,

@@ -61,6 +61,13 @@ pub struct Shared {
     pub osv_fingerprint: tokio::sync::Mutex<Option<u64>>,
     /// Workspace snapshots for `warden/snapshot` and LLM context.
     pub snapshots: Arc<crate::snapshot::SnapshotCache>,
+    /// The sandbox engine, connected on the first run (or at start-up, to reap).
+    pub engine: crate::runs::Engine,
+    /// Diagnostics from failed runs by document URI, published with the analysis
+    /// diagnostics until the next successful run or change of the file.
+    pub run_diagnostics: Mutex<HashMap<String, Vec<tower_lsp_server::ls_types::Diagnostic>>>,
+    /// Runs in progress (shutdown waits for their containers to be removed).
+    pub active_runs: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -116,6 +123,15 @@ impl Shared {
     /// Forgets cached scan configurations (settings, overlays or baselines changed).
     pub fn invalidate_configs(&self) {
         self.configs.lock().clear();
+    }
+
+    /// Run diagnostics to publish with a document's analysis diagnostics.
+    pub fn run_diagnostics_of(&self, uri: &str) -> Vec<tower_lsp_server::ls_types::Diagnostic> {
+        self.run_diagnostics
+            .lock()
+            .get(uri)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn cancel_task(&self, token: &str) -> bool {

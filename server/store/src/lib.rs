@@ -12,6 +12,7 @@ pub mod findings;
 pub mod llm;
 mod migrations;
 mod process;
+pub mod runs;
 pub mod spans;
 pub mod workspaces;
 

@@ -137,6 +137,47 @@ const MIGRATIONS: &[&str] = &[
         hits       INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 5: sandboxed script runs per workspace (what ran: path, git HEAD, content hash,
+    // image, limits; how it ended; capped output) and their artifacts.
+    r#"
+    CREATE TABLE runs (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL UNIQUE,
+        workspace_id    INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        span_id         TEXT,
+        batch_id        TEXT,
+        path            TEXT NOT NULL,
+        uri             TEXT,
+        head            TEXT,
+        dirty           INTEGER NOT NULL DEFAULT 0,
+        content_hash    TEXT NOT NULL,
+        image           TEXT NOT NULL,
+        command         TEXT NOT NULL,
+        limits          TEXT NOT NULL,
+        input           TEXT,
+        status          TEXT NOT NULL,
+        exit_code       INTEGER,
+        message         TEXT,
+        started_at      TEXT NOT NULL,
+        finished_at     TEXT NOT NULL,
+        duration_ms     INTEGER NOT NULL,
+        first_output_ms INTEGER,
+        stdout          TEXT NOT NULL,
+        stderr          TEXT NOT NULL,
+        stdout_bytes    INTEGER NOT NULL,
+        stderr_bytes    INTEGER NOT NULL,
+        truncated       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_workspace ON runs(workspace_id, id);
+    CREATE INDEX runs_path ON runs(workspace_id, path, id);
+    CREATE TABLE run_artifacts (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        path   TEXT NOT NULL,
+        size   INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (run_id, path)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

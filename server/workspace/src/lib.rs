@@ -190,6 +190,73 @@ pub fn freshness(root: &Path) -> (Option<String>, bool) {
     (head, dirty)
 }
 
+/// For repository-relative paths under `root`: the last commit that changed each file
+/// (None: never committed) and whether the work tree differs from HEAD for it. Looks
+/// back at most 5000 commits; a file unchanged in that window gets the oldest one seen.
+pub fn file_versions(
+    root: &Path,
+    rel_paths: &[String],
+) -> std::collections::HashMap<String, (Option<String>, bool)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(repo) = Repository::discover(root) else {
+        return out;
+    };
+    let Some(workdir) = repo.workdir().map(canonical) else {
+        return out;
+    };
+    let prefix = canonical(root)
+        .strip_prefix(&workdir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let in_repo = |rel: &str| prefix.join(rel);
+    for rel in rel_paths {
+        let dirty = repo
+            .status_file(&in_repo(rel))
+            .map(|s| !s.is_empty())
+            .unwrap_or(true);
+        out.insert(rel.clone(), (None, dirty));
+    }
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
+        return out;
+    };
+    let blob_at = |tree: &git2::Tree, p: &Path| tree.get_path(p).ok().map(|e| e.id());
+    let Ok(mut walk) = repo.revwalk() else {
+        return out;
+    };
+    let _ = walk.push(head.id());
+    let _ = walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME);
+    let mut pending: Vec<&String> = rel_paths.iter().collect();
+    for oid in walk.take(5000).flatten() {
+        if pending.is_empty() {
+            break;
+        }
+        let Ok(commit) = repo.find_commit(oid) else {
+            continue;
+        };
+        let Ok(tree) = commit.tree() else { continue };
+        let parent_tree = commit.parent(0).ok().and_then(|p| p.tree().ok());
+        pending.retain(|rel| {
+            let p = in_repo(rel);
+            let here = blob_at(&tree, &p);
+            if here.is_none() {
+                return true;
+            }
+            let before = parent_tree.as_ref().and_then(|t| blob_at(t, &p));
+            if before != here {
+                if let Some(v) = out.get_mut(*rel) {
+                    v.0 = Some(oid.to_string());
+                }
+                return false;
+            }
+            if let Some(v) = out.get_mut(*rel) {
+                v.0 = Some(oid.to_string());
+            }
+            true
+        });
+    }
+    out
+}
+
 fn dir_ignored(repo: &Repository, dir: &Path) -> bool {
     let Some(workdir) = repo.workdir().map(canonical) else {
         return false;

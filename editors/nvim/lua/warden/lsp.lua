@@ -40,6 +40,9 @@ M.commands = {
   llm_docstring = 'warden.llm.docstring', -- warden.LlmArgs {uri, position, requestId?} -> warden.LlmResult
   llm_tests = 'warden.llm.tests', -- warden.LlmArgs {uri, range?, requestId?} -> warden.LlmResult
   llm_cancel = 'warden.llm.cancel', -- {requestId} -> {cancelled: boolean}
+  run = 'warden.run', -- {uri, input?, args?, runId?} -> {runId}
+  run_cancel = 'warden.run.cancel', -- {runId} -> {cancelled: boolean}
+  run_all = 'warden.runAll', -- {workspace?, stopOnFailure?} -> {batchId, workspace, progressToken, groups}
 }
 
 --- Custom requests (client -> server).
@@ -51,6 +54,11 @@ M.requests = {
   snapshot = 'warden/snapshot', -- {workspace?, maxTokens?} -> warden.SnapshotResult
   usage = 'warden/usage', -- warden.UsageParams -> warden.UsageResult
   interactions = 'warden/interactions', -- {workspace?, cursor?, limit?} -> warden.InteractionsResult
+  runs = 'warden/runs', -- {workspace?, uri?, status?, cursor?, limit?} -> {runs, nextCursor}
+  run_log = 'warden/runLog', -- {runId} -> run with stdout and stderr
+  run_search = 'warden/runSearch', -- {workspace?, pattern, limit?, context?} -> {hits}
+  run_stats = 'warden/runStats', -- {workspace?} -> {workspace, scripts}
+  scripts = 'warden/scripts', -- {workspace?} -> {workspace, scripts}
   -- Test hooks, registered by the server only when WARDEN_DEBUG_HOOKS=1.
   debug_panic = 'warden/debug/panic', -- {} -> error
   debug_document = 'warden/debug/document', -- {uri} -> {version, languageId, text}
@@ -63,6 +71,8 @@ M.notifications = {
   trace_started = 'warden/traceStarted', -- warden.TraceStartedParams
   trace_finished = 'warden/traceFinished', -- warden.SpanEnd
   llm_chunk = 'warden/llmChunk', -- warden.LlmChunkParams
+  run_output = 'warden/runOutput', -- {runId, seq, stream, chunk}
+  run_finished = 'warden/runFinished', -- {runId, uri, path, batchId, status, exitCode, durationMs, truncated, artifacts, message}
 }
 
 --- `User` autocommand pattern fired for each notification, with the params as `data`.
@@ -71,6 +81,8 @@ M.events = {
   ['warden/traceStarted'] = 'WardenTraceStarted',
   ['warden/traceFinished'] = 'WardenTraceFinished',
   ['warden/llmChunk'] = 'WardenLlmChunk',
+  ['warden/runOutput'] = 'WardenRunOutput',
+  ['warden/runFinished'] = 'WardenRunFinished',
 }
 
 ---@alias warden.PromptSource "command"|"file"|"settings"

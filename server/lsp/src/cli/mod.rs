@@ -1,6 +1,7 @@
 //! Headless commands: the same jobs as the server, for terminals and CI.
 
 pub mod db;
+pub mod run;
 pub mod scan;
 pub mod traces;
 pub mod workspaces;

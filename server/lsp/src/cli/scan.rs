@@ -189,7 +189,7 @@ pub fn run(
 }
 
 /// Settings for a command-line scan: the repository's `.warden.toml` over defaults.
-fn load_settings(root: &Path) -> warden_config::Settings {
+pub fn load_settings(root: &Path) -> warden_config::Settings {
     let path = root.join(warden_config::FILE_NAME);
     let overlay = match std::fs::read_to_string(&path) {
         Ok(text) => {

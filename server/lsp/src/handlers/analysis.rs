@@ -125,7 +125,8 @@ async fn publish(
     }
     shared.findings.lock().set(uri.to_owned(), file.clone());
     if let Ok(parsed) = uri.parse::<Uri>() {
-        let diagnostics = file.diagnostics(&parsed);
+        let mut diagnostics = file.diagnostics(&parsed);
+        diagnostics.extend(shared.run_diagnostics_of(uri));
         client
             .publish_diagnostics(parsed, diagnostics, Some(version))
             .await;
@@ -154,7 +155,8 @@ pub fn document_closed(b: &Backend, uri: Uri) {
             _ => None,
         };
         let file = file.unwrap_or_default();
-        let diagnostics = file.diagnostics(&uri);
+        let mut diagnostics = file.diagnostics(&uri);
+        diagnostics.extend(shared.run_diagnostics_of(uri.as_str()));
         shared.findings.lock().set(uri.as_str().to_owned(), file);
         client.publish_diagnostics(uri, diagnostics, None).await;
     });
@@ -284,7 +286,8 @@ async fn run_workspace_scan(
                 let uri_s = uri.as_str().to_owned();
                 if let Some(file) = file {
                     rows.extend(finding_rows(&file));
-                    let diagnostics = file.diagnostics(&uri);
+                    let mut diagnostics = file.diagnostics(&uri);
+                    diagnostics.extend(job.shared.run_diagnostics_of(&uri_s));
                     let had = job.shared.findings.lock().set(uri_s.clone(), file);
                     if !diagnostics.is_empty() || had {
                         job.client.publish_diagnostics(uri, diagnostics, None).await;

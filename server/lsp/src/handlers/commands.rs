@@ -35,6 +35,10 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
     if command.starts_with("warden.llm.") {
         return super::llm::execute(b, &command, args).await.map(Some);
     }
+    // Runs return their id at once and go on in the background.
+    if matches!(command.as_str(), CMD_RUN | CMD_RUN_CANCEL | CMD_RUN_ALL) {
+        return super::runs::execute(b, &command, args).await.map(Some);
+    }
     let mut reg = b.registry()?.lock().await;
     let target = span_workspace(&reg, &command, &args).await;
     let mut span = b
@@ -106,6 +110,9 @@ fn usage(command: &str) -> &'static str {
         }
         CMD_LLM_DOCSTRING => r#"{"uri": "file:///...", "position": {"line": 4, "character": 0}}"#,
         CMD_LLM_CANCEL => r#"{"requestId": "..."}"#,
+        CMD_RUN => r#"{"uri": "file:///...", "input": "data/in.csv", "args": []}"#,
+        CMD_RUN_CANCEL => r#"{"runId": "..."}"#,
+        CMD_RUN_ALL => r#"{"workspace": "name", "stopOnFailure": false}"#,
         _ => r#"{"name": "ws"}"#,
     }
 }

@@ -50,6 +50,8 @@ pub fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
         .lock()
         .change(&uri, params.text_document.version, changes);
     if changed {
+        // A changed file no longer matches the run that failed.
+        b.shared.run_diagnostics.lock().remove(&uri);
         analysis::analyze_document(b, uri);
     } else {
         tracing::warn!("didChange for {uri} which is not open; ignored");

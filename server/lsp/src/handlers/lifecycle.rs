@@ -205,6 +205,7 @@ pub async fn initialized(b: &Backend) {
         }
     }
     drop(reg);
+    super::runs::reap_orphans(b);
     let problem = b.store_problem.lock().clone();
     if let Some(problem) = problem {
         b.client.show_message(MessageType::ERROR, problem).await;
@@ -213,6 +214,7 @@ pub async fn initialized(b: &Backend) {
 
 pub async fn shutdown(b: &Backend) -> Result<()> {
     b.shared.cancel_all();
+    super::runs::shutdown(&b.shared).await;
     if let Some(store) = b.store.get() {
         // A barrier: every span event queued so far reaches the disk before we answer.
         let _ = store.call(|_| Ok(())).await;

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod lifecycle;
 pub mod llm;
 pub mod packages;
+pub mod runs;
 pub mod traces;
 pub mod usage;
 pub mod workspace;

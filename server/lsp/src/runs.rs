@@ -1,0 +1,306 @@
+//! Script runs shared by `warden run` and the server: the lazily connected engine
+//! (orphans reaped on first contact), the run spec for a file (runner by settings,
+//! limits, the text that runs, an input file), one run as a `run` span recorded in the
+//! store with its version (git HEAD, dirty flag, content hash), and the failure lines
+//! a run's output points at.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+use warden_config::RunSettings;
+use warden_sandbox::docker::DockerSandbox;
+use warden_sandbox::traceback::{self, Finding, Kind};
+use warden_sandbox::{Event, Outcome, RunSpec, Sandbox, SandboxError, Status};
+use warden_store::Store;
+use warden_store::runs::Run;
+use warden_trace::{ActiveSpan, SpanKind, Tracer, WorkspaceRef};
+
+/// The engine, connected on first use; a failed connection is retried next time.
+#[derive(Default)]
+pub struct Engine {
+    cell: tokio::sync::Mutex<Option<Arc<DockerSandbox>>>,
+}
+
+impl Engine {
+    /// The connected sandbox (reaping orphaned containers on first contact).
+    pub async fn get(&self, warm_pool: usize) -> Result<Arc<DockerSandbox>, SandboxError> {
+        let mut cell = self.cell.lock().await;
+        if let Some(s) = cell.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(DockerSandbox::connect().await?.with_pool(warm_pool));
+        match s.reap().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} containers left by warden processes that died"),
+            Err(e) => tracing::warn!("reaping orphaned containers: {e}"),
+        }
+        *cell = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Removes pooled containers (at shutdown).
+    pub async fn shutdown(&self) {
+        if let Some(s) = self.cell.lock().await.as_ref() {
+            s.drain_pool().await;
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What one run is about, before it runs.
+pub struct Job {
+    pub run_id: String,
+    pub batch_id: Option<String>,
+    pub workspace: WorkspaceRef,
+    /// Repository-relative path (absolute outside a repository).
+    pub rel: String,
+    pub uri: Option<String>,
+    pub root: PathBuf,
+    pub spec: RunSpec,
+}
+
+/// A run spec for the script at `path` with `text` (the editor's, saved or not).
+pub fn prepare(
+    settings: &RunSettings,
+    root: &Path,
+    path: &Path,
+    text: &str,
+    input: Option<&Path>,
+    args: Vec<String>,
+) -> Result<(String, RunSpec), String> {
+    let rel = relative(root, path);
+    let runner = settings.runner_for(&rel).ok_or_else(|| {
+        format!(
+            "no runner for {rel}; warden.run.runners has runners for {}",
+            settings
+                .runners
+                .iter()
+                .map(|r| r.glob.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let script_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{} has no file name", path.display()))?;
+    let input = match input {
+        Some(p) => {
+            let data = std::fs::read(p)
+                .map_err(|e| format!("cannot read the input file {}: {e}", p.display()))?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| format!("{} has no file name", p.display()))?;
+            Some((name, data))
+        }
+        None => None,
+    };
+    let limits = serde_json::to_value(&settings.limits)
+        .and_then(serde_json::from_value)
+        .map_err(|e| format!("limits: {e}"))?;
+    Ok((
+        rel,
+        RunSpec {
+            run_id: String::new(),
+            image: runner.image.clone(),
+            command: runner.command.clone(),
+            script_name,
+            script: text.as_bytes().to_vec(),
+            input,
+            args,
+            env: Vec::new(),
+            limits,
+        },
+    ))
+}
+
+pub fn relative(root: &Path, path: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// The result of [`execute`]: the outcome (an engine failure becomes status `error`)
+/// and the stored record.
+pub struct Finished {
+    pub outcome: Outcome,
+    pub record: Run,
+}
+
+/// Where runs go: the engine, the pool size, the tracer and the store.
+pub struct Env<'a> {
+    pub engine: &'a Engine,
+    pub warm_pool: usize,
+    pub tracer: &'a Tracer,
+    pub store: Option<&'a Store>,
+}
+
+/// Runs a job as a `run` span (under `parent`), streaming events, and stores it.
+pub async fn execute(
+    env: Env<'_>,
+    parent: Option<&str>,
+    job: Job,
+    events: UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> Finished {
+    let started_at = warden_trace::now_rfc3339();
+    let spec = RunSpec {
+        run_id: job.run_id.clone(),
+        ..job.spec.clone()
+    };
+    let content_hash = sha256_hex(&spec.script);
+    let Env {
+        engine,
+        warm_pool,
+        tracer,
+        store,
+    } = env;
+    let mut span: ActiveSpan = tracer
+        .start(SpanKind::Run, job.rel.clone())
+        .parent(parent)
+        .workspace(Some(job.workspace.clone()))
+        .uri(job.uri.clone())
+        .input(json!({
+            "runId": job.run_id,
+            "image": spec.image,
+            "command": spec.command,
+            "limits": spec.limits,
+            "contentHash": content_hash,
+            "input": spec.input.as_ref().map(|(n, _)| n),
+        }))
+        .begin();
+    let root = job.root.clone();
+    let freshness = tokio::task::spawn_blocking(move || warden_workspace::freshness(&root)).await;
+    let (head, dirty) = freshness.unwrap_or((None, false));
+    let outcome = match engine.get(warm_pool).await {
+        Ok(sandbox) => sandbox.run(spec.clone(), events, cancel).await,
+        Err(e) => Err(e),
+    };
+    let outcome = outcome.unwrap_or_else(|e| error_outcome(e.to_string()));
+    span.set_output(json!({
+        "status": outcome.status.as_str(),
+        "exitCode": outcome.exit_code,
+        "durationMs": outcome.duration.as_millis() as u64,
+        "truncated": outcome.truncated(),
+        "artifacts": outcome.artifacts.len(),
+        "stdoutBytes": outcome.stdout_total,
+        "stderrBytes": outcome.stderr_total,
+    }));
+    let span_id = span.id().to_owned();
+    match outcome.status {
+        Status::Succeeded => {
+            span.ok();
+        }
+        Status::Cancelled => {
+            span.cancel();
+        }
+        _ => {
+            span.fail(
+                outcome
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| outcome.status.as_str().into()),
+            );
+        }
+    }
+    let record = Run {
+        run_id: job.run_id.clone(),
+        workspace_id: job.workspace.id,
+        workspace: job.workspace.name.clone(),
+        span_id: Some(span_id),
+        batch_id: job.batch_id.clone(),
+        path: job.rel.clone(),
+        uri: job.uri.clone(),
+        head,
+        dirty,
+        content_hash,
+        image: spec.image.clone(),
+        command: spec.command.clone(),
+        limits: serde_json::to_value(&spec.limits).unwrap_or_default(),
+        input: spec.input.as_ref().map(|(n, _)| n.clone()),
+        status: outcome.status.as_str().into(),
+        exit_code: outcome.exit_code,
+        message: outcome.message.clone(),
+        started_at,
+        finished_at: warden_trace::now_rfc3339(),
+        duration_ms: outcome.duration.as_millis() as u64,
+        first_output_ms: outcome.first_output.map(|d| d.as_millis() as u64),
+        stdout: Some(outcome.stdout.clone()),
+        stderr: Some(outcome.stderr.clone()),
+        stdout_bytes: outcome.stdout_total,
+        stderr_bytes: outcome.stderr_total,
+        truncated: outcome.truncated(),
+        artifacts: outcome
+            .artifacts
+            .iter()
+            .map(|a| warden_store::runs::ArtifactInfo {
+                path: a.path.clone(),
+                size: a.size,
+            })
+            .collect(),
+    };
+    if let Some(store) = store {
+        let row = record.clone();
+        let arts: Vec<(String, Vec<u8>)> = outcome
+            .artifacts
+            .iter()
+            .map(|a| (a.path.clone(), a.data.clone()))
+            .collect();
+        if let Err(e) = store
+            .call(move |c| warden_store::runs::insert(c, &row, &arts))
+            .await
+        {
+            tracing::warn!("storing run {}: {e}", record.run_id);
+        }
+    }
+    Finished { outcome, record }
+}
+
+pub fn error_outcome(message: String) -> Outcome {
+    Outcome {
+        status: Status::Error,
+        exit_code: None,
+        message: Some(message),
+        duration: std::time::Duration::ZERO,
+        first_output: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_total: 0,
+        stderr_total: 0,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        artifacts: Vec::new(),
+        artifacts_truncated: false,
+    }
+}
+
+/// The script lines a failed run blames (none for other statuses).
+pub fn findings(spec: &RunSpec, outcome: &Outcome) -> Vec<Finding> {
+    if outcome.status != Status::Failed {
+        return Vec::new();
+    }
+    let Some(kind) = Kind::of_command(&spec.command) else {
+        return Vec::new();
+    };
+    let mut found = traceback::parse(kind, &spec.script_path(), &outcome.stderr);
+    if found.is_empty() {
+        found = traceback::parse(kind, &spec.script_path(), &outcome.stdout);
+    }
+    found
+}

@@ -1,0 +1,811 @@
+//! [`DockerSandbox`]: runs over the Docker Engine API (bollard). Each run gets its own
+//! container: read-only root filesystem, no network, every capability dropped,
+//! no-new-privileges, a non-root user, memory (swap equal), CPU and pids limits,
+//! ulimits (open files, file size, no core dumps), an init process, a size-capped tmpfs
+//! `/tmp`, and two size-capped tmpfs volumes: `/work` (root-owned, read-only to the
+//! runner) receives the script and input through the archive API, `/out` collects
+//! artifacts. The container's main process only sleeps; the script runs as an exec
+//! whose output streams back multiplexed, so artifacts can be read from the running
+//! container before it is removed. Nothing is bind-mounted from the host, so a remote
+//! engine works the same. A warm pool (optional) keeps started containers ready, each
+//! used for one run and replaced in the background.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ExecConfig, HostConfig, HostConfigLogConfig, Mount, MountType,
+    MountVolumeOptions, MountVolumeOptionsDriverConfig, ResourcesUlimits,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, DownloadFromContainerOptions, KillContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, UploadToContainerOptions,
+};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::output::Capture;
+use crate::{
+    Event, LABEL_OWNER, LABEL_RUN, Limits, OUT_DIR, Outcome, RunSpec, Sandbox, SandboxError,
+    Status, Stream, WORK_DIR, tarball,
+};
+
+const MIB: u64 = 1024 * 1024;
+const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+const HINT: &str = "start the engine (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at one (tcp://HOST:2376 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem for TLS)";
+
+/// The Docker engine, connected.
+#[derive(Clone)]
+pub struct DockerSandbox {
+    docker: Docker,
+    /// What was connected to, for messages.
+    endpoint: String,
+    owner: String,
+    pool: Arc<Pool>,
+}
+
+#[derive(Default)]
+struct Pool {
+    /// Containers kept ready per image and limits.
+    size: usize,
+    ready: Mutex<HashMap<String, VecDeque<String>>>,
+}
+
+impl DockerSandbox {
+    /// Connects through `DOCKER_HOST` (a unix socket, or TCP with TLS when
+    /// `DOCKER_CERT_PATH` or `DOCKER_TLS_VERIFY` is set) or the default socket, and
+    /// checks the engine answers. The error names what was tried and how to fix it.
+    pub async fn connect() -> Result<DockerSandbox, SandboxError> {
+        let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+        let endpoint = host.clone().unwrap_or_else(|| DEFAULT_SOCKET.into());
+        let certs = std::env::var("DOCKER_CERT_PATH")
+            .ok()
+            .filter(|p| !p.is_empty());
+        let tls =
+            certs.is_some() || std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+        let tried = match (&host, tls) {
+            (Some(h), true) if h.starts_with("tcp://") || h.starts_with("https://") => format!(
+                "{h} with TLS (certificates from {})",
+                certs.as_deref().unwrap_or("~/.docker")
+            ),
+            (Some(h), _) => format!("{h} (DOCKER_HOST)"),
+            (None, _) => format!("{DEFAULT_SOCKET} (the default; DOCKER_HOST is not set)"),
+        };
+        let unreachable = |e: String| {
+            SandboxError::Unreachable(format!(
+                "cannot reach the Docker engine at {tried}: {e}; {HINT}"
+            ))
+        };
+        let docker = match (&host, tls, &certs) {
+            (Some(h), true, Some(dir)) if h.starts_with("tcp://") || h.starts_with("https://") => {
+                let dir = std::path::Path::new(dir);
+                Docker::connect_with_ssl(
+                    h,
+                    &dir.join("key.pem"),
+                    &dir.join("cert.pem"),
+                    &dir.join("ca.pem"),
+                    120,
+                    bollard::API_DEFAULT_VERSION,
+                )
+            }
+            (Some(h), _, _) => Docker::connect_with_host(h),
+            (None, _, _) => Docker::connect_with_host(DEFAULT_SOCKET),
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable("no answer within 5 s".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(DockerSandbox {
+            docker,
+            endpoint,
+            owner: owner_label(),
+            pool: Arc::new(Pool::default()),
+        })
+    }
+
+    /// Keeps `size` started containers ready per image and limits (0: no pool). The
+    /// first run with a given image and limits fills it.
+    pub fn with_pool(mut self, size: usize) -> DockerSandbox {
+        self.pool = Arc::new(Pool {
+            size,
+            ready: Mutex::new(HashMap::new()),
+        });
+        self
+    }
+
+    /// Fills the pool for `image` and `limits` now (a no-op without a pool).
+    pub async fn warm(&self, image: &str, limits: &Limits) -> Result<(), SandboxError> {
+        let key = pool_key(image, limits);
+        loop {
+            let have = self.pool_len(&key);
+            if have >= self.pool.size {
+                return Ok(());
+            }
+            let id = self.create_started(image, limits, "pool").await?;
+            self.pool
+                .ready
+                .lock()
+                .expect("pool lock")
+                .entry(key.clone())
+                .or_default()
+                .push_back(id);
+        }
+    }
+
+    /// Removes every pooled container (at shutdown).
+    pub async fn drain_pool(&self) {
+        let ids: Vec<String> = self
+            .pool
+            .ready
+            .lock()
+            .expect("pool lock")
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        for id in ids {
+            self.remove(&id).await;
+        }
+    }
+
+    fn pool_len(&self, key: &str) -> usize {
+        self.pool
+            .ready
+            .lock()
+            .expect("pool lock")
+            .get(key)
+            .map_or(0, VecDeque::len)
+    }
+
+    fn take_pooled(&self, key: &str) -> Option<String> {
+        self.pool
+            .ready
+            .lock()
+            .expect("pool lock")
+            .get_mut(key)
+            .and_then(VecDeque::pop_front)
+    }
+
+    fn refill(&self, image: &str, limits: &Limits) {
+        if self.pool.size == 0 {
+            return;
+        }
+        let me = self.clone();
+        let (image, limits) = (image.to_owned(), limits.clone());
+        tokio::spawn(async move {
+            if let Err(e) = me.warm(&image, &limits).await {
+                tracing::warn!("warm pool for {image}: {e}");
+            }
+        });
+    }
+
+    /// The engine's address as connected.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Creates and starts a hardened, sleeping container.
+    async fn create_started(
+        &self,
+        image: &str,
+        limits: &Limits,
+        run_id: &str,
+    ) -> Result<String, SandboxError> {
+        let body = container_body(image, limits, run_id, &self.owner);
+        let created = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => SandboxError::MissingImage(image.to_owned()),
+                other => self.engine_error(other),
+            })?;
+        let id = created.id;
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            self.remove(&id).await;
+            return Err(self.engine_error(e));
+        }
+        Ok(id)
+    }
+
+    fn engine_error(&self, e: bollard::errors::Error) -> SandboxError {
+        use bollard::errors::Error as E;
+        match e {
+            E::DockerResponseServerError { message, .. } => SandboxError::Engine(message),
+            E::IOError { .. }
+            | E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::SocketNotFoundError(_)
+            | E::RequestTimeoutError => SandboxError::Unreachable(format!(
+                "lost the Docker engine at {}: {e}; {HINT}",
+                self.endpoint
+            )),
+            other => SandboxError::Engine(other.to_string()),
+        }
+    }
+
+    async fn remove(&self, id: &str) {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
+        if let Err(e) = self.docker.remove_container(id, Some(opts)).await {
+            tracing::warn!("removing container {id}: {e}");
+        }
+    }
+
+    async fn kill(&self, id: &str) {
+        let _ = self
+            .docker
+            .kill_container(
+                id,
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await;
+    }
+
+    async fn run_inner(
+        &self,
+        spec: RunSpec,
+        events: UnboundedSender<Event>,
+        cancel: CancellationToken,
+        guard: &mut RemoveGuard,
+    ) -> Result<Outcome, SandboxError> {
+        let called = Instant::now();
+        spec.limits.check().map_err(SandboxError::Invalid)?;
+        if spec.command.is_empty() {
+            return Err(SandboxError::Invalid("the runner command is empty".into()));
+        }
+        let tar = tarball::upload(
+            &spec.script_name,
+            &spec.script,
+            spec.input.as_ref().map(|(n, d)| (n.as_str(), d.as_slice())),
+        )
+        .map_err(SandboxError::Invalid)?;
+        let key = pool_key(&spec.image, &spec.limits);
+        let id = match self.take_pooled(&key) {
+            Some(id) => id,
+            None => {
+                let id = tokio::select! {
+                    r = self.create_started(&spec.image, &spec.limits, &spec.run_id) => r?,
+                    () = cancel.cancelled() => return Ok(cancelled_before_start()),
+                };
+                id
+            }
+        };
+        guard.id = Some(id.clone());
+        self.refill(&spec.image, &spec.limits);
+        self.docker
+            .upload_to_container(
+                &id,
+                Some(UploadToContainerOptions {
+                    path: WORK_DIR.into(),
+                    no_overwrite_dir_non_dir: None,
+                    copy_uidgid: None,
+                }),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .map_err(|e| self.engine_error(e))?;
+        let _ = events.send(Event::Started {
+            container: id.clone(),
+        });
+        let mut env = vec![
+            "PYTHONUNBUFFERED=1".to_string(),
+            "PYTHONDONTWRITEBYTECODE=1".into(),
+            "HOME=/tmp".into(),
+        ];
+        env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let exec = self
+            .docker
+            .create_exec(
+                &id,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    attach_stdin: Some(false),
+                    tty: Some(false),
+                    cmd: Some(spec.argv()),
+                    env: Some(env),
+                    user: Some(spec.limits.user.clone()),
+                    working_dir: Some(WORK_DIR.into()),
+                    privileged: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.engine_error(e))?;
+        let started = Instant::now();
+        let output = match self
+            .docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.engine_error(e))?
+        {
+            StartExecResults::Attached { output, .. } => output,
+            StartExecResults::Detached => {
+                return Err(SandboxError::Engine("the exec did not attach".into()));
+            }
+        };
+        let mut output = output;
+        let mut out = Capture::new(spec.limits.stdout_bytes);
+        let mut err = Capture::new(spec.limits.stderr_bytes);
+        let mut seq = 0u64;
+        let mut first_output = None;
+        let emit = |stream: Stream, text: String, seq: &mut u64| {
+            if !text.is_empty() {
+                let _ = events.send(Event::Output {
+                    seq: *seq,
+                    stream,
+                    chunk: text,
+                });
+                *seq += 1;
+            }
+        };
+        let deadline = tokio::time::sleep(Duration::from_secs(spec.limits.timeout_seconds));
+        tokio::pin!(deadline);
+        let mut ended_by: Option<Status> = None;
+        let mut take = |log: bollard::container::LogOutput, seq: &mut u64| {
+            use bollard::container::LogOutput;
+            let (stream, bytes) = match log {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    (Stream::Stdout, message)
+                }
+                LogOutput::StdErr { message } => (Stream::Stderr, message),
+                LogOutput::StdIn { .. } => return,
+            };
+            if first_output.is_none() && !bytes.is_empty() {
+                first_output = Some(called.elapsed());
+            }
+            let text = match stream {
+                Stream::Stdout => out.push(&bytes),
+                Stream::Stderr => err.push(&bytes),
+            };
+            emit(stream, text, seq);
+        };
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => { ended_by = Some(Status::Cancelled); break; }
+                () = &mut deadline => { ended_by = Some(Status::TimedOut); break; }
+                item = output.next() => match item {
+                    Some(Ok(log)) => take(log, &mut seq),
+                    Some(Err(e)) => return Err(self.engine_error(e)),
+                    None => break,
+                }
+            }
+        }
+        let duration = started.elapsed();
+        if ended_by.is_some() {
+            self.kill(&id).await;
+            // What the script wrote before it was killed still arrives, briefly.
+            let drain = async {
+                while let Some(Ok(log)) = output.next().await {
+                    take(log, &mut seq);
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        }
+        let (status, exit_code, message, artifacts, artifacts_truncated) = match ended_by {
+            Some(s) => {
+                let message = match s {
+                    Status::TimedOut => format!(
+                        "stopped after {} s (the limit is warden.run.limits.timeoutSeconds)",
+                        spec.limits.timeout_seconds
+                    ),
+                    _ => "cancelled".to_owned(),
+                };
+                (s, None, Some(message), Vec::new(), false)
+            }
+            None => {
+                let inspected = self
+                    .docker
+                    .inspect_exec(&exec.id)
+                    .await
+                    .map_err(|e| self.engine_error(e))?;
+                let code = inspected.exit_code;
+                let oom = self.oom_killed(&id, code).await;
+                let (artifacts, cut) = self.artifacts(&id, spec.limits.artifacts_mb * MIB).await;
+                let (status, message) = match (code, oom) {
+                    (_, true) => (
+                        Status::OomKilled,
+                        Some(format!(
+                            "killed: out of memory (the limit is {} MiB, warden.run.limits.memoryMb)",
+                            spec.limits.memory_mb
+                        )),
+                    ),
+                    (Some(0), false) => (Status::Succeeded, None),
+                    (Some(c), false) if c > 128 => (
+                        Status::Failed,
+                        Some(format!("killed by signal {} (exit code {c})", c - 128)),
+                    ),
+                    (Some(c), false) => (Status::Failed, Some(format!("exited with code {c}"))),
+                    (None, false) => (
+                        Status::Error,
+                        Some("the engine reported no exit code".to_owned()),
+                    ),
+                };
+                (status, code, message, artifacts, cut)
+            }
+        };
+        out.finish();
+        err.finish();
+        Ok(Outcome {
+            status,
+            exit_code,
+            message,
+            duration,
+            first_output,
+            stdout_total: out.total,
+            stderr_total: err.total,
+            stdout_truncated: out.truncated,
+            stderr_truncated: err.truncated,
+            stdout: out.text,
+            stderr: err.text,
+            artifacts,
+            artifacts_truncated,
+        })
+    }
+
+    /// Whether the kernel's OOM killer fired in the container. The engine records
+    /// OOM only when a container's main process ends, so for a killed script the
+    /// container's own memory cgroup is asked (`oom_kill` in cgroup v1's
+    /// `memory.oom_control` or v2's `memory.events`) by a short exec.
+    async fn oom_killed(&self, id: &str, code: Option<i64>) -> bool {
+        if let Ok(c) = self.docker.inspect_container(id, None).await
+            && c.state.and_then(|s| s.oom_killed).unwrap_or(false)
+        {
+            return true;
+        }
+        if code != Some(137) {
+            return false;
+        }
+        let Ok(exec) = self
+            .docker
+            .create_exec(
+                id,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(false),
+                    cmd: Some(
+                        [
+                            "cat",
+                            "/sys/fs/cgroup/memory/memory.oom_control",
+                            "/sys/fs/cgroup/memory.events",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            return false;
+        };
+        let Ok(StartExecResults::Attached { mut output, .. }) =
+            self.docker.start_exec(&exec.id, None).await
+        else {
+            return false;
+        };
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        oom_kills(&text) > 0
+    }
+
+    /// Files under `/out`, downloading at most `cap` bytes of file data (plus tar
+    /// headers).
+    async fn artifacts(&self, id: &str, cap: u64) -> (Vec<crate::Artifact>, bool) {
+        let mut stream = self.docker.download_from_container(
+            id,
+            Some(DownloadFromContainerOptions {
+                path: format!("{OUT_DIR}/."),
+            }),
+        );
+        let limit = cap + MIB;
+        let mut bytes = Vec::new();
+        let mut cut = false;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(c) => {
+                    bytes.extend_from_slice(&c);
+                    if bytes.len() as u64 > limit {
+                        cut = true;
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("reading artifacts of {id}: {e}");
+                    return (Vec::new(), false);
+                }
+            }
+        }
+        let (arts, left_out) = tarball::artifacts(&bytes, cap);
+        (arts, cut || left_out)
+    }
+}
+
+fn cancelled_before_start() -> Outcome {
+    Outcome {
+        status: Status::Cancelled,
+        exit_code: None,
+        message: Some("cancelled before the script started".into()),
+        duration: Duration::ZERO,
+        first_output: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_total: 0,
+        stderr_total: 0,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        artifacts: Vec::new(),
+        artifacts_truncated: false,
+    }
+}
+
+/// Removes the run's container when the run ends, however it ends (also when the
+/// run's future is dropped).
+struct RemoveGuard {
+    sandbox: DockerSandbox,
+    id: Option<String>,
+}
+
+impl Drop for RemoveGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let s = self.sandbox.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { s.remove(&id).await });
+            }
+        }
+    }
+}
+
+impl Sandbox for DockerSandbox {
+    fn run<'a>(
+        &'a self,
+        spec: RunSpec,
+        events: UnboundedSender<Event>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<Outcome, SandboxError>> {
+        Box::pin(async move {
+            let mut guard = RemoveGuard {
+                sandbox: self.clone(),
+                id: None,
+            };
+            let result = self.run_inner(spec, events, cancel, &mut guard).await;
+            if let Some(id) = guard.id.take() {
+                self.remove(&id).await;
+            }
+            result
+        })
+    }
+
+    fn reap(&self) -> BoxFuture<'_, Result<usize, SandboxError>> {
+        Box::pin(async move {
+            let filters = HashMap::from([("label".to_string(), vec![LABEL_RUN.to_string()])]);
+            let list = self
+                .docker
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    limit: None,
+                    size: false,
+                    filters: Some(filters),
+                }))
+                .await
+                .map_err(|e| self.engine_error(e))?;
+            let mut reaped = 0;
+            for c in list {
+                let (Some(id), labels) = (c.id, c.labels.unwrap_or_default()) else {
+                    continue;
+                };
+                if orphaned(labels.get(LABEL_OWNER).map(String::as_str)) {
+                    self.remove(&id).await;
+                    reaped += 1;
+                }
+            }
+            Ok(reaped)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("Docker engine at {}", self.endpoint)
+    }
+}
+
+/// The create body of a run's container: see the module header.
+fn container_body(image: &str, l: &Limits, run_id: &str, owner: &str) -> ContainerCreateBody {
+    let tmpfs_volume = |target: &str, size_mb: u64, opts: &str| Mount {
+        target: Some(target.into()),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(false),
+        volume_options: Some(MountVolumeOptions {
+            no_copy: Some(true),
+            driver_config: Some(MountVolumeOptionsDriverConfig {
+                name: Some("local".into()),
+                options: Some(HashMap::from([
+                    ("type".to_string(), "tmpfs".to_string()),
+                    ("device".to_string(), "tmpfs".to_string()),
+                    ("o".to_string(), format!("size={}m,{opts}", size_mb.max(1))),
+                ])),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (uid, gid) = l.user.split_once(':').unwrap_or((&l.user, &l.user));
+    let ulimit = |name: &str, v: i64| ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(v),
+        hard: Some(v),
+    };
+    let memory = (l.memory_mb * MIB) as i64;
+    // The main process only waits for execs; it outlives the longest run.
+    let sleep = (l.timeout_seconds + 120).to_string();
+    ContainerCreateBody {
+        image: Some(image.into()),
+        cmd: Some(vec!["sleep".into(), sleep]),
+        entrypoint: Some(vec![]),
+        user: Some(l.user.clone()),
+        working_dir: Some(WORK_DIR.into()),
+        labels: Some(HashMap::from([
+            (LABEL_RUN.to_string(), run_id.to_string()),
+            (LABEL_OWNER.to_string(), owner.to_string()),
+        ])),
+        network_disabled: Some(!l.network),
+        host_config: Some(HostConfig {
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            nano_cpus: Some((l.cpus * 1e9) as i64),
+            pids_limit: Some(l.pids),
+            readonly_rootfs: Some(true),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            init: Some(true),
+            network_mode: Some(if l.network { "bridge" } else { "none" }.into()),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_string(),
+                format!("rw,nosuid,nodev,size={}m,mode=1777", l.tmp_mb.max(1)),
+            )])),
+            ulimits: Some(vec![
+                ulimit("nofile", l.nofile),
+                ulimit("fsize", l.file_size_mb * MIB as i64),
+                ulimit("core", 0),
+            ]),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            }),
+            mounts: Some(vec![
+                tmpfs_volume(WORK_DIR, 64, "mode=0755,nosuid,nodev"),
+                tmpfs_volume(
+                    OUT_DIR,
+                    l.artifacts_mb,
+                    &format!("uid={uid},gid={gid},mode=0755,nosuid,nodev"),
+                ),
+            ]),
+            auto_remove: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn pool_key(image: &str, limits: &Limits) -> String {
+    format!(
+        "{image}\n{}",
+        serde_json::to_string(limits).unwrap_or_default()
+    )
+}
+
+/// The `oom_kill` counter of cgroup memory statistics.
+fn oom_kills(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("oom_kill "))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// `<host>/<pid>/<start time>` of this process.
+fn owner_label() -> String {
+    let pid = std::process::id();
+    format!(
+        "{}/{pid}/{}",
+        hostname(),
+        start_ticks(pid).map_or_else(|| "?".into(), |t| t.to_string())
+    )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether a container's owner is gone: on this host, the process with that id and
+/// start time no longer exists. Containers of other hosts are left alone; a missing
+/// or unreadable owner counts as gone.
+fn orphaned(owner: Option<&str>) -> bool {
+    let Some(owner) = owner else { return true };
+    let mut parts = owner.split('/');
+    let (Some(host), Some(pid), Some(ticks)) = (parts.next(), parts.next(), parts.next()) else {
+        return true;
+    };
+    if host != hostname() {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<u32>() else {
+        return true;
+    };
+    match start_ticks(pid) {
+        Some(t) => t.to_string() != ticks,
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_container_is_hardened() {
+        let l = Limits::default();
+        let b = container_body("img", &l, "r1", "h/1/2");
+        let h = b.host_config.as_ref().unwrap();
+        assert_eq!(h.readonly_rootfs, Some(true));
+        assert_eq!(h.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
+        assert_eq!(h.network_mode.as_deref(), Some("none"));
+        assert_eq!(h.memory, h.memory_swap);
+        assert_eq!(h.memory, Some(256 * MIB as i64));
+        assert_eq!(h.nano_cpus, Some(500_000_000));
+        assert_eq!(h.pids_limit, Some(64));
+        assert_eq!(h.init, Some(true));
+        assert!(h.binds.is_none(), "nothing from the host");
+        assert_eq!(b.user.as_deref(), Some("1000:1000"));
+        assert_eq!(b.labels.as_ref().unwrap()[LABEL_RUN], "r1");
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_cgroup_v1_and_v2() {
+        assert_eq!(
+            oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            2
+        );
+        assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
+        assert_eq!(oom_kills("oom_kill_disable 0\n"), 0);
+    }
+
+    #[test]
+    fn owners_of_this_host_are_checked() {
+        assert!(!orphaned(Some(&owner_label())), "this process is alive");
+        assert!(orphaned(Some(&format!("{}/999999999/1", hostname()))));
+        assert!(orphaned(None));
+        assert!(!orphaned(Some("another-host/1/1")));
+    }
+}
