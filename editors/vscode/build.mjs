@@ -4,7 +4,7 @@
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
-const common = { bundle: true, sourcemap: false, logLevel: 'info', legalComments: 'none' };
+const common = { bundle: true, sourcemap: false, logLevel: 'warning', legalComments: 'none' };
 const builds = [
   {
     ...common,

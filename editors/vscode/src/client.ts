@@ -20,6 +20,8 @@ import {
   RevealOutputChannelOn,
   type StaticFeature,
 } from 'vscode-languageclient/node';
+import * as readline from 'node:readline';
+import { serverLogLine } from './serverLog.ts';
 import { toServerSection } from './settings.ts';
 
 export class WardenClient extends LanguageClient {
@@ -76,6 +78,14 @@ export function createClient(setup: ClientSetup): { client: WardenClient; isStop
     outputChannel: setup.outputChannel,
     traceOutputChannel: setup.traceOutputChannel,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
+    stdioOptions: {
+      stdout: (input, channel) => lines(input, (l) => channel.info(l)),
+      stderr: (input, channel) =>
+        lines(input, (l) => {
+          const { level, text } = serverLogLine(l);
+          channel[level](`server: ${text}`);
+        }),
+    },
     initializationOptions: () => serverSection(setup.serverKeys),
     initializationFailedHandler: () => false,
     errorHandler: {
@@ -111,4 +121,8 @@ export function createClient(setup: ClientSetup): { client: WardenClient; isStop
     return originalStop(timeout);
   };
   return { client, isStopping: () => stopping };
+}
+
+function lines(input: NodeJS.ReadableStream, each: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', each);
 }

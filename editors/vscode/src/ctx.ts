@@ -12,6 +12,7 @@ import { DidChangeConfigurationNotification, ExecuteCommandRequest, State } from
 import { Backoff } from './backoff.ts';
 import { createClient, serverSection, type WardenClient } from './client.ts';
 import {
+  CMD_WORKSPACE_ACTIVATE,
   NOTIF_TRACE_FINISHED,
   NOTIF_TRACE_STARTED,
   NOTIF_WORKSPACES_CHANGED,
@@ -53,6 +54,7 @@ export class Ctx implements vscode.Disposable {
   private notifying = false;
   private generation = 0;
   private crashedGeneration = -1;
+  private hadServer = false;
   private _state: ServerState = { kind: 'stopped', reason: 'not started' };
   private _workspaces: WorkspaceInfo[] = [];
   private _active = 'default';
@@ -133,7 +135,8 @@ export class Ctx implements vscode.Disposable {
       outputChannel: this.log,
       traceOutputChannel: this.traceChannel,
       serverKeys: this.keys,
-      onUnexpectedClose: () => this.onCrash(generation),
+      // The process's exit status usually lands just after the connection closes.
+      onUnexpectedClose: () => setTimeout(() => this.onCrash(generation), 250),
       onExit: (code, signal) => {
         this.lastExit = signal ? `signal ${signal}` : `exit code ${code}`;
         this.log.info(`warden exited (${this.lastExit})`);
@@ -153,7 +156,7 @@ export class Ctx implements vscode.Disposable {
       this.client = undefined;
       this.progress = undefined;
       void client.dispose().catch(() => undefined);
-      this.onCrash(generation, `it failed to start (${message(err)})`);
+      this.onCrash(generation, `failed to start (${message(err)})`);
       return;
     }
     if (generation !== this.generation) {
@@ -162,11 +165,21 @@ export class Ctx implements vscode.Disposable {
     this.backoff.started(Date.now());
     const info = client.initializeResult?.serverInfo;
     this.log.info(`warden ${info?.version ?? ''} is running`);
+    // The active workspace lives in the server process: a restarted server starts on
+    // `default`, so bring back the one this window had.
+    const previous = this.hadServer ? this._active : undefined;
+    this.hadServer = true;
     this.setState({ kind: 'running', path: found.path, version: info?.version });
     try {
       await this.refreshWorkspaces();
+      const again = this._workspaces.find((w) => w.name === previous && !w.archived);
+      if (again && !again.active) {
+        this.log.info(`re-activating workspace ${again.name} after the restart`);
+        await this.command(CMD_WORKSPACE_ACTIVATE, { name: again.name });
+        await this.refreshWorkspaces();
+      }
     } catch (err) {
-      this.log.warn(`could not list workspaces: ${message(err)}`);
+      this.log.warn(`could not restore the workspaces: ${message(err)}`);
     }
   }
 
@@ -202,7 +215,7 @@ export class Ctx implements vscode.Disposable {
     if (client) {
       void client.dispose().catch(() => undefined);
     }
-    const reason = why ?? `it stopped unexpectedly${this.lastExit ? ` (${this.lastExit})` : ''}`;
+    const reason = why ?? `stopped unexpectedly${this.lastExit ? ` (${this.lastExit})` : ''}`;
     const delay = this.backoff.crashed(Date.now());
     if (delay === null) {
       const text = `The warden language server keeps failing: ${reason}. It stays stopped; fix the cause (see the logs) and run "Warden: Restart Server".`;
@@ -317,7 +330,11 @@ export class Ctx implements vscode.Disposable {
     params: ServerRequests[R]['params'],
     token?: vscode.CancellationToken,
   ): Promise<ServerRequests[R]['result']> {
-    return this.running().sendRequest(method, params, token) as Promise<ServerRequests[R]['result']>;
+    const client = this.running();
+    // An explicit `undefined` token would be sent as a second positional parameter.
+    return (token ? client.sendRequest(method, params, token) : client.sendRequest(method, params)) as Promise<
+      ServerRequests[R]['result']
+    >;
   }
 
   async command<C extends ServerCommand>(

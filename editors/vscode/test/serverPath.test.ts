@@ -1,5 +1,5 @@
 // Unit tests of where the extension finds the warden binary (setting, bundled, PATH), the
-// messages when it is missing, and the restart backoff.
+// messages when it is missing, the restart backoff, and the levels of server log lines.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -87,5 +87,21 @@ describe('Backoff', () => {
     b.crashed(1);
     b.reset();
     assert.equal(b.crashed(2), 1000);
+  });
+});
+
+describe('serverLogLine', () => {
+  test('files server lines under their level', async () => {
+    const { serverLogLine } = await import('../src/serverLog.ts');
+    assert.deepEqual(serverLogLine('2026-11-21T18:41:39.227630Z  INFO database migrated to schema 1'), {
+      level: 'info',
+      text: 'database migrated to schema 1',
+    });
+    assert.equal(serverLogLine('2026-11-21T18:41:39.2Z  WARN x').level, 'warn');
+    assert.equal(serverLogLine('\u001b[2m2026-11-21T18:41:39.2Z\u001b[0m \u001b[33mDEBUG\u001b[0m y').level, 'debug');
+    assert.deepEqual(serverLogLine("thread 'main' panicked at src/x.rs:1:1"), {
+      level: 'error',
+      text: "thread 'main' panicked at src/x.rs:1:1",
+    });
   });
 });

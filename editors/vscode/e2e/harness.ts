@@ -1,0 +1,322 @@
+// End-to-end harness: runs code-server (real VS Code, from npm) with the packaged .vsix
+// installed, opens the fixture workspaces, and drives the workbench in Debian's Chromium
+// through playwright-core. Helpers for the command palette, quick picks, notifications,
+// the trace viewer's webview frame and numbered screenshots.
+//
+// Environment (set by scripts/test-vscode.sh): CODE_SERVER, WARDEN_BIN, WARDEN_VSIX,
+// E2E_WORK (scratch: fixtures, database, user data), E2E_OUT (screenshots, logs),
+// CHROMIUM (default /usr/bin/chromium).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import pw from 'playwright-core';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
+
+function env(name: string, fallback?: string): string {
+  const v = process.env[name] ?? fallback;
+  if (!v) {
+    throw new Error(`${name} is not set (scripts/test-vscode.sh sets it)`);
+  }
+  return v;
+}
+
+export const CODE_SERVER = env('CODE_SERVER');
+export const WARDEN_BIN = env('WARDEN_BIN');
+export const VSIX = env('WARDEN_VSIX');
+export const WORK = env('E2E_WORK');
+export const OUT = env('E2E_OUT');
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+
+export const FIXTURES = path.join(WORK, 'fixtures');
+export const WORKSPACE_FILE = path.join(WORK, 'fixtures.code-workspace');
+const USER_DATA = path.join(WORK, 'user-data');
+const EXTENSIONS = path.join(WORK, 'extensions');
+
+let shot = 0;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Fixture workspaces as git repositories, user settings, the extension installed. */
+export function prepare(): void {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(WORK, { recursive: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  execFileSync(path.join(REPO, 'scripts/fixtures.sh'), [FIXTURES], { stdio: 'ignore' });
+  fs.writeFileSync(
+    WORKSPACE_FILE,
+    JSON.stringify({ folders: ['alpha', 'beta', 'gamma', 'notes'].map((f) => ({ path: path.join(FIXTURES, f) })) }, null, 2),
+  );
+  fs.mkdirSync(path.join(USER_DATA, 'User'), { recursive: true });
+  fs.writeFileSync(
+    path.join(USER_DATA, 'User/settings.json'),
+    JSON.stringify(
+      {
+        'security.workspace.trust.enabled': false,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.ignoreRecommendations': true,
+        'chat.disableAIFeatures': true,
+        'git.enabled': false,
+        'editor.minimap.enabled': false,
+        'window.commandCenter': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      },
+      null,
+      2,
+    ),
+  );
+  // warden.server.path is machine-scoped: in code-server (a remote window) such settings
+  // come from the remote machine's settings, not the browser user's.
+  fs.mkdirSync(path.join(USER_DATA, 'Machine'), { recursive: true });
+  fs.writeFileSync(
+    path.join(USER_DATA, 'Machine/settings.json'),
+    JSON.stringify(
+      { 'warden.server.path': WARDEN_BIN, 'warden.packages.osvPaths': [path.join(REPO, 'fixtures/osv')] },
+      null,
+      2,
+    ),
+  );
+  const out = execFileSync(
+    CODE_SERVER,
+    ['--user-data-dir', USER_DATA, '--extensions-dir', EXTENSIONS, '--install-extension', VSIX, '--force'],
+    { encoding: 'utf8', env: codeServerEnv() },
+  );
+  fs.writeFileSync(path.join(OUT, 'install-extension.log'), out);
+  if (!/successfully installed/i.test(out)) {
+    throw new Error(`installing ${VSIX} failed:\n${out}`);
+  }
+}
+
+function codeServerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    // The extension host, and so warden, inherit these.
+    WARDEN_DB: path.join(WORK, 'warden.db'),
+    WARDEN_LOG_FILE: path.join(OUT, 'warden.log'),
+    WARDEN_LOG: 'info',
+    XDG_CONFIG_HOME: path.join(WORK, 'config'),
+    XDG_DATA_HOME: path.join(WORK, 'data'),
+  };
+}
+
+export class Session {
+  server!: ChildProcess;
+  browser!: Browser;
+  page!: Page;
+  url = '';
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    const log = fs.openSync(path.join(OUT, 'code-server.log'), 'w');
+    const config = path.join(WORK, 'code-server.yaml');
+    fs.writeFileSync(config, 'auth: none\n');
+    this.server = spawn(
+      CODE_SERVER,
+      [
+        '--config', config,
+        '--auth', 'none',
+        '--bind-addr', `127.0.0.1:${port}`,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        '--user-data-dir', USER_DATA,
+        '--extensions-dir', EXTENSIONS,
+      ],
+      { env: codeServerEnv(), stdio: ['ignore', log, log] },
+    );
+    await waitForPort(port, 60_000);
+    this.browser = await pw.chromium.launch({
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+      ],
+    });
+    const context = await this.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    this.page = await context.newPage();
+    this.page.setDefaultTimeout(30_000);
+    this.url = `http://127.0.0.1:${port}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}`;
+    await this.page.goto(this.url);
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await this.page.locator('.statusbar').waitFor();
+  }
+
+  async stop(): Promise<void> {
+    await this.browser?.close().catch(() => undefined);
+    if (this.server && this.server.exitCode === null) {
+      const exited = new Promise((r) => this.server.once('exit', r));
+      this.server.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (this.server.exitCode === null) {
+        this.server.kill('SIGKILL');
+      }
+    }
+  }
+
+  /** Saves `NN-name.png` in the output folder. */
+  async screenshot(name: string): Promise<string> {
+    shot += 1;
+    const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /** Runs a command from the palette by its title (exact match on the first item). */
+  async runCommand(title: string): Promise<void> {
+    const input = await this.openPalette();
+    await input.fill(`>${title}`);
+    const item = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    await item.waitFor();
+    await input.press('Enter');
+  }
+
+  async openPalette(): Promise<Locator> {
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    await this.page.keyboard.press('Escape');
+    await this.page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    return input;
+  }
+
+  /** Picks the quick pick row whose label is `label`. */
+  async pick(label: string | RegExp): Promise<void> {
+    const row = this.page.locator('.quick-input-widget .monaco-list-row').filter({
+      has: this.page.locator('.label-name', { hasText: label }),
+    });
+    await row.first().waitFor();
+    await row.first().click();
+  }
+
+  quickPickRows(): Locator {
+    return this.page.locator('.quick-input-widget .monaco-list-row');
+  }
+
+  /** The warden status bar entry (the one with the shield, or its error/restart forms). */
+  statusItem(): Locator {
+    return this.page.locator('.statusbar-item').filter({ has: this.page.locator('.codicon-shield') });
+  }
+
+  notification(text: string | RegExp): Locator {
+    return this.page.locator('.notification-toast, .notifications-center .notification-list-item', { hasText: text });
+  }
+
+  /** The frame of the trace viewer's webview (VS Code nests it in two iframes). */
+  async traceFrame(timeoutMs = 30_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const frame of this.page.frames()) {
+        try {
+          if (await frame.locator('#traces').count()) {
+            return frame;
+          }
+        } catch {
+          // a frame navigating away; try the next
+        }
+      }
+      await sleep(250);
+    }
+    throw new Error('the trace viewer webview did not appear');
+  }
+
+  /** Text of the visible editor lines (non-breaking spaces turned back into spaces). */
+  async editorText(): Promise<string> {
+    const text = await this.page.locator('.editor-instance .view-lines').first().innerText();
+    return text.replace(/\u00a0/g, ' ');
+  }
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) {
+      return;
+    }
+    await sleep(200);
+  }
+  throw new Error(`code-server did not listen on ${port} within ${ms} ms`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function until<T>(what: string, check: () => Promise<T> | T, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) {
+        return v;
+      }
+    } catch (err) {
+      last = err;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Pids of the warden servers started under `root` (walks /proc; no matching by name). */
+export function wardenPids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      try {
+        if (fs.readlinkSync(`/proc/${child}/exe`) === fs.realpathSync(WARDEN_BIN)) {
+          out.push(child);
+        }
+      } catch {
+        // not ours to read, or gone
+      }
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}
