@@ -31,10 +31,13 @@ const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 
 export const FIXTURES = path.join(WORK, 'fixtures');
 export const WORKSPACE_FILE = path.join(WORK, 'fixtures.code-workspace');
-const USER_DATA = path.join(WORK, 'user-data');
+export const USER_DATA = path.join(WORK, 'user-data');
 const EXTENSIONS = path.join(WORK, 'extensions');
 
 let shot = 0;
+
+/** Spans recorded before the editor starts (the viewer's page size is 100). */
+export const HISTORY_SPANS = 110;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -57,6 +60,11 @@ export function prepare(): void {
     WORKSPACE_FILE,
     JSON.stringify({ folders: ['alpha', 'beta', 'gamma', 'notes'].map((f) => ({ path: path.join(FIXTURES, f) })) }, null, 2),
   );
+  // History from earlier sessions: one span per headless registration, more than one
+  // page of the trace viewer.
+  for (let i = 0; i < HISTORY_SPANS; i++) {
+    execFileSync(WARDEN_BIN, ['workspaces', path.join(FIXTURES, 'notes')], { env: codeServerEnv(), stdio: 'ignore' });
+  }
   fs.mkdirSync(path.join(USER_DATA, 'User'), { recursive: true });
   fs.writeFileSync(
     path.join(USER_DATA, 'User/settings.json'),
@@ -209,6 +217,16 @@ export class Session {
     });
     await row.first().waitFor();
     await row.first().click();
+  }
+
+  /** The Warden side bar's Workspaces view, opened from the activity bar if hidden. */
+  async wardenView(): Promise<Locator> {
+    const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /workspaces/i }) });
+    if (!(await view.isVisible())) {
+      await this.page.locator('.activitybar .action-item a[aria-label^="Warden"]').first().click();
+    }
+    await view.waitFor();
+    return view;
   }
 
   quickPickRows(): Locator {

@@ -2,16 +2,17 @@
 // screenshot per step under $E2E_OUT: warden starts and the status bar shows the active
 // workspace; Problems shows the planted AWS key; its quick fix replaces the key with an
 // environment variable on disk; the trace viewer shows spans as a tree and a new scan
-// live; the status bar picker switches workspace; the workspaces view opens a system
-// prompt in a tab and saving it reaches the server; a killed server is reported once
-// with Show logs and comes back.
+// live, pages to older spans and filters by kind; the status bar picker switches
+// workspace; the workspaces view opens a system prompt in a tab and saving it reaches the
+// server; a settings change reaches the server; a killed server is reported once with
+// Show logs and comes back.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { FIXTURES, prepare, Session, sleep, until, WARDEN_BIN, wardenPids, WORK } from './harness.ts';
+import { FIXTURES, HISTORY_SPANS, prepare, Session, sleep, until, WARDEN_BIN, wardenPids, WORK } from './harness.ts';
 
 const s = new Session();
 const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
@@ -113,6 +114,27 @@ test('the trace viewer shows spans as a tree and follows a new scan live', async
   await s.runCommand('Notifications: Clear All Notifications');
 });
 
+test('the trace viewer pages to older spans and filters by kind', async () => {
+  const frame = await s.traceFrame();
+  const more = frame.locator('#more');
+  await more.waitFor({ state: 'visible' });
+  const rows = frame.locator('.span-row');
+  const firstPage = await rows.count(); // one page of 100, plus spans that arrived live
+  await more.click();
+  await frame.locator('#end', { hasText: 'All spans loaded.' }).waitFor();
+  const all = await rows.count();
+  assert.ok(all > firstPage && all >= HISTORY_SPANS, `${all} rows after paging (first page ${firstPage})`);
+  await s.screenshot('trace-viewer-paged');
+
+  await frame.locator('#kind').selectOption('scan');
+  await until('only scan spans', async () => {
+    const kinds = await frame.locator('.span-row .kind').allInnerTexts();
+    return kinds.length > 0 && kinds.every((k) => k === 'scan');
+  });
+  await s.screenshot('trace-viewer-filtered');
+  await frame.locator('#kind').selectOption('');
+});
+
 test('the status bar picker switches the active workspace', async () => {
   await s.statusItem().click();
   await s.quickPickRows().filter({ hasText: 'beta' }).first().waitFor();
@@ -127,8 +149,7 @@ test('the status bar picker switches the active workspace', async () => {
 });
 
 test('the workspaces view edits a system prompt in a tab and saves it through the server', async () => {
-  await s.page.locator('.activitybar .action-item a[aria-label^="Warden"], .activitybar .action-item[aria-label^="Warden"]').first().click();
-  const view = s.page.locator('.pane', { has: s.page.locator('.pane-header', { hasText: /workspaces/i }) });
+  const view = await s.wardenView();
   const alpha = view.locator('.monaco-list-row', { hasText: 'alpha' }).first();
   await alpha.waitFor();
   await alpha.click();
@@ -158,6 +179,29 @@ test('the workspaces view edits a system prompt in a tab and saves it through th
   assert.equal(listed?.systemPrompt, 'Keep scripts small; explain every risk first.');
   assert.equal(listed?.systemPromptSource, 'command');
   await s.screenshot('system-prompt-saved');
+});
+
+test('a settings change reaches the server through workspace/configuration', async () => {
+  // Typed into the Settings editor: VS Code tells the extension, which notifies the
+  // server; the server pulls the section and reports the prompt of `notes` (which has no
+  // .warden.toml) as coming from settings.
+  await s.runCommand('Preferences: Open Settings (UI)');
+  await s.page.locator('.settings-editor').waitFor();
+  await s.page.keyboard.type('warden.systemPrompt');
+  const box = s.page.locator('.settings-editor .setting-item-contents textarea').first();
+  await box.waitFor();
+  await box.click();
+  await s.page.keyboard.type('Notes are plain text; never run them.');
+  await s.screenshot('settings-editor');
+  await sleep(1000); // the Settings editor writes after a short pause
+  await s.page.keyboard.press('Escape');
+  const view = await s.wardenView();
+  await view.locator('.monaco-list-row', { hasText: 'notes' }).first().click();
+  await until('the prompt from settings on notes', async () => {
+    const texts = await view.locator('.monaco-list-row', { hasText: 'System prompt' }).allInnerTexts();
+    return texts.some((t) => /from settings: Notes are plain text/.test(t));
+  });
+  await s.screenshot('settings-reached-server');
 });
 
 test('a killed server is reported once with Show logs, and restarts', async () => {

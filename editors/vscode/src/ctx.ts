@@ -299,6 +299,7 @@ export class Ctx implements vscode.Disposable {
     }
     const client = this.client;
     if (client && this._state.kind === 'running') {
+      this.log.info('settings changed; telling the server');
       // The server answers by pulling the section through workspace/configuration.
       void client.sendNotification(DidChangeConfigurationNotification.type, {
         settings: { warden: serverSection(this.keys) },

@@ -1,7 +1,7 @@
 // Which contributed settings belong to the server, and the `warden` section the server
 // receives (in `initializationOptions` and through `workspace/configuration`): built from
 // the keys the extension contributes in package.json, minus the keys only the extension
-// reads, with unset (null) values left out so the server uses its defaults. Pure.
+// reads, with unset values (null, "") left out so the server uses its defaults. Pure.
 
 /** Settings the extension itself reads; the server would reject them as unknown. */
 export const EXTENSION_ONLY_KEYS: readonly string[] = ['server.path', 'trace.server'];
@@ -56,7 +56,9 @@ export function toServerSection(
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const value = get(key);
-    if (value === undefined || value === null) {
+    // VS Code's convention for an unset string setting is "" (the Settings editor cannot
+    // edit a string-or-null setting); the server's is to leave the key out.
+    if (value === undefined || value === null || value === '') {
       continue;
     }
     const parts = key.split('.');
