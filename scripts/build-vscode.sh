@@ -25,7 +25,7 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
-npx --no-install tsc --noEmit -p .
+node_modules/.bin/tsc --noEmit -p .
 rm -rf dist server
 node build.mjs --quiet >/dev/null
 if ((bundle_server)); then
@@ -37,6 +37,6 @@ if ((bundle_server)); then
   cp "$bin" server/warden
   chmod 755 server/warden
 fi
-npx --no-install vsce package --no-dependencies --skip-license --out dist/warden.vsix >/dev/null
+node_modules/.bin/vsce package --no-dependencies --skip-license --out dist/warden.vsix >/dev/null
 rm -rf server
 echo "build-vscode: $(pwd)/dist/warden.vsix ($(du -h dist/warden.vsix | cut -f1))"

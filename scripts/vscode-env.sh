@@ -36,9 +36,7 @@ vscode_env_node() {
     mv "$dir.tmp" "$dir"
   fi
   export PATH="$home/bin:$PATH"
-  # Native modules (code-server's) build against these headers, not the system Node's.
-  export npm_config_nodedir="$home"
-  [ "$(id -u)" -ne 0 ] || export npm_config_unsafe_perm=true
+  WARDEN_NODE_HOME="$home"
   local v
   v="$(node --version)"
   [ "$v" = "v$WARDEN_NODE_VERSION" ] || { echo "vscode-env: expected Node $WARDEN_NODE_VERSION, got $v" >&2; return 1; }
@@ -49,6 +47,7 @@ WARDEN_CODE_SERVER_VERSION="${WARDEN_CODE_SERVER_VERSION:-4.139.1}"
 # code-server (real VS Code in a browser) from npm; its post-install step builds native
 # modules against Node 24, which takes minutes, so the result is cached. Sets CODE_SERVER.
 vscode_env_code_server() {
+  : "${WARDEN_NODE_HOME:?call vscode_env_node first}"
   vscode_env_apt build-essential python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
   local dir="$WARDEN_CI_CACHE/code-server-$WARDEN_CODE_SERVER_VERSION"
   CODE_SERVER="$dir/node_modules/.bin/code-server"
@@ -60,7 +59,10 @@ vscode_env_code_server() {
     # post-install (npm install in lib/vscode and its extensions, native modules) and
     # the nested installs it runs need them all, as with earlier npm versions.
     printf '{"private": true, "dependencies": {"code-server": "%s"}}\n' "$WARDEN_CODE_SERVER_VERSION" >"$dir.tmp/package.json"
+    # Native modules build against Node 24's headers (not the system Node's); as root,
+    # npm must not drop privileges for the build scripts.
     (cd "$dir.tmp" && npm_config_dangerously_allow_all_scripts=true \
+      npm_config_nodedir="$WARDEN_NODE_HOME" npm_config_unsafe_perm=true \
       npm install --no-package-lock --no-audit --no-fund >install.log 2>&1) || {
       echo "vscode-env: code-server install failed; last lines of $dir.tmp/install.log:" >&2
       tail -n 30 "$dir.tmp/install.log" >&2

@@ -227,7 +227,9 @@ function renderRow(
     name.append(el('span', 'workspace', span.workspace));
   }
   if (node.orphan) {
-    name.append(el('span', 'orphan', '↑ parent not loaded'));
+    const up = el('span', 'orphan', '↑');
+    up.title = 'Its parent span is not shown (an older page, or filtered out)';
+    name.append(up);
   }
   if (span.outcome && span.outcome !== 'ok') {
     name.append(el('span', `badge ${span.outcome}`, span.outcome));
