@@ -219,6 +219,46 @@ export class Session {
     await row.first().click();
   }
 
+  /**
+   * Opens a Problems row's file with the cursor on the problem: the row says where
+   * (`[Ln 4, Col 22]`); Go to Line puts the cursor there, where the fixes are asked for.
+   */
+  async openProblem(row: Locator): Promise<void> {
+    const where = /\[Ln (\d+), Col (\d+)\]/.exec(await row.innerText());
+    if (!where) {
+      throw new Error(`no position in the Problems row: ${await row.innerText()}`);
+    }
+    await row.dblclick();
+    await this.page.locator('.editor-instance .view-lines').first().waitFor();
+    await this.page.keyboard.press('Control+G');
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`:${where[1]}:${Number(where[2]) + 1}`);
+    await input.press('Enter');
+    await this.page
+      .locator('.statusbar-item', { hasText: `Ln ${where[1]}, Col ${Number(where[2]) + 1}` })
+      .first()
+      .waitFor();
+  }
+
+  /** Opens the quick-fix menu at the cursor (Ctrl+.) and returns the row matching `title`. */
+  async quickFix(title: string | RegExp): Promise<Locator> {
+    const row = this.page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
+    // The key can land while focus is still coming back to the editor: ask again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await this.page.locator('.editor-instance .monaco-editor.focused').first().waitFor({ timeout: 5_000 }).catch(() => undefined);
+      await this.page.keyboard.press('Control+.');
+      try {
+        await row.waitFor({ timeout: 3_000 });
+        return row;
+      } catch {
+        await this.page.keyboard.press('Escape');
+      }
+    }
+    await row.waitFor({ timeout: 1_000 });
+    return row;
+  }
+
   /** The Warden side bar's Workspaces view, opened from the activity bar if hidden. */
   async wardenView(): Promise<Locator> {
     const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /workspaces/i }) });

@@ -1,7 +1,8 @@
 // End-to-end scenarios in real VS Code (code-server + Chromium), in order, one
 // screenshot per step under $E2E_OUT: warden starts and the status bar shows the active
 // workspace; Problems shows the planted AWS key; its quick fix replaces the key with an
-// environment variable on disk; the trace viewer shows spans as a tree and a new scan
+// environment variable on disk; the baseline fix (a server command run through the
+// extension) hides the GitHub token; the trace viewer shows spans as a tree and a new scan
 // live, pages to older spans and filters by kind; the status bar picker switches
 // workspace; the workspaces view opens a system prompt in a tab and saving it reaches the
 // server; a settings change reaches the server; a killed server is reported once with
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { FIXTURES, HISTORY_SPANS, prepare, Session, sleep, until, WARDEN_BIN, wardenPids, WORK } from './harness.ts';
 
 const s = new Session();
@@ -20,6 +21,12 @@ const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
 before(async () => {
   prepare();
   await s.start();
+});
+
+afterEach(async (t) => {
+  if (!(t as { passed?: boolean }).passed && s.page) {
+    await s.screenshot(`failed-${t.name.replace(/\W+/g, '-').slice(0, 40)}`).catch(() => undefined);
+  }
 });
 
 after(async () => {
@@ -52,22 +59,11 @@ test('Problems shows the planted AWS key from the start-up scan', async () => {
 
 test('the quick fix replaces the key with an environment variable', async () => {
   const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
-  await row.dblclick();
+  await s.openProblem(row);
   await until('the editor with the upload script', async () => (await s.editorText()).includes('AWS_ACCESS_KEY_ID = "AKIA'));
-  // The marker's range is selected in the editor; ask for fixes there.
-  await s.page.locator('.editor-instance .view-lines').first().click({ position: { x: 5, y: 5 } });
-  await s.page.keyboard.press('Control+Home');
-  await s.page.keyboard.press('ArrowDown', { delay: 10 });
-  await s.page.keyboard.press('ArrowDown', { delay: 10 });
-  await s.page.keyboard.press('ArrowDown', { delay: 10 });
-  for (let i = 0; i < 25; i++) {
-    await s.page.keyboard.press('ArrowRight');
-  }
-  await s.page.keyboard.press('Control+.');
-  const fix = s.page.locator('.action-widget .monaco-list-row', { hasText: 'Replace with environment variable AWS_ACCESS_KEY_ID' });
-  await fix.first().waitFor();
+  const fix = await s.quickFix('Replace with environment variable AWS_ACCESS_KEY_ID');
   await s.screenshot('quick-fix-menu');
-  await fix.first().click();
+  await fix.click();
   await until('the edit in the editor', async () => (await s.editorText()).includes('os.environ["AWS_ACCESS_KEY_ID"]'));
   await s.page.keyboard.press('Control+S');
   await until('the fix saved to disk', () => fs.readFileSync(uploadPy, 'utf8').includes('os.environ["AWS_ACCESS_KEY_ID"]'));
@@ -80,6 +76,33 @@ test('the quick fix replaces the key with an environment variable', async () => 
   await s.screenshot('quick-fix-applied');
   // The panel's filter is shared with the Output view, which a later step reads.
   await s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first().fill('');
+});
+
+test('the baseline fix runs its command through the extension and hides the finding', async () => {
+  const panel = s.page.locator('.markers-panel');
+  await s.page.keyboard.press('Control+Shift+M');
+  await panel.waitFor();
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('github-pat');
+  const row = panel.locator('.monaco-list-row', { hasText: 'GitHub personal access token' }).first();
+  await s.openProblem(row);
+  await until('the editor with beta/src/config.js', async () => (await s.editorText()).includes('ghp_'));
+  const fix = await s.quickFix(/github-pat to the baseline/);
+  await s.screenshot('baseline-fix-menu');
+  await fix.click();
+  const baseline = path.join(FIXTURES, 'beta/.warden-baseline.json');
+  const entry = await until('the baseline file', () => {
+    const json = fs.existsSync(baseline) ? JSON.parse(fs.readFileSync(baseline, 'utf8')) : undefined;
+    return json?.findings?.find((f: { rule: string }) => f.rule === 'github-pat');
+  });
+  assert.equal(entry.path, 'src/config.js');
+  assert.match(entry.hash, /^[0-9a-f]{64}$/);
+  assert.ok(!fs.readFileSync(baseline, 'utf8').includes('ghp_'), 'the baseline never holds the secret');
+  await until('the finding to leave Problems', async () =>
+    (await panel.locator('.monaco-list-row', { hasText: 'GitHub personal access token' }).count()) === 0,
+  );
+  await s.screenshot('baseline-applied');
+  await filter.fill('');
 });
 
 test('the trace viewer shows spans as a tree and follows a new scan live', async () => {
@@ -219,6 +242,7 @@ test('a killed server is reported once with Show logs, and restarts', async () =
   await sleep(500);
   assert.equal(await s.notification(/stopped unexpectedly/).count(), 1, 'one notification');
   await toast.locator('.monaco-button', { hasText: 'Show logs' }).first().click();
+  await s.page.locator('.panel .viewpane-filter input').first().fill(''); // shared with Problems
   await s.page.locator('.panel .view-line', { hasText: /warden\s+exited\s+\(signal\s+SIGKILL\)/ }).first().waitFor();
   await s.screenshot('server-restarted-logs');
 });

@@ -21,6 +21,7 @@ import {
   type DiagnosticData,
   REQ_WORKSPACES,
   type ServerCommand,
+  type ServerCommands,
   type WorkspaceInfo,
 } from './lsp_ext.ts';
 import { openPrompt } from './promptFs.ts';
@@ -81,11 +82,21 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposab
       }
     });
 
-  const server = <C extends ServerCommand>(id: C, interactive: (arg: Arg) => Promise<unknown>): vscode.Disposable =>
-    reg(id, (arg) => {
+  const server = <C extends ServerCommand>(
+    id: C,
+    interactive: (arg: Arg) => Promise<unknown>,
+    /** Feedback shown after a pass-through call too (a code action's command). */
+    report?: (result: ServerCommands[C]['result']) => void,
+  ): vscode.Disposable =>
+    reg(id, async (arg) => {
       const args = passThrough(arg);
+      if (!args) {
+        return interactive(arg);
+      }
       // The caller knows what it wants: the server's answer is the command's result.
-      return args ? ctx.command(id, args as never) : interactive(arg);
+      const result = await ctx.command(id, args as ServerCommands[C]['args']);
+      report?.(result);
+      return result;
     });
 
   const pick = (action: WorkspaceAction, arg: Arg, placeHolder: string) => pickWorkspace(ctx, action, nameFrom(arg), placeHolder);
@@ -214,19 +225,19 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposab
       return scan(ctx, ws.name);
     }),
 
-    server(CMD_SECRETS_ADD_TO_BASELINE, async () => {
-      const target = await pickSecretAtCursor();
-      if (!target) {
-        return;
-      }
-      const result = await ctx.command(CMD_SECRETS_ADD_TO_BASELINE, target);
-      void vscode.window.showInformationMessage(
-        result.added
-          ? `warden: added ${result.rule} to ${result.baseline}`
-          : `warden: ${result.rule} was already in ${result.baseline}`,
-      );
-      return result;
-    }),
+    server(
+      CMD_SECRETS_ADD_TO_BASELINE,
+      async () => {
+        const target = await pickSecretAtCursor();
+        if (!target) {
+          return;
+        }
+        const result = await ctx.command(CMD_SECRETS_ADD_TO_BASELINE, target);
+        reportBaseline(result);
+        return result;
+      },
+      reportBaseline,
+    ),
 
     reg(CMD_RESTART, () => ctx.restart()),
     reg(CMD_SHOW_LOGS, () => ctx.log.show(true)),
@@ -365,6 +376,15 @@ async function pickSecretAtCursor(): Promise<{ uri: string; rule: string; finger
   const data = (chosen as vscode.Diagnostic & { data?: DiagnosticData }).data as DiagnosticData;
   const code = typeof chosen.code === 'object' ? chosen.code.value : chosen.code;
   return { uri: editor.document.uri.toString(), rule: String(code), fingerprint: data.fingerprint as string };
+}
+
+function reportBaseline(result: { baseline: string; added: boolean; rule: string }): void {
+  vscode.window.setStatusBarMessage(
+    result.added
+      ? `warden: added ${result.rule} to ${result.baseline}`
+      : `warden: ${result.rule} was already in ${result.baseline}`,
+    6000,
+  );
 }
 
 function reportError(ctx: Ctx, err: unknown): void {

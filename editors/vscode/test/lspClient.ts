@@ -98,7 +98,9 @@ export class LspClient {
 
   async shutdown(): Promise<void> {
     try {
-      await Promise.race([this.request('shutdown', null), new Promise((r) => setTimeout(r, 3000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.request('shutdown', null), new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
       this.notify('exit', null);
     } finally {
       await new Promise<void>((resolve) => {
