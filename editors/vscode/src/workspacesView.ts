@@ -96,7 +96,7 @@ export class WorkspacesView implements vscode.TreeDataProvider<Node>, vscode.Dis
     if (w.root) {
       items.push(
         new DetailItem(w, 'folder', 'Folder', w.root, 'folder', {
-          command: 'revealFileInOS',
+          command: 'revealInExplorer',
           title: 'Reveal',
           arguments: [vscode.Uri.file(w.root)],
         }),
