@@ -15,6 +15,11 @@ struct LanguageToml {
     file_names: Vec<String>,
     language_ids: Vec<String>,
     line_comment: String,
+    /// How code is documented, in words for an LLM prompt.
+    docstring: String,
+    /// Where tests go: `{dir}`, `{stem}`, `{ext}` and `{path}` (this file) expand.
+    test_path: String,
+    test_framework: String,
 }
 
 /// `imports.toml`: how imports in this language name packages.
@@ -96,14 +101,17 @@ fn main() {
         };
         write!(
             out,
-            "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, ",
+            "    GrammarDef {{ name: {:?}, language: || {}::{}.into(), extensions: &[{}], file_names: &[{}], language_ids: &[{}], line_comment: {:?}, conventions: Conventions {{ docstring: {:?}, test_path: {:?}, test_framework: {:?} }}, ",
             lang.name,
             lang.krate,
             lang.language,
             list(&lang.extensions),
             list(&lang.file_names),
             list(&lang.language_ids),
-            lang.line_comment
+            lang.line_comment,
+            lang.docstring,
+            lang.test_path,
+            lang.test_framework
         )
         .unwrap();
         match imports_toml(&root, &dir) {

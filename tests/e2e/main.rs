@@ -4,6 +4,7 @@
 mod cli;
 mod diagnostics;
 mod foundation;
+mod llm;
 mod packages;
 mod scan_cli;
 mod support;

@@ -27,6 +27,12 @@ pub struct Server {
     pub settings: Value,
     /// Answer the server's own requests (a client that hangs does not).
     pub answer_server: bool,
+    /// `workspace/applyEdit` and `window/showMessageRequest` requests received.
+    pub server_requests: Vec<Value>,
+    /// What `workspace/applyEdit` answers for `applied`.
+    pub apply_edits: bool,
+    /// The action title `window/showMessageRequest` answers (none: dismissed).
+    pub message_choice: Option<String>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -78,6 +84,9 @@ impl Server {
             // Tests that want the start-up workspace scan turn it back on.
             settings: json!({"scan": {"onStartup": false}}),
             answer_server: true,
+            server_requests: Vec::new(),
+            apply_edits: true,
+            message_choice: None,
             stderr,
         }
     }
@@ -157,6 +166,17 @@ impl Server {
                     "workspace/configuration" => {
                         let n = msg["params"]["items"].as_array().map_or(1, Vec::len);
                         Value::Array(vec![self.settings.clone(); n])
+                    }
+                    "workspace/applyEdit" => {
+                        self.server_requests.push(msg.clone());
+                        json!({"applied": self.apply_edits})
+                    }
+                    "window/showMessageRequest" => {
+                        self.server_requests.push(msg.clone());
+                        match &self.message_choice {
+                            Some(title) => json!({"title": title}),
+                            None => Value::Null,
+                        }
                     }
                     _ => Value::Null,
                 };

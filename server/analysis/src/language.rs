@@ -15,10 +15,36 @@ pub struct GrammarDef {
     pub file_names: &'static [&'static str],
     pub language_ids: &'static [&'static str],
     pub line_comment: &'static str,
+    pub conventions: Conventions,
     /// From `imports.toml`: how imports name packages (for malicious-import checks).
     pub imports: Option<ImportsDef>,
     /// `(query name, source)`, e.g. `("definitions", "(function_definition ...)")`.
     pub queries: &'static [(&'static str, &'static str)],
+}
+
+/// How code in a language is documented and tested (for LLM actions).
+#[derive(Debug)]
+pub struct Conventions {
+    /// The docstring convention, in words.
+    pub docstring: &'static str,
+    /// Where tests for `{dir}/{stem}.{ext}` go; `{path}` means the file itself.
+    pub test_path: &'static str,
+    pub test_framework: &'static str,
+}
+
+impl Conventions {
+    /// The test file for a source file at `rel` (relative to the repository root).
+    pub fn test_file(&self, rel: &str) -> String {
+        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
+        let out = self
+            .test_path
+            .replace("{path}", rel)
+            .replace("{dir}", dir)
+            .replace("{stem}", stem)
+            .replace("{ext}", ext);
+        out.trim_start_matches('/').to_owned()
+    }
 }
 
 /// How a language's imports name packages.
@@ -215,6 +241,24 @@ mod tests {
                 tree_sitter::Query::new(&lang, source)
                     .unwrap_or_else(|e| panic!("grammars/{}/{name}.scm: {e}", g.name));
             }
+        }
+    }
+
+    #[test]
+    fn test_files_follow_each_language_convention() {
+        let t = |lang: &str, rel: &str| Lang::by_name(lang).unwrap().conventions.test_file(rel);
+        assert_eq!(
+            t("python", "scripts/1.00_load.py"),
+            "tests/test_1.00_load.py"
+        );
+        assert_eq!(t("javascript", "src/app.mjs"), "src/app.test.mjs");
+        assert_eq!(t("javascript", "app.js"), "app.test.js");
+        assert_eq!(t("go", "cmd/probe/main.go"), "cmd/probe/main_test.go");
+        assert_eq!(t("rust", "src/main.rs"), "src/main.rs");
+        assert_eq!(t("bash", "deploy.sh"), "tests/deploy.bats");
+        for g in GRAMMARS {
+            assert!(!g.conventions.docstring.is_empty(), "{}", g.name);
+            assert!(!g.conventions.test_framework.is_empty(), "{}", g.name);
         }
     }
 }

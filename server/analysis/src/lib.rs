@@ -9,6 +9,7 @@
 
 pub mod language;
 pub mod lines;
+pub mod outline;
 pub mod packages;
 pub mod secrets;
 pub mod shell;

@@ -25,6 +25,148 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub scan: ScanSettings,
     pub packages: PackagesSettings,
+    pub llm: LlmSettings,
+}
+
+/// LLM actions: providers, the model per file and action, budgets, guardrails, cache
+/// and prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LlmSettings {
+    /// Key of `providers` used when no mux rule matches.
+    pub provider: String,
+    /// Model used when no mux rule matches (else the provider's own `model`).
+    pub model: Option<String>,
+    /// Providers by name; the built-in ones can be changed or new ones added.
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+    /// Model muxing: the first rule whose `glob` (and `action`, if given) matches wins.
+    pub mux: Vec<MuxRule>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    /// Longest wait for the first byte and between bytes of a reply.
+    pub timeout_seconds: u64,
+    pub max_retries: u32,
+    /// Budget, in estimated tokens, for the context sent with an action.
+    pub context_tokens: usize,
+    /// Add the workspace snapshot to the context (lowest priority in the budget).
+    pub include_snapshot: bool,
+    /// Files matching these globs (by file name or repository-relative path) are never
+    /// sent.
+    pub exclude: Vec<String>,
+    /// Regular expressions (case-insensitive); a prompt matching one is refused.
+    pub deny_list: Vec<String>,
+    /// Answer identical requests from the response cache.
+    pub cache: bool,
+    /// USD per million tokens by model, over the built-in table.
+    pub prices: std::collections::BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// `openai` (any OpenAI-compatible server) or `anthropic`.
+    pub api: ApiKind,
+    pub base_url: String,
+    /// Name of the environment variable holding the API key; never the key itself.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The provider's default model.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKind {
+    Openai,
+    Anthropic,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MuxRule {
+    /// Glob over the repository-relative path (`**/*.py`, `scripts/**`).
+    pub glob: String,
+    /// `explain`, `fix`, `rewrite`, `docstring` or `tests`; any action when absent.
+    #[serde(default)]
+    pub action: Option<String>,
+    pub provider: String,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Cached input tokens (defaults to the input price).
+    #[serde(default)]
+    pub cached: Option<f64>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        let provider = |api, base: &str, key: Option<&str>| ProviderSettings {
+            api,
+            base_url: base.into(),
+            api_key_env: key.map(Into::into),
+            model: None,
+        };
+        let providers = [
+            (
+                "ollama",
+                provider(ApiKind::Openai, "http://localhost:11434/v1", None),
+            ),
+            (
+                "llamacpp",
+                provider(ApiKind::Openai, "http://localhost:8080/v1", None),
+            ),
+            (
+                "openrouter",
+                provider(
+                    ApiKind::Openai,
+                    "https://openrouter.ai/api/v1",
+                    Some("OPENROUTER_API_KEY"),
+                ),
+            ),
+            (
+                "openai",
+                provider(
+                    ApiKind::Openai,
+                    "https://api.openai.com/v1",
+                    Some("OPENAI_API_KEY"),
+                ),
+            ),
+            (
+                "anthropic",
+                provider(
+                    ApiKind::Anthropic,
+                    "https://api.anthropic.com/v1",
+                    Some("ANTHROPIC_API_KEY"),
+                ),
+            ),
+        ];
+        LlmSettings {
+            provider: "ollama".into(),
+            model: None,
+            providers: providers.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            mux: Vec::new(),
+            max_tokens: 2048,
+            temperature: Some(0.2),
+            timeout_seconds: 60,
+            max_retries: 2,
+            context_tokens: 6000,
+            include_snapshot: false,
+            exclude: [".env*", "*.pem", "*.key", "id_*", "*.p12"]
+                .map(String::from)
+                .to_vec(),
+            deny_list: Vec::new(),
+            cache: true,
+            prices: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +289,34 @@ pub fn effective(editor: &Value, file: Option<&Value>) -> (Settings, Vec<Warning
 impl Settings {
     /// Semantic checks serde cannot express.
     fn check(&mut self, warnings: &mut Vec<Warning>) {
+        let llm = &mut self.llm;
+        let providers = &llm.providers;
+        llm.mux.retain(|rule| {
+            let problem = if !providers.contains_key(&rule.provider) {
+                Some(format!("unknown provider {:?}", rule.provider))
+            } else if globset::Glob::new(&rule.glob).is_err() {
+                Some(format!("invalid glob {:?}", rule.glob))
+            } else {
+                None
+            };
+            if let Some(p) = &problem {
+                warnings.push(Warning {
+                    key: "warden.llm.mux".into(),
+                    message: format!("{p}; the rule is ignored"),
+                });
+            }
+            problem.is_none()
+        });
+        llm.deny_list.retain(|pattern| {
+            let ok = regex::Regex::new(pattern).is_ok();
+            if !ok {
+                warnings.push(Warning {
+                    key: "warden.llm.denyList".into(),
+                    message: format!("{pattern:?} is not a valid regular expression; ignored"),
+                });
+            }
+            ok
+        });
         if let Some(Err(message)) = self.system_prompt.as_deref().map(check_prompt) {
             warnings.push(Warning {
                 key: "warden.systemPrompt".into(),
@@ -213,9 +383,14 @@ pub fn merge(base: &Value, overlay: &Value) -> Value {
             }
             Value::Object(out)
         }
+        // No overlay (no `.warden.toml`) changes nothing.
+        (b, Value::Null) => b.clone(),
         (_, o) => o.clone(),
     }
 }
+
+/// Settings whose keys are names the user chooses (each entry is validated whole).
+const MAP_SETTINGS: &[[&str; 2]] = &[["llm", "providers"], ["llm", "prices"]];
 
 /// Applies user keys onto the defaults one leaf at a time, keeping each only if the
 /// whole still deserializes; unknown keys and bad values become warnings.
@@ -241,7 +416,10 @@ fn apply_at(
     for (key, value) in user {
         path.push(key.clone());
         let dotted = format!("{prefix}.{}", path.join("."));
-        match pointer(defaults, path) {
+        let in_map = MAP_SETTINGS
+            .iter()
+            .any(|m| path.len() == m.len() + 1 && path.starts_with(&m.map(String::from)));
+        match pointer(defaults, path).or(in_map.then_some(&Value::Null)) {
             None => warnings.push(Warning {
                 key: dotted,
                 message: "unknown setting; ignored".into(),
@@ -255,7 +433,12 @@ fn apply_at(
             Some(_) => {
                 let previous = set(candidate, path, value.clone());
                 if let Err(e) = serde_json::from_value::<Settings>(candidate.clone()) {
-                    set(candidate, path, previous);
+                    match previous {
+                        Some(v) => {
+                            set(candidate, path, v);
+                        }
+                        None => remove(candidate, path),
+                    }
                     warnings.push(Warning {
                         key: dotted,
                         message: format!("{}; using the default", clean_serde(&e.to_string())),
@@ -271,7 +454,8 @@ fn pointer<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
     path.iter().try_fold(v, |v, k| v.as_object()?.get(k))
 }
 
-fn set(root: &mut Value, path: &[String], value: Value) -> Value {
+/// Sets the value at `path`, returning the one it replaced (`None`: there was none).
+fn set(root: &mut Value, path: &[String], value: Value) -> Option<Value> {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut node = root;
     for k in parents {
@@ -284,7 +468,18 @@ fn set(root: &mut Value, path: &[String], value: Value) -> Value {
     node.as_object_mut()
         .expect("parent is an object")
         .insert(last.clone(), value)
-        .unwrap_or(Value::Null)
+}
+
+fn remove(root: &mut Value, path: &[String]) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    if let Some(Value::Object(map)) = pointer_mut(root, parents) {
+        map.remove(last);
+    }
+}
+
+fn pointer_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.as_object_mut()?.get_mut(k))
 }
 
 fn clean_serde(msg: &str) -> String {
@@ -409,7 +604,37 @@ mod tests {
             &json!({"a": {"b": 9}, "e": 3}),
         );
         assert_eq!(m, json!({"a": {"b": 9, "c": 2}, "d": 1, "e": 3}));
+        assert_eq!(merge(&json!({"a": 1}), &Value::Null), json!({"a": 1}));
         assert_eq!(to_camel("max_tokens"), "maxTokens");
         assert_eq!(to_camel("base-url"), "baseUrl");
+    }
+}
+#[cfg(test)]
+mod llm_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn llm_providers_are_a_map_and_mux_rules_are_checked() {
+        let (s, w) = from_editor(&json!({"llm": {
+            "provider": "local",
+            "model": "m",
+            "providers": {"local": {"api": "openai", "baseUrl": "http://127.0.0.1:1/v1"}},
+            "mux": [{"glob": "**/*.py", "provider": "nope"}, {"glob": "*.sh", "provider": "local", "model": "x"}],
+            "prices": {"m": {"input": 1.0, "output": 2.0}},
+            "denyList": ["ok", "(unclosed"]
+        }}));
+        assert_eq!(s.llm.provider, "local");
+        assert_eq!(s.llm.providers["local"].base_url, "http://127.0.0.1:1/v1");
+        assert!(s.llm.providers.contains_key("ollama"), "built-ins stay");
+        assert_eq!(s.llm.mux.len(), 1);
+        assert_eq!(s.llm.prices["m"].output, 2.0);
+        assert_eq!(s.llm.deny_list, ["ok"]);
+        let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["warden.llm.mux", "warden.llm.denyList"], "{w:?}");
+        let (s, w) =
+            from_editor(&json!({"llm": {"providers": {"bad": {"api": "x", "baseUrl": "u"}}}}));
+        assert!(!s.llm.providers.contains_key("bad"));
+        assert_eq!(w[0].key, "warden.llm.providers.bad");
     }
 }

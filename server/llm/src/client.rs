@@ -263,91 +263,38 @@ async fn read(
 mod tests {
     use super::*;
     use crate::wire::{Message, Role};
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use warden_mockllm::{MockLlm, Recorded, Script};
 
     /// One scripted answer of the loopback server.
     enum Answer {
         /// 200 with these body pieces, each after a pause.
         Stream(Vec<(&'static str, u64)>),
-        Status(u16, &'static str),
+        Status(u16),
         /// 200 headers, then nothing.
         Stall,
     }
 
-    #[derive(Default)]
-    struct Log {
-        requests: Vec<String>,
-        /// Set when the client closed a connection before the answer ended.
-        closed_early: bool,
+    /// A loopback server answering each request with the next scripted answer.
+    fn serve(answers: Vec<Answer>) -> (String, MockLlm) {
+        let mock = MockLlm::start();
+        for a in answers {
+            mock.push(match a {
+                Answer::Stream(pieces) => Script {
+                    raw: pieces.into_iter().map(|(p, d)| (p.to_owned(), d)).collect(),
+                    ..Script::default()
+                },
+                Answer::Status(code) => Script::status(code),
+                Answer::Stall => Script {
+                    stall: true,
+                    ..Script::default()
+                },
+            });
+        }
+        (mock.url.clone(), mock)
     }
 
-    /// A loopback HTTP server answering each connection with the next scripted answer.
-    async fn serve(answers: Vec<Answer>) -> (String, Arc<Mutex<Log>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let log = Arc::new(Mutex::new(Log::default()));
-        let log2 = log.clone();
-        tokio::spawn(async move {
-            for answer in answers {
-                let (mut sock, _) = listener.accept().await.unwrap();
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read headers and the body (by Content-Length).
-                loop {
-                    let n = sock.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                    if n == 0 {
-                        break;
-                    }
-                }
-                log2.lock()
-                    .unwrap()
-                    .requests
-                    .push(String::from_utf8_lossy(&buf).to_string());
-                match answer {
-                    Answer::Status(code, body) => {
-                        let head = format!(
-                            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\nretry-after: 0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = sock.write_all(head.as_bytes()).await;
-                    }
-                    Answer::Stall => {
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n").await;
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                    }
-                    Answer::Stream(pieces) => {
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n").await;
-                        for (piece, pause) in pieces {
-                            tokio::time::sleep(Duration::from_millis(pause)).await;
-                            if sock.write_all(piece.as_bytes()).await.is_err()
-                                || sock.flush().await.is_err()
-                            {
-                                log2.lock().unwrap().closed_early = true;
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        (url, log)
+    fn last(mock: &MockLlm, i: usize) -> Recorded {
+        mock.requests()[i].clone()
     }
 
     fn provider(url: &str, api: Api) -> Provider {
@@ -389,11 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn streams_text_and_usage_and_retries_429() {
-        let (url, log) = serve(vec![
-            Answer::Status(429, "{\"error\":{\"message\":\"slow down\"}}"),
-            Answer::Stream(OPENAI.to_vec()),
-        ])
-        .await;
+        let (url, log) = serve(vec![Answer::Status(429), Answer::Stream(OPENAI.to_vec())]);
         let p = provider(&url, Api::Openai);
         let mut pieces = Vec::new();
         let reply = stream(
@@ -418,14 +361,10 @@ mod tests {
         );
         assert_eq!(reply.attempts, 2);
         assert!(reply.first_token.is_some());
-        let log = log.lock().unwrap();
-        assert!(log.requests[1].starts_with("POST /chat/completions"));
-        assert!(
-            log.requests[1]
-                .to_ascii_lowercase()
-                .contains("authorization: bearer sk-test-123")
-        );
-        assert!(log.requests[1].contains("\"stream\":true"));
+        let req = last(&log, 1);
+        assert!(req.path.ends_with("/chat/completions"));
+        assert_eq!(req.header("authorization"), Some("Bearer sk-test-123"));
+        assert!(req.body.contains("\"stream\":true"));
     }
 
     #[tokio::test]
@@ -444,7 +383,7 @@ mod tests {
                 0,
             ),
         ];
-        let (url, log) = serve(vec![Answer::Stream(events)]).await;
+        let (url, log) = serve(vec![Answer::Stream(events)]);
         let reply = stream(
             &provider(&url, Api::Anthropic),
             None,
@@ -464,8 +403,9 @@ mod tests {
                 reasoning: 0
             }
         );
-        let req = log.lock().unwrap().requests[0].to_ascii_lowercase();
-        assert!(req.starts_with("post /messages") && req.contains("anthropic-version: 2023-06-01"));
+        let req = last(&log, 0);
+        assert!(req.path.ends_with("/messages"));
+        assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
     }
 
     /// The error message of a call that must fail.
@@ -478,16 +418,14 @@ mod tests {
 
     #[tokio::test]
     async fn clear_errors_for_auth_missing_keys_garbage_stalls_and_dead_servers() {
-        let (url, _) = serve(vec![Answer::Status(
-            401,
-            "{\"error\":{\"message\":\"bad key\"}}",
-        )])
-        .await;
+        let (url, _) = serve(vec![Answer::Status(401)]);
         let mut p = provider(&url, Api::Openai);
         p.api_key_env = Some("WARDEN_TEST_KEY_B".into());
         let e = failure(&p, Some("wrong")).await;
         assert!(
-            e.contains("HTTP 401") && e.contains("WARDEN_TEST_KEY_B") && e.contains("bad key"),
+            e.contains("HTTP 401")
+                && e.contains("WARDEN_TEST_KEY_B")
+                && e.contains("scripted failure 401"),
             "{e}"
         );
 
@@ -500,11 +438,11 @@ mod tests {
         p.api_key_env = Some("PATH".into());
         assert!(api_key(&p).unwrap().is_some());
 
-        let (url, _) = serve(vec![Answer::Stream(vec![("data: {garbage\n\n", 0)])]).await;
+        let (url, _) = serve(vec![Answer::Stream(vec![("data: {garbage\n\n", 0)])]);
         let e = failure(&provider(&url, Api::Openai), None).await;
         assert!(e.contains("malformed stream event"), "{e}");
 
-        let (url, _) = serve(vec![Answer::Stall]).await;
+        let (url, _) = serve(vec![Answer::Stall]);
         let e = failure(&provider(&url, Api::Openai), None).await;
         assert!(e.contains("stalled"), "{e}");
 
@@ -524,7 +462,7 @@ mod tests {
                 )
             })
             .collect();
-        let (url, log) = serve(vec![Answer::Stream(slow)]).await;
+        let (url, log) = serve(vec![Answer::Stream(slow)]);
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         let mut got = 0;
@@ -546,6 +484,6 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(500));
         // The server notices the closed connection on its next write.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(log.lock().unwrap().closed_early);
+        assert_eq!(log.closed_early(), 1);
     }
 }

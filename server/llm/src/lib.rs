@@ -4,5 +4,9 @@
 //! formats; callers own redaction, caching, metering and tracing.
 
 pub mod client;
+pub mod edit;
+pub mod price;
+pub mod prompt;
+pub mod route;
 pub mod sse;
 pub mod wire;

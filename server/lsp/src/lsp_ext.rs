@@ -19,6 +19,12 @@ pub const CMD_WORKSPACE_SET_SYSTEM_PROMPT: &str = "warden.workspace.setSystemPro
 pub const CMD_WORKSPACE_SHOW_SYSTEM_PROMPT: &str = "warden.workspace.showSystemPrompt";
 pub const CMD_SCAN_WORKSPACE: &str = "warden.scan.workspace";
 pub const CMD_SECRETS_ADD_TO_BASELINE: &str = "warden.secrets.addToBaseline";
+pub const CMD_LLM_EXPLAIN: &str = "warden.llm.explain";
+pub const CMD_LLM_FIX: &str = "warden.llm.fix";
+pub const CMD_LLM_REWRITE: &str = "warden.llm.rewrite";
+pub const CMD_LLM_DOCSTRING: &str = "warden.llm.docstring";
+pub const CMD_LLM_TESTS: &str = "warden.llm.tests";
+pub const CMD_LLM_CANCEL: &str = "warden.llm.cancel";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -32,7 +38,55 @@ pub const COMMANDS: &[&str] = &[
     CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
     CMD_SCAN_WORKSPACE,
     CMD_SECRETS_ADD_TO_BASELINE,
+    CMD_LLM_EXPLAIN,
+    CMD_LLM_FIX,
+    CMD_LLM_REWRITE,
+    CMD_LLM_DOCSTRING,
+    CMD_LLM_TESTS,
+    CMD_LLM_CANCEL,
 ];
+
+/// Arguments of every `warden.llm.*` action; which fields are required depends on the
+/// action (see protocol.md).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmArgs {
+    pub uri: String,
+    pub range: Option<tower_lsp_server::ls_types::Range>,
+    pub position: Option<tower_lsp_server::ls_types::Position>,
+    pub diagnostic: Option<tower_lsp_server::ls_types::Diagnostic>,
+    pub instruction: Option<String>,
+    /// Chosen by the client to match `warden/llmChunk` notifications and to cancel;
+    /// generated when absent.
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmCancelArgs {
+    pub request_id: String,
+}
+
+/// Result of a `warden.llm.*` action.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmResult {
+    pub request_id: String,
+    /// The reply as Markdown, secrets restored.
+    pub text: String,
+    /// Answered from the response cache (nothing was sent).
+    pub cached: bool,
+    pub provider: String,
+    pub model: String,
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+    /// For edit actions: whether the client applied the edit.
+    pub applied: Option<bool>,
+    /// Why an edit was not applied, or what the user was warned about.
+    pub message: Option<String>,
+    /// Context the token budget left out, in the documented order.
+    pub dropped: Vec<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +155,12 @@ pub const REQ_TRACES: &str = "warden/traces";
 /// Test hooks, registered only when `WARDEN_DEBUG_HOOKS=1`: a handler that panics, the
 /// server's view of an open document (`{uri}` → `{version, languageId, text}`), and a
 /// `command` span held open for `{ms}`.
+/// `warden/snapshot {workspace?, maxTokens?}` → `SnapshotResult`.
+pub const REQ_SNAPSHOT: &str = "warden/snapshot";
+/// `warden/usage {workspace?, since?, groupBy?}` → `{rows: UsageRow[]}`.
+pub const REQ_USAGE: &str = "warden/usage";
+/// `warden/interactions {workspace?, cursor?, limit?}` → `{interactions, nextCursor}`.
+pub const REQ_INTERACTIONS: &str = "warden/interactions";
 pub const REQ_DEBUG_PANIC: &str = "warden/debug/panic";
 pub const REQ_DEBUG_DOCUMENT: &str = "warden/debug/document";
 pub const REQ_DEBUG_HOLD: &str = "warden/debug/hold";
@@ -149,7 +209,70 @@ pub struct TracesResult {
     pub next_cursor: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapshotParams {
+    pub workspace: Option<String>,
+    pub max_tokens: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotResult {
+    pub workspace: String,
+    #[serde(flatten)]
+    pub snapshot: crate::snapshot::Snapshot,
+    /// Served from the snapshot cache (HEAD and work tree unchanged).
+    pub cached: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageParams {
+    pub workspace: Option<String>,
+    /// RFC 3339 time or date (`2026-11-21`).
+    pub since: Option<String>,
+    pub group_by: Option<warden_store::llm::GroupBy>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageResult {
+    pub rows: Vec<warden_store::llm::UsageRow>,
+    pub total: warden_store::llm::UsageRow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InteractionsParams {
+    pub workspace: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionsResult {
+    pub interactions: Vec<warden_store::llm::Interaction>,
+    pub next_cursor: Option<String>,
+}
+
 // ---- Notifications (server → client) ----
+
+/// `warden/llmChunk`: a piece of an LLM reply as it streams (secrets restored).
+pub enum LlmChunk {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmChunkParams {
+    pub request_id: String,
+    pub text: String,
+}
+
+impl Notification for LlmChunk {
+    type Params = LlmChunkParams;
+    const METHOD: &'static str = "warden/llmChunk";
+}
 
 /// `warden/workspacesChanged`: the set of workspaces, the active one, or a workspace's
 /// name/state/prompt changed.
@@ -234,6 +357,10 @@ mod tests {
             REQ_WORKSPACE_FOR,
             REQ_TRACES,
             REQ_FINDINGS,
+            REQ_SNAPSHOT,
+            REQ_USAGE,
+            REQ_INTERACTIONS,
+            LlmChunk::METHOD,
             WorkspacesChanged::METHOD,
             TraceStarted::METHOD,
             TraceFinished::METHOD,

@@ -16,6 +16,7 @@ mod registry;
 mod scanner;
 mod server;
 mod shared;
+mod snapshot;
 mod transport;
 
 use std::path::PathBuf;
@@ -77,7 +78,7 @@ enum Command {
     Traces {
         #[arg(long, value_name = "NAME")]
         workspace: Option<String>,
-        /// Only spans of this kind: command, llm, run, scan, index.
+        /// Only spans of this kind: command, llm, run, scan, index, guard.
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value_t = 50)]

@@ -29,6 +29,8 @@ pub struct ScanConfig {
     /// available.
     pub advisories: Option<Advisories>,
     pub locks: Arc<LockCache>,
+    /// The effective `llm` settings of this root (for LLM actions).
+    pub llm: warden_config::LlmSettings,
 }
 
 impl ScanConfig {
@@ -101,6 +103,7 @@ impl ScanConfig {
                 },
                 advisories: None,
                 locks: Arc::default(),
+                llm: settings.llm.clone(),
             },
             warnings,
         )

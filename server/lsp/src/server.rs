@@ -214,6 +214,9 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     )
     .custom_method(lsp_ext::REQ_TRACES, handlers::traces::traces)
     .custom_method(lsp_ext::REQ_FINDINGS, handlers::analysis::findings_request)
+    .custom_method(lsp_ext::REQ_SNAPSHOT, handlers::usage::snapshot)
+    .custom_method(lsp_ext::REQ_USAGE, handlers::usage::usage)
+    .custom_method(lsp_ext::REQ_INTERACTIONS, handlers::usage::interactions)
     .custom_method(
         "window/workDoneProgress/cancel",
         handlers::analysis::cancel_progress,

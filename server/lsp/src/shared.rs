@@ -59,6 +59,8 @@ pub struct Shared {
     /// The fingerprint of `packages.osvPaths` at the last import; held while importing,
     /// so imports run one at a time.
     pub osv_fingerprint: tokio::sync::Mutex<Option<u64>>,
+    /// Workspace snapshots for `warden/snapshot` and LLM context.
+    pub snapshots: Arc<crate::snapshot::SnapshotCache>,
 }
 
 impl Shared {

@@ -9,6 +9,7 @@
 
 pub mod advisories;
 pub mod findings;
+pub mod llm;
 mod migrations;
 mod process;
 pub mod spans;

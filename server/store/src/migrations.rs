@@ -98,6 +98,45 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX advisory_packages_name ON advisory_packages(ecosystem, name);
     "#,
+    // 4: LLM interactions (redacted prompt and reply, usage, cost, timings) per
+    // workspace, and the response cache (redacted replies by request hash).
+    r#"
+    CREATE TABLE llm_interactions (
+        id               INTEGER PRIMARY KEY,
+        workspace_id     INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        request_id       TEXT NOT NULL,
+        span_id          TEXT,
+        action           TEXT NOT NULL,
+        uri              TEXT,
+        provider         TEXT NOT NULL,
+        model            TEXT NOT NULL,
+        prompt           TEXT NOT NULL,
+        response         TEXT,
+        tokens_input     INTEGER NOT NULL DEFAULT 0,
+        tokens_output    INTEGER NOT NULL DEFAULT 0,
+        tokens_cached    INTEGER NOT NULL DEFAULT 0,
+        tokens_reasoning INTEGER NOT NULL DEFAULT 0,
+        cost_usd         REAL NOT NULL DEFAULT 0,
+        latency_ms       INTEGER,
+        ttft_ms          INTEGER,
+        cache_hit        INTEGER NOT NULL DEFAULT 0,
+        outcome          TEXT NOT NULL,
+        error            TEXT,
+        head             TEXT,
+        file_hash        TEXT,
+        created_at       TEXT NOT NULL
+    );
+    CREATE INDEX llm_interactions_workspace ON llm_interactions(workspace_id, id);
+    CREATE TABLE llm_cache (
+        key        TEXT PRIMARY KEY,
+        provider   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        response   TEXT NOT NULL,
+        usage      TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        hits       INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -22,15 +22,18 @@ pub enum SpanKind {
     Run,
     Scan,
     Index,
+    /// A guardrail on an LLM request (redaction, exclusion, deny-list, packages).
+    Guard,
 }
 
 impl SpanKind {
-    pub const ALL: [SpanKind; 5] = [
+    pub const ALL: [SpanKind; 6] = [
         SpanKind::Command,
         SpanKind::Llm,
         SpanKind::Run,
         SpanKind::Scan,
         SpanKind::Index,
+        SpanKind::Guard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl SpanKind {
             SpanKind::Run => "run",
             SpanKind::Scan => "scan",
             SpanKind::Index => "index",
+            SpanKind::Guard => "guard",
         }
     }
 

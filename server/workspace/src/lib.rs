@@ -149,6 +149,47 @@ fn git_files(repo: &Repository, root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
+/// The files git tracks under `root` (the index), sorted; empty outside git.
+pub fn tracked_files(root: &Path) -> Vec<PathBuf> {
+    let root = canonical(root);
+    let Ok(repo) = Repository::discover(&root) else {
+        return Vec::new();
+    };
+    let (Some(workdir), Ok(index)) = (repo.workdir().map(canonical), repo.index()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = index
+        .iter()
+        .filter(|e| e.mode & 0o170000 != 0o160000)
+        .map(|e| workdir.join(String::from_utf8_lossy(&e.path).as_ref()))
+        .filter(|p| p.starts_with(&root) && p.is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The HEAD commit of the repository holding `root` and whether its work tree differs
+/// from it (tracked changes or new files).
+pub fn freshness(root: &Path) -> (Option<String>, bool) {
+    let Ok(repo) = Repository::discover(root) else {
+        return (None, false);
+    };
+    let head = repo
+        .head()
+        .ok()
+        .and_then(|h| h.target())
+        .map(|o| o.to_string());
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let dirty = repo
+        .statuses(Some(&mut opts))
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    (head, dirty)
+}
+
 fn dir_ignored(repo: &Repository, dir: &Path) -> bool {
     let Some(workdir) = repo.workdir().map(canonical) else {
         return false;

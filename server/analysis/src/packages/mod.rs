@@ -8,6 +8,7 @@ pub mod check;
 pub mod imports;
 pub mod lock;
 pub mod manifest;
+pub mod mentions;
 pub mod osv;
 pub mod requirement;
 pub mod upgrade;

@@ -146,6 +146,9 @@ fn render(
     if s.cost_usd > 0.0 {
         extra.push(format!("${:.4}", s.cost_usd));
     }
+    if s.output.as_ref().is_some_and(|o| o["cached"] == true) {
+        extra.push("response cache hit".into());
+    }
     if let Some(e) = &s.error {
         extra.push(format!("— {}", e.chars().take(80).collect::<String>()));
     }

@@ -38,7 +38,7 @@ pub async fn code_action(
     };
     let encoding = b.shared.docs.lock().encoding();
     let file = b.shared.findings.lock().get(uri.as_str()).cloned();
-    let Some(file) = file else { return Ok(None) };
+    let findings = file.map(|f| f.findings).unwrap_or_default();
     let wanted = params.range;
     let mut actions = Vec::new();
     let index = LineIndex::new(&text);
@@ -51,7 +51,7 @@ pub async fn code_action(
         path: path.as_deref(),
         encoding,
     };
-    for (finding, range) in &file.findings {
+    for (finding, range) in &findings {
         if !overlaps(*range, wanted) || finding.end > text.len() {
             continue;
         }
@@ -96,6 +96,14 @@ pub async fn code_action(
             .into_iter()
             .map(CodeActionOrCommand::CodeAction),
     );
+    if let Some(path) = path.as_deref() {
+        let cfg = b.shared.scan_config(Some(path));
+        actions.extend(
+            super::llm::code_actions(&cfg, &uri, path, lang, wanted, &params.context.diagnostics)
+                .into_iter()
+                .map(CodeActionOrCommand::CodeAction),
+        );
+    }
     Ok((!actions.is_empty()).then_some(actions))
 }
 
@@ -190,7 +198,12 @@ async fn env_action(
         .await
         .unwrap_or(false);
     let title_suffix = if ignored && !secret.contains('\n') {
-        changes.extend(append_to_env(b, &env_path, &format!("{name}={secret}\n")));
+        changes.extend(append_to_file(
+            b,
+            &env_path,
+            &format!("{name}={secret}\n"),
+            false,
+        ));
         " (value saved to the git-ignored .env)".to_owned()
     } else if ignored {
         " (multi-line value: store it in your secret manager)".to_owned()
@@ -221,40 +234,48 @@ fn imports_os(text: &str) -> bool {
     })
 }
 
-/// Edits that append `line` to `.env` (creating it if needed), keeping a final newline.
-fn append_to_env(b: &Backend, env_path: &Path, line: &str) -> Vec<DocumentChangeOperation> {
-    let Some(env_uri) = Uri::from_file_path(env_path) else {
+/// Edits that append `text` to the file at `path` (creating it if needed): after a line
+/// break if the file lacks a final one, and with `blank_line`, after an empty line.
+/// An open document is edited at its current version; a file on disk unversioned.
+pub(super) fn append_to_file(
+    b: &Backend,
+    path: &Path,
+    text: &str,
+    blank_line: bool,
+) -> Vec<DocumentChangeOperation> {
+    let Some(uri) = Uri::from_file_path(path) else {
         return Vec::new();
     };
-    let open_text = b
-        .shared
-        .docs
-        .lock()
-        .get(env_uri.as_str())
-        .map(|d| d.text.clone());
-    let existing = open_text.or_else(|| std::fs::read_to_string(env_path).ok());
-    let encoding = b.shared.docs.lock().encoding();
+    let (existing, version, encoding) = {
+        let docs = b.shared.docs.lock();
+        match docs.get(uri.as_str()) {
+            Some(d) => (Some(d.text.clone()), Some(d.version), docs.encoding()),
+            None => (std::fs::read_to_string(path).ok(), None, docs.encoding()),
+        }
+    };
     let mut ops = Vec::new();
     let (at, prefix) = match &existing {
         Some(t) => {
             let index = LineIndex::new(t);
             let end = diagnostics::position(t, &index, t.len(), encoding);
-            (
-                end,
-                if t.is_empty() || t.ends_with('\n') {
-                    ""
-                } else {
-                    "\n"
-                },
-            )
+            let prefix = match (t.is_empty(), t.ends_with('\n'), blank_line) {
+                (true, _, _) => "",
+                (false, false, false) => "\n",
+                (false, false, true) => "\n\n",
+                (false, true, true) if !t.ends_with("\n\n") => "\n",
+                _ => "",
+            };
+            (end, prefix)
         }
         None => {
             ops.push(DocumentChangeOperation::Op(ResourceOp::Create(
                 CreateFile {
-                    uri: env_uri.clone(),
+                    uri: uri.clone(),
+                    // The file does not exist (else its text was read above): a
+                    // plain create, which fails rather than clobbers if that changed.
                     options: Some(CreateFileOptions {
                         overwrite: Some(false),
-                        ignore_if_exists: Some(true),
+                        ignore_if_exists: Some(false),
                     }),
                     annotation_id: None,
                 },
@@ -263,13 +284,10 @@ fn append_to_env(b: &Backend, env_path: &Path, line: &str) -> Vec<DocumentChange
         }
     };
     ops.push(DocumentChangeOperation::Edit(TextDocumentEdit {
-        text_document: OptionalVersionedTextDocumentIdentifier {
-            uri: env_uri,
-            version: None,
-        },
+        text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
         edits: vec![OneOf::Left(TextEdit {
             range: Range::new(at, at),
-            new_text: format!("{prefix}{line}"),
+            new_text: format!("{prefix}{text}"),
         })],
     }));
     ops

@@ -31,6 +31,10 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
         }
     };
 
+    // LLM actions run outside the registry lock: they take seconds and hold nothing.
+    if command.starts_with("warden.llm.") {
+        return super::llm::execute(b, &command, args).await.map(Some);
+    }
     let mut reg = b.registry()?.lock().await;
     let target = span_workspace(&reg, &command, &args).await;
     let mut span = b
@@ -56,14 +60,16 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
     result.map(|(v, _)| Some(v))
 }
 
-/// The workspace a command span belongs to: the one it names, else the active one.
+/// The workspace a command span belongs to: the one it names (`name`, or `workspace` for
+/// scans), else the active one.
 /// `delete` is recorded under `default`, since the target's history goes with it.
 async fn span_workspace(
     reg: &Registry,
     command: &str,
     args: &Map<String, Value>,
 ) -> Option<WorkspaceRef> {
-    let named = match (command, args.get("name").and_then(Value::as_str)) {
+    let name = args.get("name").or_else(|| args.get("workspace"));
+    let named = match (command, name.and_then(Value::as_str)) {
         (CMD_WORKSPACE_DELETE, _) | (_, None) => None,
         (_, Some(name)) => reg.by_name(name).await.ok(),
     };
@@ -76,7 +82,7 @@ async fn span_workspace(
     }
 }
 
-fn parse<T: DeserializeOwned>(command: &str, args: Map<String, Value>) -> Result<T> {
+pub(super) fn parse<T: DeserializeOwned>(command: &str, args: Map<String, Value>) -> Result<T> {
     serde_json::from_value(Value::Object(args))
         .map_err(|e| invalid(format!("{command}: {e}; expected {}", usage(command))))
 }
@@ -91,6 +97,15 @@ fn usage(command: &str) -> &'static str {
         }
         CMD_WORKSPACE_DELETE => r#"{"name": "ws", "confirm": true}"#,
         CMD_WORKSPACE_SET_SYSTEM_PROMPT => r#"{"name": "ws", "prompt": "You are..."}"#,
+        CMD_LLM_EXPLAIN | CMD_LLM_TESTS => {
+            r#"{"uri": "file:///...", "range": {"start": {"line": 0, "character": 0}, "end": {"line": 3, "character": 0}}}"#
+        }
+        CMD_LLM_FIX => r#"{"uri": "file:///...", "diagnostic": {"range": ..., "message": "..."}}"#,
+        CMD_LLM_REWRITE => {
+            r#"{"uri": "file:///...", "range": {...}, "instruction": "read the key from the environment"}"#
+        }
+        CMD_LLM_DOCSTRING => r#"{"uri": "file:///...", "position": {"line": 4, "character": 0}}"#,
+        CMD_LLM_CANCEL => r#"{"requestId": "..."}"#,
         _ => r#"{"name": "ws"}"#,
     }
 }

@@ -8,8 +8,10 @@ pub mod commands;
 pub mod debug;
 pub mod documents;
 pub mod lifecycle;
+pub mod llm;
 pub mod packages;
 pub mod traces;
+pub mod usage;
 pub mod workspace;
 
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};

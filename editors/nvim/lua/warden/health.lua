@@ -1,0 +1,443 @@
+---@mod warden.health `:checkhealth warden`: the Neovim version, the configuration, the
+--- `warden` binary and its version, running servers, the database path, the OSV
+--- advisory data, the Docker engine and the LLM settings (the provider and model the
+--- editor settings resolve to, whether each provider's API key variable is set (never
+--- its value), and whether its base URL accepts a TCP connection).
+
+local M = {}
+
+--- The oldest server this plugin works with.
+M.min_server_version = '0.1.0'
+
+local health = vim.health
+
+---@param cmd string[]
+---@param env table<string, string>|nil
+---@param timeout integer ms
+---@return {code: integer, stdout: string, stderr: string}|nil result, string|nil err
+local function run(cmd, env, timeout)
+  local ok, proc = pcall(vim.system, cmd, { text = true, env = env, timeout = timeout })
+  if not ok then
+    return nil, tostring(proc)
+  end
+  local res = proc:wait()
+  if res.code == 124 then
+    return nil, ('no answer within %d ms'):format(timeout)
+  end
+  return { code = res.code, stdout = res.stdout or '', stderr = res.stderr or '' }, nil
+end
+
+---@param s string
+---@return string
+local function first_line(s)
+  return (vim.trim(s):match('[^\n]*') or '')
+end
+
+---@param cfg warden.Config
+---@return string|nil value, string source
+local function env_var(cfg, name)
+  if cfg.cmd_env[name] then
+    return cfg.cmd_env[name], 'cmd_env.' .. name
+  end
+  local v = vim.env[name]
+  if v and v ~= '' then
+    return v, '$' .. name
+  end
+  return nil, ''
+end
+
+--- Where the server will keep its database, and why there (the server's order:
+--- `--db`, `WARDEN_DB`, `settings.database.path`, then the XDG default).
+---@param cfg warden.Config
+---@return string path, string source
+function M.database_path(cfg)
+  for i, arg in ipairs(cfg.cmd) do
+    if arg == '--db' and cfg.cmd[i + 1] then
+      return vim.fs.normalize(cfg.cmd[i + 1]), '--db in cmd'
+    end
+    local v = arg:match('^%-%-db=(.+)$')
+    if v then
+      return vim.fs.normalize(v), '--db in cmd'
+    end
+  end
+  local env, source = env_var(cfg, 'WARDEN_DB')
+  if env then
+    return vim.fs.normalize(env), source
+  end
+  local setting = cfg.settings.database and cfg.settings.database.path
+  if setting then
+    return vim.fs.normalize(setting), 'settings.database.path'
+  end
+  local data = vim.env.XDG_DATA_HOME
+  if not data or data == '' then
+    data = vim.fs.normalize('~/.local/share')
+  end
+  return data .. '/warden/warden.db', 'default ($XDG_DATA_HOME/warden/warden.db)'
+end
+
+---@param a string
+---@param b string
+---@return integer -1, 0, 1
+local function compare_versions(a, b)
+  local pa, pb = vim.split(a, '.', { plain = true }), vim.split(b, '.', { plain = true })
+  for i = 1, 3 do
+    local x, y = tonumber(pa[i]) or 0, tonumber(pb[i]) or 0
+    if x ~= y then
+      return x < y and -1 or 1
+    end
+  end
+  return 0
+end
+
+---@param cfg warden.Config
+---@return boolean binary_ok
+local function check_binary(cfg)
+  health.start('warden: server binary')
+  local exe = cfg.cmd[1]
+  local path = vim.fn.exepath(exe)
+  if path == '' then
+    health.error(('%q is not an executable on PATH'):format(exe), {
+      'Build it: cargo build --release -p warden-lsp (target/release/warden), then put it on PATH',
+      'or set the full path: vim.g.warden = { cmd = { "/path/to/warden", "lsp" } }',
+    })
+    return false
+  end
+  local res, err = run({ path, '--version' }, next(cfg.cmd_env) and cfg.cmd_env or nil, 5000)
+  if not res or res.code ~= 0 then
+    health.error(('%s --version failed: %s'):format(path, err or first_line(res.stderr)))
+    return false
+  end
+  local version = res.stdout:match('(%d+%.%d+%.%d+)')
+  if not version then
+    health.error(('%s --version printed %q, not a warden version'):format(path, first_line(res.stdout)))
+    return false
+  end
+  if compare_versions(version, M.min_server_version) < 0 then
+    health.error(
+      ('warden %s at %s is older than %s, the oldest this plugin supports'):format(version, path, M.min_server_version)
+    )
+    return false
+  end
+  health.ok(('warden %s (%s); command: %s'):format(version, path, table.concat(cfg.cmd, ' ')))
+  return true
+end
+
+local function check_clients()
+  local lsp = require('warden.lsp')
+  local clients = lsp.clients()
+  if #clients == 0 then
+    health.info('no warden server is running (open a file in a git repository, or :Warden restart)')
+    return
+  end
+  for _, c in ipairs(clients) do
+    local info = c.server_info or {}
+    local caps = c.server_capabilities or {}
+    local protocol = type(caps.experimental) == 'table' and caps.experimental.wardenProtocol or nil
+    local root = c.root_dir or c.config.root_dir or '?'
+    local msg = ('server %d for %s: %s %s, protocol %s, %d buffer(s)'):format(
+      c.id,
+      root,
+      info.name or 'warden',
+      info.version or '?',
+      tostring(protocol),
+      vim.tbl_count(c.attached_buffers or {})
+    )
+    if protocol == lsp.protocol then
+      health.ok(msg)
+    else
+      health.warn(msg .. (' (this plugin speaks protocol %d)'):format(lsp.protocol))
+    end
+  end
+end
+
+---@param cfg warden.Config
+---@return string|nil db path when it exists
+local function check_database(cfg)
+  health.start('warden: database')
+  local path, source = M.database_path(cfg)
+  local stat = vim.uv.fs_stat(path)
+  local dir = vim.fs.dirname(path)
+  if stat then
+    local writable = vim.fn.filewritable(path) == 1
+    local size = stat.size >= 1048576 and ('%.1f MB'):format(stat.size / 1048576)
+      or ('%d KB'):format(math.ceil(stat.size / 1024))
+    local msg = ('%s (from %s), %s'):format(path, source, size)
+    if writable then
+      health.ok(msg)
+    else
+      health.error(msg .. ': not writable; the server would fall back to a temporary in-memory database', {
+        'fix the permissions, or point WARDEN_DB / settings.database.path at a writable file',
+      })
+    end
+    return path
+  end
+  local parent = dir
+  while parent and not vim.uv.fs_stat(parent) do
+    local up = vim.fs.dirname(parent)
+    if up == parent then
+      break
+    end
+    parent = up
+  end
+  if parent and vim.fn.filewritable(parent) == 2 then
+    health.ok(('%s (from %s) does not exist yet; the server creates it on start'):format(path, source))
+  else
+    health.error(('%s (from %s) cannot be created: %s is not a writable folder'):format(path, source, parent or dir), {
+      'point WARDEN_DB or settings.database.path at a writable location',
+    })
+  end
+  return nil
+end
+
+---@param cfg warden.Config
+---@param db string|nil
+---@param binary_ok boolean
+local function check_osv(cfg, db, binary_ok)
+  health.start('warden: OSV advisory data')
+  local packages = cfg.settings.packages or {}
+  if packages.enabled == false then
+    health.info('package checks are off (settings.packages.enabled = false)')
+  end
+  for _, p in ipairs(packages.osvPaths or {}) do
+    local expanded = vim.fs.normalize(p)
+    if expanded:sub(1, 1) ~= '/' then
+      health.info(('osvPaths: %s is relative: the server resolves it against the first workspace folder'):format(p))
+    elseif vim.uv.fs_stat(expanded) then
+      health.ok(('osvPaths: %s exists (imported at start-up and when it changes)'):format(p))
+    else
+      health.warn(('osvPaths: %s does not exist'):format(p), { 'fix settings.packages.osvPaths' })
+    end
+  end
+  if not db then
+    health.info('no database yet, so no advisories; they are imported from settings.packages.osvPaths')
+    return
+  end
+  if not binary_ok then
+    health.warn('cannot read the advisory counts without a working warden binary')
+    return
+  end
+  local res, err = run(
+    { vim.fn.exepath(cfg.cmd[1]), '--db', db, 'db', 'stats', '--json' },
+    next(cfg.cmd_env) and cfg.cmd_env or nil,
+    10000
+  )
+  if not res or res.code ~= 0 then
+    health.error('warden db stats failed: ' .. (err or first_line(res.stderr)))
+    return
+  end
+  local parts, total = {}, 0
+  for line in res.stdout:gmatch('[^\n]+') do
+    local ok, row = pcall(vim.json.decode, line)
+    if ok and type(row) == 'table' and row.ecosystem then
+      total = total + (row.advisories or 0)
+      parts[#parts + 1] = ('%s %d (%d malicious)'):format(row.ecosystem, row.advisories or 0, row.malicious or 0)
+    end
+  end
+  if total == 0 then
+    health.warn('no OSV advisories loaded: vulnerable and malicious packages go unreported', {
+      'set settings.packages.osvPaths to osv-scanner folders, zips or JSON records',
+      'or import them once: warden db import PATH',
+    })
+  else
+    health.ok(('%d advisories: %s'):format(total, table.concat(parts, ', ')))
+  end
+end
+
+local function check_docker()
+  health.start('warden: Docker engine')
+  health.info('sandboxed runs are not in this warden version yet; nothing uses Docker today')
+  if vim.fn.executable('docker') ~= 1 then
+    health.warn('the docker command is not installed', { 'install Docker (Debian: apt-get install docker.io)' })
+    return
+  end
+  local res, err = run({ 'docker', 'version', '--format', '{{.Server.Version}}' }, nil, 5000)
+  if res and res.code == 0 and vim.trim(res.stdout) ~= '' then
+    health.ok('Docker engine ' .. vim.trim(res.stdout))
+  else
+    local why = err or first_line(res.stderr ~= '' and res.stderr or res.stdout)
+    health.warn('the Docker engine is not reachable: ' .. why, { 'start it (dockerd, or systemctl start docker)' })
+  end
+end
+
+--- Host and port of an http(s) URL, or nil.
+---@param url string
+---@return string|nil host, integer|nil port
+function M.host_port(url)
+  local scheme, authority = url:match('^(%a[%w+.-]*)://([^/?#]+)')
+  if not scheme then
+    return nil, nil
+  end
+  authority = authority:gsub('^.*@', '')
+  local host, port = authority:match('^%[([^%]]+)%]:?(%d*)$')
+  if not host then
+    host, port = authority:match('^([^:]+):?(%d*)$')
+  end
+  if not host then
+    return nil, nil
+  end
+  local default = ({ http = 80, https = 443 })[scheme:lower()]
+  return host, tonumber(port) or default
+end
+
+--- Whether a TCP connection to host:port succeeds within `timeout` ms.
+---@param host string
+---@param port integer
+---@param timeout integer
+---@return boolean ok, string|nil err
+function M.tcp_connect(host, port, timeout)
+  local addrs, gerr = vim.uv.getaddrinfo(host, tostring(port), { socktype = 'stream' })
+  if not addrs or #addrs == 0 then
+    return false, 'name lookup failed' .. (gerr and (': ' .. tostring(gerr)) or '')
+  end
+  local last_err
+  for _, a in ipairs(addrs) do
+    local tcp = assert(vim.uv.new_tcp())
+    local result
+    local ok, started, err = pcall(tcp.connect, tcp, a.addr, a.port or port, function(cerr)
+      result = cerr or true
+    end)
+    if ok and started then
+      vim.wait(timeout, function()
+        return result ~= nil
+      end, 10)
+    else
+      result = tostring(ok and err or started)
+    end
+    if not tcp:is_closing() then
+      tcp:close()
+    end
+    if result == true then
+      return true, nil
+    end
+    last_err = result == nil and ('no answer within %d ms'):format(timeout) or tostring(result)
+  end
+  return false, last_err
+end
+
+---@param cfg warden.Config
+---@param name string
+---@return boolean set, string where
+local function key_is_set(cfg, name)
+  if cfg.cmd_env[name] and cfg.cmd_env[name] ~= '' then
+    return true, 'cmd_env'
+  end
+  local v = vim.env[name]
+  return v ~= nil and v ~= '', 'the environment'
+end
+
+---@param cfg warden.Config
+---@param name string
+---@param p warden.LlmProvider
+---@param used_by string
+local function check_provider(cfg, name, p, used_by)
+  local head = ('provider %s (%s API, %s; %s)'):format(name, p.api or '?', p.baseUrl or '?', used_by)
+  if p.apiKeyEnv then
+    local set, where = key_is_set(cfg, p.apiKeyEnv)
+    if set then
+      health.ok(('%s: API key variable %s is set (in %s)'):format(head, p.apiKeyEnv, where))
+    else
+      health.warn(('%s: API key variable %s is not set'):format(head, p.apiKeyEnv), {
+        ('export %s=... before starting Neovim, or set cmd_env = { %s = ... }'):format(p.apiKeyEnv, p.apiKeyEnv),
+      })
+    end
+  else
+    health.info(head .. ': no apiKeyEnv (no key is sent; fine for local servers)')
+  end
+  local host, port = M.host_port(p.baseUrl or '')
+  if not host then
+    health.error(('provider %s: baseUrl %q is not an http(s) URL'):format(name, tostring(p.baseUrl)))
+    return
+  end
+  local ok, err = M.tcp_connect(host, port, 2000)
+  if ok then
+    health.ok(('provider %s: %s:%d accepts connections'):format(name, host, port))
+  else
+    local loopback = host == 'localhost' or host:match('^127%.') or host == '::1'
+    health.warn(('provider %s: cannot connect to %s:%d: %s'):format(name, host, port, err or '?'), {
+      loopback and 'start the server (ollama serve, llama-server ...)' or 'check the network connection',
+      'or fix settings.llm.providers.' .. name .. '.baseUrl',
+    })
+  end
+end
+
+---@param cfg warden.Config
+local function check_llm(cfg)
+  health.start('warden: LLM settings')
+  local prompt = cfg.settings.systemPrompt
+  if prompt then
+    health.ok(
+      ('settings.systemPrompt: %d characters (used where no command or .warden.toml sets one)'):format(
+        vim.fn.strchars(prompt)
+      )
+    )
+  else
+    health.info('settings.systemPrompt is not set (workspaces use .warden.toml or :Warden prompt)')
+  end
+  local config = require('warden.config')
+  local llm = config.resolve_llm(cfg.settings)
+  local explicit = cfg.settings.llm and cfg.settings.llm.provider and 'settings.llm.provider' or 'the default'
+  if not llm.config then
+    local names = vim.tbl_keys(llm.providers)
+    table.sort(names)
+    health.error(('provider %q (from %s) is not defined'):format(llm.provider, explicit), {
+      'use one of: ' .. table.concat(names, ', '),
+      'or add it: settings.llm.providers.' .. llm.provider .. ' = { api = "openai", baseUrl = "http://..." }',
+    })
+  elseif llm.model then
+    health.ok(
+      ('provider %s, model %s (from the editor settings; a .warden.toml can change them)'):format(
+        llm.provider,
+        llm.model
+      )
+    )
+  else
+    health.warn(('provider %s (from %s), but no model: LLM actions are off'):format(llm.provider, explicit), {
+      'set settings.llm.model (e.g. "qwen2.5-coder:7b" for Ollama), or the model of the provider',
+    })
+  end
+  local checked = {}
+  if llm.config then
+    checked[llm.provider] = true
+    check_provider(cfg, llm.provider, llm.config, 'the default')
+  end
+  for i, rule in ipairs((cfg.settings.llm or {}).mux or {}) do
+    local p = llm.providers[rule.provider]
+    local label = ('mux rule %d (%s%s)'):format(i, rule.glob, rule.action and (', ' .. rule.action) or '')
+    if not p then
+      health.error(
+        ('%s names provider %q, which is not defined; the server ignores the rule'):format(label, rule.provider)
+      )
+    elseif not checked[rule.provider] then
+      checked[rule.provider] = true
+      check_provider(cfg, rule.provider, p, 'used by ' .. label)
+    end
+  end
+end
+
+function M.check()
+  health.start('warden: Neovim')
+  local v = vim.version()
+  local have = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
+  if vim.fn.has('nvim-0.10') == 1 then
+    health.ok('Neovim ' .. have .. (vim.fn.has('nvim-0.11') == 1 and ' (vim.lsp.enable("warden") available)' or ''))
+  else
+    health.error('Neovim ' .. have .. ': warden needs 0.10 or newer')
+  end
+  local config = require('warden.config')
+  local cfg, problems = config.resolve()
+  if #problems == 0 then
+    health.ok('configuration is valid')
+  end
+  for _, p in ipairs(problems) do
+    health.error('configuration: ' .. p)
+  end
+
+  local binary_ok = check_binary(cfg)
+  check_clients()
+  local db = check_database(cfg)
+  check_osv(cfg, db, binary_ok)
+  check_docker()
+  check_llm(cfg)
+end
+
+return M

@@ -1,0 +1,198 @@
+---@mod warden.usage `:Warden usage [model|day|action]`: LLM usage as a table.
+---
+--- Reads `warden/usage` (every workspace, all time; the database is shared by every
+--- server) into a scratch buffer: per model, day or action the requests, cache hits and
+--- hit rate, tokens (input, output, cached, reasoning), cost and errors, then the
+--- totals. `r` reloads, `g` cycles the grouping, `q` closes.
+
+local lsp = require('warden.lsp')
+
+local M = {}
+
+M.groups = { 'model', 'day', 'action' }
+
+local columns = {
+  { 'requests', 'requests' },
+  { 'cacheHits', 'cache hits' },
+  { 'cacheHitRate', 'hit rate' },
+  { 'tokensInput', 'input tok' },
+  { 'tokensOutput', 'output tok' },
+  { 'tokensCached', 'cached tok' },
+  { 'tokensReasoning', 'reasoning tok' },
+  { 'costUsd', 'cost USD' },
+  { 'errors', 'errors' },
+}
+
+---@param key string
+---@param v any
+---@return string
+local function cell(key, v)
+  if key == 'cacheHitRate' then
+    return ('%d%%'):format(math.floor((tonumber(v) or 0) * 100 + 0.5))
+  elseif key == 'costUsd' then
+    return ('$%.6f'):format(tonumber(v) or 0)
+  end
+  return tostring(math.floor(tonumber(v) or 0))
+end
+
+---@param s string
+---@param w integer
+---@return string
+local function rpad(s, w)
+  return s .. string.rep(' ', w - vim.api.nvim_strwidth(s))
+end
+
+---@param s string
+---@param w integer
+---@return string
+local function lpad(s, w)
+  return string.rep(' ', w - vim.api.nvim_strwidth(s)) .. s
+end
+
+--- The table's lines (pure; used by the buffer and the specs).
+---@param result warden.UsageResult
+---@param group string model, day or action
+---@return string[]
+function M.format(result, group)
+  local first = ({ model = 'provider/model', day = 'day', action = 'action' })[group] or group
+  local rows = {}
+  for _, r in ipairs(result.rows or {}) do
+    rows[#rows + 1] = r
+  end
+  local total = result.total or {}
+  local cells = { { first } }
+  for _, c in ipairs(columns) do
+    table.insert(cells[1], c[2])
+  end
+  local function add(label, r)
+    local line = { label }
+    for _, c in ipairs(columns) do
+      line[#line + 1] = cell(c[1], r[c[1]])
+    end
+    cells[#cells + 1] = line
+  end
+  for _, r in ipairs(rows) do
+    add(r.key or '?', r)
+  end
+  add('total', total)
+  local widths = {}
+  for _, line in ipairs(cells) do
+    for i, s in ipairs(line) do
+      widths[i] = math.max(widths[i] or 0, vim.api.nvim_strwidth(s))
+    end
+  end
+  local function render(line)
+    local parts = { rpad(line[1], widths[1]) }
+    for i = 2, #line do
+      parts[#parts + 1] = lpad(line[i], widths[i])
+    end
+    return (table.concat(parts, '  '):gsub('%s+$', ''))
+  end
+  local sep = {}
+  for i, w in ipairs(widths) do
+    sep[i] = string.rep('─', w)
+  end
+  local out = {
+    ('warden LLM usage by %s — every workspace, all time'):format(group),
+    'r reload   g next grouping (model, day, action)   q close',
+    '',
+    render(cells[1]),
+    table.concat(sep, '  '),
+  }
+  if #rows == 0 then
+    out[#out + 1] = 'no LLM requests yet'
+  end
+  for i = 2, #cells - 1 do
+    out[#out + 1] = render(cells[i])
+  end
+  out[#out + 1] = table.concat(sep, '  ')
+  out[#out + 1] = render(cells[#cells])
+  return out
+end
+
+---@param buf integer
+---@param lines string[]
+local function set_lines(buf, lines)
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+end
+
+--- Loads usage into the buffer.
+---@param buf integer
+function M.reload(buf)
+  local group = vim.b[buf].warden_usage_group or 'model'
+  local client = lsp.client_for(0) or lsp.clients()[1]
+  if not client then
+    set_lines(buf, { 'no warden server is running (open a file in a git repository, or :Warden restart)' })
+    return
+  end
+  lsp.request(client, lsp.requests.usage, { groupBy = group }, function(err, result)
+    if not vim.api.nvim_buf_is_valid(buf) then
+      return
+    end
+    if err then
+      set_lines(buf, { 'warden/usage failed: ' .. tostring(err.message) })
+      vim.notify('warden: reading usage failed: ' .. tostring(err.message), vim.log.levels.ERROR)
+      return
+    end
+    set_lines(buf, M.format(result or {}, group))
+    vim.b[buf].warden_usage_loaded = (vim.b[buf].warden_usage_loaded or 0) + 1
+    vim.api.nvim_exec_autocmds('User', {
+      pattern = 'WardenUsageLoaded',
+      modeline = false,
+      data = { buf = buf, group = group, result = result },
+    })
+  end)
+end
+
+--- Opens (or refreshes) the usage buffer in the current window.
+---@param opts? {group_by?: string}
+---@return integer buf
+function M.open(opts)
+  opts = opts or {}
+  local name = 'warden://usage'
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 then
+    buf = vim.api.nvim_create_buf(true, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.bo[buf].buftype = 'nofile'
+    vim.bo[buf].bufhidden = 'hide'
+    vim.bo[buf].swapfile = false
+    vim.bo[buf].filetype = 'wardenusage'
+    local function map(lhs, fn, desc)
+      vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true, desc = 'warden usage: ' .. desc })
+    end
+    map('r', function()
+      M.reload(buf)
+    end, 'reload')
+    map('g', function()
+      local cur = vim.b[buf].warden_usage_group or 'model'
+      local i = 1
+      for j, g in ipairs(M.groups) do
+        if g == cur then
+          i = j
+        end
+      end
+      vim.b[buf].warden_usage_group = M.groups[i % #M.groups + 1]
+      M.reload(buf)
+    end, 'next grouping')
+    map('q', function()
+      if #vim.api.nvim_list_wins() > 1 then
+        vim.api.nvim_win_close(0, false)
+      else
+        vim.cmd('bprevious')
+      end
+    end, 'close')
+  end
+  if opts.group_by then
+    vim.b[buf].warden_usage_group = opts.group_by
+  end
+  vim.api.nvim_win_set_buf(0, buf)
+  vim.wo.wrap = false
+  M.reload(buf)
+  return buf
+end
+
+return M

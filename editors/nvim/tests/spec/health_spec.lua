@@ -1,0 +1,144 @@
+-- :checkhealth warden against the real binary, database and OSV data; and what it says
+-- when things are wrong.
+
+local h = require('helpers')
+
+---@return string
+local function checkhealth()
+  vim.cmd('checkhealth warden')
+  local buf = vim.api.nvim_get_current_buf()
+  local text = h.text(buf)
+  vim.cmd('bwipeout!')
+  return text
+end
+
+describe(':checkhealth warden', function()
+  local ws
+
+  setup(function()
+    ws = h.fixtures()
+    h.start()
+    local _, client = h.open(ws .. '/alpha/scripts/1.00_fetch.py')
+    -- Wait until the OSV data from settings is in the database.
+    h.wait(20000, function()
+      local res = h.request(client, 'warden/traces', { kind = 'index' })
+      for _, s in ipairs(res.traces) do
+        if s.name == 'osv.import' and s.outcome == 'ok' then
+          return true
+        end
+      end
+    end, 'the OSV import')
+  end)
+
+  teardown(h.stop_all)
+
+  it('reports the binary, servers, database, OSV data, Docker and LLM settings', function()
+    local text = checkhealth()
+    local version = h.system({ h.bin, '--version' }):match('(%d+%.%d+%.%d+)')
+    local function has(s)
+      assert.is_truthy(text:find(s, 1, true), ('missing %q in:\n%s'):format(s, text))
+    end
+    has('OK Neovim ' .. vim.version().major .. '.' .. vim.version().minor)
+    has('OK configuration is valid')
+    has(('OK warden %s (%s); command: %s lsp'):format(version, h.bin, h.bin))
+    has(('OK server 1 for %s/alpha: warden %s, protocol 1, 1 buffer(s)'):format(ws, version))
+    has(('OK %s (from $WARDEN_DB)'):format(os.getenv('WARDEN_DB')))
+    has(('OK osvPaths: %s exists'):format(h.osv))
+    has('OK 16 advisories: Go 2 (0 malicious), PyPI 5 (2 malicious), ')
+    has(', npm 7 (3 malicious)')
+    has('warden: Docker engine')
+    assert.is_truthy(text:find('OK Docker engine %d') or text:find('WARNING the Docker engine is not reachable'), text)
+    has('warden: LLM settings')
+    has('settings.systemPrompt is not set')
+    assert.is_nil(text:find('ERROR', 1, true), text)
+  end)
+
+  it('reports bad configuration, a missing binary and an unwritable database', function()
+    local not_a_folder = h.tmp .. '/plain-file'
+    assert(io.open(not_a_folder, 'w')):close()
+    vim.g.warden = {
+      cmd = { h.tmp .. '/missing/warden', 'lsp' },
+      cmd_env = { WARDEN_DB = not_a_folder .. '/warden.db' },
+      settings = { trace = { live = 'sometimes' }, packages = { osvPaths = { h.tmp .. '/no-osv' } } },
+    }
+    local text = checkhealth()
+    local function has(s)
+      assert.is_truthy(text:find(s, 1, true), ('missing %q in:\n%s'):format(s, text))
+    end
+    has('ERROR configuration: vim.g.warden.settings.trace.live: expected a boolean, got string "sometimes"')
+    has(('ERROR "%s/missing/warden" is not an executable on PATH'):format(h.tmp))
+    has(
+      ('ERROR %s/warden.db (from cmd_env.WARDEN_DB) cannot be created: %s is not a writable folder'):format(
+        not_a_folder,
+        not_a_folder
+      )
+    )
+    has(('WARNING osvPaths: %s/no-osv does not exist'):format(h.tmp))
+  end)
+
+  it('warns when no advisories are loaded', function()
+    local empty = h.tmp .. '/empty.db'
+    h.system({ h.bin, '--db', empty, 'db', 'stats' })
+    vim.g.warden = { cmd = { h.bin, 'lsp' }, cmd_env = { WARDEN_DB = empty } }
+    local text = checkhealth()
+    assert.is_truthy(text:find('WARNING no OSV advisories loaded', 1, true), text)
+    assert.is_truthy(text:find('warden db import PATH', 1, true), text)
+  end)
+
+  it('reports the LLM provider and model, the API key variable (never its value) and the base URL', function()
+    local mock = h.mock_llm()
+    local secret = 'sk-health-do-not-print-7'
+    vim.env.WARDEN_HEALTH_LLM_KEY = secret
+    local ok, err = pcall(function()
+      vim.g.warden = {
+        cmd = { h.bin, 'lsp' },
+        settings = {
+          llm = h.llm_settings(mock, {
+            providers = { ['local'] = { apiKeyEnv = 'WARDEN_HEALTH_LLM_KEY' } },
+            mux = { { glob = '**/*.sh', provider = 'nowhere' }, { glob = '**/*.py', provider = 'ollama', model = 'm' } },
+          }),
+        },
+      }
+      local port = mock.port
+      local text = checkhealth()
+      local function has(s)
+        assert.is_truthy(text:find(s, 1, true), ('missing %q in:\n%s'):format(s, text))
+      end
+      has('OK provider local, model gpt-4o-mini (from the editor settings')
+      has(
+        ('OK provider local (openai API, %s; the default): API key variable WARDEN_HEALTH_LLM_KEY is set (in the environment)'):format(
+          mock.url
+        )
+      )
+      has(('OK provider local: 127.0.0.1:%d accepts connections'):format(port))
+      has('ERROR mux rule 1 (**/*.sh) names provider "nowhere", which is not defined')
+      has('provider ollama (openai API, http://localhost:11434/v1; used by mux rule 2 (**/*.py)): no apiKeyEnv')
+      assert.is_nil(text:find(secret, 1, true), 'the key value was printed')
+
+      -- The key unset, the provider gone.
+      vim.env.WARDEN_HEALTH_LLM_KEY = nil
+      mock.stop()
+      vim.g.warden = {
+        cmd = { h.bin, 'lsp' },
+        settings = {
+          llm = h.llm_settings(mock, { providers = { ['local'] = { apiKeyEnv = 'WARDEN_HEALTH_LLM_KEY' } } }),
+        },
+      }
+      text = checkhealth()
+      has(
+        'WARNING provider local (openai API, '
+          .. mock.url
+          .. '; the default): API key variable WARDEN_HEALTH_LLM_KEY is not set'
+      )
+      has(('WARNING provider local: cannot connect to 127.0.0.1:%d: ECONNREFUSED'):format(port))
+
+      -- No model: LLM actions are off.
+      vim.g.warden = { cmd = { h.bin, 'lsp' } }
+      text = checkhealth()
+      has('WARNING provider ollama (from the default), but no model: LLM actions are off')
+    end)
+    vim.env.WARDEN_HEALTH_LLM_KEY = nil
+    mock.stop()
+    assert(ok, err)
+  end)
+end)
