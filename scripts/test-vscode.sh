@@ -5,8 +5,11 @@
 # Debian's Chromium. Installs what it needs when missing (Debian packages, Node 24 and
 # code-server from npm, cached in ${XDG_CACHE_HOME:-$HOME/.cache}/warden-ci).
 #
-# The server is $WARDEN_BIN, else target/debug/warden (built when missing). Screenshots
-# of every step and the logs go to $WARDEN_VSCODE_OUT (default target/vscode-test); the
+# The server is $WARDEN_BIN, else target/debug/warden; the LLM scenarios run against the
+# scripted loopback provider $WARDEN_MOCK_LLM, else target/debug/warden-mock-llm (both
+# built when missing; the end-to-end harness starts the provider on a free port and stops
+# it at the end). Screenshots of every step and the logs go to $WARDEN_VSCODE_OUT
+# (default target/vscode-test); the
 # fixture workspaces and the temporary database live in $WARDEN_VSCODE_WORK (default
 # ${TMPDIR:-/tmp}/warden-vscode-e2e), outside this repository. Ends with one line
 # "vscode: N passed, M failed"; exits non-zero when a test failed.
@@ -25,11 +28,24 @@ vscode_env_code_server
 phase "Node $(node --version), code-server $WARDEN_CODE_SERVER_VERSION, $(chromium --version 2>/dev/null | head -n1)"
 
 bin="${WARDEN_BIN:-$here/target/debug/warden}"
-if [ ! -x "$bin" ]; then
-  (cd "$here" && cargo build --locked -p warden-lsp --bin warden)
+mock="${WARDEN_MOCK_LLM:-$here/target/debug/warden-mock-llm}"
+if [ ! -x "$bin" ] || [ ! -x "$mock" ]; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  build=()
+  if [ ! -x "$bin" ]; then
+    build+=(-p warden-lsp --bin warden)
+    bin="$here/target/debug/warden"
+  fi
+  if [ ! -x "$mock" ]; then
+    build+=(-p warden-mockllm --bin warden-mock-llm)
+    mock="$here/target/debug/warden-mock-llm"
+  fi
+  echo "test-vscode: building ${build[*]}"
+  (cd "$here" && cargo build --locked "${build[@]}")
 fi
 WARDEN_BIN="$(realpath "$bin")"
-export WARDEN_BIN
+WARDEN_MOCK_LLM="$(realpath "$mock")"
+export WARDEN_BIN WARDEN_MOCK_LLM
 "$here/scripts/build-vscode.sh"
 phase "built the .vsix"
 
@@ -39,7 +55,7 @@ cd "$here/editors/vscode"
 status=0
 node --test --test-reporter=spec test/*.test.ts 2>&1 | tee "$out/unit.log" || status=1
 phase "unit tests done"
-CODE_SERVER="$CODE_SERVER" WARDEN_VSIX="$PWD/dist/warden.vsix" E2E_WORK="$work" E2E_OUT="$out" \
+CODE_SERVER="$CODE_SERVER" WARDEN_MOCK_LLM="$WARDEN_MOCK_LLM" WARDEN_VSIX="$PWD/dist/warden.vsix" E2E_WORK="$work" E2E_OUT="$out" \
   node --test --test-reporter=spec --test-timeout=180000 e2e/*.test.ts 2>&1 | tee "$out/e2e.log" || status=1
 phase "end-to-end tests done; screenshots and logs in $out"
 

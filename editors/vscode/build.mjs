@@ -1,5 +1,6 @@
 // Bundles the extension with esbuild: dist/extension.cjs (Node, CommonJS, `vscode` left
-// external) and dist/traceView.js (the trace viewer's webview script, for the browser).
+// external), dist/traceView.js and dist/explainView.js (the trace viewer's and the
+// explanation panel's webview scripts, for the browser).
 // `node build.mjs --watch` rebuilds on change.
 import * as esbuild from 'esbuild';
 
@@ -15,14 +16,14 @@ const builds = [
     target: 'node20',
     external: ['vscode'],
   },
-  {
+  ...['traceView', 'explainView'].map((name) => ({
     ...common,
-    entryPoints: ['src/webview/traceView.ts'],
-    outfile: 'dist/traceView.js',
+    entryPoints: [`src/webview/${name}.ts`],
+    outfile: `dist/${name}.js`,
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
-  },
+  })),
 ];
 if (watch) {
   for (const options of builds) {

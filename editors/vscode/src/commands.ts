@@ -3,11 +3,20 @@
 // action, a keybinding or another extension) a server command passes it through and
 // returns the server's result; called from the palette, the status bar or the workspaces
 // view it asks for what it needs (workspace name, new name, prompt text, confirmation).
+// The LLM actions always run through the LLM runner (llm.ts), which adds a request id,
+// streams explanations into their panel and reports edits; from the palette they act on
+// the active editor (selection or cursor, the problem under the cursor, an instruction).
 
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-languageclient/node';
 import { type Ctx, message, NotRunningError } from './ctx.ts';
 import {
+  CMD_LLM_CANCEL,
+  CMD_LLM_DOCSTRING,
+  CMD_LLM_EXPLAIN,
+  CMD_LLM_FIX,
+  CMD_LLM_REWRITE,
+  CMD_LLM_TESTS,
   CMD_SCAN_WORKSPACE,
   CMD_SECRETS_ADD_TO_BASELINE,
   CMD_WORKSPACE_ACTIVATE,
@@ -19,12 +28,17 @@ import {
   CMD_WORKSPACE_SET_SYSTEM_PROMPT,
   CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
   type DiagnosticData,
+  type LlmCommand,
   REQ_WORKSPACES,
   type ServerCommand,
+  SPAN_KINDS,
+  type SpanKind,
   type ServerCommands,
   type WorkspaceInfo,
 } from './lsp_ext.ts';
+import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
 import { openPrompt } from './promptFs.ts';
+import type { TraceFilter } from './traceModel.ts';
 import type { TraceViewer } from './traceViewer.ts';
 import {
   candidates,
@@ -71,7 +85,7 @@ function nameFrom(arg: Arg): string | undefined {
   return undefined;
 }
 
-export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposable[] {
+export function registerCommands(ctx: Ctx, traces: TraceViewer, runner: LlmRunner): vscode.Disposable[] {
   const reg = (id: string, run: (arg: Arg) => Promise<unknown> | unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (arg: Arg) => {
       try {
@@ -100,6 +114,16 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposab
     });
 
   const pick = (action: WorkspaceAction, arg: Arg, placeHolder: string) => pickWorkspace(ctx, action, nameFrom(arg), placeHolder);
+
+  /** An LLM action: arguments passed whole (a code action's), else from the active editor. */
+  const llm = (id: LlmCommand): vscode.Disposable =>
+    reg(id, async (arg) => {
+      if (isLlmArgs(arg)) {
+        return runner.run(id, arg, subjectOf(arg));
+      }
+      const target = await llmTarget(ctx, id);
+      return target ? runner.run(id, target.args, target.subject) : undefined;
+    });
 
   return [
     server(CMD_WORKSPACE_LIST, async () => {
@@ -239,11 +263,49 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposab
       reportBaseline,
     ),
 
+    llm(CMD_LLM_EXPLAIN),
+    llm(CMD_LLM_FIX),
+    llm(CMD_LLM_REWRITE),
+    llm(CMD_LLM_DOCSTRING),
+    llm(CMD_LLM_TESTS),
+
+    server(
+      CMD_LLM_CANCEL,
+      async () => {
+        const running = runner.running;
+        if (running.length === 0) {
+          void vscode.window.showInformationMessage('warden: no LLM request of this window is running.');
+          return;
+        }
+        let chosen = running;
+        if (running.length > 1) {
+          const items = [
+            { label: '$(stop-circle) All of them', description: `${running.length} requests`, ids: running },
+            ...running.map((r) => ({
+              label: r.action,
+              description: r.subject,
+              detail: r.status(),
+              ids: [r],
+            })),
+          ];
+          const picked = await vscode.window.showQuickPick(items, { placeHolder: 'Cancel which LLM request?' });
+          if (!picked) {
+            return;
+          }
+          chosen = picked.ids;
+        }
+        const answers = await Promise.all(chosen.map((r) => runner.cancel(r.requestId)));
+        return { cancelled: answers.some(Boolean) };
+      },
+    ),
+
     reg(CMD_RESTART, () => ctx.restart()),
     reg(CMD_SHOW_LOGS, () => ctx.log.show(true)),
     reg(CMD_OPEN_TRACES, (arg) => {
+      // A workspace name, a view item, or a filter ({workspace?, kind?}).
       const name = nameFrom(arg);
-      traces.show(name ? { workspace: name } : undefined);
+      const filter = isTraceFilter(arg) ? arg : undefined;
+      traces.show(filter ?? (name ? { workspace: name } : undefined));
     }),
     reg(CMD_EDIT_PROMPT, async (arg) => {
       const ws = await pick('prompt', arg, 'Edit the system prompt of a workspace in an editor tab');
@@ -282,6 +344,18 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer): vscode.Disposab
     const choice = await vscode.window.showQuickPick(items, { title: `Workspace ${ws.name}`, placeHolder: describe(ws) });
     await choice?.run();
   }
+}
+
+function isTraceFilter(arg: unknown): arg is TraceFilter {
+  if (typeof arg !== 'object' || arg === null || isTreeArg(arg)) {
+    return false;
+  }
+  const { workspace, kind } = arg as { workspace?: unknown; kind?: unknown };
+  return (
+    (workspace === undefined || typeof workspace === 'string') &&
+    (kind === undefined || SPAN_KINDS.includes(kind as SpanKind)) &&
+    (workspace !== undefined || kind !== undefined)
+  );
 }
 
 /** A workspace for `action`: the named one, the only candidate, or the user's pick. */

@@ -13,6 +13,8 @@ import { Backoff } from './backoff.ts';
 import { createClient, serverSection, type WardenClient } from './client.ts';
 import {
   CMD_WORKSPACE_ACTIVATE,
+  type LlmChunkParams,
+  NOTIF_LLM_CHUNK,
   NOTIF_TRACE_FINISHED,
   NOTIF_TRACE_STARTED,
   NOTIF_WORKSPACES_CHANGED,
@@ -63,10 +65,12 @@ export class Ctx implements vscode.Disposable {
   private readonly workspacesEmitter = new vscode.EventEmitter<WorkspacesChangedParams>();
   private readonly traceStartedEmitter = new vscode.EventEmitter<TraceStartedParams>();
   private readonly traceFinishedEmitter = new vscode.EventEmitter<TraceFinishedParams>();
+  private readonly llmChunkEmitter = new vscode.EventEmitter<LlmChunkParams>();
   readonly onDidChangeState = this.stateEmitter.event;
   readonly onDidChangeWorkspaces = this.workspacesEmitter.event;
   readonly onTraceStarted = this.traceStartedEmitter.event;
   readonly onTraceFinished = this.traceFinishedEmitter.event;
+  readonly onLlmChunk = this.llmChunkEmitter.event;
 
   readonly extension: vscode.ExtensionContext;
 
@@ -82,6 +86,7 @@ export class Ctx implements vscode.Disposable {
       this.workspacesEmitter,
       this.traceStartedEmitter,
       this.traceFinishedEmitter,
+      this.llmChunkEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChanged(e)),
     );
   }
@@ -193,6 +198,7 @@ export class Ctx implements vscode.Disposable {
     on(NOTIF_WORKSPACES_CHANGED, (p) => this.updateWorkspaces(p));
     on(NOTIF_TRACE_STARTED, (p) => this.traceStartedEmitter.fire(p));
     on(NOTIF_TRACE_FINISHED, (p) => this.traceFinishedEmitter.fire(p));
+    on(NOTIF_LLM_CHUNK, (p) => this.llmChunkEmitter.fire(p));
   }
 
   private updateWorkspaces(p: WorkspacesChangedParams): void {
@@ -347,6 +353,11 @@ export class Ctx implements vscode.Disposable {
       command,
       arguments: [args],
     }) as Promise<ServerCommands[C]['result']>;
+  }
+
+  /** A VS Code diagnostic (of any source) as the LSP `Diagnostic` the server takes. */
+  protocolDiagnostic(d: vscode.Diagnostic): unknown {
+    return this.running().code2ProtocolConverter.asDiagnostic(d);
   }
 
   /** Asks the server for the workspaces again (the view's refresh button). */

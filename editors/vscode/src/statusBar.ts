@@ -1,31 +1,65 @@
-// The status bar item: the active workspace while the server runs (click: a quick pick of
-// workspaces to activate), and the server's state otherwise (starting, restarting, not
-// found, stopped; click: restart or settings). The tooltip also names the workspace that
-// owns the file in the active editor (`warden/workspaceFor`).
+// The status bar item: the active workspace and today's LLM tokens and cost (every
+// workspace, since local midnight, from `warden/usage`) while the server runs (click: a
+// quick pick of workspaces to activate), and the server's state otherwise (starting,
+// restarting, not found, stopped; click: restart or settings). The tooltip also names the
+// workspace that owns the file in the active editor (`warden/workspaceFor`) and breaks
+// today's usage down. Usage is read again after every LLM request of this window and
+// every five minutes (other editors share the database).
 
 import * as vscode from 'vscode';
 import { CMD_RESTART } from './commands.ts';
 import type { Ctx } from './ctx.ts';
-import { CMD_WORKSPACE_ACTIVATE, REQ_WORKSPACE_FOR } from './lsp_ext.ts';
+import type { LlmRunner } from './llm.ts';
+import { startOfToday, usageBrief, usageDetails } from './llmModel.ts';
+import { CMD_WORKSPACE_ACTIVATE, REQ_USAGE, REQ_WORKSPACE_FOR, type UsageRow } from './lsp_ext.ts';
+
+const USAGE_REFRESH_MS = 5 * 60_000;
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
   private fileWorkspace: string | undefined;
+  private today: UsageRow | undefined;
+  private usageSeq = 0;
+  private readonly timer: NodeJS.Timeout;
   private readonly ctx: Ctx;
 
-  constructor(ctx: Ctx) {
+  constructor(ctx: Ctx, runner: LlmRunner) {
     this.ctx = ctx;
     this.item = vscode.window.createStatusBarItem('warden.status', vscode.StatusBarAlignment.Left, 0);
     this.item.name = 'warden';
     this.disposables.push(
       this.item,
-      ctx.onDidChangeState(() => this.update()),
+      ctx.onDidChangeState((s) => {
+        this.update();
+        if (s.kind === 'running') {
+          void this.refreshUsage();
+        }
+      }),
       ctx.onDidChangeWorkspaces(() => void this.refreshFile()),
       vscode.window.onDidChangeActiveTextEditor(() => void this.refreshFile()),
+      runner.onDidFinish(() => void this.refreshUsage()),
     );
+    this.timer = setInterval(() => void this.refreshUsage(), USAGE_REFRESH_MS);
     this.update();
     this.item.show();
+  }
+
+  /** Today's totals, every workspace (`warden/usage {since: local midnight}`). */
+  async refreshUsage(): Promise<void> {
+    if (this.ctx.state.kind !== 'running') {
+      return;
+    }
+    const seq = ++this.usageSeq;
+    try {
+      const usage = await this.ctx.request(REQ_USAGE, { since: startOfToday() });
+      if (seq === this.usageSeq) {
+        this.today = usage.total;
+        this.update();
+      }
+    } catch (err) {
+      this.ctx.log.warn(`reading today's LLM usage: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private async refreshFile(): Promise<void> {
@@ -46,14 +80,19 @@ export class StatusBar implements vscode.Disposable {
     this.item.backgroundColor = undefined;
     switch (s.kind) {
       case 'running': {
-        this.item.text = `$(shield) ${this.ctx.activeWorkspace}`;
+        const brief = usageBrief(this.today);
+        this.item.text = `$(shield) ${this.ctx.activeWorkspace}${brief ? ` · $(sparkle) ${brief}` : ''}`;
         const md = new vscode.MarkdownString(undefined, true);
         md.appendMarkdown(`**warden** ${s.version ?? ''}\n\n`);
         md.appendMarkdown(`Active workspace: **${this.ctx.activeWorkspace}**\n\n`);
         if (this.fileWorkspace) {
           md.appendMarkdown(`This file belongs to: **${this.fileWorkspace}**\n\n`);
         }
-        md.appendMarkdown('Click to switch workspace.');
+        md.appendMarkdown(`LLM usage today (every workspace):\n\n`);
+        for (const line of usageDetails(this.today)) {
+          md.appendMarkdown(`- ${line}\n`);
+        }
+        md.appendMarkdown('\nClick to switch workspace.');
         this.item.tooltip = md;
         this.item.command = CMD_WORKSPACE_ACTIVATE;
         break;
@@ -85,6 +124,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearInterval(this.timer);
     this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -1,8 +1,9 @@
 // The trace viewer's model, pure (no VS Code, no DOM): a span store that takes pages of
 // `warden/traces` and live `warden/traceStarted`/`warden/traceFinished` notifications
 // in any order, the tree by parent, timing bars scaled to the root span, and the
-// formatting of latency, tokens, cache-hit rate and cost. Used by the webview script and
-// unit-tested on its own.
+// formatting of latency, tokens, cache-hit rate and cost, and the short notes on LLM
+// spans (a response cache hit) and guard spans (their verdict). Used by the webview
+// script and unit-tested on its own.
 
 import type {
   Span,
@@ -332,6 +333,35 @@ export function subtreeTotals(root: SpanNode): { tokens: Tokens; costUsd: number
     costUsd += node.span.costUsd || 0;
   }
   return { tokens, costUsd };
+}
+
+/**
+ * A short note on a span's output: `response cache hit` for an `llm` span answered from
+ * the response cache; a `guard` span's verdict (`allowed`, `secretsRedacted 2`,
+ * `malicious 0`, or `refused` when it stopped the request); '' otherwise.
+ */
+export function outputNote(span: Pick<Span, 'kind' | 'output' | 'outcome'>): string {
+  const out = span.output;
+  const fields = typeof out === 'object' && out !== null && !Array.isArray(out) ? (out as Record<string, unknown>) : {};
+  const notes: string[] = [];
+  if (span.kind === 'llm' && fields.cached === true) {
+    notes.push('response cache hit');
+  }
+  if (span.kind === 'guard') {
+    if (span.outcome === 'error') {
+      notes.push('refused');
+    }
+    for (const key of Object.keys(fields).sort()) {
+      const v = fields[key];
+      if (v === true) {
+        notes.push(key);
+      } else if (typeof v === 'number' || typeof v === 'string') {
+        notes.push(`${key} ${v}`);
+      }
+    }
+  }
+  const text = notes.join(', ');
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 
 /** Pretty JSON for the expandable input/output, cut after `max` characters. */

@@ -1,13 +1,16 @@
 // The Warden side bar's Workspaces view: every workspace (active one checked, archived
-// ones dimmed) with its folder, git state, system prompt (click to edit it in a tab) and
-// a link to its traces; context-menu actions run the workspace commands. Refreshed by
-// `warden/workspacesChanged`. Usage totals join the children once the server has
-// `warden/usage`.
+// ones dimmed) with its folder, git state, system prompt (click to edit it in a tab), its
+// LLM usage totals (`warden/usage {workspace}`: requests, tokens, cost, cache-hit rate;
+// click for its LLM spans in the trace viewer) and a link to its traces; context-menu
+// actions run the workspace commands. Refreshed by `warden/workspacesChanged` and after
+// every LLM request of this window.
 
 import * as vscode from 'vscode';
 import { CMD_EDIT_PROMPT, CMD_OPEN_TRACES } from './commands.ts';
-import type { Ctx } from './ctx.ts';
-import type { WorkspaceInfo } from './lsp_ext.ts';
+import { type Ctx, message } from './ctx.ts';
+import type { LlmRunner } from './llm.ts';
+import { usageDetails, usageLine } from './llmModel.ts';
+import { REQ_USAGE, type WorkspaceInfo } from './lsp_ext.ts';
 import { describe, details, promptSourceLabel } from './workspaceModel.ts';
 
 export class WorkspaceItem extends vscode.TreeItem {
@@ -56,12 +59,13 @@ export class WorkspacesView implements vscode.TreeDataProvider<Node>, vscode.Dis
   private readonly disposables: vscode.Disposable[] = [];
   private readonly ctx: Ctx;
 
-  constructor(ctx: Ctx) {
+  constructor(ctx: Ctx, runner: LlmRunner) {
     this.ctx = ctx;
     this.disposables.push(
       this.emitter,
       ctx.onDidChangeWorkspaces(() => this.emitter.fire(undefined)),
       ctx.onDidChangeState(() => this.emitter.fire(undefined)),
+      runner.onDidFinish(() => this.emitter.fire(undefined)),
     );
   }
 
@@ -69,7 +73,7 @@ export class WorkspacesView implements vscode.TreeDataProvider<Node>, vscode.Dis
     return node;
   }
 
-  getChildren(node?: Node): Node[] {
+  async getChildren(node?: Node): Promise<Node[]> {
     if (!node) {
       if (this.ctx.state.kind !== 'running') {
         return []; // the view's welcome content explains and offers a restart
@@ -115,6 +119,7 @@ export class WorkspacesView implements vscode.TreeDataProvider<Node>, vscode.Dis
         ),
       );
     }
+    items.push(await this.usageItem(w));
     items.push(
       new DetailItem(w, 'traces', 'Traces', 'open the trace viewer for this workspace', 'pulse', {
         command: CMD_OPEN_TRACES,
@@ -123,6 +128,24 @@ export class WorkspacesView implements vscode.TreeDataProvider<Node>, vscode.Dis
       }),
     );
     return items;
+  }
+
+  private async usageItem(w: WorkspaceInfo): Promise<DetailItem> {
+    const open: vscode.Command = {
+      command: CMD_OPEN_TRACES,
+      title: 'Show LLM spans',
+      arguments: [{ workspace: w.name, kind: 'llm' }],
+    };
+    try {
+      const usage = await this.ctx.request(REQ_USAGE, { workspace: w.name });
+      const tooltip = [`LLM usage of ${w.name}, all time:`, ...usageDetails(usage.total)];
+      for (const row of usage.rows) {
+        tooltip.push(`${row.key}: ${usageLine(row)}`);
+      }
+      return new DetailItem(w, 'usage', 'LLM usage', usageLine(usage.total), 'sparkle', open, tooltip.join('\n'));
+    } catch (err) {
+      return new DetailItem(w, 'usage', 'LLM usage', `unavailable: ${message(err)}`, 'warning');
+    }
   }
 
   dispose(): void {

@@ -56,6 +56,9 @@ describe('package.json settings match the server schema (protocol.md)', () => {
         case 'array':
           assert.deepEqual(t, ['array']);
           break;
+        case 'object':
+          assert.deepEqual(t, ['object']);
+          break;
         default:
           assert.fail(`protocol.md has a type this test does not know: ${row.type}`);
       }
@@ -63,9 +66,10 @@ describe('package.json settings match the server schema (protocol.md)', () => {
       try {
         expected = JSON.parse(row.default);
       } catch {
-        // `none` or a computed path: the server decides. Unset is "" for a string (what
-        // the Settings editor can edit; the extension leaves it out), else null.
-        expected = row.type === 'string' ? '' : null;
+        // `none`, a computed path or a built-in table: the server decides. Unset is ""
+        // for a string (what the Settings editor can edit; the extension leaves it out),
+        // {} for an object (maps are merged over the server's built-ins), else null.
+        expected = row.type === 'string' ? '' : row.type === 'object' ? {} : null;
       }
       assert.deepEqual(p.default ?? null, expected);
       assert.ok(p.markdownDescription || p.description, 'has a description');

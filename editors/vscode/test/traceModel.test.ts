@@ -1,5 +1,6 @@
 // Unit tests of the trace viewer's model: tree building, live updates and paging in any
-// order, bar geometry scaled to the root span, latency classes and formatting.
+// order, bar geometry scaled to the root span, latency classes and formatting, notes on
+// LLM spans from the response cache and on guard verdicts.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -19,6 +20,7 @@ import {
   latencyClass,
   matchesFilter,
   MIN_BAR,
+  outputNote,
   SpanStore,
   subtreeTotals,
 } from '../src/traceModel.ts';
@@ -219,5 +221,29 @@ describe('formatting', () => {
     assert.match(formatJson('x'.repeat(50), 10), /^x{10}\n… \(40 more characters\)$/);
     assert.match(formatClock('2026-11-21T15:09:06.123Z'), /^\d\d:\d\d:06\.123$/);
     assert.equal(formatClock('not a date'), 'not a date');
+  });
+});
+
+describe('output notes', () => {
+  test('an llm span answered from the response cache', () => {
+    assert.equal(outputNote({ kind: 'llm', outcome: 'ok', output: { cached: true, ttftMs: 3, chars: 80 } }), 'response cache hit');
+    assert.equal(outputNote({ kind: 'llm', outcome: 'ok', output: { cached: false, ttftMs: 30, chars: 80 } }), '');
+    assert.equal(outputNote({ kind: 'command', outcome: 'ok', output: { cached: true } }), '', 'only llm spans');
+  });
+
+  test('guard verdicts, sorted by key; a refusal says so', () => {
+    assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: { secretsRedacted: 2 } }), 'secretsRedacted 2');
+    assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: { allowed: true } }), 'allowed');
+    assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: { malicious: 0, allowed: true } }), 'allowed, malicious 0');
+    assert.equal(outputNote({ kind: 'guard', outcome: 'error', output: null }), 'refused');
+    assert.equal(outputNote({ kind: 'guard', outcome: null, output: null }), '', 'still running');
+  });
+
+  test('odd outputs are ignored and long notes cut', () => {
+    assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: ['allowed'] }), '');
+    assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: 'allowed' }), '');
+    const long = outputNote({ kind: 'guard', outcome: 'ok', output: { reason: 'x'.repeat(100) } });
+    assert.equal(long.length, 60);
+    assert.ok(long.endsWith('…'));
   });
 });

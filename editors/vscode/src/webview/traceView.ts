@@ -1,8 +1,9 @@
 // The trace viewer's webview script (bundled for the browser by esbuild): keeps the spans
 // it is sent, draws them as trees by parent with timing bars scaled to each root span and
 // coloured by latency, tokens, cache-hit rate and cost per span, and input/output/error
-// expandable per row; filters by workspace and kind, pages to older spans, and follows
-// live updates. All text goes in through textContent.
+// expandable per row, with a note for LLM replies from the response cache and for guard
+// verdicts; filters by workspace and kind, pages to older spans, and follows live
+// updates. All text goes in through textContent.
 
 import type { SpanKind } from '../lsp_ext.ts';
 import {
@@ -17,6 +18,7 @@ import {
   formatTokens,
   latencyClass,
   matchesFilter,
+  outputNote,
   SpanStore,
   type SpanNode,
   subtreeTotals,
@@ -233,6 +235,12 @@ function renderRow(
   }
   if (span.outcome && span.outcome !== 'ok') {
     name.append(el('span', `badge ${span.outcome}`, span.outcome));
+  }
+  const note = outputNote(span);
+  if (note) {
+    const n = el('span', `note${note.startsWith('response cache hit') ? ' cache-hit' : ''}${note.startsWith('refused') ? ' refused' : ''}`, note);
+    n.title = span.kind === 'guard' ? 'The guardrail\'s verdict' : 'Answered from the response cache: nothing was sent, nothing paid';
+    name.append(n);
   }
 
   const cls = latencyClass(span);
