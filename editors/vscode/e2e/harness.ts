@@ -1,11 +1,13 @@
 // End-to-end harness: runs code-server (real VS Code, from npm) with the packaged .vsix
 // installed, opens the fixture workspaces, and drives the workbench in Debian's Chromium
 // through playwright-core. Helpers for the command palette, quick picks, notifications,
-// the trace viewer's webview frame and numbered screenshots.
+// the webview frames (trace viewer, explanation panel) and numbered screenshots; and the
+// scripted loopback LLM (warden-mock-llm) the LLM scenarios point warden at: started on
+// a free port, scripted and read over its HTTP hooks, stopped at the end.
 //
-// Environment (set by scripts/test-vscode.sh): CODE_SERVER, WARDEN_BIN, WARDEN_VSIX,
-// E2E_WORK (scratch: fixtures, database, user data), E2E_OUT (screenshots, logs),
-// CHROMIUM (default /usr/bin/chromium).
+// Environment (set by scripts/test-vscode.sh): CODE_SERVER, WARDEN_BIN, WARDEN_MOCK_LLM,
+// WARDEN_VSIX, E2E_WORK (scratch: fixtures, database, user data), E2E_OUT (screenshots,
+// logs), CHROMIUM (default /usr/bin/chromium).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,6 +26,7 @@ function env(name: string, fallback?: string): string {
 
 export const CODE_SERVER = env('CODE_SERVER');
 export const WARDEN_BIN = env('WARDEN_BIN');
+export const WARDEN_MOCK_LLM = env('WARDEN_MOCK_LLM');
 export const VSIX = env('WARDEN_VSIX');
 export const WORK = env('E2E_WORK');
 export const OUT = env('E2E_OUT');
@@ -50,8 +53,86 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** One request the mock LLM received. */
+export interface Recorded {
+  path: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/** The reply to the next request (`{{target}}` expands to the code sent). */
+export interface Script {
+  text: string;
+  chunk?: number;
+  delayMs?: number;
+}
+
+/** `warden-mock-llm` on a free loopback port, started and stopped by the tests. */
+export class MockLlm {
+  readonly url: string;
+  private readonly proc: ChildProcess;
+  private readonly origin: string;
+
+  private constructor(proc: ChildProcess, url: string) {
+    this.proc = proc;
+    this.url = url;
+    this.origin = new URL(url).origin;
+  }
+
+  static async start(): Promise<MockLlm> {
+    const proc = spawn(WARDEN_MOCK_LLM, ['0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`warden-mock-llm printed no URL: ${out}`)), 10_000);
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      proc.once('error', reject);
+      proc.once('exit', (code) => reject(new Error(`warden-mock-llm exited (${code}): ${out}`)));
+    });
+    return new MockLlm(proc, url);
+  }
+
+  /** Queues the reply to the next request. */
+  async script(script: Script): Promise<void> {
+    const res = await fetch(`${this.origin}/_script`, { method: 'POST', body: JSON.stringify(script) });
+    if (!res.ok) {
+      throw new Error(`POST /_script: HTTP ${res.status}`);
+    }
+  }
+
+  /** Every request received so far, oldest first. */
+  async requests(): Promise<Recorded[]> {
+    const res = await fetch(`${this.origin}/_requests`);
+    return (await res.json()) as Recorded[];
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(5_000)]);
+  }
+}
+
+/** Settings pointing warden at the mock LLM. */
+export function llmSettings(mock: MockLlm): Record<string, unknown> {
+  return {
+    'warden.llm.provider': 'local',
+    'warden.llm.model': 'gpt-4o-mini',
+    'warden.llm.providers': { local: { api: 'openai', baseUrl: mock.url } },
+  };
+}
+
 /** Fixture workspaces as git repositories, user settings, the extension installed. */
-export function prepare(): void {
+export function prepare(userSettings: Record<string, unknown> = {}): void {
   fs.rmSync(WORK, { recursive: true, force: true });
   fs.mkdirSync(WORK, { recursive: true });
   fs.mkdirSync(OUT, { recursive: true });
@@ -84,6 +165,7 @@ export function prepare(): void {
         'editor.minimap.enabled': false,
         'window.commandCenter': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        ...userSettings,
       },
       null,
       2,
@@ -283,12 +365,21 @@ export class Session {
   }
 
   /** The frame of the trace viewer's webview (VS Code nests it in two iframes). */
-  async traceFrame(timeoutMs = 30_000): Promise<Frame> {
+  traceFrame(timeoutMs = 30_000): Promise<Frame> {
+    return this.webviewFrame('#traces', 'the trace viewer', timeoutMs);
+  }
+
+  /** The frame of the explanation panel's webview. */
+  explainFrame(timeoutMs = 30_000): Promise<Frame> {
+    return this.webviewFrame('#explain', 'the explanation panel', timeoutMs);
+  }
+
+  private async webviewFrame(selector: string, what: string, timeoutMs: number): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       for (const frame of this.page.frames()) {
         try {
-          if (await frame.locator('#traces').count()) {
+          if (await frame.locator(selector).count()) {
             return frame;
           }
         } catch {
@@ -297,7 +388,7 @@ export class Session {
       }
       await sleep(250);
     }
-    throw new Error('the trace viewer webview did not appear');
+    throw new Error(`the webview of ${what} did not appear`);
   }
 
   /** Text of the visible editor lines (non-breaking spaces turned back into spaces). */

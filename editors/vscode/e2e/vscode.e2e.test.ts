@@ -1,6 +1,11 @@
 // End-to-end scenarios in real VS Code (code-server + Chromium), in order, one
 // screenshot per step under $E2E_OUT: warden starts and the status bar shows the active
-// workspace; Problems shows the planted AWS key; its quick fix replaces the key with an
+// workspace; Problems shows the planted AWS key; LLM actions against the scripted
+// loopback provider (warden-mock-llm): an explanation streams into the Markdown panel
+// with the key restored there while the provider only ever saw a placeholder, the same
+// request again is a response cache hit, closing the panel while it streams cancels, the
+// status bar and the Workspaces view show the tokens and cost, a rewrite from the palette
+// with a typed instruction changes the file and Undo restores it; its quick fix replaces the key with an
 // environment variable on disk; the baseline fix (a server command run through the
 // extension) hides the GitHub token; the trace viewer shows spans as a tree and a new scan
 // live, pages to older spans and filters by kind; the status bar picker switches
@@ -13,13 +18,28 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { FIXTURES, HISTORY_SPANS, prepare, Session, sleep, until, WARDEN_BIN, wardenPids, WORK } from './harness.ts';
+import {
+  FIXTURES,
+  HISTORY_SPANS,
+  llmSettings,
+  MockLlm,
+  prepare,
+  Session,
+  sleep,
+  until,
+  WARDEN_BIN,
+  wardenPids,
+  WORK,
+} from './harness.ts';
 
 const s = new Session();
+let mock: MockLlm;
 const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
+const KEY = 'AKIAQ3EGRB4XY7MNP2KD';
 
 before(async () => {
-  prepare();
+  mock = await MockLlm.start();
+  prepare(llmSettings(mock));
   await s.start();
 });
 
@@ -34,6 +54,7 @@ after(async () => {
     await s.screenshot('final').catch(() => undefined);
   }
   await s.stop();
+  await mock?.stop();
 });
 
 test('warden starts and the status bar shows the active workspace', async () => {
@@ -57,11 +78,174 @@ test('Problems shows the planted AWS key from the start-up scan', async () => {
   await s.screenshot('problems-secret');
 });
 
+/** Opens upload.py from Problems (still filtered to the AWS key) with the cursor on the key. */
+async function cursorOnTheKey(): Promise<void> {
+  if (!(await s.page.locator('.markers-panel').isVisible())) {
+    await s.page.keyboard.press('Control+Shift+M');
+  }
+  const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
+  await s.openProblem(row);
+  await until('the editor with the upload script', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID = "${KEY}"`));
+}
+
+test('explain streams into the Markdown panel; the key is restored there and never left', async () => {
+  await cursorOnTheKey();
+  const reply =
+    'The constant `AWS_ACCESS_KEY_ID` holds the access key __WARDEN_SECRET_1__, hard-coded in the script.\n\n' +
+    'Anyone who can read the repository can use it. Rotate it, then read it from the environment:\n\n' +
+    '```python\nimport os\nAWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]\n```\n';
+  await mock.script({ text: reply, chunk: 5, delayMs: 60 });
+  const before = (await mock.requests()).length;
+  await s.runCommand('Warden: Explain with LLM');
+  const frame = await s.explainFrame();
+  const content = frame.locator('#explain');
+  const body = frame.locator('body');
+  // Watch it stream: several redraws while streaming, each longer than the last.
+  const seen: { updates: number; text: string }[] = [];
+  let midShot = false;
+  await until('the explanation to finish', async () => {
+    const state = await body.getAttribute('data-state');
+    if (state === 'streaming') {
+      const updates = Number(await content.getAttribute('data-updates'));
+      const text = await content.innerText();
+      if (text && (seen.length === 0 || seen[seen.length - 1].updates !== updates)) {
+        seen.push({ updates, text });
+      }
+      if (!midShot && seen.length >= 3) {
+        midShot = true;
+        await s.screenshot('explain-streaming');
+      }
+    }
+    return state === 'done';
+  });
+  assert.ok(seen.length >= 3, `only ${seen.length} states seen while streaming`);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].text.length >= seen[i - 1].text.length, `update ${i} is shorter than the one before`);
+  }
+  assert.ok(!seen[0].text.includes('Rotate it'), `the first state seen was already whole: ${seen[0].text}`);
+  const shown = await content.innerText();
+  assert.ok(shown.includes(`holds the access key ${KEY}, hard-coded`), `the key is restored in the panel: ${shown}`);
+  assert.ok(shown.includes('Rotate it'), shown);
+  assert.ok(await content.locator('pre code').count(), 'the code block is rendered as code');
+  const status = await frame.locator('#status').innerText();
+  assert.match(status, /^local\/gpt-4o-mini · \d+→\d+ tokens · \$0\.\d+ · \d+ ms$/);
+  assert.match(await frame.locator('#title').innerText(), /^Explain: 3\.00_upload\.py, the definition or line at line 4$/);
+
+  // The provider got the placeholder, never the key.
+  const sent = await mock.requests();
+  assert.equal(sent.length, before + 1, 'one request reached the provider');
+  const last = sent[sent.length - 1];
+  assert.match(last.path, /\/chat\/completions$/);
+  assert.ok(!last.body.includes(KEY), 'the key left the machine');
+  assert.ok(last.body.includes('__WARDEN_SECRET_1__'), 'the placeholder was sent instead');
+  assert.ok(last.body.includes('gpt-4o-mini'));
+  await s.screenshot('explain-done');
+});
+
+test('the same explanation again is a response cache hit: nothing is sent', async () => {
+  const frame = await s.explainFrame();
+  const first = await frame.locator('#explain').getAttribute('data-request-id');
+  const before = (await mock.requests()).length;
+  await cursorOnTheKey();
+  await s.runCommand('Warden: Explain with LLM');
+  await until('a new, finished explanation', async () =>
+    (await frame.locator('#explain').getAttribute('data-request-id')) !== first &&
+    (await frame.locator('body').getAttribute('data-state')) === 'done',
+  );
+  assert.equal(await frame.locator('body').getAttribute('data-cached'), 'true');
+  assert.match(await frame.locator('#status').innerText(), /· response cache hit ·/);
+  assert.ok((await frame.locator('#explain').innerText()).includes(KEY));
+  assert.equal((await mock.requests()).length, before, 'nothing reached the provider');
+  await s.screenshot('explain-cache-hit');
+});
+
+test('closing the panel while the reply streams cancels the request', async () => {
+  await cursorOnTheKey();
+  // Lines 7-9 (the function): a different prompt, so not from the cache.
+  await s.page.keyboard.press('Control+G');
+  const go = s.page.locator('.quick-input-widget input[type="text"]');
+  await go.fill(':8');
+  await go.press('Enter');
+  await mock.script({ text: 'slow '.repeat(300), chunk: 3, delayMs: 100 });
+  const before = (await mock.requests()).length;
+  await s.runCommand('Warden: Explain with LLM');
+  const frame = await s.explainFrame();
+  await until('the slow reply to stream', async () =>
+    (await frame.locator('body').getAttribute('data-state')) === 'streaming' &&
+    (await frame.locator('#title').innerText()).includes('line 8'),
+  );
+  assert.equal((await mock.requests()).length, before + 1);
+  await s.screenshot('explain-slow-streaming');
+  const tab = s.page.locator('.tabs-container .tab', { hasText: 'warden: explain' }).first();
+  await tab.hover();
+  await tab.locator('.tab-actions .action-label').first().click();
+  await s.page.locator('.statusbar-item', { hasText: 'warden: explain cancelled' }).first().waitFor({ timeout: 10_000 });
+  assert.equal(await s.page.locator('.tabs-container .tab', { hasText: 'warden: explain' }).count(), 0, 'the panel is closed');
+  await s.screenshot('explain-closed-cancelled');
+});
+
+test('the status bar and the Workspaces view show the tokens and cost', async () => {
+  await until('tokens and cost in the status bar', async () => /· \d[\d.]*k? tok · \$0\.\d+$/.test((await s.statusItem().innerText()).trim()));
+  const text = (await s.statusItem().innerText()).trim();
+  assert.match(text, /default/, text);
+  await s.screenshot('status-bar-usage');
+
+  const view = await s.wardenView();
+  const alpha = view.locator('.monaco-list-row', { hasText: 'alpha' }).first();
+  await alpha.click();
+  const usage = view.locator('.monaco-list-row', { hasText: 'LLM usage' }).first();
+  await usage.waitFor();
+  // Two answered requests (one from the cache) and the cancelled one, which the server
+  // may record just after it answered: ask again until it is there.
+  await until('the usage of alpha', async () => {
+    if (/3 requests · [\d.]+k? tokens · \$0\.\d+ · cache 33%/.test(await usage.innerText())) {
+      return true;
+    }
+    await s.runCommand('Warden: Refresh Workspaces');
+    await sleep(500);
+    return false;
+  });
+  await s.screenshot('workspaces-view-usage');
+  await alpha.click(); // collapsed again, as later steps expect
+});
+
+test('rewrite from the palette applies the typed instruction, and Undo restores the file', async () => {
+  await cursorOnTheKey();
+  const original = fs.readFileSync(uploadPy, 'utf8');
+  await mock.script({
+    text: 'Added a type annotation.\n```python\nAWS_ACCESS_KEY_ID: str = "__WARDEN_SECRET_1__"\n```\n',
+    chunk: 4,
+  });
+  await s.runCommand('Warden: Rewrite Selection with LLM');
+  const input = s.page.locator('.quick-input-widget input[type="text"]');
+  await input.waitFor({ state: 'visible' });
+  await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
+  await input.fill('add a type annotation');
+  await s.screenshot('rewrite-instruction');
+  await input.press('Enter');
+  await until('the rewritten line in the editor', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID: str = "${KEY}"`));
+  await s.page.locator('.statusbar-item', { hasText: 'warden: rewrite applied' }).first().waitFor();
+  const body = (await mock.requests()).at(-1)?.body ?? '';
+  assert.ok(body.includes('add a type annotation'), 'the instruction was sent');
+  assert.ok(!body.includes(KEY), 'the key left the machine');
+  assert.equal(fs.readFileSync(uploadPy, 'utf8'), original, 'not saved: only the editor changed');
+  await s.screenshot('rewrite-applied');
+
+  await s.page.locator('.editor-instance .view-lines').first().click();
+  await s.page.keyboard.press('Control+Z');
+  await until('the original line back', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID = "${KEY}"`));
+  assert.ok(!(await s.editorText()).includes('AWS_ACCESS_KEY_ID: str'));
+  await until('the tab to be clean again', async () => (await s.page.locator('.tabs-container .tab.active.dirty').count()) === 0);
+  await s.screenshot('rewrite-undone');
+});
+
 test('the quick fix replaces the key with an environment variable', async () => {
   const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
   await s.openProblem(row);
   await until('the editor with the upload script', async () => (await s.editorText()).includes('AWS_ACCESS_KEY_ID = "AKIA'));
   const fix = await s.quickFix('Replace with environment variable AWS_ACCESS_KEY_ID');
+  // The server's LLM actions are lightbulbs too.
+  await s.page.locator('.action-widget .monaco-list-row', { hasText: 'Fix with LLM: ' }).first().waitFor();
   await s.screenshot('quick-fix-menu');
   await fix.click();
   await until('the edit in the editor', async () => (await s.editorText()).includes('os.environ["AWS_ACCESS_KEY_ID"]'));
@@ -155,6 +339,26 @@ test('the trace viewer pages to older spans and filters by kind', async () => {
     return kinds.length > 0 && kinds.every((k) => k === 'scan');
   });
   await s.screenshot('trace-viewer-filtered');
+  await frame.locator('#kind').selectOption('');
+});
+
+test('the trace viewer shows guard verdicts, response cache hits and the cancelled call', async () => {
+  const frame = await s.traceFrame();
+  await frame.locator('#kind').selectOption('guard');
+  await until('only guard spans', async () => {
+    const kinds = await frame.locator('.span-row .kind').allInnerTexts();
+    return kinds.length > 0 && kinds.every((k) => k === 'guard');
+  });
+  const redact = frame.locator('.span-row[data-name="guard.redact"] .note', { hasText: 'secretsRedacted 1' });
+  await redact.first().waitFor();
+  await frame.locator('.span-row[data-name="guard.exclude"] .note', { hasText: 'allowed' }).first().waitFor();
+  await s.screenshot('trace-viewer-guards');
+
+  await frame.locator('#kind').selectOption('llm');
+  await frame.locator('.span-row .note.cache-hit', { hasText: 'response cache hit' }).first().waitFor();
+  await frame.locator('.span-row .badge.cancelled').first().waitFor();
+  assert.ok((await frame.locator('.span-row .kind', { hasText: 'llm' }).count()) >= 3, 'the llm spans of every request');
+  await s.screenshot('trace-viewer-llm');
   await frame.locator('#kind').selectOption('');
 });
 
