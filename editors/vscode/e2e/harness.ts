@@ -249,6 +249,14 @@ export class Session {
     const context = await this.browser.newContext({ viewport: { width: 1600, height: 1000 } });
     this.page = await context.newPage();
     this.page.setDefaultTimeout(30_000);
+    // Errors of the workbench and the webviews, for when a step fails.
+    const consoleLog = path.join(OUT, 'browser-console.log');
+    this.page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') {
+        fs.appendFileSync(consoleLog, `${m.type()}: ${m.text()}\n`);
+      }
+    });
+    this.page.on('pageerror', (err) => fs.appendFileSync(consoleLog, `pageerror: ${err.message}\n`));
     this.url = `http://127.0.0.1:${port}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}`;
     await this.page.goto(this.url);
     await this.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
@@ -293,12 +301,30 @@ export class Session {
   }
 
   /** Picks the quick pick row whose label is `label`. */
-  async pick(label: string | RegExp): Promise<void> {
+  async pick(label: string | RegExp, timeout = 30_000): Promise<void> {
     const row = this.page.locator('.quick-input-widget .monaco-list-row').filter({
       has: this.page.locator('.label-name', { hasText: label }),
     });
-    await row.first().waitFor();
-    await row.first().click();
+    await row.first().waitFor({ timeout });
+    await row.first().click({ timeout });
+  }
+
+  /**
+   * Runs a command that asks with a quick pick and picks `label`. A webview that had focus
+   * can take it back just after the pick opens, which closes the pick: run it again then.
+   */
+  async runAndPick(title: string, label: string | RegExp): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        await this.pick(label, 5_000);
+        return;
+      } catch (err) {
+        if (attempt >= 2) {
+          throw err;
+        }
+      }
+    }
   }
 
   /**
@@ -312,11 +338,26 @@ export class Session {
     }
     await row.dblclick();
     await this.page.locator('.editor-instance .view-lines').first().waitFor();
-    await this.page.keyboard.press('Control+G');
+    // The editor takes focus a moment after the double click; Go to Line opened before
+    // that closes again (and is inert while it fades out): wait for the focus, then ask
+    // again if the box went away anyway.
+    await this.page.locator('.editor-instance .monaco-editor.focused').first().waitFor({ timeout: 10_000 }).catch(() => undefined);
     const input = this.page.locator('.quick-input-widget input[type="text"]');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`:${where[1]}:${Number(where[2]) + 1}`);
-    await input.press('Enter');
+    for (let attempt = 0; ; attempt++) {
+      await this.page.keyboard.press('Control+G');
+      await input.waitFor({ state: 'visible' });
+      try {
+        await input.fill(`:${where[1]}:${Number(where[2]) + 1}`, { timeout: 3_000 });
+        await input.press('Enter', { timeout: 3_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 4) {
+          throw err;
+        }
+        await this.page.keyboard.press('Escape');
+        await sleep(500);
+      }
+    }
     await this.page
       .locator('.statusbar-item', { hasText: `Ln ${where[1]}, Col ${Number(where[2]) + 1}` })
       .first()

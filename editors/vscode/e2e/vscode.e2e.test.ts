@@ -94,7 +94,9 @@ test('explain streams into the Markdown panel; the key is restored there and nev
     'The constant `AWS_ACCESS_KEY_ID` holds the access key __WARDEN_SECRET_1__, hard-coded in the script.\n\n' +
     'Anyone who can read the repository can use it. Rotate it, then read it from the environment:\n\n' +
     '```python\nimport os\nAWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]\n```\n';
-  await mock.script({ text: reply, chunk: 5, delayMs: 60 });
+  // About 60 chunks, 150 ms apart: long enough to watch, even when the panel's webview
+  // takes a few seconds to load.
+  await mock.script({ text: reply, chunk: 5, delayMs: 150 });
   const before = (await mock.requests()).length;
   await s.runCommand('Warden: Explain with LLM');
   const frame = await s.explainFrame();
@@ -103,9 +105,10 @@ test('explain streams into the Markdown panel; the key is restored there and nev
   // Watch it stream: several redraws while streaming, each longer than the last.
   const seen: { updates: number; text: string }[] = [];
   let midShot = false;
-  await until('the explanation to finish', async () => {
-    const state = await body.getAttribute('data-state');
-    if (state === 'streaming') {
+  const deadline = Date.now() + 60_000;
+  while ((await body.getAttribute('data-state')) !== 'done') {
+    assert.ok(Date.now() < deadline, 'the explanation did not finish within 60 s');
+    if ((await body.getAttribute('data-state')) === 'streaming') {
       const updates = Number(await content.getAttribute('data-updates'));
       const text = await content.innerText();
       if (text && (seen.length === 0 || seen[seen.length - 1].updates !== updates)) {
@@ -116,9 +119,10 @@ test('explain streams into the Markdown panel; the key is restored there and nev
         await s.screenshot('explain-streaming');
       }
     }
-    return state === 'done';
-  });
-  assert.ok(seen.length >= 3, `only ${seen.length} states seen while streaming`);
+    await sleep(100);
+  }
+  const redraws = await content.getAttribute('data-updates');
+  assert.ok(seen.length >= 3, `only ${seen.length} states seen while streaming (${redraws} redraws in all)`);
   for (let i = 1; i < seen.length; i++) {
     assert.ok(seen[i].text.length >= seen[i - 1].text.length, `update ${i} is shorter than the one before`);
   }
@@ -185,7 +189,7 @@ test('closing the panel while the reply streams cancels the request', async () =
 });
 
 test('the status bar and the Workspaces view show the tokens and cost', async () => {
-  await until('tokens and cost in the status bar', async () => /· \d[\d.]*k? tok · \$0\.\d+$/.test((await s.statusItem().innerText()).trim()));
+  await until('tokens and cost in the status bar', async () => /\b\d+(\.\d)?k? tok · \$0\.\d+/.test(await s.statusItem().innerText()));
   const text = (await s.statusItem().innerText()).trim();
   assert.match(text, /default/, text);
   await s.screenshot('status-bar-usage');
@@ -305,8 +309,7 @@ test('the trace viewer shows spans as a tree and follows a new scan live', async
   await s.screenshot('trace-viewer-details');
 
   const before = await frame.locator('.span-row[data-name="warden.scan.workspace"]').count();
-  await s.runCommand('Warden: Scan Workspace');
-  await s.pick('alpha');
+  await s.runAndPick('Warden: Scan Workspace', 'alpha');
   await until('the new command span, live', async () =>
     (await frame.locator('.span-row[data-name="warden.scan.workspace"]').count()) > before,
   );
