@@ -5,13 +5,16 @@
 // with the key restored there while the provider only ever saw a placeholder, the same
 // request again is a response cache hit, closing the panel while it streams cancels, the
 // status bar and the Workspaces view show the tokens and cost, a rewrite from the palette
-// with a typed instruction changes the file and Undo restores it; its quick fix replaces the key with an
-// environment variable on disk; the baseline fix (a server command run through the
-// extension) hides the GitHub token; the trace viewer shows spans as a tree and a new scan
-// live, pages to older spans and filters by kind; the status bar picker switches
-// workspace; the workspaces view opens a system prompt in a tab and saving it reaches the
-// server; a settings change reaches the server; a killed server is reported once with
-// Show logs and comes back.
+// with a typed instruction changes the file and Undo restores it, a *Fix with LLM*
+// lightbulb applies its fix (Undo restores it), a reply bringing in a malicious package
+// asks through VS Code's own dialog and Discard applies nothing; the key's quick fix
+// replaces it with an environment variable on disk; the baseline fix (a server command
+// run through the extension) hides the GitHub token; the trace viewer shows spans as a
+// tree and a new scan live, pages to older spans, filters by kind, and shows guard
+// verdicts, cache hits and the cancelled call; the status bar picker switches workspace;
+// the workspaces view opens a system prompt in a tab and saving it reaches the server; a
+// settings change reaches the server; a killed server is reported once with Show logs and
+// comes back.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -243,6 +246,65 @@ test('rewrite from the palette applies the typed instruction, and Undo restores 
   await s.screenshot('rewrite-undone');
 });
 
+test('a Fix with LLM lightbulb runs through the extension and applies the fix; Undo restores it', async () => {
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('shell-pipe-to-shell');
+  const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'Risky: runs a downloaded script' }).first();
+  await s.openProblem(row);
+  await until('the editor with the upload script', async () => (await s.editorText()).includes('curl -fsSL'));
+  await mock.script({
+    text: [
+      'Run the vendored installer instead of piping a download into a shell.',
+      '```python',
+      'def upload(path: str) -> None:',
+      '    subprocess.run(["sh", "scripts/install.sh"], check=True)',
+      '    print(f"uploading {path} with key id ending {AWS_ACCESS_KEY_ID[-4:]}")',
+      '```',
+      '',
+    ].join('\n'),
+    chunk: 8,
+  });
+  const fix = await s.quickFix(/^Fix with LLM: Risky: runs a downloaded script/);
+  await s.screenshot('llm-fix-lightbulb');
+  await fix.click();
+  await until('the fixed line in the editor', async () => (await s.editorText()).includes('subprocess.run(["sh", "scripts/install.sh"], check=True)'));
+  assert.ok(!(await s.editorText()).includes('curl -fsSL'));
+  await s.page.locator('.statusbar-item', { hasText: 'warden: fix applied' }).first().waitFor();
+  const body = (await mock.requests()).at(-1)?.body ?? '';
+  assert.ok(body.includes('Risky: runs a downloaded script'), 'the diagnostic was sent');
+  assert.ok(!body.includes(KEY), 'the key left the machine');
+  await s.screenshot('llm-fix-applied');
+  await s.page.locator('.editor-instance .view-lines').first().click();
+  await s.page.keyboard.press('Control+Z');
+  await until('the original line back', async () => (await s.editorText()).includes('curl -fsSL'));
+  await until('the tab to be clean again', async () => (await s.page.locator('.tabs-container .tab.active.dirty').count()) === 0);
+  await filter.fill('aws-access-key-id'); // as the next steps expect
+});
+
+test('a reply bringing in a malicious package asks first; Discard applies nothing', async () => {
+  await cursorOnTheKey();
+  await mock.script({
+    text: '```python\nimport tensorfllow\nAWS_ACCESS_KEY_ID = "__WARDEN_SECRET_1__"\n```\n',
+    chunk: 8,
+  });
+  await s.runCommand('Warden: Rewrite Selection with LLM');
+  const input = s.page.locator('.quick-input-widget input[type="text"]');
+  await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
+  await input.fill('import the model library');
+  await input.press('Enter');
+  // The server's window/showMessageRequest, shown by VS Code itself.
+  const question = s.notification(/The reply brings in a malicious package: tensorfllow/).first();
+  await question.waitFor();
+  await sleep(600); // let the toast finish fading in
+  await s.screenshot('llm-malicious-package-question');
+  await question.locator('.monaco-button', { hasText: 'Discard' }).first().click();
+  await s.notification(/warden: rewrite: nothing applied: .*Not applied: the user declined/).first().waitFor();
+  assert.ok(!(await s.editorText()).includes('import tensorfllow'), 'nothing was applied');
+  assert.equal(await s.page.locator('.tabs-container .tab.active.dirty').count(), 0);
+  await s.screenshot('llm-malicious-package-discarded');
+  await s.runCommand('Notifications: Clear All Notifications');
+});
+
 test('the quick fix replaces the key with an environment variable', async () => {
   const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
   await s.openProblem(row);
@@ -426,10 +488,19 @@ test('a settings change reaches the server through workspace/configuration', asy
   await sleep(1000); // the Settings editor writes after a short pause
   await s.page.keyboard.press('Escape');
   const view = await s.wardenView();
-  await view.locator('.monaco-list-row', { hasText: 'notes' }).first().click();
+  const notes = view.locator('.monaco-list-row', { hasText: 'notes' }).first();
+  await notes.click();
   await until('the prompt from settings on notes', async () => {
     const texts = await view.locator('.monaco-list-row', { hasText: 'System prompt' }).allInnerTexts();
-    return texts.some((t) => /from settings: Notes are plain text/.test(t));
+    if (texts.some((t) => /from settings: Notes are plain text/.test(t))) {
+      return true;
+    }
+    // The settings change refreshes the view (workspacesChanged); a click landing in that
+    // refresh can leave the row collapsed: expand it again.
+    if ((await notes.getAttribute('aria-expanded')) === 'false') {
+      await notes.click();
+    }
+    return false;
   });
   await s.screenshot('settings-reached-server');
 });
