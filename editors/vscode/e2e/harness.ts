@@ -1,0 +1,512 @@
+// End-to-end harness: runs code-server (real VS Code, from npm) with the packaged .vsix
+// installed, opens the fixture workspaces, and drives the workbench in Debian's Chromium
+// through playwright-core. Helpers for the command palette, quick picks, notifications,
+// the webview frames (trace viewer, explanation panel) and numbered screenshots; and the
+// scripted loopback LLM (warden-mock-llm) the LLM scenarios point warden at: started on
+// a free port, scripted and read over its HTTP hooks, stopped at the end.
+//
+// Environment (set by scripts/test-vscode.sh): CODE_SERVER, WARDEN_BIN, WARDEN_MOCK_LLM,
+// WARDEN_VSIX, E2E_WORK (scratch: fixtures, database, user data), E2E_OUT (screenshots,
+// logs), CHROMIUM (default /usr/bin/chromium).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import pw from 'playwright-core';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
+
+function env(name: string, fallback?: string): string {
+  const v = process.env[name] ?? fallback;
+  if (!v) {
+    throw new Error(`${name} is not set (scripts/test-vscode.sh sets it)`);
+  }
+  return v;
+}
+
+export const CODE_SERVER = env('CODE_SERVER');
+export const WARDEN_BIN = env('WARDEN_BIN');
+export const WARDEN_MOCK_LLM = env('WARDEN_MOCK_LLM');
+export const VSIX = env('WARDEN_VSIX');
+export const WORK = env('E2E_WORK');
+export const OUT = env('E2E_OUT');
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+
+export const FIXTURES = path.join(WORK, 'fixtures');
+export const WORKSPACE_FILE = path.join(WORK, 'fixtures.code-workspace');
+export const USER_DATA = path.join(WORK, 'user-data');
+const EXTENSIONS = path.join(WORK, 'extensions');
+
+let shot = 0;
+
+/** Spans recorded before the editor starts (the viewer's page size is 100). */
+export const HISTORY_SPANS = 110;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** One request the mock LLM received. */
+export interface Recorded {
+  path: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/** The reply to the next request (`{{target}}` expands to the code sent). */
+export interface Script {
+  text: string;
+  chunk?: number;
+  delayMs?: number;
+}
+
+/** `warden-mock-llm` on a free loopback port, started and stopped by the tests. */
+export class MockLlm {
+  readonly url: string;
+  private readonly proc: ChildProcess;
+  private readonly origin: string;
+
+  private constructor(proc: ChildProcess, url: string) {
+    this.proc = proc;
+    this.url = url;
+    this.origin = new URL(url).origin;
+  }
+
+  static async start(): Promise<MockLlm> {
+    const proc = spawn(WARDEN_MOCK_LLM, ['0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`warden-mock-llm printed no URL: ${out}`)), 10_000);
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      proc.once('error', reject);
+      proc.once('exit', (code) => reject(new Error(`warden-mock-llm exited (${code}): ${out}`)));
+    });
+    return new MockLlm(proc, url);
+  }
+
+  /** Queues the reply to the next request. */
+  async script(script: Script): Promise<void> {
+    const res = await fetch(`${this.origin}/_script`, { method: 'POST', body: JSON.stringify(script) });
+    if (!res.ok) {
+      throw new Error(`POST /_script: HTTP ${res.status}`);
+    }
+  }
+
+  /** Every request received so far, oldest first. */
+  async requests(): Promise<Recorded[]> {
+    const res = await fetch(`${this.origin}/_requests`);
+    return (await res.json()) as Recorded[];
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(5_000)]);
+  }
+}
+
+/** Settings pointing warden at the mock LLM. */
+export function llmSettings(mock: MockLlm): Record<string, unknown> {
+  return {
+    'warden.llm.provider': 'local',
+    'warden.llm.model': 'gpt-4o-mini',
+    'warden.llm.providers': { local: { api: 'openai', baseUrl: mock.url } },
+  };
+}
+
+/** Fixture workspaces as git repositories, user settings, the extension installed. */
+export function prepare(userSettings: Record<string, unknown> = {}): void {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(WORK, { recursive: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  execFileSync(path.join(REPO, 'scripts/fixtures.sh'), [FIXTURES], { stdio: 'ignore' });
+  fs.writeFileSync(
+    WORKSPACE_FILE,
+    JSON.stringify({ folders: ['alpha', 'beta', 'gamma', 'notes'].map((f) => ({ path: path.join(FIXTURES, f) })) }, null, 2),
+  );
+  // History from earlier sessions: one span per headless registration, more than one
+  // page of the trace viewer.
+  for (let i = 0; i < HISTORY_SPANS; i++) {
+    execFileSync(WARDEN_BIN, ['workspaces', path.join(FIXTURES, 'notes')], { env: codeServerEnv(), stdio: 'ignore' });
+  }
+  fs.mkdirSync(path.join(USER_DATA, 'User'), { recursive: true });
+  fs.writeFileSync(
+    path.join(USER_DATA, 'User/settings.json'),
+    JSON.stringify(
+      {
+        'security.workspace.trust.enabled': false,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.ignoreRecommendations': true,
+        'chat.disableAIFeatures': true,
+        'git.enabled': false,
+        'editor.minimap.enabled': false,
+        'window.commandCenter': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        ...userSettings,
+      },
+      null,
+      2,
+    ),
+  );
+  // warden.server.path is machine-scoped: in code-server (a remote window) such settings
+  // come from the remote machine's settings, not the browser user's.
+  fs.mkdirSync(path.join(USER_DATA, 'Machine'), { recursive: true });
+  fs.writeFileSync(
+    path.join(USER_DATA, 'Machine/settings.json'),
+    JSON.stringify(
+      { 'warden.server.path': WARDEN_BIN, 'warden.packages.osvPaths': [path.join(REPO, 'fixtures/osv')] },
+      null,
+      2,
+    ),
+  );
+  const out = execFileSync(
+    CODE_SERVER,
+    ['--user-data-dir', USER_DATA, '--extensions-dir', EXTENSIONS, '--install-extension', VSIX, '--force'],
+    { encoding: 'utf8', env: codeServerEnv() },
+  );
+  fs.writeFileSync(path.join(OUT, 'install-extension.log'), out);
+  if (!/successfully installed/i.test(out)) {
+    throw new Error(`installing ${VSIX} failed:\n${out}`);
+  }
+}
+
+function codeServerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    // The extension host, and so warden, inherit these.
+    WARDEN_DB: path.join(WORK, 'warden.db'),
+    WARDEN_LOG_FILE: path.join(OUT, 'warden.log'),
+    WARDEN_LOG: 'info',
+    XDG_CONFIG_HOME: path.join(WORK, 'config'),
+    XDG_DATA_HOME: path.join(WORK, 'data'),
+  };
+}
+
+export class Session {
+  server!: ChildProcess;
+  browser!: Browser;
+  page!: Page;
+  url = '';
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    const log = fs.openSync(path.join(OUT, 'code-server.log'), 'w');
+    const config = path.join(WORK, 'code-server.yaml');
+    fs.writeFileSync(config, 'auth: none\n');
+    this.server = spawn(
+      CODE_SERVER,
+      [
+        '--config', config,
+        '--auth', 'none',
+        '--bind-addr', `127.0.0.1:${port}`,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        '--user-data-dir', USER_DATA,
+        '--extensions-dir', EXTENSIONS,
+      ],
+      { env: codeServerEnv(), stdio: ['ignore', log, log] },
+    );
+    await waitForPort(port, 60_000);
+    this.browser = await pw.chromium.launch({
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+      ],
+    });
+    const context = await this.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    this.page = await context.newPage();
+    this.page.setDefaultTimeout(30_000);
+    // Errors of the workbench and the webviews, for when a step fails.
+    const consoleLog = path.join(OUT, 'browser-console.log');
+    this.page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') {
+        fs.appendFileSync(consoleLog, `${m.type()}: ${m.text()}\n`);
+      }
+    });
+    this.page.on('pageerror', (err) => fs.appendFileSync(consoleLog, `pageerror: ${err.message}\n`));
+    this.url = `http://127.0.0.1:${port}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}`;
+    await this.page.goto(this.url);
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await this.page.locator('.statusbar').waitFor();
+  }
+
+  async stop(): Promise<void> {
+    await this.browser?.close().catch(() => undefined);
+    if (this.server && this.server.exitCode === null) {
+      const exited = new Promise((r) => this.server.once('exit', r));
+      this.server.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (this.server.exitCode === null) {
+        this.server.kill('SIGKILL');
+      }
+    }
+  }
+
+  /** Saves `NN-name.png` in the output folder. */
+  async screenshot(name: string): Promise<string> {
+    shot += 1;
+    const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /** Runs a command from the palette by its title (exact match on the first item). */
+  async runCommand(title: string): Promise<void> {
+    const input = await this.openPalette();
+    await input.fill(`>${title}`);
+    const item = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    await item.waitFor();
+    await input.press('Enter');
+  }
+
+  async openPalette(): Promise<Locator> {
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    await this.page.keyboard.press('Escape');
+    await this.page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    return input;
+  }
+
+  /** Picks the quick pick row whose label is `label`. */
+  async pick(label: string | RegExp, timeout = 30_000): Promise<void> {
+    const row = this.page.locator('.quick-input-widget .monaco-list-row').filter({
+      has: this.page.locator('.label-name', { hasText: label }),
+    });
+    await row.first().waitFor({ timeout });
+    await row.first().click({ timeout });
+  }
+
+  /**
+   * Runs a command that asks with a quick pick and picks `label`. A webview that had focus
+   * can take it back just after the pick opens, which closes the pick: run it again then.
+   */
+  async runAndPick(title: string, label: string | RegExp): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        await this.pick(label, 5_000);
+        return;
+      } catch (err) {
+        if (attempt >= 2) {
+          throw err;
+        }
+      }
+    }
+  }
+
+  /**
+   * Opens a Problems row's file with the cursor on the problem: the row says where
+   * (`[Ln 4, Col 22]`); Go to Line puts the cursor there, where the fixes are asked for.
+   */
+  async openProblem(row: Locator): Promise<void> {
+    const where = /\[Ln (\d+), Col (\d+)\]/.exec(await row.innerText());
+    if (!where) {
+      throw new Error(`no position in the Problems row: ${await row.innerText()}`);
+    }
+    await row.dblclick();
+    await this.page.locator('.editor-instance .view-lines').first().waitFor();
+    // The editor takes focus a moment after the double click; Go to Line opened before
+    // that closes again (and is inert while it fades out): wait for the focus, then ask
+    // again if the box went away anyway.
+    await this.page.locator('.editor-instance .monaco-editor.focused').first().waitFor({ timeout: 10_000 }).catch(() => undefined);
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    for (let attempt = 0; ; attempt++) {
+      await this.page.keyboard.press('Control+G');
+      await input.waitFor({ state: 'visible' });
+      try {
+        await input.fill(`:${where[1]}:${Number(where[2]) + 1}`, { timeout: 3_000 });
+        await input.press('Enter', { timeout: 3_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 4) {
+          throw err;
+        }
+        await this.page.keyboard.press('Escape');
+        await sleep(500);
+      }
+    }
+    await this.page
+      .locator('.statusbar-item', { hasText: `Ln ${where[1]}, Col ${Number(where[2]) + 1}` })
+      .first()
+      .waitFor();
+  }
+
+  /** Opens the quick-fix menu at the cursor (Ctrl+.) and returns the row matching `title`. */
+  async quickFix(title: string | RegExp): Promise<Locator> {
+    const row = this.page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
+    // The key can land while focus is still coming back to the editor: ask again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await this.page.locator('.editor-instance .monaco-editor.focused').first().waitFor({ timeout: 5_000 }).catch(() => undefined);
+      await this.page.keyboard.press('Control+.');
+      try {
+        await row.waitFor({ timeout: 3_000 });
+        return row;
+      } catch {
+        await this.page.keyboard.press('Escape');
+      }
+    }
+    await row.waitFor({ timeout: 1_000 });
+    return row;
+  }
+
+  /** The Warden side bar's Workspaces view, opened from the activity bar if hidden. */
+  async wardenView(): Promise<Locator> {
+    const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /workspaces/i }) });
+    if (!(await view.isVisible())) {
+      await this.page.locator('.activitybar .action-item a[aria-label^="Warden"]').first().click();
+    }
+    await view.waitFor();
+    return view;
+  }
+
+  quickPickRows(): Locator {
+    return this.page.locator('.quick-input-widget .monaco-list-row');
+  }
+
+  /** The warden status bar entry (the one with the shield, or its error/restart forms). */
+  statusItem(): Locator {
+    return this.page.locator('.statusbar-item').filter({ has: this.page.locator('.codicon-shield') });
+  }
+
+  notification(text: string | RegExp): Locator {
+    return this.page.locator('.notification-toast, .notifications-center .notification-list-item', { hasText: text });
+  }
+
+  /** The frame of the trace viewer's webview (VS Code nests it in two iframes). */
+  traceFrame(timeoutMs = 30_000): Promise<Frame> {
+    return this.webviewFrame('#traces', 'the trace viewer', timeoutMs);
+  }
+
+  /** The frame of the explanation panel's webview. */
+  explainFrame(timeoutMs = 30_000): Promise<Frame> {
+    return this.webviewFrame('#explain', 'the explanation panel', timeoutMs);
+  }
+
+  private async webviewFrame(selector: string, what: string, timeoutMs: number): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const frame of this.page.frames()) {
+        try {
+          if (await frame.locator(selector).count()) {
+            return frame;
+          }
+        } catch {
+          // a frame navigating away; try the next
+        }
+      }
+      await sleep(250);
+    }
+    throw new Error(`the webview of ${what} did not appear`);
+  }
+
+  /** Text of the visible editor lines (non-breaking spaces turned back into spaces). */
+  async editorText(): Promise<string> {
+    const text = await this.page.locator('.editor-instance .view-lines').first().innerText();
+    return text.replace(/\u00a0/g, ' ');
+  }
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) {
+      return;
+    }
+    await sleep(200);
+  }
+  throw new Error(`code-server did not listen on ${port} within ${ms} ms`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function until<T>(what: string, check: () => Promise<T> | T, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) {
+        return v;
+      }
+    } catch (err) {
+      last = err;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Pids of the warden servers started under `root` (walks /proc; no matching by name). */
+export function wardenPids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      try {
+        if (fs.readlinkSync(`/proc/${child}/exe`) === fs.realpathSync(WARDEN_BIN)) {
+          out.push(child);
+        }
+      } catch {
+        // not ours to read, or gone
+      }
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}

@@ -1,0 +1,526 @@
+// End-to-end scenarios in real VS Code (code-server + Chromium), in order, one
+// screenshot per step under $E2E_OUT: warden starts and the status bar shows the active
+// workspace; Problems shows the planted AWS key; LLM actions against the scripted
+// loopback provider (warden-mock-llm): an explanation streams into the Markdown panel
+// with the key restored there while the provider only ever saw a placeholder, the same
+// request again is a response cache hit, closing the panel while it streams cancels, the
+// status bar and the Workspaces view show the tokens and cost, a rewrite from the palette
+// with a typed instruction changes the file and Undo restores it, a *Fix with LLM*
+// lightbulb applies its fix (Undo restores it), a reply bringing in a malicious package
+// asks through VS Code's own dialog and Discard applies nothing; the key's quick fix
+// replaces it with an environment variable on disk; the baseline fix (a server command
+// run through the extension) hides the GitHub token; the trace viewer shows spans as a
+// tree and a new scan live, pages to older spans, filters by kind, and shows guard
+// verdicts, cache hits and the cancelled call; the status bar picker switches workspace;
+// the workspaces view opens a system prompt in a tab and saving it reaches the server; a
+// settings change reaches the server; a killed server is reported once with Show logs and
+// comes back.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import {
+  FIXTURES,
+  HISTORY_SPANS,
+  llmSettings,
+  MockLlm,
+  prepare,
+  Session,
+  sleep,
+  until,
+  WARDEN_BIN,
+  wardenPids,
+  WORK,
+} from './harness.ts';
+
+const s = new Session();
+let mock: MockLlm;
+const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
+const KEY = 'AKIAQ3EGRB4XY7MNP2KD';
+
+before(async () => {
+  mock = await MockLlm.start();
+  prepare(llmSettings(mock));
+  await s.start();
+});
+
+afterEach(async (t) => {
+  if (!(t as { passed?: boolean }).passed && s.page) {
+    await s.screenshot(`failed-${t.name.replace(/\W+/g, '-').slice(0, 40)}`).catch(() => undefined);
+  }
+});
+
+after(async () => {
+  if (s.page) {
+    await s.screenshot('final').catch(() => undefined);
+  }
+  await s.stop();
+  await mock?.stop();
+});
+
+test('warden starts and the status bar shows the active workspace', async () => {
+  await s.statusItem().waitFor({ timeout: 60_000 });
+  await until('the status bar to name the active workspace', async () => (await s.statusItem().innerText()).includes('default'));
+  // The start-up scan publishes findings for files nobody opened.
+  await until('findings in the status bar counts', async () => /[1-9]/.test(await s.page.locator('#status\\.problems').innerText()));
+  await s.screenshot('workbench');
+});
+
+test('Problems shows the planted AWS key from the start-up scan', async () => {
+  await s.page.keyboard.press('Control+Shift+M');
+  const panel = s.page.locator('.markers-panel');
+  await panel.waitFor();
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('aws-access-key-id');
+  const row = panel.locator('.monaco-list-row', { hasText: 'AWS access key ID' });
+  await row.first().waitFor();
+  const file = panel.locator('.monaco-list-row', { hasText: '3.00_upload.py' });
+  await file.first().waitFor();
+  await s.screenshot('problems-secret');
+});
+
+/** Opens upload.py from Problems (still filtered to the AWS key) with the cursor on the key. */
+async function cursorOnTheKey(): Promise<void> {
+  if (!(await s.page.locator('.markers-panel').isVisible())) {
+    await s.page.keyboard.press('Control+Shift+M');
+  }
+  const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
+  await s.openProblem(row);
+  await until('the editor with the upload script', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID = "${KEY}"`));
+}
+
+test('explain streams into the Markdown panel; the key is restored there and never left', async () => {
+  await cursorOnTheKey();
+  const reply =
+    'The constant `AWS_ACCESS_KEY_ID` holds the access key __WARDEN_SECRET_1__, hard-coded in the script.\n\n' +
+    'Anyone who can read the repository can use it. Rotate it, then read it from the environment:\n\n' +
+    '```python\nimport os\nAWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]\n```\n';
+  // About 60 chunks, 150 ms apart: long enough to watch, even when the panel's webview
+  // takes a few seconds to load.
+  await mock.script({ text: reply, chunk: 5, delayMs: 150 });
+  const before = (await mock.requests()).length;
+  await s.runCommand('Warden: Explain with LLM');
+  const frame = await s.explainFrame();
+  const content = frame.locator('#explain');
+  const body = frame.locator('body');
+  // Watch it stream: several redraws while streaming, each longer than the last.
+  const seen: { updates: number; text: string }[] = [];
+  let midShot = false;
+  const deadline = Date.now() + 60_000;
+  while ((await body.getAttribute('data-state')) !== 'done') {
+    assert.ok(Date.now() < deadline, 'the explanation did not finish within 60 s');
+    if ((await body.getAttribute('data-state')) === 'streaming') {
+      const updates = Number(await content.getAttribute('data-updates'));
+      const text = await content.innerText();
+      if (text && (seen.length === 0 || seen[seen.length - 1].updates !== updates)) {
+        seen.push({ updates, text });
+      }
+      if (!midShot && seen.length >= 3) {
+        midShot = true;
+        await s.screenshot('explain-streaming');
+      }
+    }
+    await sleep(100);
+  }
+  const redraws = await content.getAttribute('data-updates');
+  assert.ok(seen.length >= 3, `only ${seen.length} states seen while streaming (${redraws} redraws in all)`);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].text.length >= seen[i - 1].text.length, `update ${i} is shorter than the one before`);
+  }
+  assert.ok(!seen[0].text.includes('Rotate it'), `the first state seen was already whole: ${seen[0].text}`);
+  const shown = await content.innerText();
+  assert.ok(shown.includes(`holds the access key ${KEY}, hard-coded`), `the key is restored in the panel: ${shown}`);
+  assert.ok(shown.includes('Rotate it'), shown);
+  assert.ok(await content.locator('pre code').count(), 'the code block is rendered as code');
+  const status = await frame.locator('#status').innerText();
+  assert.match(status, /^local\/gpt-4o-mini · \d+→\d+ tokens · \$0\.\d+ · \d+ ms$/);
+  assert.match(await frame.locator('#title').innerText(), /^Explain: 3\.00_upload\.py, the definition or line at line 4$/);
+
+  // The provider got the placeholder, never the key.
+  const sent = await mock.requests();
+  assert.equal(sent.length, before + 1, 'one request reached the provider');
+  const last = sent[sent.length - 1];
+  assert.match(last.path, /\/chat\/completions$/);
+  assert.ok(!last.body.includes(KEY), 'the key left the machine');
+  assert.ok(last.body.includes('__WARDEN_SECRET_1__'), 'the placeholder was sent instead');
+  assert.ok(last.body.includes('gpt-4o-mini'));
+  await s.screenshot('explain-done');
+});
+
+test('the same explanation again is a response cache hit: nothing is sent', async () => {
+  const frame = await s.explainFrame();
+  const first = await frame.locator('#explain').getAttribute('data-request-id');
+  const before = (await mock.requests()).length;
+  await cursorOnTheKey();
+  await s.runCommand('Warden: Explain with LLM');
+  await until('a new, finished explanation', async () =>
+    (await frame.locator('#explain').getAttribute('data-request-id')) !== first &&
+    (await frame.locator('body').getAttribute('data-state')) === 'done',
+  );
+  assert.equal(await frame.locator('body').getAttribute('data-cached'), 'true');
+  assert.match(await frame.locator('#status').innerText(), /· response cache hit ·/);
+  assert.ok((await frame.locator('#explain').innerText()).includes(KEY));
+  assert.equal((await mock.requests()).length, before, 'nothing reached the provider');
+  await s.screenshot('explain-cache-hit');
+});
+
+test('closing the panel while the reply streams cancels the request', async () => {
+  await cursorOnTheKey();
+  // Lines 7-9 (the function): a different prompt, so not from the cache.
+  await s.page.keyboard.press('Control+G');
+  const go = s.page.locator('.quick-input-widget input[type="text"]');
+  await go.fill(':8');
+  await go.press('Enter');
+  await mock.script({ text: 'slow '.repeat(300), chunk: 3, delayMs: 100 });
+  const before = (await mock.requests()).length;
+  await s.runCommand('Warden: Explain with LLM');
+  const frame = await s.explainFrame();
+  await until('the slow reply to stream', async () =>
+    (await frame.locator('body').getAttribute('data-state')) === 'streaming' &&
+    (await frame.locator('#title').innerText()).includes('line 8'),
+  );
+  assert.equal((await mock.requests()).length, before + 1);
+  await s.screenshot('explain-slow-streaming');
+  const tab = s.page.locator('.tabs-container .tab', { hasText: 'warden: explain' }).first();
+  await tab.hover();
+  await tab.locator('.tab-actions .action-label').first().click();
+  await s.page.locator('.statusbar-item', { hasText: 'warden: explain cancelled' }).first().waitFor({ timeout: 10_000 });
+  assert.equal(await s.page.locator('.tabs-container .tab', { hasText: 'warden: explain' }).count(), 0, 'the panel is closed');
+  await s.screenshot('explain-closed-cancelled');
+});
+
+test('the status bar and the Workspaces view show the tokens and cost', async () => {
+  await until('tokens and cost in the status bar', async () => /\b\d+(\.\d)?k? tok · \$0\.\d+/.test(await s.statusItem().innerText()));
+  const text = (await s.statusItem().innerText()).trim();
+  assert.match(text, /default/, text);
+  await s.screenshot('status-bar-usage');
+
+  const view = await s.wardenView();
+  const alpha = view.locator('.monaco-list-row', { hasText: 'alpha' }).first();
+  await alpha.click();
+  const usage = view.locator('.monaco-list-row', { hasText: 'LLM usage' }).first();
+  await usage.waitFor();
+  // Two answered requests (one from the cache) and the cancelled one, which the server
+  // may record just after it answered: ask again until it is there.
+  await until('the usage of alpha', async () => {
+    if (/3 requests · [\d.]+k? tokens · \$0\.\d+ · cache 33%/.test(await usage.innerText())) {
+      return true;
+    }
+    await s.runCommand('Warden: Refresh Workspaces');
+    await sleep(500);
+    return false;
+  });
+  await s.screenshot('workspaces-view-usage');
+  await alpha.click(); // collapsed again, as later steps expect
+});
+
+test('rewrite from the palette applies the typed instruction, and Undo restores the file', async () => {
+  await cursorOnTheKey();
+  const original = fs.readFileSync(uploadPy, 'utf8');
+  await mock.script({
+    text: 'Added a type annotation.\n```python\nAWS_ACCESS_KEY_ID: str = "__WARDEN_SECRET_1__"\n```\n',
+    chunk: 4,
+  });
+  await s.runCommand('Warden: Rewrite Selection with LLM');
+  const input = s.page.locator('.quick-input-widget input[type="text"]');
+  await input.waitFor({ state: 'visible' });
+  await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
+  await input.fill('add a type annotation');
+  await s.screenshot('rewrite-instruction');
+  await input.press('Enter');
+  await until('the rewritten line in the editor', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID: str = "${KEY}"`));
+  await s.page.locator('.statusbar-item', { hasText: 'warden: rewrite applied' }).first().waitFor();
+  const body = (await mock.requests()).at(-1)?.body ?? '';
+  assert.ok(body.includes('add a type annotation'), 'the instruction was sent');
+  assert.ok(!body.includes(KEY), 'the key left the machine');
+  assert.equal(fs.readFileSync(uploadPy, 'utf8'), original, 'not saved: only the editor changed');
+  await s.screenshot('rewrite-applied');
+
+  await s.page.locator('.editor-instance .view-lines').first().click();
+  await s.page.keyboard.press('Control+Z');
+  await until('the original line back', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID = "${KEY}"`));
+  assert.ok(!(await s.editorText()).includes('AWS_ACCESS_KEY_ID: str'));
+  await until('the tab to be clean again', async () => (await s.page.locator('.tabs-container .tab.active.dirty').count()) === 0);
+  await s.screenshot('rewrite-undone');
+});
+
+test('a Fix with LLM lightbulb runs through the extension and applies the fix; Undo restores it', async () => {
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('shell-pipe-to-shell');
+  const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'Risky: runs a downloaded script' }).first();
+  await s.openProblem(row);
+  await until('the editor with the upload script', async () => (await s.editorText()).includes('curl -fsSL'));
+  await mock.script({
+    text: [
+      'Run the vendored installer instead of piping a download into a shell.',
+      '```python',
+      'def upload(path: str) -> None:',
+      '    subprocess.run(["sh", "scripts/install.sh"], check=True)',
+      '    print(f"uploading {path} with key id ending {AWS_ACCESS_KEY_ID[-4:]}")',
+      '```',
+      '',
+    ].join('\n'),
+    chunk: 8,
+  });
+  const fix = await s.quickFix(/^Fix with LLM: Risky: runs a downloaded script/);
+  await s.screenshot('llm-fix-lightbulb');
+  await fix.click();
+  await until('the fixed line in the editor', async () => (await s.editorText()).includes('subprocess.run(["sh", "scripts/install.sh"], check=True)'));
+  assert.ok(!(await s.editorText()).includes('curl -fsSL'));
+  await s.page.locator('.statusbar-item', { hasText: 'warden: fix applied' }).first().waitFor();
+  const body = (await mock.requests()).at(-1)?.body ?? '';
+  assert.ok(body.includes('Risky: runs a downloaded script'), 'the diagnostic was sent');
+  assert.ok(!body.includes(KEY), 'the key left the machine');
+  await s.screenshot('llm-fix-applied');
+  await s.page.locator('.editor-instance .view-lines').first().click();
+  await s.page.keyboard.press('Control+Z');
+  await until('the original line back', async () => (await s.editorText()).includes('curl -fsSL'));
+  await until('the tab to be clean again', async () => (await s.page.locator('.tabs-container .tab.active.dirty').count()) === 0);
+  await filter.fill('aws-access-key-id'); // as the next steps expect
+});
+
+test('a reply bringing in a malicious package asks first; Discard applies nothing', async () => {
+  await cursorOnTheKey();
+  await mock.script({
+    text: '```python\nimport tensorfllow\nAWS_ACCESS_KEY_ID = "__WARDEN_SECRET_1__"\n```\n',
+    chunk: 8,
+  });
+  await s.runCommand('Warden: Rewrite Selection with LLM');
+  const input = s.page.locator('.quick-input-widget input[type="text"]');
+  await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
+  await input.fill('import the model library');
+  await input.press('Enter');
+  // The server's window/showMessageRequest, shown by VS Code itself.
+  const question = s.notification(/The reply brings in a malicious package: tensorfllow/).first();
+  await question.waitFor();
+  await sleep(600); // let the toast finish fading in
+  await s.screenshot('llm-malicious-package-question');
+  await question.locator('.monaco-button', { hasText: 'Discard' }).first().click();
+  await s.notification(/warden: rewrite: nothing applied: .*Not applied: the user declined/).first().waitFor();
+  assert.ok(!(await s.editorText()).includes('import tensorfllow'), 'nothing was applied');
+  assert.equal(await s.page.locator('.tabs-container .tab.active.dirty').count(), 0);
+  await s.screenshot('llm-malicious-package-discarded');
+  await s.runCommand('Notifications: Clear All Notifications');
+});
+
+test('the quick fix replaces the key with an environment variable', async () => {
+  const row = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).first();
+  await s.openProblem(row);
+  await until('the editor with the upload script', async () => (await s.editorText()).includes('AWS_ACCESS_KEY_ID = "AKIA'));
+  const fix = await s.quickFix('Replace with environment variable AWS_ACCESS_KEY_ID');
+  // The server's LLM actions are lightbulbs too.
+  await s.page.locator('.action-widget .monaco-list-row', { hasText: 'Fix with LLM: ' }).first().waitFor();
+  await s.screenshot('quick-fix-menu');
+  await fix.click();
+  await until('the edit in the editor', async () => (await s.editorText()).includes('os.environ["AWS_ACCESS_KEY_ID"]'));
+  await s.page.keyboard.press('Control+S');
+  await until('the fix saved to disk', () => fs.readFileSync(uploadPy, 'utf8').includes('os.environ["AWS_ACCESS_KEY_ID"]'));
+  const text = fs.readFileSync(uploadPy, 'utf8');
+  assert.ok(!text.includes('AKIAQ3EGRB4XY7MNP2KD'), 'the key is gone from the file');
+  assert.match(text, /^import os$/m, 'import os was added');
+  await until('the finding to leave Problems', async () =>
+    (await s.page.locator('.markers-panel .monaco-list-row', { hasText: 'AWS access key ID' }).count()) === 0,
+  );
+  await s.screenshot('quick-fix-applied');
+  // The panel's filter is shared with the Output view, which a later step reads.
+  await s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first().fill('');
+});
+
+test('the baseline fix runs its command through the extension and hides the finding', async () => {
+  const panel = s.page.locator('.markers-panel');
+  await s.page.keyboard.press('Control+Shift+M');
+  await panel.waitFor();
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('github-pat');
+  const row = panel.locator('.monaco-list-row', { hasText: 'GitHub personal access token' }).first();
+  await s.openProblem(row);
+  await until('the editor with beta/src/config.js', async () => (await s.editorText()).includes('ghp_'));
+  const fix = await s.quickFix(/github-pat to the baseline/);
+  await s.screenshot('baseline-fix-menu');
+  await fix.click();
+  const baseline = path.join(FIXTURES, 'beta/.warden-baseline.json');
+  const entry = await until('the baseline file', () => {
+    const json = fs.existsSync(baseline) ? JSON.parse(fs.readFileSync(baseline, 'utf8')) : undefined;
+    return json?.findings?.find((f: { rule: string }) => f.rule === 'github-pat');
+  });
+  assert.equal(entry.path, 'src/config.js');
+  assert.match(entry.hash, /^[0-9a-f]{64}$/);
+  assert.ok(!fs.readFileSync(baseline, 'utf8').includes('ghp_'), 'the baseline never holds the secret');
+  await until('the finding to leave Problems', async () =>
+    (await panel.locator('.monaco-list-row', { hasText: 'GitHub personal access token' }).count()) === 0,
+  );
+  await s.screenshot('baseline-applied');
+  await filter.fill('');
+});
+
+test('the trace viewer shows spans as a tree and follows a new scan live', async () => {
+  await s.runCommand('Warden: Open Trace Viewer');
+  const frame = await s.traceFrame();
+  const scanRows = frame.locator('.span-row[data-name="workspace.scan"]');
+  await until('scan spans in the viewer', async () => (await scanRows.count()) > 0);
+  // Trees: every child row sits in a section headed by its root.
+  const sections = await frame.locator('section.trace').count();
+  assert.ok(sections > 0);
+  await s.screenshot('trace-viewer');
+
+  const root = frame.locator('.span-row.root').first();
+  await root.click();
+  await frame.locator('.details pre').first().waitFor();
+  await s.screenshot('trace-viewer-details');
+
+  const before = await frame.locator('.span-row[data-name="warden.scan.workspace"]').count();
+  await s.runAndPick('Warden: Scan Workspace', 'alpha');
+  await until('the new command span, live', async () =>
+    (await frame.locator('.span-row[data-name="warden.scan.workspace"]').count()) > before,
+  );
+  await s.notification(/warden: scanned alpha/).first().waitFor({ timeout: 30_000 });
+  // The scan's own span finishes under the command span.
+  const command = frame.locator('section.trace', { has: frame.locator('.span-row.root[data-name="warden.scan.workspace"]') }).first();
+  await until('the scan span inside the command tree, finished', async () => {
+    const row = command.locator('.span-row[data-name="workspace.scan"]');
+    return (await row.count()) > 0 && !(await row.first().locator('.bar.running').count());
+  });
+  await s.screenshot('trace-viewer-live-scan');
+  await s.runCommand('Notifications: Clear All Notifications');
+});
+
+test('the trace viewer pages to older spans and filters by kind', async () => {
+  const frame = await s.traceFrame();
+  const more = frame.locator('#more');
+  await more.waitFor({ state: 'visible' });
+  const rows = frame.locator('.span-row');
+  const firstPage = await rows.count(); // one page of 100, plus spans that arrived live
+  await more.click();
+  await frame.locator('#end', { hasText: 'All spans loaded.' }).waitFor();
+  const all = await rows.count();
+  assert.ok(all > firstPage && all >= HISTORY_SPANS, `${all} rows after paging (first page ${firstPage})`);
+  await s.screenshot('trace-viewer-paged');
+
+  await frame.locator('#kind').selectOption('scan');
+  await until('only scan spans', async () => {
+    const kinds = await frame.locator('.span-row .kind').allInnerTexts();
+    return kinds.length > 0 && kinds.every((k) => k === 'scan');
+  });
+  await s.screenshot('trace-viewer-filtered');
+  await frame.locator('#kind').selectOption('');
+});
+
+test('the trace viewer shows guard verdicts, response cache hits and the cancelled call', async () => {
+  const frame = await s.traceFrame();
+  await frame.locator('#kind').selectOption('guard');
+  await until('only guard spans', async () => {
+    const kinds = await frame.locator('.span-row .kind').allInnerTexts();
+    return kinds.length > 0 && kinds.every((k) => k === 'guard');
+  });
+  const redact = frame.locator('.span-row[data-name="guard.redact"] .note', { hasText: 'secretsRedacted 1' });
+  await redact.first().waitFor();
+  await frame.locator('.span-row[data-name="guard.exclude"] .note', { hasText: 'allowed' }).first().waitFor();
+  await s.screenshot('trace-viewer-guards');
+
+  await frame.locator('#kind').selectOption('llm');
+  await frame.locator('.span-row .note.cache-hit', { hasText: 'response cache hit' }).first().waitFor();
+  await frame.locator('.span-row .badge.cancelled').first().waitFor();
+  assert.ok((await frame.locator('.span-row .kind', { hasText: 'llm' }).count()) >= 3, 'the llm spans of every request');
+  await s.screenshot('trace-viewer-llm');
+  await frame.locator('#kind').selectOption('');
+});
+
+test('the status bar picker switches the active workspace', async () => {
+  await s.statusItem().click();
+  await s.quickPickRows().filter({ hasText: 'beta' }).first().waitFor();
+  const labels = await s.quickPickRows().allInnerTexts();
+  for (const name of ['alpha', 'beta', 'gamma', 'notes', 'default']) {
+    assert.ok(labels.some((l) => l.includes(name)), `${name} in the picker: ${labels.join(' | ')}`);
+  }
+  await s.screenshot('workspace-picker');
+  await s.pick('beta');
+  await until('beta in the status bar', async () => (await s.statusItem().innerText()).includes('beta'));
+  await s.screenshot('workspace-switched');
+});
+
+test('the workspaces view edits a system prompt in a tab and saves it through the server', async () => {
+  const view = await s.wardenView();
+  const alpha = view.locator('.monaco-list-row', { hasText: 'alpha' }).first();
+  await alpha.waitFor();
+  await alpha.click();
+  const prompt = view.locator('.monaco-list-row', { hasText: 'System prompt' }).first();
+  await prompt.waitFor();
+  assert.match(await prompt.innerText(), /from \.warden\.toml/);
+  await prompt.click();
+  await until('the prompt tab', async () => (await s.editorText()).includes('You review data-processing scripts'));
+  await s.screenshot('system-prompt-tab');
+
+  await s.page.locator('.editor-instance .view-lines').first().click();
+  await s.page.keyboard.press('Control+A');
+  await s.page.keyboard.type('Keep scripts small; explain every risk first.');
+  await s.page.keyboard.press('Control+S');
+  await until('the view to show the prompt set by command', async () =>
+    /set by command: Keep scripts small/.test(await view.locator('.monaco-list-row', { hasText: 'System prompt' }).first().innerText()),
+  );
+  // The database has it too, as the headless CLI sees it.
+  const listed = execFileSync(WARDEN_BIN, ['workspaces', '--json'], {
+    env: { ...process.env, WARDEN_DB: path.join(WORK, 'warden.db') },
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name: string; systemPrompt: string | null; systemPromptSource: string | null })
+    .find((w) => w.name === 'alpha');
+  assert.equal(listed?.systemPrompt, 'Keep scripts small; explain every risk first.');
+  assert.equal(listed?.systemPromptSource, 'command');
+  await s.screenshot('system-prompt-saved');
+});
+
+test('a settings change reaches the server through workspace/configuration', async () => {
+  // Typed into the Settings editor: VS Code tells the extension, which notifies the
+  // server; the server pulls the section and reports the prompt of `notes` (which has no
+  // .warden.toml) as coming from settings.
+  await s.runCommand('Preferences: Open Settings (UI)');
+  await s.page.locator('.settings-editor').waitFor();
+  await s.page.keyboard.type('warden.systemPrompt');
+  const box = s.page.locator('.settings-editor .setting-item-contents textarea').first();
+  await box.waitFor();
+  await box.click();
+  await s.page.keyboard.type('Notes are plain text; never run them.');
+  await s.screenshot('settings-editor');
+  await sleep(1000); // the Settings editor writes after a short pause
+  await s.page.keyboard.press('Escape');
+  const view = await s.wardenView();
+  const notes = view.locator('.monaco-list-row', { hasText: 'notes' }).first();
+  await notes.click();
+  await until('the prompt from settings on notes', async () => {
+    const texts = await view.locator('.monaco-list-row', { hasText: 'System prompt' }).allInnerTexts();
+    if (texts.some((t) => /from settings: Notes are plain text/.test(t))) {
+      return true;
+    }
+    // The settings change refreshes the view (workspacesChanged); a click landing in that
+    // refresh can leave the row collapsed: expand it again.
+    if ((await notes.getAttribute('aria-expanded')) === 'false') {
+      await notes.click();
+    }
+    return false;
+  });
+  await s.screenshot('settings-reached-server');
+});
+
+test('a killed server is reported once with Show logs, and restarts', async () => {
+  const root = s.server.pid as number;
+  const pids = wardenPids(root);
+  assert.equal(pids.length, 1, `one warden under code-server: ${pids}`);
+  process.kill(pids[0], 'SIGKILL');
+  const toast = s.notification(/stopped unexpectedly/).first();
+  await toast.waitFor({ timeout: 30_000 });
+  assert.ok(await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Show logs' }).count(), 'a Show logs button');
+  await sleep(600); // let the toast finish fading in
+  await s.screenshot('server-crashed');
+  await until('a new server', () => wardenPids(root).some((p) => p !== pids[0]), 30_000);
+  await until('the status bar back to the active workspace', async () => (await s.statusItem().innerText()).includes('beta'));
+  await sleep(500);
+  assert.equal(await s.notification(/stopped unexpectedly/).count(), 1, 'one notification');
+  await toast.locator('.monaco-button', { hasText: 'Show logs' }).first().click();
+  await s.page.locator('.panel .viewpane-filter input').first().fill(''); // shared with Problems
+  await s.page.locator('.panel .view-line', { hasText: /warden\s+exited\s+\(signal\s+SIGKILL\)/ }).first().waitFor();
+  await s.screenshot('server-restarted-logs');
+});

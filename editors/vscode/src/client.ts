@@ -1,0 +1,128 @@
+// The language client for `warden lsp`: vscode-languageclient minus two built-in
+// features the extension does itself (server commands, registered with pickers and
+// present while the server is stopped; work-done progress, see progress.ts), the settings
+// section filtered to the server's keys for `initializationOptions`,
+// `workspace/configuration` and `workspace/didChangeConfiguration`, and crash handling
+// handed to the owner (ctx.ts) instead of the library's fixed restart policy.
+
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  type DynamicFeature,
+  ErrorAction,
+  type ErrorHandlerResult,
+  LanguageClient,
+  type LanguageClientOptions,
+  ResponseError,
+  RevealOutputChannelOn,
+  type StaticFeature,
+} from 'vscode-languageclient/node';
+import * as readline from 'node:readline';
+import { serverLogLine } from './serverLog.ts';
+import { toServerSection } from './settings.ts';
+
+export class WardenClient extends LanguageClient {
+  override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
+    const method = (feature as Partial<DynamicFeature<unknown>>).registrationType?.method;
+    if (method === 'workspace/executeCommand') {
+      return; // commands.ts registers every warden.* command
+    }
+    const state = feature.getState();
+    if (state.kind === 'window' && state.id === 'window/workDoneProgress/create') {
+      return; // progress.ts
+    }
+    super.registerFeature(feature);
+  }
+}
+
+export interface ClientSetup {
+  serverPath: string;
+  outputChannel: vscode.LogOutputChannel;
+  traceOutputChannel: vscode.LogOutputChannel;
+  /** Server keys (`trace.live`, ...) contributed by package.json. */
+  serverKeys: readonly string[];
+  /** Called when the server process goes away without being asked to. */
+  onUnexpectedClose: () => void;
+  /** Records how the process exited, for the crash message. */
+  onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The `warden` section for a scope, with only the keys the server knows. */
+export function serverSection(keys: readonly string[], scope?: vscode.Uri): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration('warden', scope);
+  return toServerSection(keys, (key) => config.get(key));
+}
+
+export function createClient(setup: ClientSetup): { client: WardenClient; isStopping: () => boolean } {
+  let stopping = false;
+  const serverOptions = async (): Promise<ChildProcess> => {
+    const child = spawn(setup.serverPath, ['lsp'], {
+      env: { WARDEN_LOG: 'info', ...process.env, ...setup.env },
+      stdio: 'pipe',
+    });
+    child.on('exit', (code, signal) => setup.onExit(code, signal));
+    // A binary that cannot be started surfaces as 'error' before any exit.
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err) => reject(err));
+    });
+    return child;
+  };
+
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+    outputChannel: setup.outputChannel,
+    traceOutputChannel: setup.traceOutputChannel,
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    stdioOptions: {
+      stdout: (input, channel) => lines(input, (l) => channel.info(l)),
+      stderr: (input, channel) =>
+        lines(input, (l) => {
+          const { level, text } = serverLogLine(l);
+          channel[level](`server: ${text}`);
+        }),
+    },
+    initializationOptions: () => serverSection(setup.serverKeys),
+    initializationFailedHandler: () => false,
+    errorHandler: {
+      error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+      closed: (): CloseHandlerResult => {
+        if (!stopping) {
+          setup.onUnexpectedClose();
+        }
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
+    middleware: {
+      workspace: {
+        configuration: async (params, token, next) => {
+          const defaults = await next(params, token);
+          if (defaults instanceof ResponseError) {
+            return defaults;
+          }
+          return params.items.map((item, i) =>
+            item.section === 'warden'
+              ? serverSection(setup.serverKeys, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
+              : (defaults as unknown[])[i],
+          );
+        },
+      },
+    },
+  };
+
+  const client = new WardenClient('warden', 'warden', serverOptions, clientOptions);
+  const originalStop = client.stop.bind(client);
+  client.stop = (timeout?: number) => {
+    stopping = true;
+    return originalStop(timeout);
+  };
+  return { client, isStopping: () => stopping };
+}
+
+function lines(input: NodeJS.ReadableStream, each: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', each);
+}

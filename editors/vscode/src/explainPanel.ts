@@ -1,0 +1,143 @@
+// The explanation panel: one webview tab ("warden: explain") showing the reply of the
+// current `warden.llm.explain` request as Markdown while it streams, then the final text
+// with its summary (model, tokens, cost, response cache hit, time). Closing the tab, or
+// its Cancel button, while the reply streams cancels the request. A new explanation
+// takes the tab over (cancelling one still streaming). Rendering happens in
+// webview/explainView.ts.
+
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { LlmStream } from './llmModel.ts';
+import type { ExplainFromWebview, ExplainToWebview } from './webview/messages.ts';
+
+export class ExplainPanel implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private stream: LlmStream | undefined;
+  private ready = false;
+  private scheduled: NodeJS.Timeout | undefined;
+  private readonly extensionUri: vscode.Uri;
+  /** Asks the server to cancel a request (the runner's cancel). */
+  private readonly cancel: (requestId: string) => void;
+
+  constructor(extensionUri: vscode.Uri, cancel: (requestId: string) => void) {
+    this.extensionUri = extensionUri;
+    this.cancel = cancel;
+  }
+
+  /** Shows `stream` in the panel (opened beside the editor if needed). */
+  show(stream: LlmStream): void {
+    const previous = this.stream;
+    if (previous && previous !== stream && previous.running) {
+      this.cancel(previous.requestId);
+    }
+    this.stream = stream;
+    if (!this.panel) {
+      this.open();
+    } else {
+      this.panel.reveal(vscode.ViewColumn.Beside, true);
+    }
+    this.update();
+  }
+
+  /** The stream changed (a chunk, the end): redraw soon. */
+  update(stream?: LlmStream): void {
+    if (stream && stream !== this.stream) {
+      return;
+    }
+    if (this.scheduled) {
+      return;
+    }
+    // At most one redraw per 30 ms; every chunk still lands in the text.
+    this.scheduled = setTimeout(() => {
+      this.scheduled = undefined;
+      this.post();
+    }, 30);
+  }
+
+  private post(): void {
+    const s = this.stream;
+    if (!this.panel || !this.ready || !s) {
+      return;
+    }
+    this.panel.title = `warden: ${s.action}${s.running ? ' …' : ''}`;
+    const m: ExplainToWebview = {
+      type: 'update',
+      requestId: s.requestId,
+      title: `${capitalize(s.action)}: ${s.subject}`,
+      markdown: s.text,
+      state: s.state,
+      status: s.status(),
+      chunks: s.chunks,
+      cached: s.result?.cached ?? false,
+    };
+    void this.panel.webview.postMessage(m);
+  }
+
+  private open(): void {
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
+    const panel = vscode.window.createWebviewPanel(
+      'warden.explain',
+      'warden: explain',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media, dist] },
+    );
+    panel.iconPath = vscode.Uri.joinPath(media, 'warden.svg');
+    panel.webview.html = html(panel.webview, media, dist);
+    panel.webview.onDidReceiveMessage((m: ExplainFromWebview) => {
+      if (m.type === 'ready') {
+        this.ready = true;
+        this.post();
+      } else if (m.type === 'cancel' && this.stream?.running) {
+        this.cancel(this.stream.requestId);
+      }
+    });
+    panel.onDidDispose(() => {
+      this.panel = undefined;
+      this.ready = false;
+      const s = this.stream;
+      this.stream = undefined;
+      if (s?.running) {
+        this.cancel(s.requestId); // closing the tab while it streams cancels
+      }
+    });
+    this.panel = panel;
+  }
+
+  dispose(): void {
+    if (this.scheduled) {
+      clearTimeout(this.scheduled);
+    }
+    this.panel?.dispose();
+  }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function html(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): string {
+  const nonce = randomBytes(16).toString('hex');
+  const css = webview.asWebviewUri(vscode.Uri.joinPath(media, 'explainView.css'));
+  const js = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'explainView.js'));
+  // No remote content: images and links to other origins are not loaded.
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; img-src ${webview.cspSource} data:; script-src 'nonce-${nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${css}">
+<title>warden: explain</title>
+</head>
+<body data-state="waiting">
+<header>
+  <h1 id="title"></h1>
+  <button id="cancel" title="Stop the reply (closing this tab does too)">Cancel</button>
+</header>
+<main id="explain" class="markdown-body" aria-live="polite" data-updates="0"></main>
+<footer id="status" class="status"></footer>
+<script nonce="${nonce}" src="${js}"></script>
+</body>
+</html>`;
+}

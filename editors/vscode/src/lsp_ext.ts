@@ -1,0 +1,422 @@
+// The warden protocol extensions, typed: every `warden.*` command id with its argument
+// and result, every `warden/*` request and notification. Mirrors
+// `server/lsp/src/lsp_ext.rs` (a unit test fails when a name there is missing here) and
+// is documented in `server/docs/protocol.md`.
+//
+// Only method-name strings and types live here, so pure modules and tests can import it
+// without VS Code; `client.ts` turns them into typed requests.
+
+// ---- Commands (`workspace/executeCommand`, one JSON object argument) ----
+
+export const CMD_WORKSPACE_LIST = 'warden.workspace.list';
+export const CMD_WORKSPACE_ACTIVATE = 'warden.workspace.activate';
+export const CMD_WORKSPACE_RENAME = 'warden.workspace.rename';
+export const CMD_WORKSPACE_ARCHIVE = 'warden.workspace.archive';
+export const CMD_WORKSPACE_RESTORE = 'warden.workspace.restore';
+export const CMD_WORKSPACE_DELETE = 'warden.workspace.delete';
+export const CMD_WORKSPACE_SET_SYSTEM_PROMPT = 'warden.workspace.setSystemPrompt';
+export const CMD_WORKSPACE_SHOW_SYSTEM_PROMPT = 'warden.workspace.showSystemPrompt';
+export const CMD_SCAN_WORKSPACE = 'warden.scan.workspace';
+export const CMD_SECRETS_ADD_TO_BASELINE = 'warden.secrets.addToBaseline';
+export const CMD_LLM_EXPLAIN = 'warden.llm.explain';
+export const CMD_LLM_FIX = 'warden.llm.fix';
+export const CMD_LLM_REWRITE = 'warden.llm.rewrite';
+export const CMD_LLM_DOCSTRING = 'warden.llm.docstring';
+export const CMD_LLM_TESTS = 'warden.llm.tests';
+export const CMD_LLM_CANCEL = 'warden.llm.cancel';
+
+/** Argument and result of each server command. */
+export interface ServerCommands {
+  [CMD_WORKSPACE_LIST]: { args: Record<string, never>; result: WorkspaceInfo[] };
+  [CMD_WORKSPACE_ACTIVATE]: { args: { name: string }; result: WorkspaceInfo };
+  [CMD_WORKSPACE_RENAME]: { args: { name: string; newName: string }; result: WorkspaceInfo };
+  [CMD_WORKSPACE_ARCHIVE]: { args: { name: string }; result: WorkspaceInfo };
+  [CMD_WORKSPACE_RESTORE]: { args: { name: string }; result: WorkspaceInfo };
+  [CMD_WORKSPACE_DELETE]: { args: { name: string; confirm: true }; result: { deleted: string } };
+  [CMD_WORKSPACE_SET_SYSTEM_PROMPT]: {
+    args: { name: string; prompt: string | null };
+    result: SystemPromptResult;
+  };
+  [CMD_WORKSPACE_SHOW_SYSTEM_PROMPT]: { args: { name: string }; result: SystemPromptResult };
+  [CMD_SCAN_WORKSPACE]: { args: { workspace?: string }; result: ScanStarted };
+  [CMD_SECRETS_ADD_TO_BASELINE]: {
+    args: { uri: string; rule: string; fingerprint: string };
+    result: { baseline: string; added: boolean; rule: string };
+  };
+  [CMD_LLM_EXPLAIN]: { args: LlmArgs; result: LlmResult };
+  [CMD_LLM_FIX]: { args: LlmArgs; result: LlmResult };
+  [CMD_LLM_REWRITE]: { args: LlmArgs; result: LlmResult };
+  [CMD_LLM_DOCSTRING]: { args: LlmArgs; result: LlmResult };
+  [CMD_LLM_TESTS]: { args: LlmArgs; result: LlmResult };
+  [CMD_LLM_CANCEL]: { args: { requestId: string }; result: { cancelled: boolean } };
+}
+
+export type ServerCommand = keyof ServerCommands;
+
+/** Every command the server executes (its `executeCommandProvider.commands`). */
+export const COMMANDS: readonly ServerCommand[] = [
+  CMD_WORKSPACE_LIST,
+  CMD_WORKSPACE_ACTIVATE,
+  CMD_WORKSPACE_RENAME,
+  CMD_WORKSPACE_ARCHIVE,
+  CMD_WORKSPACE_RESTORE,
+  CMD_WORKSPACE_DELETE,
+  CMD_WORKSPACE_SET_SYSTEM_PROMPT,
+  CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
+  CMD_SCAN_WORKSPACE,
+  CMD_SECRETS_ADD_TO_BASELINE,
+  CMD_LLM_EXPLAIN,
+  CMD_LLM_FIX,
+  CMD_LLM_REWRITE,
+  CMD_LLM_DOCSTRING,
+  CMD_LLM_TESTS,
+  CMD_LLM_CANCEL,
+];
+
+/** The LLM actions (every `warden.llm.*` command but cancel). */
+export type LlmCommand =
+  | typeof CMD_LLM_EXPLAIN
+  | typeof CMD_LLM_FIX
+  | typeof CMD_LLM_REWRITE
+  | typeof CMD_LLM_DOCSTRING
+  | typeof CMD_LLM_TESTS;
+
+export const LLM_COMMANDS: readonly LlmCommand[] = [
+  CMD_LLM_EXPLAIN,
+  CMD_LLM_FIX,
+  CMD_LLM_REWRITE,
+  CMD_LLM_DOCSTRING,
+  CMD_LLM_TESTS,
+];
+
+/**
+ * Arguments of the LLM actions; which fields each needs is in protocol.md's *LLM
+ * actions*: `range` (explain, rewrite: required and non-empty, tests), `position`
+ * (docstring), `diagnostic` (fix, any source), `instruction` (rewrite).
+ */
+export interface LlmArgs {
+  uri: string;
+  range?: Range;
+  position?: Position;
+  /** An LSP `Diagnostic`, as the client has it. */
+  diagnostic?: unknown;
+  instruction?: string;
+  /** Chosen by the client to match `warden/llmChunk` and for `warden.llm.cancel`. */
+  requestId?: string;
+}
+
+/** Result of an LLM action. */
+export interface LlmResult {
+  requestId: string;
+  /** The whole reply as Markdown, secrets restored. */
+  text: string;
+  /** Answered from the response cache (nothing was sent). */
+  cached: boolean;
+  provider: string;
+  model: string;
+  tokens: Tokens;
+  costUsd: number;
+  /** For edits: whether the editor applied the edit; null for explain. */
+  applied: boolean | null;
+  /** Why an edit was not applied, or what the user was warned about. */
+  message: string | null;
+  /** Context the token budget left out. */
+  dropped: string[];
+}
+
+export type PromptSource = 'command' | 'file' | 'settings';
+
+export interface SystemPromptResult {
+  name: string;
+  prompt: string | null;
+  source: PromptSource | null;
+}
+
+export interface ScanStarted {
+  workspace: string;
+  progressToken: string | number;
+}
+
+// ---- Requests ----
+
+export const REQ_WORKSPACES = 'warden/workspaces';
+export const REQ_WORKSPACE_FOR = 'warden/workspaceFor';
+export const REQ_FINDINGS = 'warden/findings';
+export const REQ_TRACES = 'warden/traces';
+export const REQ_SNAPSHOT = 'warden/snapshot';
+export const REQ_USAGE = 'warden/usage';
+export const REQ_INTERACTIONS = 'warden/interactions';
+/** Test hooks, registered by the server only when `WARDEN_DEBUG_HOOKS=1`. */
+export const REQ_DEBUG_PANIC = 'warden/debug/panic';
+export const REQ_DEBUG_DOCUMENT = 'warden/debug/document';
+export const REQ_DEBUG_HOLD = 'warden/debug/hold';
+
+/** Params and result of each request. */
+export interface ServerRequests {
+  [REQ_WORKSPACES]: { params: Record<string, never>; result: WorkspaceInfo[] };
+  [REQ_WORKSPACE_FOR]: { params: { uri: string }; result: WorkspaceInfo };
+  [REQ_FINDINGS]: { params: FindingsParams; result: { findings: FindingInfo[] } };
+  [REQ_TRACES]: { params: TracesParams; result: TracesResult };
+  [REQ_SNAPSHOT]: { params: { workspace?: string; maxTokens?: number }; result: SnapshotResult };
+  [REQ_USAGE]: { params: UsageParams; result: UsageResult };
+  [REQ_INTERACTIONS]: { params: InteractionsParams; result: InteractionsResult };
+  [REQ_DEBUG_PANIC]: { params: Record<string, never>; result: null };
+  [REQ_DEBUG_DOCUMENT]: {
+    params: { uri: string };
+    result: { version: number; languageId: string; text: string };
+  };
+  [REQ_DEBUG_HOLD]: { params: { ms: number }; result: null };
+}
+
+export type ServerRequest = keyof ServerRequests;
+
+export interface WorkspaceInfo {
+  /** Unique; the repository directory name, "-2", "-3"... on collision. */
+  name: string;
+  /** Repository root (or plain folder); null for "default". */
+  root: string | null;
+  remote: string | null;
+  branch: string | null;
+  head: string | null;
+  /** Files outside every folder belong here (one per server). */
+  active: boolean;
+  archived: boolean;
+  /** A folder of it is open in this editor session. */
+  open: boolean;
+  systemPrompt: string | null;
+  systemPromptSource: PromptSource | null;
+  createdAt: string;
+}
+
+export type FindingKind = 'secret' | 'shell' | 'syntax' | 'package';
+
+export interface FindingsParams {
+  workspace?: string;
+  kind?: FindingKind;
+}
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export interface FindingInfo {
+  uri: string;
+  path: string | null;
+  workspace: string;
+  kind: FindingKind;
+  rule: string;
+  severity: string;
+  message: string;
+  range: Range;
+  fingerprint: string | null;
+}
+
+/** `data` of a warden diagnostic. */
+export interface DiagnosticData {
+  kind: FindingKind;
+  fingerprint: string | null;
+  envName: string | null;
+}
+
+export type SpanKind = 'command' | 'llm' | 'run' | 'scan' | 'index' | 'guard';
+export const SPAN_KINDS: readonly SpanKind[] = ['command', 'llm', 'guard', 'run', 'scan', 'index'];
+
+export type Outcome = 'ok' | 'error' | 'cancelled' | 'interrupted';
+
+export interface Tokens {
+  input: number;
+  output: number;
+  cached: number;
+  reasoning: number;
+}
+
+export interface Span {
+  /** Time-ordered (UUIDv7). */
+  id: string;
+  parentId: string | null;
+  workspace: string | null;
+  kind: SpanKind;
+  name: string;
+  uri: string | null;
+  input: unknown;
+  output: unknown | null;
+  startedAt: string;
+  /** null while running. */
+  finishedAt: string | null;
+  latencyMs: number | null;
+  outcome: Outcome | null;
+  error: string | null;
+  tokens: Tokens;
+  costUsd: number;
+}
+
+export interface TracesParams {
+  workspace?: string;
+  kind?: SpanKind;
+  uri?: string;
+  parentId?: string;
+  cursor?: string;
+  /** Default 100, capped at 500. */
+  limit?: number;
+}
+
+export interface TracesResult {
+  /** Newest first. */
+  traces: Span[];
+  /** Pass back as `cursor` for the next page; null when there are no more. */
+  nextCursor: string | null;
+}
+
+export interface SnapshotResult {
+  workspace: string;
+  /** File tree, then file contents while the budget allows; secrets are placeholders. */
+  markdown: string;
+  tokens: number;
+  head: string | null;
+  dirty: boolean;
+  files: number;
+  included: number;
+  secretsRedacted: number;
+  /** Served from the snapshot cache. */
+  cached: boolean;
+}
+
+export type UsageGroup = 'model' | 'day' | 'action';
+
+export interface UsageParams {
+  workspace?: string;
+  /** RFC 3339 time or a date (`2026-11-21`). */
+  since?: string;
+  groupBy?: UsageGroup;
+}
+
+export interface UsageRow {
+  /** `provider/model`, `YYYY-MM-DD`, the action, or `total`. */
+  key: string;
+  requests: number;
+  cacheHits: number;
+  /** Cache hits over requests (0..1). */
+  cacheHitRate: number;
+  tokensInput: number;
+  tokensOutput: number;
+  tokensCached: number;
+  tokensReasoning: number;
+  costUsd: number;
+  errors: number;
+}
+
+export interface UsageResult {
+  rows: UsageRow[];
+  total: UsageRow;
+}
+
+export interface InteractionsParams {
+  workspace?: string;
+  cursor?: string;
+  /** 1–500, default 50. */
+  limit?: number;
+}
+
+export interface Interaction {
+  id: number;
+  workspace: string;
+  requestId: string;
+  spanId: string | null;
+  action: string;
+  uri: string | null;
+  provider: string;
+  model: string;
+  /** The redacted request (JSON text). */
+  prompt: string;
+  /** The redacted reply. */
+  response: string | null;
+  tokensInput: number;
+  tokensOutput: number;
+  tokensCached: number;
+  tokensReasoning: number;
+  costUsd: number;
+  latencyMs: number | null;
+  ttftMs: number | null;
+  cacheHit: boolean;
+  outcome: 'ok' | 'error' | 'cancelled';
+  error: string | null;
+  head: string | null;
+  fileHash: string | null;
+  createdAt: string;
+}
+
+export interface InteractionsResult {
+  /** Newest first. */
+  interactions: Interaction[];
+  nextCursor: string | null;
+}
+
+// ---- Notifications (server → client) ----
+
+export const NOTIF_WORKSPACES_CHANGED = 'warden/workspacesChanged';
+export const NOTIF_TRACE_STARTED = 'warden/traceStarted';
+export const NOTIF_TRACE_FINISHED = 'warden/traceFinished';
+export const NOTIF_LLM_CHUNK = 'warden/llmChunk';
+
+/** The next piece of an LLM reply, secrets restored, in order. */
+export interface LlmChunkParams {
+  requestId: string;
+  text: string;
+}
+
+export interface WorkspacesChangedParams {
+  workspaces: WorkspaceInfo[];
+  active: string;
+}
+
+/** A span without its end fields. */
+export type TraceStartedParams = Pick<
+  Span,
+  'id' | 'parentId' | 'workspace' | 'kind' | 'name' | 'uri' | 'input' | 'startedAt' | 'tokens'
+>;
+
+/** The span id plus its end fields. */
+export interface TraceFinishedParams {
+  id: string;
+  finishedAt: string;
+  latencyMs: number;
+  outcome: Outcome;
+  error: string | null;
+  output: unknown | null;
+  tokens: Tokens;
+  costUsd: number;
+}
+
+/** Params of each notification. */
+export interface ServerNotifications {
+  [NOTIF_WORKSPACES_CHANGED]: WorkspacesChangedParams;
+  [NOTIF_TRACE_STARTED]: TraceStartedParams;
+  [NOTIF_TRACE_FINISHED]: TraceFinishedParams;
+  [NOTIF_LLM_CHUNK]: LlmChunkParams;
+}
+
+export type ServerNotification = keyof ServerNotifications;
+
+/** Every custom method name, for the sync test and logging. */
+export const METHODS: readonly string[] = [
+  REQ_WORKSPACES,
+  REQ_WORKSPACE_FOR,
+  REQ_FINDINGS,
+  REQ_TRACES,
+  REQ_SNAPSHOT,
+  REQ_USAGE,
+  REQ_INTERACTIONS,
+  REQ_DEBUG_PANIC,
+  REQ_DEBUG_DOCUMENT,
+  REQ_DEBUG_HOLD,
+  NOTIF_WORKSPACES_CHANGED,
+  NOTIF_TRACE_STARTED,
+  NOTIF_TRACE_FINISHED,
+  NOTIF_LLM_CHUNK,
+];

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Tests the VS Code extension: unit tests (node's test runner, plus a settings check
+# against the real server) and end-to-end scenarios in real VS Code: code-server from npm
+# with the packaged .vsix installed by --install-extension, driven by playwright-core in
+# Debian's Chromium. Installs what it needs when missing (Debian packages, Node 24 and
+# code-server from npm, cached in ${XDG_CACHE_HOME:-$HOME/.cache}/warden-ci).
+#
+# The server is $WARDEN_BIN, else target/debug/warden; the LLM scenarios run against the
+# scripted loopback provider $WARDEN_MOCK_LLM, else target/debug/warden-mock-llm (both
+# built when missing; the end-to-end harness starts the provider on a free port and stops
+# it at the end). Screenshots of every step and the logs go to $WARDEN_VSCODE_OUT
+# (default target/vscode-test); the
+# fixture workspaces and the temporary database live in $WARDEN_VSCODE_WORK (default
+# ${TMPDIR:-/tmp}/warden-vscode-e2e), outside this repository. Ends with one line
+# "vscode: N passed, M failed"; exits non-zero when a test failed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+out="${WARDEN_VSCODE_OUT:-$here/target/vscode-test}"
+work="${WARDEN_VSCODE_WORK:-${TMPDIR:-/tmp}/warden-vscode-e2e}"
+start=$SECONDS
+phase() { echo "test-vscode: $1 ($((SECONDS - start)) s)"; }
+
+# shellcheck source=vscode-env.sh
+source "$here/scripts/vscode-env.sh"
+vscode_env_apt ca-certificates git chromium
+vscode_env_node
+vscode_env_code_server
+phase "Node $(node --version), code-server $WARDEN_CODE_SERVER_VERSION, $(chromium --version 2>/dev/null | head -n1)"
+
+bin="${WARDEN_BIN:-$here/target/debug/warden}"
+mock="${WARDEN_MOCK_LLM:-$here/target/debug/warden-mock-llm}"
+if [ ! -x "$bin" ] || [ ! -x "$mock" ]; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  build=()
+  if [ ! -x "$bin" ]; then
+    build+=(-p warden-lsp --bin warden)
+    bin="$here/target/debug/warden"
+  fi
+  if [ ! -x "$mock" ]; then
+    build+=(-p warden-mockllm --bin warden-mock-llm)
+    mock="$here/target/debug/warden-mock-llm"
+  fi
+  echo "test-vscode: building ${build[*]}"
+  (cd "$here" && cargo build --locked "${build[@]}")
+fi
+WARDEN_BIN="$(realpath "$bin")"
+WARDEN_MOCK_LLM="$(realpath "$mock")"
+export WARDEN_BIN WARDEN_MOCK_LLM
+"$here/scripts/build-vscode.sh"
+phase "built the .vsix"
+
+rm -rf "$out"
+mkdir -p "$out"
+cd "$here/editors/vscode"
+status=0
+node --test --test-reporter=spec test/*.test.ts 2>&1 | tee "$out/unit.log" || status=1
+phase "unit tests done"
+CODE_SERVER="$CODE_SERVER" WARDEN_MOCK_LLM="$WARDEN_MOCK_LLM" WARDEN_VSIX="$PWD/dist/warden.vsix" E2E_WORK="$work" E2E_OUT="$out" \
+  node --test --test-reporter=spec --test-timeout=180000 e2e/*.test.ts 2>&1 | tee "$out/e2e.log" || status=1
+phase "end-to-end tests done; screenshots and logs in $out"
+
+# node's spec reporter ends each run with "ℹ pass N" and "ℹ fail M".
+sum() { awk -v key="$1" '$1 == "ℹ" && $2 == key { n += $3 } END { print n + 0 }' "$out/unit.log" "$out/e2e.log"; }
+passed="$(sum pass)"
+failed="$(sum fail)"
+if ((status != 0 && failed == 0)); then
+  failed=1 # a run that broke before reporting counts as a failure
+fi
+echo "vscode: $passed passed, $failed failed"
+((failed == 0))
