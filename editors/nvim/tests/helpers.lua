@@ -10,6 +10,21 @@ h.tmp = assert(os.getenv('WARDEN_TEST_TMP'), 'WARDEN_TEST_TMP is not set (run sc
 h.osv = h.repo .. '/fixtures/osv'
 h.mock_bin = os.getenv('WARDEN_MOCK_LLM')
 
+--- Whether a Docker engine answers. Without one the Docker specs skip with a printed
+--- reason, unless WARDEN_REQUIRE_DOCKER is set (CI), when they fail.
+---@return boolean
+function h.docker()
+  local ok, res = pcall(function()
+    return vim.system({ 'docker', 'version', '--format', '{{.Server.Version}}' }, { text = true }):wait(10000)
+  end)
+  local up = ok and res.code == 0 and vim.trim(res.stdout or '') ~= ''
+  if not up then
+    assert(not os.getenv('WARDEN_REQUIRE_DOCKER'), 'WARDEN_REQUIRE_DOCKER is set but no Docker engine answers')
+    io.stdout:write('SKIPPED: no Docker engine answers and WARDEN_REQUIRE_DOCKER is unset\n')
+  end
+  return up
+end
+
 --- Runs a command, failing the spec when it fails.
 ---@param cmd string[]
 ---@return string stdout

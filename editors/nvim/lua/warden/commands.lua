@@ -1,9 +1,8 @@
 ---@mod warden.commands The `:Warden <subcommand>` command and its completion.
 ---
---- Each subcommand is a table entry (`run`, `complete`, `usage`), so features that land
---- in the server later (sandboxed runs) add an entry and a module (`warden.runs`)
---- without changing the dispatcher. Only subcommands backed by a server feature that
---- exists are listed.
+--- Each subcommand is a table entry (`run`, `complete`, `usage`) calling into the
+--- feature's module (`warden.runs`, `warden.llm`, `warden.traces`, ...), so a feature
+--- adds an entry without changing the dispatcher.
 
 local lsp = require('warden.lsp')
 
@@ -575,12 +574,66 @@ M.subcommands = {
       return #args <= 1 and matching(arglead, usage_groups) or {}
     end,
   },
+  run = {
+    usage = 'run [INPUT] [-- ARGS...]  run this buffer in the sandbox; output streams into a split',
+    run = function(args)
+      local input, rest = nil, {}
+      local sep = false
+      for _, a in ipairs(args) do
+        if sep then
+          rest[#rest + 1] = a
+        elseif a == '--' then
+          sep = true
+        elseif not input then
+          input = a
+        else
+          rest[#rest + 1] = a
+        end
+      end
+      require('warden.runs').run({ input = input, args = #rest > 0 and rest or nil })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and vim.fn.getcompletion(arglead, 'file') or {}
+    end,
+  },
+  runAll = {
+    usage = 'runAll [WORKSPACE]  run the workspace scripts in order (:Warden! runAll stops at the first failing group)',
+    run = function(args, bang)
+      require('warden.runs').run_all({ workspace = args[1], stop_on_failure = bang })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, workspace_names()) or {}
+    end,
+  },
+  runs = {
+    usage = 'runs [WORKSPACE]  run history: <CR> log, r re-run, f filter, s search output, S statistics',
+    run = function(args)
+      require('warden.runs').history({ workspace = args[1] })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, workspace_names()) or {}
+    end,
+  },
+  scripts = {
+    usage = 'scripts [WORKSPACE]  the run-all catalog: order, name, version, last run',
+    run = function(args)
+      require('warden.runs').scripts({ workspace = args[1] })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, workspace_names()) or {}
+    end,
+  },
   cancel = {
-    usage = 'cancel  stop running scans and LLM requests',
+    usage = 'cancel  stop running runs, run-all batches, scans and LLM requests',
     run = function()
       local n_llm, tokens = 0, {}
       if package.loaded['warden.llm'] then
         n_llm, tokens = require('warden.llm').cancel_all()
+      end
+      if package.loaded['warden.runs'] then
+        local n_runs, batch_tokens = require('warden.runs').cancel_all()
+        n_llm = n_llm + n_runs
+        tokens = vim.tbl_extend('force', tokens, batch_tokens)
       end
       local n = n_llm + lsp.cancel_all(tokens)
       say(n == 0 and 'nothing to cancel' or ('cancelling %d task%s'):format(n, n == 1 and '' or 's'))

@@ -16,6 +16,14 @@ local M = {}
 ---@field scan? {onStartup?: boolean, maxFileSize?: integer, maxLineLength?: integer}
 ---@field packages? {enabled?: boolean, osvPaths?: string[], osvPollSeconds?: integer}
 ---@field llm? warden.LlmSettings LLM actions: providers, model, budgets, guardrails
+---@field run? warden.RunSettings sandboxed runs: runners, limits, run-all scripts
+
+---@class warden.RunSettings
+---@field runners? {glob: string, image: string, command: string[]}[] first match runs a script
+---@field limits? table memoryMb, cpus, pids, timeoutSeconds, tmpMb, nofile, fileSizeMb, stdoutBytes, stderrBytes, artifactsMb, network, user
+---@field scripts? string[] globs of the scripts run-all and the catalog consider
+---@field concurrency? integer scripts of one run-all group at once
+---@field warmPool? integer started containers kept ready per image
 
 ---@class warden.LlmProvider
 ---@field api "openai"|"anthropic"
@@ -44,6 +52,10 @@ local M = {}
 ---@field bar_width integer width of the timing bars, in cells
 ---@field live boolean update the buffer from live trace notifications
 
+---@class warden.RunsConfig
+---@field height integer height of the split showing run output
+---@field jump boolean after a failed run, move the cursor to the failing line
+
 ---@class warden.Config
 ---@field cmd string[] command starting the server
 ---@field cmd_env table<string, string> extra environment for the server
@@ -55,6 +67,7 @@ local M = {}
 ---@field capabilities table|nil client capabilities (default: Neovim's)
 ---@field notify_progress boolean notify when a scan started by `:Warden scan` ends
 ---@field traces warden.TracesConfig
+---@field runs warden.RunsConfig
 
 ---@class (partial) warden.UserConfig: warden.Config
 
@@ -71,6 +84,7 @@ local function defaults()
     capabilities = nil,
     notify_progress = true,
     traces = { limit = 200, bar_width = 20, live = true },
+    runs = { height = 12, jump = true },
   }
 end
 
@@ -266,6 +280,30 @@ local function mux_check(v)
 end
 
 ---@type warden.Check
+local function runners_check(v)
+  if list_of('table')(v) then
+    return 'a list of runners {glob, image, command}'
+  end
+  for i, r in ipairs(v) do
+    local problem = object(('runner %d'):format(i), r, {
+      glob = { is('string'), true },
+      image = { is('string'), true },
+      command = { list_of('string', 1), true },
+    })
+    if problem then
+      return problem
+    end
+  end
+end
+
+---@type warden.Check
+local function user_check(v)
+  if type(v) ~= 'string' or not v:match('^%d+:%d+$') then
+    return 'a string "uid:gid"'
+  end
+end
+
+---@type warden.Check
 local function temperature(v)
   if v ~= vim.NIL and (type(v) ~= 'number' or v < 0 or v > 2) then
     return 'a number from 0 to 2 (or vim.NIL to leave it to the provider)'
@@ -313,6 +351,26 @@ local settings_schema = {
     cache = is('boolean'),
     prices = price_check,
   },
+  run = {
+    runners = runners_check,
+    limits = {
+      memoryMb = int(1),
+      cpus = non_negative,
+      pids = int(1),
+      timeoutSeconds = int(1),
+      tmpMb = int(1),
+      nofile = int(1),
+      fileSizeMb = int(1),
+      stdoutBytes = int(0),
+      stderrBytes = int(0),
+      artifactsMb = int(0),
+      network = is('boolean'),
+      user = user_check,
+    },
+    scripts = list_of('string'),
+    concurrency = int(1),
+    warmPool = int(0),
+  },
 }
 
 local option_schema = {
@@ -329,6 +387,10 @@ local option_schema = {
     limit = int(1, 500),
     bar_width = int(4, 200),
     live = is('boolean'),
+  },
+  runs = {
+    height = int(3, 200),
+    jump = is('boolean'),
   },
 }
 

@@ -243,19 +243,58 @@ local function check_osv(cfg, db, binary_ok)
   end
 end
 
-local function check_docker()
-  health.start('warden: Docker engine')
-  health.info('sandboxed runs are not in this warden version yet; nothing uses Docker today')
+--- The images of the configured runners (`settings.run.runners`), else the defaults.
+---@param cfg warden.Config
+---@return string[]
+function M.runner_images(cfg)
+  local runners = cfg.settings.run and cfg.settings.run.runners
+  local images, seen = {}, {}
+  for _, r in ipairs(type(runners) == 'table' and runners or {}) do
+    if type(r.image) == 'string' and not seen[r.image] then
+      seen[r.image] = true
+      images[#images + 1] = r.image
+    end
+  end
+  if #images == 0 then
+    images = { 'warden-runner-python:bookworm', 'warden-runner-node:bookworm' }
+  end
+  return images
+end
+
+---@param cfg warden.Config
+local function check_docker(cfg)
+  health.start('warden: Docker engine (sandboxed runs)')
+  local host = vim.env.DOCKER_HOST or 'unix:///var/run/docker.sock'
   if vim.fn.executable('docker') ~= 1 then
-    health.warn('the docker command is not installed', { 'install Docker (Debian: apt-get install docker.io)' })
+    local socket = host:match('^unix://(.*)')
+    if socket and vim.uv.fs_stat(socket) then
+      health.ok(('engine socket %s exists (the docker command is not installed, so it was not queried)'):format(socket))
+    else
+      health.warn(('no Docker engine at %s and no docker command'):format(host), {
+        'install and start Docker (Debian: apt-get install docker.io; scripts/docker-setup.sh does both)',
+      })
+    end
     return
   end
   local res, err = run({ 'docker', 'version', '--format', '{{.Server.Version}}' }, nil, 5000)
-  if res and res.code == 0 and vim.trim(res.stdout) ~= '' then
-    health.ok('Docker engine ' .. vim.trim(res.stdout))
-  else
+  if not (res and res.code == 0 and vim.trim(res.stdout) ~= '') then
     local why = err or first_line(res.stderr ~= '' and res.stderr or res.stdout)
-    health.warn('the Docker engine is not reachable: ' .. why, { 'start it (dockerd, or systemctl start docker)' })
+    health.warn(('the Docker engine at %s is not reachable: %s'):format(host, why), {
+      'start it (dockerd, or systemctl start docker), or set DOCKER_HOST',
+      ':Warden run needs it; everything else works without',
+    })
+    return
+  end
+  health.ok(('Docker engine %s at %s'):format(vim.trim(res.stdout), host))
+  for _, image in ipairs(M.runner_images(cfg)) do
+    local inspect = run({ 'docker', 'image', 'inspect', '--format', '{{.Id}}', image }, nil, 5000)
+    if inspect and inspect.code == 0 then
+      health.ok('runner image ' .. image)
+    else
+      health.warn(('runner image %s is missing (warden never pulls images)'):format(image), {
+        'build the default images with scripts/runner-images.sh, or set settings.run.runners',
+      })
+    end
   end
 end
 
@@ -436,7 +475,7 @@ function M.check()
   check_clients()
   local db = check_database(cfg)
   check_osv(cfg, db, binary_ok)
-  check_docker()
+  check_docker(cfg)
   check_llm(cfg)
 end
 

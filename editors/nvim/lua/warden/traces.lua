@@ -11,32 +11,23 @@
 
 local lsp = require('warden.lsp')
 local config = require('warden.config')
+local ui = require('warden.ui')
 
 local M = {}
 
 local ns = vim.api.nvim_create_namespace('warden.traces')
 
-local function set_highlights()
-  local links = {
-    WardenTraceOk = 'DiagnosticOk',
-    WardenTraceError = 'DiagnosticError',
-    WardenTraceRunning = 'DiagnosticWarn',
-    WardenTraceCancelled = 'DiagnosticHint',
-    WardenTraceBar = 'Function',
-    WardenTraceBarEmpty = 'NonText',
-    WardenTraceDim = 'Comment',
-    WardenTraceName = 'Identifier',
-    WardenTraceTokens = 'Number',
-    WardenTraceCache = 'DiagnosticInfo',
-  }
-  for group, link in pairs(links) do
-    vim.api.nvim_set_hl(0, group, { link = link, default = true })
-  end
-end
-set_highlights()
-vim.api.nvim_create_autocmd('ColorScheme', {
-  group = vim.api.nvim_create_augroup('warden.traces', { clear = true }),
-  callback = set_highlights,
+ui.highlights('warden.traces', {
+  WardenTraceOk = 'DiagnosticOk',
+  WardenTraceError = 'DiagnosticError',
+  WardenTraceRunning = 'DiagnosticWarn',
+  WardenTraceCancelled = 'DiagnosticHint',
+  WardenTraceBar = 'Function',
+  WardenTraceBarEmpty = 'NonText',
+  WardenTraceDim = 'Comment',
+  WardenTraceName = 'Identifier',
+  WardenTraceTokens = 'Number',
+  WardenTraceCache = 'DiagnosticInfo',
 })
 
 -- ---------------------------------------------------------------------------------------
@@ -113,17 +104,7 @@ function M.pretty_json(value, indent)
   return '{\n' .. table.concat(items, ',\n') .. '\n' .. indent .. '}'
 end
 
----@param ms number|nil
----@return string
-local function format_latency(ms)
-  if not ms then
-    return ''
-  end
-  if ms >= 10000 then
-    return ('%.1f s'):format(ms / 1000)
-  end
-  return ('%d ms'):format(ms)
-end
+local format_latency = ui.duration
 
 ---@param t warden.Tokens|nil
 ---@return string|nil
@@ -465,10 +446,7 @@ function M.redraw(view)
     header = header(view),
   })
   view.line_ids = line_ids
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].modified = false
+  ui.set_lines(buf, lines)
   vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
   for _, h in ipairs(hls) do
     local len = #lines[h[1] + 1]
@@ -613,15 +591,7 @@ function M.open(opts)
   local buf = vim.fn.bufnr(name)
   local view = buf ~= -1 and M.views[buf] or nil
   if not view then
-    if buf == -1 then
-      buf = vim.api.nvim_create_buf(true, true)
-      vim.api.nvim_buf_set_name(buf, name)
-    end
-    vim.bo[buf].buftype = 'nofile'
-    vim.bo[buf].bufhidden = 'hide'
-    vim.bo[buf].swapfile = false
-    vim.bo[buf].modifiable = false
-    vim.bo[buf].filetype = 'wardentraces'
+    buf = ui.scratch(name, 'wardentraces')
     view = {
       buf = buf,
       workspace = opts.workspace,
@@ -632,29 +602,34 @@ function M.open(opts)
       render_pending = false,
     }
     M.views[buf] = view
-    local function map(lhs, fn, desc)
-      vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true, desc = 'warden traces: ' .. desc })
-    end
-    map('<CR>', function()
-      M.toggle(view)
-    end, 'expand or collapse the span')
-    map('r', function()
-      M.reload(view)
-    end, 'reload')
-    map('m', function()
-      if view.next_cursor then
-        load(view, view.next_cursor)
-      else
-        vim.notify('warden: no older spans', vim.log.levels.INFO)
-      end
-    end, 'load older spans')
-    map('q', function()
-      if #vim.api.nvim_list_wins() > 1 then
-        vim.api.nvim_win_close(0, false)
-      else
-        vim.cmd('bprevious')
-      end
-    end, 'close')
+    ui.map(buf, 'warden traces', {
+      {
+        '<CR>',
+        function()
+          M.toggle(view)
+        end,
+        'expand or collapse the span',
+      },
+      {
+        'r',
+        function()
+          M.reload(view)
+        end,
+        'reload',
+      },
+      {
+        'm',
+        function()
+          if view.next_cursor then
+            load(view, view.next_cursor)
+          else
+            vim.notify('warden: no older spans', vim.log.levels.INFO)
+          end
+        end,
+        'load older spans',
+      },
+      { 'q', ui.close, 'close' },
+    })
     vim.api.nvim_create_autocmd('BufWipeout', {
       buffer = buf,
       callback = function()

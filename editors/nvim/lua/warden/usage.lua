@@ -6,6 +6,7 @@
 --- totals. `r` reloads, `g` cycles the grouping, `q` closes.
 
 local lsp = require('warden.lsp')
+local ui = require('warden.ui')
 
 local M = {}
 
@@ -110,22 +111,13 @@ function M.format(result, group)
   return out
 end
 
----@param buf integer
----@param lines string[]
-local function set_lines(buf, lines)
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].modified = false
-end
-
 --- Loads usage into the buffer.
 ---@param buf integer
 function M.reload(buf)
   local group = vim.b[buf].warden_usage_group or 'model'
   local client = lsp.client_for(0) or lsp.clients()[1]
   if not client then
-    set_lines(buf, { 'no warden server is running (open a file in a git repository, or :Warden restart)' })
+    ui.set_lines(buf, { 'no warden server is running (open a file in a git repository, or :Warden restart)' })
     return
   end
   lsp.request(client, lsp.requests.usage, { groupBy = group }, function(err, result)
@@ -133,11 +125,11 @@ function M.reload(buf)
       return
     end
     if err then
-      set_lines(buf, { 'warden/usage failed: ' .. tostring(err.message) })
+      ui.set_lines(buf, { 'warden/usage failed: ' .. tostring(err.message) })
       vim.notify('warden: reading usage failed: ' .. tostring(err.message), vim.log.levels.ERROR)
       return
     end
-    set_lines(buf, M.format(result or {}, group))
+    ui.set_lines(buf, M.format(result or {}, group))
     vim.b[buf].warden_usage_loaded = (vim.b[buf].warden_usage_loaded or 0) + 1
     vim.api.nvim_exec_autocmds('User', {
       pattern = 'WardenUsageLoaded',
@@ -153,38 +145,33 @@ end
 function M.open(opts)
   opts = opts or {}
   local name = 'warden://usage'
-  local buf = vim.fn.bufnr(name)
-  if buf == -1 then
-    buf = vim.api.nvim_create_buf(true, true)
-    vim.api.nvim_buf_set_name(buf, name)
-    vim.bo[buf].buftype = 'nofile'
-    vim.bo[buf].bufhidden = 'hide'
-    vim.bo[buf].swapfile = false
-    vim.bo[buf].filetype = 'wardenusage'
-    local function map(lhs, fn, desc)
-      vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true, desc = 'warden usage: ' .. desc })
-    end
-    map('r', function()
-      M.reload(buf)
-    end, 'reload')
-    map('g', function()
-      local cur = vim.b[buf].warden_usage_group or 'model'
-      local i = 1
-      for j, g in ipairs(M.groups) do
-        if g == cur then
-          i = j
-        end
-      end
-      vim.b[buf].warden_usage_group = M.groups[i % #M.groups + 1]
-      M.reload(buf)
-    end, 'next grouping')
-    map('q', function()
-      if #vim.api.nvim_list_wins() > 1 then
-        vim.api.nvim_win_close(0, false)
-      else
-        vim.cmd('bprevious')
-      end
-    end, 'close')
+  local buf, created = ui.scratch(name, 'wardenusage')
+  if created then
+    ui.map(buf, 'warden usage', {
+      {
+        'r',
+        function()
+          M.reload(buf)
+        end,
+        'reload',
+      },
+      {
+        'g',
+        function()
+          local cur = vim.b[buf].warden_usage_group or 'model'
+          local i = 1
+          for j, g in ipairs(M.groups) do
+            if g == cur then
+              i = j
+            end
+          end
+          vim.b[buf].warden_usage_group = M.groups[i % #M.groups + 1]
+          M.reload(buf)
+        end,
+        'next grouping',
+      },
+      { 'q', ui.close, 'close' },
+    })
   end
   if opts.group_by then
     vim.b[buf].warden_usage_group = opts.group_by

@@ -46,8 +46,14 @@ describe(':checkhealth warden', function()
     has(('OK osvPaths: %s exists'):format(h.osv))
     has('OK 16 advisories: Go 2 (0 malicious), PyPI 5 (2 malicious), ')
     has(', npm 7 (3 malicious)')
-    has('warden: Docker engine')
-    assert.is_truthy(text:find('OK Docker engine %d') or text:find('WARNING the Docker engine is not reachable'), text)
+    has('warden: Docker engine (sandboxed runs)')
+    if h.docker() then
+      assert.is_truthy(text:find('OK Docker engine %d'), text)
+      has('OK runner image warden-runner-python:bookworm')
+      has('OK runner image warden-runner-node:bookworm')
+    else
+      has('WARNING the Docker engine at')
+    end
     has('warden: LLM settings')
     has('settings.systemPrompt is not set')
     assert.is_nil(text:find('ERROR', 1, true), text)

@@ -203,13 +203,18 @@ describe(':Warden completion', function()
       'prompt',
       'restart',
       'rewrite',
+      'run',
+      'runAll',
+      'runs',
       'scan',
+      'scripts',
       'tests',
       'traces',
       'usage',
       'workspace',
     }, vim.fn.getcompletion('Warden ', 'cmdline'))
     assert.are.same({ 'traces' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
+    assert.are.same({ 'run', 'runAll', 'runs' }, vim.fn.getcompletion('Warden ru', 'cmdline'))
     assert.are.same({ 'day' }, vim.fn.getcompletion('Warden usage d', 'cmdline'))
   end)
 
