@@ -4,7 +4,9 @@
 # LLM rewrite against a loopback provider included), scan
 # the fixtures from the command line (text and SARIF), run fixture scripts in the
 # hardened Docker sandbox (a succeeding one with an artifact, a failing one whose
-# traceback points at its line), then list the workspaces, the runs and the traces.
+# traceback points at its line), then list the workspaces, the runs and the traces,
+# and package the VS Code extension with this warden inside
+# (editors/vscode/dist/warden.vsix, for `code --install-extension`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -66,3 +68,8 @@ echo "== warden workspaces"
 echo
 echo "== warden traces"
 "$bin" traces --limit 20
+echo
+echo "== the VS Code extension, with this warden bundled (scripts/build-vscode.sh --bundle-server)"
+WARDEN_BIN="$bin" scripts/build-vscode.sh --bundle-server
+echo "   install it: code --install-extension $PWD/editors/vscode/dist/warden.vsix"
+echo "   Neovim: add $PWD/editors/nvim to 'runtimepath' (see editors/nvim/README.md, :help warden)"
