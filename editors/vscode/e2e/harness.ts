@@ -165,6 +165,8 @@ export function prepare(userSettings: Record<string, unknown> = {}): void {
         'editor.minimap.enabled': false,
         'window.commandCenter': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        // The DOM renderer, so the tests can read the terminal's rows.
+        'terminal.integrated.gpuAcceleration': 'off',
         ...userSettings,
       },
       null,
@@ -298,6 +300,41 @@ export class Session {
     await this.page.keyboard.press('F1');
     await input.waitFor({ state: 'visible' });
     return input;
+  }
+
+  /** Opens a workspace file by name through Quick Open; waits for its tab. */
+  async openFile(name: string): Promise<void> {
+    const input = await this.openPalette();
+    await input.fill(name); // no ">": Quick Open's file search
+    await this.page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+    await input.press('Enter');
+    await this.page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor();
+    await this.page.locator('.editor-instance .view-lines').first().waitFor();
+  }
+
+  /** Text of the visible terminal(s), row by row (xterm's DOM renderer). */
+  async terminalText(): Promise<string> {
+    const rows = this.page.locator('.terminal-wrapper .xterm-rows');
+    const texts: string[] = [];
+    for (let i = 0; i < (await rows.count()); i++) {
+      const r = rows.nth(i);
+      if (await r.isVisible()) {
+        texts.push(await r.innerText());
+      }
+    }
+    return texts.join('\n').replace(/\u00a0/g, ' ');
+  }
+
+  /** The Warden side bar's Runs view, opened (and expanded) if needed. */
+  async runsView(): Promise<Locator> {
+    await this.wardenView();
+    const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /^runs/i }) });
+    await view.waitFor();
+    const header = view.locator('.pane-header').first();
+    if ((await header.getAttribute('aria-expanded')) === 'false') {
+      await header.click();
+    }
+    return view;
   }
 
   /** Picks the quick pick row whose label is `label`. */
@@ -477,6 +514,25 @@ export async function until<T>(what: string, check: () => Promise<T> | T, ms = 3
     await sleep(250);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/**
+ * Why sandboxed runs cannot happen here ('' when they can): a Docker engine must answer
+ * and the Python runner image must exist (scripts/docker-setup.sh builds it).
+ */
+export function dockerProblem(): string {
+  try {
+    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'pipe', timeout: 30_000 });
+  } catch {
+    return 'no Docker engine answers (docker version failed)';
+  }
+  const image = 'warden-runner-python:bookworm';
+  try {
+    execFileSync('docker', ['image', 'inspect', image], { stdio: 'pipe', timeout: 30_000 });
+  } catch {
+    return `the runner image ${image} is missing (scripts/docker-setup.sh builds it)`;
+  }
+  return '';
 }
 
 /** Pids of the warden servers started under `root` (walks /proc; no matching by name). */
