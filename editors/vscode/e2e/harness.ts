@@ -347,6 +347,22 @@ export class Session {
   }
 
   /**
+   * Filters the open quick pick by typing `text`, waits until `label` is the first row,
+   * and accepts it with Enter (no click, so no row can move under the pointer).
+   */
+  async pickByTyping(text: string, label: string | RegExp, timeout = 30_000): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    await input.waitFor({ state: 'visible', timeout });
+    await input.fill(text);
+    const first = this.page.locator('.quick-input-widget .monaco-list-row').first().locator('.label-name').first();
+    await until(`${String(label)} first in the quick pick`, async () => {
+      const t = await first.innerText();
+      return typeof label === 'string' ? t.includes(label) : label.test(t);
+    }, timeout);
+    await input.press('Enter');
+  }
+
+  /**
    * Runs a command that asks with a quick pick and picks `label`. A webview that had focus
    * can take it back just after the pick opens, which closes the pick: run it again then.
    */

@@ -15,7 +15,8 @@
 // title's Run button with its traceback in a terminal, again with an input file picked
 // from the workspace with its report in the terminal, both in the Runs view, whose
 // Re-run keeps the input and whose rows open the stored log, run statistics in a
-// Markdown preview, and the trace viewer shows the run spans; the status bar picker switches workspace;
+// Markdown preview, and the trace viewer shows the run spans; run all with stop on
+// failure counts the runs going in the status bar and stops after the failing group; the status bar picker switches workspace;
 // the workspaces view opens a system prompt in a tab and saving it reaches the server; a
 // settings change reaches the server; a killed server is reported once with Show logs and
 // comes back.
@@ -567,6 +568,28 @@ test('open the trace viewer and see the run span', { skip: runSkip }, async () =
   });
   await s.screenshot('trace-viewer-run-filter');
   await frame.locator('#kind').selectOption('');
+});
+
+test('run all, stopping on failure: progress, running count, a terminal per script that ran', { skip: runSkip }, async () => {
+  const view = await s.runsView();
+  const before = await view.locator('.monaco-list-row', { hasText: /\.py/ }).count();
+  await s.runCommand('Warden: Run All Scripts');
+  await s.page.locator('.quick-input-widget', { hasText: 'Run all scripts' }).waitFor();
+  await s.pickByTyping('alpha', 'alpha');
+  await s.page.locator('.quick-input-widget', { hasText: 'Run the scripts of alpha' }).waitFor();
+  await s.pickByTyping('stop on failure', 'Run all, stop on failure');
+  // Group 1 (1.00_fetch) succeeds; group 2 (2.00_report, without its input) fails, so
+  // groups 3 and 4 never run.
+  await s.page.locator('.statusbar-item', { hasText: /\d+ running/ }).first().waitFor({ timeout: 15_000 });
+  await s.screenshot('run-all-running');
+  const done = s.page.locator('.statusbar-item', { hasText: /ran the scripts of alpha: .*stopped after group 2 failed \(2\/4 ran\)/ });
+  await done.first().waitFor({ timeout: 90_000 });
+  assert.match(await done.first().innerText(), /1 failed, 1 succeeded/);
+  await until('no run going', async () => (await s.page.locator('.statusbar-item', { hasText: /\d+ running/ }).count()) === 0);
+  await until('two more runs in the Runs view', async () => (await view.locator('.monaco-list-row', { hasText: /\.py/ }).count()) >= before + 2);
+  assert.match(await view.locator('.monaco-list-row', { hasText: '1.00_fetch.py' }).first().innerText(), /succeeded/);
+  assert.equal(await view.locator('.monaco-list-row', { hasText: '3.00_upload.py' }).count(), 0, 'group 3 never ran');
+  await s.screenshot('run-all-stopped');
 });
 
 test('the status bar picker switches the active workspace', async () => {

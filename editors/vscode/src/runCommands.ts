@@ -333,7 +333,7 @@ async function pickRunWorkspace(ctx: Ctx, name: string | undefined): Promise<Wor
   list.sort((a, b) => Number(b.active) - Number(a.active) || Number(b.open) - Number(a.open));
   const picked = await vscode.window.showQuickPick(
     list.map((w) => ({ label: `${w.active ? '$(check) ' : ''}${w.name}`, description: w.root ?? '', ws: w })),
-    { placeHolder: 'Run the scripts of which workspace?', matchOnDescription: true },
+    { title: 'Run all scripts', placeHolder: 'Run the scripts of which workspace?', matchOnDescription: true },
   );
   return picked?.ws;
 }

@@ -72,6 +72,8 @@ export class RunTerminal implements vscode.Pseudoterminal {
   private readonly text = new TerminalText();
   private backlog: string[] = [];
   private opened = false;
+  /** A new name that came before the terminal opened (VS Code ignores it then). */
+  private pendingName: string | undefined;
   private _finished = false;
   private _closed = false;
   readonly terminal: vscode.Terminal;
@@ -104,6 +106,10 @@ export class RunTerminal implements vscode.Pseudoterminal {
     this.backlog = [];
     if (pending) {
       this.writeEmitter.fire(pending);
+    }
+    if (this.pendingName) {
+      this.nameEmitter.fire(this.pendingName);
+      this.pendingName = undefined;
     }
   }
 
@@ -139,7 +145,7 @@ export class RunTerminal implements vscode.Pseudoterminal {
     this._finished = true;
     this.write(`${this.text.newlineIfNeeded()}${finishedLines(p)}`);
     const mark = p.status === 'succeeded' ? '✔' : p.status === 'cancelled' ? '◼' : '✘';
-    this.nameEmitter.fire(`${mark} ${this.label}`);
+    this.rename(`${mark} ${this.label}`);
   }
 
   /** Ends the terminal's run without a `warden/runFinished` (server gone, command refused). */
@@ -149,7 +155,15 @@ export class RunTerminal implements vscode.Pseudoterminal {
     }
     this._finished = true;
     this.write(`${this.text.newlineIfNeeded()}${ANSI.bold}${ANSI.red}[warden] ${text}${ANSI.reset}\r\n`);
-    this.nameEmitter.fire(`✘ ${this.label}`);
+    this.rename(`✘ ${this.label}`);
+  }
+
+  private rename(name: string): void {
+    if (this.opened) {
+      this.nameEmitter.fire(name);
+    } else {
+      this.pendingName = name;
+    }
   }
 
   private write(s: string): void {
@@ -360,7 +374,8 @@ export class RunManager implements vscode.Disposable {
       return;
     }
     run.status = p.status;
-    this.terminalOf(run, false)?.finish(p);
+    const first = run.batchId !== undefined && !run.terminal && !this.batchHasTerminal(run.batchId);
+    this.terminalOf(run, first)?.finish(p);
     this.prune();
     this.ctx.log.info(`run ${p.runId} (${p.path}): ${statusLabel(p.status)}${p.message ? `: ${p.message}` : ''}`);
     this.changeEmitter.fire();

@@ -158,7 +158,7 @@ export class RunsStatusItem implements vscode.Disposable {
       return;
     }
     this.item.text = `$(sync~spin) ${running.length} running`;
-    this.item.tooltip = `warden runs going:\n${running.map((r) => `• ${r.path}`).join('\n')}\nClick to see them.`;
+    this.item.tooltip = `warden runs going or queued:\n${running.map((r) => `• ${r.path}`).join('\n')}\nClick to see them.`;
     this.item.show();
   }
 
