@@ -53,6 +53,10 @@ const runSkip = dockerMissing && !requireDocker ? `SKIPPED: ${dockerMissing} and
 if (runSkip) {
   console.log(`run scenarios ${runSkip}`);
 }
+/** With WARDEN_REQUIRE_DOCKER set and no Docker, each run scenario fails at once, saying why. */
+function needDocker(): void {
+  assert.equal(dockerMissing, '', `WARDEN_REQUIRE_DOCKER is set but ${dockerMissing}`);
+}
 
 before(async () => {
   mock = await MockLlm.start();
@@ -442,7 +446,7 @@ test('the trace viewer shows guard verdicts, response cache hits and the cancell
 });
 
 test('run a script and read its output in the terminal', { skip: runSkip }, async () => {
-  assert.equal(dockerMissing, '', `WARDEN_REQUIRE_DOCKER is set but ${dockerMissing}`);
+  needDocker();
   await s.openFile('2.00_report.py');
   await until('the editor with the report script', async () => (await s.editorText()).includes('Summarize the rows'));
   // The extension's CodeLens on line 0, and the Run button in the editor title.
@@ -499,6 +503,7 @@ test('run a script and read its output in the terminal', { skip: runSkip }, asyn
 });
 
 test('the Runs view re-runs with the same input, shows a run\'s log and the statistics', { skip: runSkip }, async () => {
+  needDocker();
   const view = await s.runsView();
   const items = view.locator('.monaco-list-row', { hasText: '2.00_report.py' });
   const newest = items.first();
@@ -543,6 +548,7 @@ test('the Runs view re-runs with the same input, shows a run\'s log and the stat
 });
 
 test('open the trace viewer and see the run span', { skip: runSkip }, async () => {
+  needDocker();
   await s.runCommand('Warden: Open Trace Viewer');
   const frame = await s.traceFrame();
   await frame.locator('#kind').selectOption('');
@@ -571,6 +577,7 @@ test('open the trace viewer and see the run span', { skip: runSkip }, async () =
 });
 
 test('run all, stopping on failure: progress, running count, a terminal per script that ran', { skip: runSkip }, async () => {
+  needDocker();
   const view = await s.runsView();
   const before = await view.locator('.monaco-list-row', { hasText: /\.py/ }).count();
   await s.runCommand('Warden: Run All Scripts');
