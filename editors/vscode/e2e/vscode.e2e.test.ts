@@ -596,6 +596,10 @@ test('run all, stopping on failure: progress, running count, a terminal per scri
   await until('two more runs in the Runs view', async () => (await view.locator('.monaco-list-row', { hasText: /\.py/ }).count()) >= before + 2);
   assert.match(await view.locator('.monaco-list-row', { hasText: '1.00_fetch.py' }).first().innerText(), /succeeded/);
   assert.equal(await view.locator('.monaco-list-row', { hasText: '3.00_upload.py' }).count(), 0, 'group 3 never ran');
+  // A terminal for each script that ran, named with its outcome.
+  const tabs = s.page.locator('.panel .monaco-list-row'); // the terminal tabs list
+  await tabs.filter({ hasText: '✔ 1.00_fetch.py' }).first().waitFor();
+  assert.ok((await tabs.filter({ hasText: '✘ 2.00_report.py' }).count()) >= 2, 'the failed run and the failed batch member');
   await s.screenshot('run-all-stopped');
 });
 

@@ -108,8 +108,10 @@ export class RunTerminal implements vscode.Pseudoterminal {
       this.writeEmitter.fire(pending);
     }
     if (this.pendingName) {
-      this.nameEmitter.fire(this.pendingName);
+      // A name fired while the terminal still starts is overwritten by its launch name.
+      const name = this.pendingName;
       this.pendingName = undefined;
+      setTimeout(() => this.nameEmitter.fire(name), 200);
     }
   }
 
