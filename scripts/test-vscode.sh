@@ -11,8 +11,11 @@
 # it at the end). Screenshots of every step and the logs go to $WARDEN_VSCODE_OUT
 # (default target/vscode-test); the
 # fixture workspaces and the temporary database live in $WARDEN_VSCODE_WORK (default
-# ${TMPDIR:-/tmp}/warden-vscode-e2e), outside this repository. Ends with one line
-# "vscode: N passed, M failed"; exits non-zero when a test failed.
+# ${TMPDIR:-/tmp}/warden-vscode-e2e), outside this repository. The run scenarios need
+# a Docker engine and the runner images; without them they are skipped with the reason
+# printed, unless WARDEN_REQUIRE_DOCKER is set. Ends with one line
+# "vscode: N passed, M failed" (", K skipped" when some were); exits non-zero when a
+# test failed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${WARDEN_VSCODE_OUT:-$here/target/vscode-test}"
@@ -66,5 +69,10 @@ failed="$(sum fail)"
 if ((status != 0 && failed == 0)); then
   failed=1 # a run that broke before reporting counts as a failure
 fi
-echo "vscode: $passed passed, $failed failed"
+skipped="$(sum skipped)"
+if ((skipped > 0)); then
+  echo "vscode: $passed passed, $failed failed, $skipped skipped"
+else
+  echo "vscode: $passed passed, $failed failed"
+fi
 ((failed == 0))

@@ -165,6 +165,8 @@ export function prepare(userSettings: Record<string, unknown> = {}): void {
         'editor.minimap.enabled': false,
         'window.commandCenter': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        // The DOM renderer, so the tests can read the terminal's rows.
+        'terminal.integrated.gpuAcceleration': 'off',
         ...userSettings,
       },
       null,
@@ -300,6 +302,41 @@ export class Session {
     return input;
   }
 
+  /** Opens a workspace file by name through Quick Open; waits for its tab. */
+  async openFile(name: string): Promise<void> {
+    const input = await this.openPalette();
+    await input.fill(name); // no ">": Quick Open's file search
+    await this.page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+    await input.press('Enter');
+    await this.page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor();
+    await this.page.locator('.editor-instance .view-lines').first().waitFor();
+  }
+
+  /** Text of the visible terminal(s), row by row (xterm's DOM renderer). */
+  async terminalText(): Promise<string> {
+    const rows = this.page.locator('.terminal-wrapper .xterm-rows');
+    const texts: string[] = [];
+    for (let i = 0; i < (await rows.count()); i++) {
+      const r = rows.nth(i);
+      if (await r.isVisible()) {
+        texts.push(await r.innerText());
+      }
+    }
+    return texts.join('\n').replace(/\u00a0/g, ' ');
+  }
+
+  /** The Warden side bar's Runs view, opened (and expanded) if needed. */
+  async runsView(): Promise<Locator> {
+    await this.wardenView();
+    const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /^runs/i }) });
+    await view.waitFor();
+    const header = view.locator('.pane-header').first();
+    if ((await header.getAttribute('aria-expanded')) === 'false') {
+      await header.click();
+    }
+    return view;
+  }
+
   /** Picks the quick pick row whose label is `label`. */
   async pick(label: string | RegExp, timeout = 30_000): Promise<void> {
     const row = this.page.locator('.quick-input-widget .monaco-list-row').filter({
@@ -307,6 +344,22 @@ export class Session {
     });
     await row.first().waitFor({ timeout });
     await row.first().click({ timeout });
+  }
+
+  /**
+   * Filters the open quick pick by typing `text`, waits until `label` is the first row,
+   * and accepts it with Enter (no click, so no row can move under the pointer).
+   */
+  async pickByTyping(text: string, label: string | RegExp, timeout = 30_000): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input[type="text"]');
+    await input.waitFor({ state: 'visible', timeout });
+    await input.fill(text);
+    const first = this.page.locator('.quick-input-widget .monaco-list-row').first().locator('.label-name').first();
+    await until(`${String(label)} first in the quick pick`, async () => {
+      const t = await first.innerText();
+      return typeof label === 'string' ? t.includes(label) : label.test(t);
+    }, timeout);
+    await input.press('Enter');
   }
 
   /**
@@ -477,6 +530,25 @@ export async function until<T>(what: string, check: () => Promise<T> | T, ms = 3
     await sleep(250);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/**
+ * Why sandboxed runs cannot happen here ('' when they can): a Docker engine must answer
+ * and the Python runner image must exist (scripts/docker-setup.sh builds it).
+ */
+export function dockerProblem(): string {
+  try {
+    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'pipe', timeout: 30_000 });
+  } catch {
+    return 'no Docker engine answers (docker version failed)';
+  }
+  const image = 'warden-runner-python:bookworm';
+  try {
+    execFileSync('docker', ['image', 'inspect', image], { stdio: 'pipe', timeout: 30_000 });
+  } catch {
+    return `the runner image ${image} is missing (scripts/docker-setup.sh builds it)`;
+  }
+  return '';
 }
 
 /** Pids of the warden servers started under `root` (walks /proc; no matching by name). */

@@ -11,7 +11,12 @@
 // replaces it with an environment variable on disk; the baseline fix (a server command
 // run through the extension) hides the GitHub token; the trace viewer shows spans as a
 // tree and a new scan live, pages to older spans, filters by kind, and shows guard
-// verdicts, cache hits and the cancelled call; the status bar picker switches workspace;
+// verdicts, cache hits and the cancelled call; with Docker, a script runs from the editor
+// title's Run button with its traceback in a terminal, again with an input file picked
+// from the workspace with its report in the terminal, both in the Runs view, whose
+// Re-run keeps the input and whose rows open the stored log, run statistics in a
+// Markdown preview, and the trace viewer shows the run spans; run all with stop on
+// failure counts the runs going in the status bar and stops after the failing group; the status bar picker switches workspace;
 // the workspaces view opens a system prompt in a tab and saving it reaches the server; a
 // settings change reaches the server; a killed server is reported once with Show logs and
 // comes back.
@@ -21,7 +26,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
+import type { Frame } from 'playwright-core';
 import {
+  dockerProblem,
   FIXTURES,
   HISTORY_SPANS,
   llmSettings,
@@ -39,6 +46,17 @@ const s = new Session();
 let mock: MockLlm;
 const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
 const KEY = 'AKIAQ3EGRB4XY7MNP2KD';
+/** Why the run scenarios cannot run ('' when Docker and the runner image are there). */
+const dockerMissing = dockerProblem();
+const requireDocker = Boolean(process.env.WARDEN_REQUIRE_DOCKER);
+const runSkip = dockerMissing && !requireDocker ? `SKIPPED: ${dockerMissing} and WARDEN_REQUIRE_DOCKER is unset` : false;
+if (runSkip) {
+  console.log(`run scenarios ${runSkip}`);
+}
+/** With WARDEN_REQUIRE_DOCKER set and no Docker, each run scenario fails at once, saying why. */
+function needDocker(): void {
+  assert.equal(dockerMissing, '', `WARDEN_REQUIRE_DOCKER is set but ${dockerMissing}`);
+}
 
 before(async () => {
   mock = await MockLlm.start();
@@ -425,6 +443,164 @@ test('the trace viewer shows guard verdicts, response cache hits and the cancell
   assert.ok((await frame.locator('.span-row .kind', { hasText: 'llm' }).count()) >= 3, 'the llm spans of every request');
   await s.screenshot('trace-viewer-llm');
   await frame.locator('#kind').selectOption('');
+});
+
+test('run a script and read its output in the terminal', { skip: runSkip }, async () => {
+  needDocker();
+  await s.openFile('2.00_report.py');
+  await until('the editor with the report script', async () => (await s.editorText()).includes('Summarize the rows'));
+  // The extension's CodeLens on line 0, and the Run button in the editor title.
+  await s.page.locator('.codelens-decoration a', { hasText: '▶ Run' }).first().waitFor();
+  await s.page.locator('.codelens-decoration a', { hasText: 'Run all' }).first().waitFor();
+  const button = s.page.locator('.editor-actions a.action-label[aria-label*="Run Script"]').first();
+  await button.waitFor();
+  await s.screenshot('run-script-editor');
+  await button.click();
+  // Without an input the script reads /tmp/rows.jsonl, which is not there: a traceback
+  // on stderr, then the status line.
+  const failed = await until(
+    'the traceback and the status line in the terminal',
+    async () => {
+      const text = await s.terminalText();
+      return /FileNotFoundError/.test(text) && /\[warden\] scripts\/2\.00_report\.py failed in [\d.]+ (s|ms) \(exited with code 1\)/.test(text) ? text : '';
+    },
+    90_000,
+  );
+  assert.match(failed, /\[warden\] running scripts\/2\.00_report\.py in a sandbox/);
+  await s.page.locator('.terminal-tab, .single-terminal-tab, .tabs-list .monaco-list-row', { hasText: '2.00_report.py' }).first().waitFor().catch(() => undefined);
+  await s.screenshot('run-terminal-traceback');
+
+  // With an input file picked from the workspace: the report on stdout.
+  const rows = Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i, value: i * i })).join('\n');
+  fs.mkdirSync(path.join(FIXTURES, 'alpha/data'), { recursive: true });
+  fs.writeFileSync(path.join(FIXTURES, 'alpha/data/rows.jsonl'), `${rows}\n`);
+  await s.runAndPick('Warden: Run Script with Input…', 'rows.jsonl');
+  const args = s.page.locator('.quick-input-widget', { hasText: 'Run 2.00_report.py with' });
+  await args.waitFor();
+  await sleep(300); // let the box finish fading in
+  await s.screenshot('run-with-input-arguments');
+  await s.page.locator('.quick-input-widget input[type="text"]').press('Enter');
+  const ok = await until(
+    'the report and the status line in the terminal',
+    async () => {
+      const text = await s.terminalText();
+      return /10 rows, total 285/.test(text) && /scripts\/2\.00_report\.py succeeded in/.test(text) ? text : '';
+    },
+    90_000,
+  );
+  assert.match(ok, /input data\/rows\.jsonl/);
+  await s.screenshot('run-terminal-output');
+
+  // Both runs in the Runs view, newest first, with their status.
+  const view = await s.runsView();
+  const items = view.locator('.monaco-list-row', { hasText: '2.00_report.py' });
+  await until('both runs in the Runs view', async () => (await items.count()) >= 2);
+  assert.match(await items.nth(0).innerText(), /succeeded/);
+  assert.match(await items.nth(1).innerText(), /failed/);
+  assert.equal(await items.nth(0).locator('.codicon-pass').count(), 1, 'a pass icon');
+  assert.equal(await items.nth(1).locator('.codicon-error').count(), 1, 'an error icon');
+  await s.screenshot('runs-view');
+});
+
+test('the Runs view re-runs with the same input, shows a run\'s log and the statistics', { skip: runSkip }, async () => {
+  needDocker();
+  const view = await s.runsView();
+  const items = view.locator('.monaco-list-row', { hasText: '2.00_report.py' });
+  const newest = items.first();
+  await newest.hover();
+  await newest.locator('.action-label[aria-label*="Re-run"]').click();
+  // The remembered input goes with it: the report again, in a new terminal.
+  await until('a third run, succeeded', async () => (await items.count()) >= 3 && /succeeded/.test(await items.first().innerText()), 90_000);
+  await until('the re-run\'s terminal', async () => {
+    const text = await s.terminalText();
+    return /\(input data\/rows\.jsonl\)/.test(text) && /10 rows, total 285/.test(text) && /succeeded in/.test(text);
+  });
+  await s.screenshot('runs-view-rerun');
+
+  // Clicking a run opens its stored log, read-only.
+  await items.first().locator('.label-name').click();
+  await s.page.locator('.tabs-container .tab.active', { hasText: '2.00_report.py.log' }).waitFor();
+  await until('the log with the report', async () => {
+    const text = await s.editorText();
+    return text.includes('2.00_report.py — succeeded (exit code 0)') && text.includes('10 rows, total 285');
+  });
+  await s.screenshot('run-log');
+
+  // Statistics of the script's workspace, as a Markdown preview.
+  await s.page.locator('.tabs-container .tab', { hasText: /^2\.00_report\.py/ }).first().click();
+  await s.runCommand('Warden: Show Run Statistics');
+  const stats = await until<Frame | undefined>('the statistics preview', async () => {
+    for (const frame of s.page.frames()) {
+      try {
+        const body = frame.locator('body', { hasText: 'Run statistics: alpha' });
+        if (await body.count()) {
+          return frame;
+        }
+      } catch {
+        // a frame navigating away
+      }
+    }
+    return undefined;
+  });
+  const preview = stats as Frame;
+  await until('the script in the statistics', async () => /scripts\/2\.00_report\.py\s+3\s+2\s+67%/.test(await preview.locator('body').innerText()));
+  await s.screenshot('run-statistics');
+});
+
+test('open the trace viewer and see the run span', { skip: runSkip }, async () => {
+  needDocker();
+  await s.runCommand('Warden: Open Trace Viewer');
+  const frame = await s.traceFrame();
+  await frame.locator('#kind').selectOption('');
+  // Each run is a `run` span named by the script, inside its `warden.run` command's tree.
+  const trees = frame.locator('section.trace', { has: frame.locator('.span-row.root[data-name="warden.run"]') });
+  const runRows = trees.locator('.span-row[data-name="scripts/2.00_report.py"]');
+  await until('the run spans under warden.run, finished, with their status', async () => {
+    const notes = await runRows.locator('.note.run-status').allInnerTexts();
+    const kinds = await runRows.locator('.kind').allInnerTexts();
+    return notes.includes('succeeded') && notes.includes('failed, exit 1') && kinds.length >= 3 && kinds.every((k) => k === 'run');
+  });
+  await s.screenshot('trace-viewer-run-spans');
+  const succeeded = runRows.filter({ has: frame.locator('.note.run-status', { hasText: /^succeeded$/ }) }).first();
+  await succeeded.click();
+  await until('the run span details', async () =>
+    (await frame.locator('.details pre').allInnerTexts()).some((t) => t.includes('warden-runner-python:bookworm')),
+  );
+  await s.screenshot('trace-viewer-run-details');
+  await frame.locator('#kind').selectOption('run');
+  await until('only run spans', async () => {
+    const kinds = await frame.locator('.span-row .kind').allInnerTexts();
+    return kinds.length >= 3 && kinds.every((k) => k === 'run');
+  });
+  await s.screenshot('trace-viewer-run-filter');
+  await frame.locator('#kind').selectOption('');
+});
+
+test('run all, stopping on failure: progress, running count, a terminal per script that ran', { skip: runSkip }, async () => {
+  needDocker();
+  const view = await s.runsView();
+  const before = await view.locator('.monaco-list-row', { hasText: /\.py/ }).count();
+  await s.runCommand('Warden: Run All Scripts');
+  await s.page.locator('.quick-input-widget', { hasText: 'Run all scripts' }).waitFor();
+  await s.pickByTyping('alpha', 'alpha');
+  await s.page.locator('.quick-input-widget', { hasText: 'Run the scripts of alpha' }).waitFor();
+  await s.pickByTyping('stop on failure', 'Run all, stop on failure');
+  // Group 1 (1.00_fetch) succeeds; group 2 (2.00_report, without its input) fails, so
+  // groups 3 and 4 never run.
+  await s.page.locator('.statusbar-item', { hasText: /\d+ running/ }).first().waitFor({ timeout: 15_000 });
+  await s.screenshot('run-all-running');
+  const done = s.page.locator('.statusbar-item', { hasText: /ran the scripts of alpha: .*stopped after group 2 failed \(2\/4 ran\)/ });
+  await done.first().waitFor({ timeout: 90_000 });
+  assert.match(await done.first().innerText(), /1 failed, 1 succeeded/);
+  await until('no run going', async () => (await s.page.locator('.statusbar-item', { hasText: /\d+ running/ }).count()) === 0);
+  await until('two more runs in the Runs view', async () => (await view.locator('.monaco-list-row', { hasText: /\.py/ }).count()) >= before + 2);
+  assert.match(await view.locator('.monaco-list-row', { hasText: '1.00_fetch.py' }).first().innerText(), /succeeded/);
+  assert.equal(await view.locator('.monaco-list-row', { hasText: '3.00_upload.py' }).count(), 0, 'group 3 never ran');
+  // A terminal for each script that ran, named with its outcome.
+  const tabs = s.page.locator('.panel .monaco-list-row'); // the terminal tabs list
+  await tabs.filter({ hasText: '✔ 1.00_fetch.py' }).first().waitFor();
+  assert.ok((await tabs.filter({ hasText: '✘ 2.00_report.py' }).count()) >= 2, 'the failed run and the failed batch member');
+  await s.screenshot('run-all-stopped');
 });
 
 test('the status bar picker switches the active workspace', async () => {

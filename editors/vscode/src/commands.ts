@@ -17,6 +17,9 @@ import {
   CMD_LLM_FIX,
   CMD_LLM_REWRITE,
   CMD_LLM_TESTS,
+  CMD_RUN,
+  CMD_RUN_ALL,
+  CMD_RUN_CANCEL,
   CMD_SCAN_WORKSPACE,
   CMD_SECRETS_ADD_TO_BASELINE,
   CMD_WORKSPACE_ACTIVATE,
@@ -38,6 +41,11 @@ import {
 } from './lsp_ext.ts';
 import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
 import { openPrompt } from './promptFs.ts';
+import type { RunUi } from './runCommands.ts';
+import { CMD_RUN_WITH_INPUT } from './runLens.ts';
+import type { RunManager } from './runs.ts';
+import { CMD_RUNS_LOAD_MORE, CMD_RUNS_REFRESH, CMD_RUNS_REVEAL, CMD_RUNS_SHOW_LOG } from './runsView.ts';
+import { CMD_SHOW_RUNNING } from './statusBar.ts';
 import type { TraceFilter } from './traceModel.ts';
 import type { TraceViewer } from './traceViewer.ts';
 import {
@@ -55,13 +63,16 @@ export const CMD_SHOW_LOGS = 'warden.showLogs';
 export const CMD_OPEN_TRACES = 'warden.openTraceViewer';
 export const CMD_EDIT_PROMPT = 'warden.workspace.editSystemPrompt';
 export const CMD_REFRESH_WORKSPACES = 'warden.workspaces.refresh';
+export const CMD_RUNS_RERUN = 'warden.runs.rerun';
+export const CMD_RUNS_SEARCH = 'warden.runs.search';
+export const CMD_RUNS_STATS = 'warden.runs.stats';
 
 /** What the view passes to item commands: anything with a workspace. */
 interface HasWorkspace {
   workspace: WorkspaceInfo;
 }
 
-type Arg = Record<string, unknown> | HasWorkspace | string | undefined;
+type Arg = Record<string, unknown> | HasWorkspace | vscode.Uri | vscode.TreeItem | string | undefined;
 
 function isTreeArg(arg: unknown): arg is HasWorkspace {
   return typeof arg === 'object' && arg !== null && 'workspace' in arg && typeof (arg as HasWorkspace).workspace?.name === 'string';
@@ -69,8 +80,12 @@ function isTreeArg(arg: unknown): arg is HasWorkspace {
 
 /** Arguments for the server as given by a caller, or undefined when the user must be asked. */
 function passThrough(arg: Arg): Record<string, unknown> | undefined {
+  // A file (editor title button, CodeLens, explorer) or a view row asks interactively.
+  if (arg instanceof vscode.Uri || arg instanceof vscode.TreeItem) {
+    return undefined;
+  }
   if (typeof arg === 'object' && arg !== null && !isTreeArg(arg)) {
-    return arg;
+    return arg as Record<string, unknown>;
   }
   return undefined;
 }
@@ -85,7 +100,13 @@ function nameFrom(arg: Arg): string | undefined {
   return undefined;
 }
 
-export function registerCommands(ctx: Ctx, traces: TraceViewer, runner: LlmRunner): vscode.Disposable[] {
+export function registerCommands(
+  ctx: Ctx,
+  traces: TraceViewer,
+  runner: LlmRunner,
+  runs: RunManager,
+  runUi: RunUi,
+): vscode.Disposable[] {
   const reg = (id: string, run: (arg: Arg) => Promise<unknown> | unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (arg: Arg) => {
       try {
@@ -101,6 +122,8 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer, runner: LlmRunne
     interactive: (arg: Arg) => Promise<unknown>,
     /** Feedback shown after a pass-through call too (a code action's command). */
     report?: (result: ServerCommands[C]['result']) => void,
+    /** Sends pass-through arguments itself (runs go through the run manager for their terminal). */
+    direct?: (args: ServerCommands[C]['args']) => Promise<ServerCommands[C]['result']>,
   ): vscode.Disposable =>
     reg(id, async (arg) => {
       const args = passThrough(arg);
@@ -108,7 +131,8 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer, runner: LlmRunne
         return interactive(arg);
       }
       // The caller knows what it wants: the server's answer is the command's result.
-      const result = await ctx.command(id, args as ServerCommands[C]['args']);
+      const typed = args as ServerCommands[C]['args'];
+      const result = direct ? await direct(typed) : await ctx.command(id, typed);
       report?.(result);
       return result;
     });
@@ -298,6 +322,26 @@ export function registerCommands(ctx: Ctx, traces: TraceViewer, runner: LlmRunne
         return { cancelled: answers.some(Boolean) };
       },
     ),
+
+    server(
+      CMD_RUN,
+      (arg) => runUi.run(arg as Parameters<RunUi['run']>[0]),
+      undefined,
+      (a) => runs.run(vscode.Uri.parse(a.uri), { input: a.input, args: a.args, runId: a.runId }),
+    ),
+    server(CMD_RUN_ALL, (arg) => runUi.runAll(arg as Parameters<RunUi['runAll']>[0]), undefined, (a) =>
+      runs.runAll(a.workspace, a.stopOnFailure ?? false),
+    ),
+    server(CMD_RUN_CANCEL, (arg) => runUi.cancel(arg as Parameters<RunUi['cancel']>[0])),
+    reg(CMD_RUN_WITH_INPUT, (arg) => runUi.runWithInput(arg as Parameters<RunUi['runWithInput']>[0])),
+    reg(CMD_RUNS_RERUN, (arg) => runUi.rerun(arg as Parameters<RunUi['rerun']>[0])),
+    reg(CMD_RUNS_SHOW_LOG, (arg) => runUi.showLog(arg as Parameters<RunUi['showLog']>[0])),
+    reg(CMD_RUNS_SEARCH, () => runUi.search()),
+    reg(CMD_RUNS_STATS, (arg) => runUi.stats(nameFrom(arg))),
+    reg(CMD_RUNS_REFRESH, () => runUi.refresh()),
+    reg(CMD_RUNS_LOAD_MORE, () => runUi.loadMore()),
+    reg(CMD_RUNS_REVEAL, (arg) => runUi.reveal(arg)),
+    reg(CMD_SHOW_RUNNING, () => runUi.showRunning()),
 
     reg(CMD_RESTART, () => ctx.restart()),
     reg(CMD_SHOW_LOGS, () => ctx.log.show(true)),

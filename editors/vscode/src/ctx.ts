@@ -1,8 +1,9 @@
 // The extension's one context object: finds and starts the server, owns the language
 // client, restarts it with backoff when it crashes (one notification per streak, with
 // Show logs), forwards settings changes, and re-publishes the server's notifications
-// (workspaces, live traces) as VS Code events for the views. Commands and views talk to
-// the server only through here, so they work (with a clear error) while it is stopped.
+// (workspaces, live traces, LLM chunks, run output) as VS Code events for the views.
+// Commands and views talk to the server only through here, so they work (with a clear
+// error) while it is stopped.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,10 +16,14 @@ import {
   CMD_WORKSPACE_ACTIVATE,
   type LlmChunkParams,
   NOTIF_LLM_CHUNK,
+  NOTIF_RUN_FINISHED,
+  NOTIF_RUN_OUTPUT,
   NOTIF_TRACE_FINISHED,
   NOTIF_TRACE_STARTED,
   NOTIF_WORKSPACES_CHANGED,
   REQ_WORKSPACES,
+  type RunFinishedParams,
+  type RunOutputParams,
   type ServerCommand,
   type ServerCommands,
   type ServerNotifications,
@@ -66,11 +71,15 @@ export class Ctx implements vscode.Disposable {
   private readonly traceStartedEmitter = new vscode.EventEmitter<TraceStartedParams>();
   private readonly traceFinishedEmitter = new vscode.EventEmitter<TraceFinishedParams>();
   private readonly llmChunkEmitter = new vscode.EventEmitter<LlmChunkParams>();
+  private readonly runOutputEmitter = new vscode.EventEmitter<RunOutputParams>();
+  private readonly runFinishedEmitter = new vscode.EventEmitter<RunFinishedParams>();
   readonly onDidChangeState = this.stateEmitter.event;
   readonly onDidChangeWorkspaces = this.workspacesEmitter.event;
   readonly onTraceStarted = this.traceStartedEmitter.event;
   readonly onTraceFinished = this.traceFinishedEmitter.event;
   readonly onLlmChunk = this.llmChunkEmitter.event;
+  readonly onRunOutput = this.runOutputEmitter.event;
+  readonly onRunFinished = this.runFinishedEmitter.event;
 
   readonly extension: vscode.ExtensionContext;
 
@@ -87,6 +96,8 @@ export class Ctx implements vscode.Disposable {
       this.traceStartedEmitter,
       this.traceFinishedEmitter,
       this.llmChunkEmitter,
+      this.runOutputEmitter,
+      this.runFinishedEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChanged(e)),
     );
   }
@@ -199,6 +210,8 @@ export class Ctx implements vscode.Disposable {
     on(NOTIF_TRACE_STARTED, (p) => this.traceStartedEmitter.fire(p));
     on(NOTIF_TRACE_FINISHED, (p) => this.traceFinishedEmitter.fire(p));
     on(NOTIF_LLM_CHUNK, (p) => this.llmChunkEmitter.fire(p));
+    on(NOTIF_RUN_OUTPUT, (p) => this.runOutputEmitter.fire(p));
+    on(NOTIF_RUN_FINISHED, (p) => this.runFinishedEmitter.fire(p));
   }
 
   private updateWorkspaces(p: WorkspacesChangedParams): void {

@@ -1,14 +1,20 @@
 // Entry point of the warden VS Code extension: builds the context (server lifecycle),
-// the LLM runner (with its explanation panel), the commands, the status bar, the
-// workspaces view, the prompt editor file system and the trace viewer, then starts the
-// server. Everything is disposed on deactivation.
+// the LLM runner (with its explanation panel), the run manager (a terminal per
+// sandboxed run) with the Runs view, its documents and CodeLens, the commands, the
+// status bar, the workspaces view, the prompt editor file system and the trace viewer,
+// then starts the server. Everything is disposed on deactivation.
 
 import * as vscode from 'vscode';
 import { registerCommands } from './commands.ts';
 import { Ctx } from './ctx.ts';
 import { LlmRunner } from './llm.ts';
 import { PromptFileSystem } from './promptFs.ts';
-import { StatusBar } from './statusBar.ts';
+import { RunUi } from './runCommands.ts';
+import { RUN_SCHEME, RunDocs } from './runDocs.ts';
+import { RunLensProvider } from './runLens.ts';
+import { RunManager } from './runs.ts';
+import { RunsView } from './runsView.ts';
+import { RunsStatusItem, StatusBar } from './statusBar.ts';
 import { TraceViewer } from './traceViewer.ts';
 import { PROMPT_SCHEME } from './workspaceModel.ts';
 import { WorkspacesView } from './workspacesView.ts';
@@ -20,17 +26,30 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const traces = new TraceViewer(ctx, context.extensionUri);
   const runner = new LlmRunner(ctx, context.extensionUri);
   const view = new WorkspacesView(ctx, runner);
+  const runs = new RunManager(ctx);
+  const runsView = new RunsView(ctx, runs);
+  const runDocs = new RunDocs(ctx);
+  const lenses = new RunLensProvider();
+  const runUi = new RunUi(ctx, runs, runsView, runDocs);
   context.subscriptions.push(
     ctx,
     traces,
     runner,
     view,
+    runs,
+    runsView,
+    runDocs,
+    lenses,
     new StatusBar(ctx, runner),
+    new RunsStatusItem(runs),
     vscode.window.registerTreeDataProvider('warden.workspaces', view),
+    vscode.window.registerTreeDataProvider('warden.runs', runsView),
+    vscode.workspace.registerTextDocumentContentProvider(RUN_SCHEME, runDocs),
+    vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
     vscode.workspace.registerFileSystemProvider(PROMPT_SCHEME, new PromptFileSystem(ctx), {
       isCaseSensitive: true,
     }),
-    ...registerCommands(ctx, traces, runner),
+    ...registerCommands(ctx, traces, runner, runs, runUi),
   );
   void ctx.start();
 }

@@ -24,6 +24,9 @@ export const CMD_LLM_REWRITE = 'warden.llm.rewrite';
 export const CMD_LLM_DOCSTRING = 'warden.llm.docstring';
 export const CMD_LLM_TESTS = 'warden.llm.tests';
 export const CMD_LLM_CANCEL = 'warden.llm.cancel';
+export const CMD_RUN = 'warden.run';
+export const CMD_RUN_CANCEL = 'warden.run.cancel';
+export const CMD_RUN_ALL = 'warden.runAll';
 
 /** Argument and result of each server command. */
 export interface ServerCommands {
@@ -49,6 +52,9 @@ export interface ServerCommands {
   [CMD_LLM_DOCSTRING]: { args: LlmArgs; result: LlmResult };
   [CMD_LLM_TESTS]: { args: LlmArgs; result: LlmResult };
   [CMD_LLM_CANCEL]: { args: { requestId: string }; result: { cancelled: boolean } };
+  [CMD_RUN]: { args: RunArgs; result: { runId: string } };
+  [CMD_RUN_CANCEL]: { args: { runId: string }; result: { cancelled: boolean } };
+  [CMD_RUN_ALL]: { args: RunAllArgs; result: RunAllResult };
 }
 
 export type ServerCommand = keyof ServerCommands;
@@ -71,6 +77,9 @@ export const COMMANDS: readonly ServerCommand[] = [
   CMD_LLM_DOCSTRING,
   CMD_LLM_TESTS,
   CMD_LLM_CANCEL,
+  CMD_RUN,
+  CMD_RUN_CANCEL,
+  CMD_RUN_ALL,
 ];
 
 /** The LLM actions (every `warden.llm.*` command but cancel). */
@@ -132,6 +141,41 @@ export interface SystemPromptResult {
   source: PromptSource | null;
 }
 
+/** `warden.run`: runs the document's current text (the editor's, saved or not). */
+export interface RunArgs {
+  uri: string;
+  /** Passed to the script as its first argument: a workspace-relative or absolute path, or a `file://` URI. */
+  input?: string;
+  /** After the input. */
+  args?: string[];
+  /** Chosen by the client (unique); generated when absent. */
+  runId?: string;
+}
+
+export interface RunAllArgs {
+  /** Default: the active workspace. */
+  workspace?: string;
+  stopOnFailure?: boolean;
+}
+
+/** One script of a `warden.runAll` plan. */
+export interface PlannedRun {
+  runId: string;
+  path: string;
+  uri: string;
+  order: string | null;
+  /** The integer part of `order`; null for unnumbered scripts (they run last, alone). */
+  group: number | null;
+}
+
+export interface RunAllResult {
+  batchId: string;
+  workspace: string;
+  progressToken: string;
+  /** The groups in the order they run. */
+  groups: PlannedRun[][];
+}
+
 export interface ScanStarted {
   workspace: string;
   progressToken: string | number;
@@ -146,6 +190,11 @@ export const REQ_TRACES = 'warden/traces';
 export const REQ_SNAPSHOT = 'warden/snapshot';
 export const REQ_USAGE = 'warden/usage';
 export const REQ_INTERACTIONS = 'warden/interactions';
+export const REQ_RUNS = 'warden/runs';
+export const REQ_RUN_LOG = 'warden/runLog';
+export const REQ_RUN_SEARCH = 'warden/runSearch';
+export const REQ_RUN_STATS = 'warden/runStats';
+export const REQ_SCRIPTS = 'warden/scripts';
 /** Test hooks, registered by the server only when `WARDEN_DEBUG_HOOKS=1`. */
 export const REQ_DEBUG_PANIC = 'warden/debug/panic';
 export const REQ_DEBUG_DOCUMENT = 'warden/debug/document';
@@ -160,6 +209,11 @@ export interface ServerRequests {
   [REQ_SNAPSHOT]: { params: { workspace?: string; maxTokens?: number }; result: SnapshotResult };
   [REQ_USAGE]: { params: UsageParams; result: UsageResult };
   [REQ_INTERACTIONS]: { params: InteractionsParams; result: InteractionsResult };
+  [REQ_RUNS]: { params: RunsParams; result: RunsResult };
+  [REQ_RUN_LOG]: { params: { runId: string }; result: Run };
+  [REQ_RUN_SEARCH]: { params: RunSearchParams; result: { hits: RunSearchHit[] } };
+  [REQ_RUN_STATS]: { params: { workspace?: string }; result: RunStatsResult };
+  [REQ_SCRIPTS]: { params: { workspace?: string }; result: ScriptsResult };
   [REQ_DEBUG_PANIC]: { params: Record<string, never>; result: null };
   [REQ_DEBUG_DOCUMENT]: {
     params: { uri: string };
@@ -357,12 +411,167 @@ export interface InteractionsResult {
   nextCursor: string | null;
 }
 
+/** How a run ended (`running` is the extension's own, for runs not finished yet). */
+export type RunStatus = 'succeeded' | 'failed' | 'timedOut' | 'oomKilled' | 'cancelled' | 'error';
+export const RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'timedOut', 'oomKilled', 'cancelled', 'error'];
+
+export interface ArtifactInfo {
+  path: string;
+  size: number;
+}
+
+/** A stored run (`warden/runs`, newest first; `warden/runLog` adds the output). */
+export interface Run {
+  runId: string;
+  workspace: string;
+  workspaceId: number;
+  spanId: string | null;
+  /** The `warden.runAll` batch it belonged to. */
+  batchId: string | null;
+  /** Repository-relative script path (absolute outside a repository). */
+  path: string;
+  uri: string | null;
+  /** git HEAD when it ran. */
+  head: string | null;
+  /** The work tree differed from HEAD. */
+  dirty: boolean;
+  /** SHA-256 of the text that ran (unsaved edits included). */
+  contentHash: string;
+  image: string;
+  command: string[];
+  limits: Record<string, unknown>;
+  /** The input file's name, when one was given. */
+  input: string | null;
+  status: RunStatus;
+  exitCode: number | null;
+  message: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  firstOutputMs: number | null;
+  /** Bytes written, kept or not. */
+  stdoutBytes: number;
+  stderrBytes: number;
+  truncated: boolean;
+  artifacts: ArtifactInfo[];
+  /** Only in `warden/runLog` (as stored: capped). */
+  stdout?: string;
+  stderr?: string;
+}
+
+export interface RunsParams {
+  workspace?: string;
+  uri?: string;
+  status?: RunStatus;
+  cursor?: string;
+  /** 1–500, default 50. */
+  limit?: number;
+}
+
+export interface RunsResult {
+  /** Newest first, without output. */
+  runs: Run[];
+  nextCursor: string | null;
+}
+
+export interface RunSearchParams {
+  /** Default: the active workspace. */
+  workspace?: string;
+  /** A regular expression. */
+  pattern: string;
+  /** Default 100. */
+  limit?: number;
+  /** Context lines, default 2. */
+  context?: number;
+}
+
+export type RunStream = 'stdout' | 'stderr';
+
+export interface RunSearchHit {
+  runId: string;
+  path: string;
+  status: RunStatus;
+  startedAt: string;
+  stream: RunStream;
+  /** 1-based line in that stream's output. */
+  line: number;
+  text: string;
+  before: string[];
+  after: string[];
+}
+
+export interface ScriptStats {
+  path: string;
+  runs: number;
+  succeeded: number;
+  /** Succeeded over runs (0..1). */
+  successRate: number;
+  p50Ms: number;
+  p95Ms: number;
+  lastStatus: RunStatus;
+  lastRunAt: string;
+}
+
+export interface RunStatsResult {
+  workspace: string;
+  scripts: ScriptStats[];
+}
+
+/** A script of the catalog (`warden/scripts`), in run-all order. */
+export interface ScriptInfo {
+  path: string;
+  uri: string;
+  order: string | null;
+  group: number | null;
+  /** First line of the docstring or header comment, else the file name. */
+  name: string;
+  image: string;
+  command: string[];
+  /** The last commit that changed the file (null: never committed). */
+  commit: string | null;
+  /** The work tree (or the editor's unsaved text) differs from that commit. */
+  dirty: boolean;
+  lastStatus: RunStatus | null;
+  lastRunAt: string | null;
+}
+
+export interface ScriptsResult {
+  workspace: string;
+  scripts: ScriptInfo[];
+}
+
 // ---- Notifications (server → client) ----
 
 export const NOTIF_WORKSPACES_CHANGED = 'warden/workspacesChanged';
 export const NOTIF_TRACE_STARTED = 'warden/traceStarted';
 export const NOTIF_TRACE_FINISHED = 'warden/traceFinished';
 export const NOTIF_LLM_CHUNK = 'warden/llmChunk';
+export const NOTIF_RUN_OUTPUT = 'warden/runOutput';
+export const NOTIF_RUN_FINISHED = 'warden/runFinished';
+
+/** The next piece of a run's output; `seq` counts from 0 across both streams. */
+export interface RunOutputParams {
+  runId: string;
+  seq: number;
+  stream: RunStream;
+  /** Never splits a UTF-8 character. */
+  chunk: string;
+}
+
+/** How a run ended, after its last `warden/runOutput`. */
+export interface RunFinishedParams {
+  runId: string;
+  uri: string | null;
+  path: string;
+  batchId: string | null;
+  status: RunStatus;
+  exitCode: number | null;
+  durationMs: number;
+  truncated: boolean;
+  artifacts: ArtifactInfo[];
+  /** A sentence for every status but `succeeded`. */
+  message: string | null;
+}
 
 /** The next piece of an LLM reply, secrets restored, in order. */
 export interface LlmChunkParams {
@@ -399,6 +608,8 @@ export interface ServerNotifications {
   [NOTIF_TRACE_STARTED]: TraceStartedParams;
   [NOTIF_TRACE_FINISHED]: TraceFinishedParams;
   [NOTIF_LLM_CHUNK]: LlmChunkParams;
+  [NOTIF_RUN_OUTPUT]: RunOutputParams;
+  [NOTIF_RUN_FINISHED]: RunFinishedParams;
 }
 
 export type ServerNotification = keyof ServerNotifications;
@@ -412,6 +623,11 @@ export const METHODS: readonly string[] = [
   REQ_SNAPSHOT,
   REQ_USAGE,
   REQ_INTERACTIONS,
+  REQ_RUNS,
+  REQ_RUN_LOG,
+  REQ_RUN_SEARCH,
+  REQ_RUN_STATS,
+  REQ_SCRIPTS,
   REQ_DEBUG_PANIC,
   REQ_DEBUG_DOCUMENT,
   REQ_DEBUG_HOLD,
@@ -419,4 +635,6 @@ export const METHODS: readonly string[] = [
   NOTIF_TRACE_STARTED,
   NOTIF_TRACE_FINISHED,
   NOTIF_LLM_CHUNK,
+  NOTIF_RUN_OUTPUT,
+  NOTIF_RUN_FINISHED,
 ];

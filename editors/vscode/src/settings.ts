@@ -4,7 +4,7 @@
 // reads, with unset values (null, "") left out so the server uses its defaults. Pure.
 
 /** Settings the extension itself reads; the server would reject them as unknown. */
-export const EXTENSION_ONLY_KEYS: readonly string[] = ['server.path', 'trace.server'];
+export const EXTENSION_ONLY_KEYS: readonly string[] = ['server.path', 'trace.server', 'run.codeLens'];
 
 /** Settings the server reads only at start-up: changing them needs a restart. */
 export const RESTART_KEYS: readonly string[] = ['database.path'];

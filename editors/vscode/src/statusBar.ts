@@ -4,7 +4,8 @@
 // restarting, not found, stopped; click: restart or settings). The tooltip also names the
 // workspace that owns the file in the active editor (`warden/workspaceFor`) and breaks
 // today's usage down. Usage is read again after every LLM request of this window and
-// every five minutes (other editors share the database).
+// every five minutes (other editors share the database). A second item counts the
+// sandboxed runs going.
 
 import * as vscode from 'vscode';
 import { CMD_RESTART } from './commands.ts';
@@ -12,6 +13,9 @@ import type { Ctx } from './ctx.ts';
 import type { LlmRunner } from './llm.ts';
 import { startOfToday, usageBrief, usageDetails } from './llmModel.ts';
 import { CMD_WORKSPACE_ACTIVATE, REQ_USAGE, REQ_WORKSPACE_FOR, type UsageRow } from './lsp_ext.ts';
+import type { RunManager } from './runs.ts';
+
+export const CMD_SHOW_RUNNING = 'warden.runs.showRunning';
 
 const USAGE_REFRESH_MS = 5 * 60_000;
 
@@ -125,6 +129,40 @@ export class StatusBar implements vscode.Disposable {
 
   dispose(): void {
     clearInterval(this.timer);
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+/**
+ * A second item beside the workspace one while runs of this window are going:
+ * `$(sync~spin) 2 running`; click for the runs going (their terminals, Cancel).
+ */
+export class RunsStatusItem implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly runs: RunManager;
+
+  constructor(runs: RunManager) {
+    this.runs = runs;
+    this.item = vscode.window.createStatusBarItem('warden.runs', vscode.StatusBarAlignment.Left, -1);
+    this.item.name = 'warden runs';
+    this.item.command = CMD_SHOW_RUNNING;
+    this.disposables.push(this.item, runs.onDidChange(() => this.update()));
+    this.update();
+  }
+
+  private update(): void {
+    const running = this.runs.running;
+    if (running.length === 0) {
+      this.item.hide();
+      return;
+    }
+    this.item.text = `$(sync~spin) ${running.length} running`;
+    this.item.tooltip = `warden runs going or queued:\n${running.map((r) => `• ${r.path}`).join('\n')}\nClick to see them.`;
+    this.item.show();
+  }
+
+  dispose(): void {
     this.disposables.forEach((d) => d.dispose());
   }
 }

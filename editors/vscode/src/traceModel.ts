@@ -338,7 +338,8 @@ export function subtreeTotals(root: SpanNode): { tokens: Tokens; costUsd: number
 /**
  * A short note on a span's output: `response cache hit` for an `llm` span answered from
  * the response cache; a `guard` span's verdict (`allowed`, `secretsRedacted 2`,
- * `malicious 0`, or `refused` when it stopped the request); '' otherwise.
+ * `malicious 0`, or `refused` when it stopped the request); a `run` span's status (with
+ * the exit code unless it succeeded, and `truncated`); '' otherwise.
  */
 export function outputNote(span: Pick<Span, 'kind' | 'output' | 'outcome'>): string {
   const out = span.output;
@@ -346,6 +347,13 @@ export function outputNote(span: Pick<Span, 'kind' | 'output' | 'outcome'>): str
   const notes: string[] = [];
   if (span.kind === 'llm' && fields.cached === true) {
     notes.push('response cache hit');
+  }
+  if (span.kind === 'run' && typeof fields.status === 'string') {
+    const exit = typeof fields.exitCode === 'number' && fields.status !== 'succeeded' ? `, exit ${fields.exitCode}` : '';
+    notes.push(`${fields.status}${exit}`);
+    if (fields.truncated === true) {
+      notes.push('truncated');
+    }
   }
   if (span.kind === 'guard') {
     if (span.outcome === 'error') {

@@ -71,7 +71,10 @@ export function protocolSettings(doc: string): DocSetting[] {
       }
       return cells[i].replace(/^`|`$/g, '');
     };
-    rows.push({ key: col('key'), type: col('type'), default: col('default') });
+    // One row may document several keys alike: `run.limits.stdoutBytes` / `run.limits.stderrBytes`.
+    for (const key of col('key').split(/`\s*\/\s*`/)) {
+      rows.push({ key, type: col('type'), default: col('default') });
+    }
   }
   return rows;
 }

@@ -239,6 +239,13 @@ describe('output notes', () => {
     assert.equal(outputNote({ kind: 'guard', outcome: null, output: null }), '', 'still running');
   });
 
+  test('a run span: its status, the exit code unless it succeeded, truncation', () => {
+    assert.equal(outputNote({ kind: 'run', outcome: 'ok', output: { status: 'succeeded', exitCode: 0, durationMs: 900 } }), 'succeeded');
+    assert.equal(outputNote({ kind: 'run', outcome: 'error', output: { status: 'failed', exitCode: 1 } }), 'failed, exit 1');
+    assert.equal(outputNote({ kind: 'run', outcome: 'error', output: { status: 'timedOut', exitCode: null, truncated: true } }), 'timedOut, truncated');
+    assert.equal(outputNote({ kind: 'run', outcome: null, output: null }), '', 'still running');
+  });
+
   test('odd outputs are ignored and long notes cut', () => {
     assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: ['allowed'] }), '');
     assert.equal(outputNote({ kind: 'guard', outcome: 'ok', output: 'allowed' }), '');

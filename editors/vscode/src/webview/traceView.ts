@@ -238,8 +238,13 @@ function renderRow(
   }
   const note = outputNote(span);
   if (note) {
-    const n = el('span', `note${note.startsWith('response cache hit') ? ' cache-hit' : ''}${note.startsWith('refused') ? ' refused' : ''}`, note);
-    n.title = span.kind === 'guard' ? 'The guardrail\'s verdict' : 'Answered from the response cache: nothing was sent, nothing paid';
+    const n = el('span', `note${note.startsWith('response cache hit') ? ' cache-hit' : ''}${note.startsWith('refused') ? ' refused' : ''}${span.kind === 'run' ? ' run-status' : ''}`, note);
+    n.title =
+      span.kind === 'guard'
+        ? 'The guardrail\'s verdict'
+        : span.kind === 'run'
+          ? 'How the sandboxed run ended'
+          : 'Answered from the response cache: nothing was sent, nothing paid';
     name.append(n);
   }
 
