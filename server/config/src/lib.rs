@@ -56,21 +56,34 @@ pub struct Runner {
     pub command: Vec<String>,
 }
 
-/// The sandbox's limits (the same fields as `warden_sandbox::Limits`).
+/// Resource and time limits of one sandboxed run (`run.limits.*`); the sandbox crate
+/// uses this type as its `Limits`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunLimits {
+    /// Memory in MiB; swap is set equal (no swap).
     pub memory_mb: u64,
+    /// CPUs (fractional).
     pub cpus: f64,
+    /// Most processes and threads at once.
     pub pids: i64,
+    /// Wall-clock seconds before the run is killed (`timedOut`).
     pub timeout_seconds: u64,
+    /// Size of the writable `/tmp` (tmpfs), MiB.
     pub tmp_mb: u64,
+    /// Open files (`RLIMIT_NOFILE`).
     pub nofile: i64,
+    /// Largest file a process may write, MiB (`RLIMIT_FSIZE`).
     pub file_size_mb: i64,
+    /// Bytes of stdout kept (and streamed); the rest is counted and dropped.
     pub stdout_bytes: usize,
+    /// Bytes of stderr kept (and streamed).
     pub stderr_bytes: usize,
+    /// Size of `/out` (tmpfs) and the most artifact bytes collected, MiB.
     pub artifacts_mb: u64,
+    /// Network access: `false` is `--network none`.
     pub network: bool,
+    /// `uid:gid` the script runs as (never root).
     pub user: String,
 }
 

@@ -106,9 +106,7 @@ pub fn prepare(
         }
         None => None,
     };
-    let limits = serde_json::to_value(&settings.limits)
-        .and_then(serde_json::from_value)
-        .map_err(|e| format!("limits: {e}"))?;
+    let limits = settings.limits.clone();
     Ok((
         rel,
         RunSpec {
@@ -192,7 +190,7 @@ pub async fn execute(
         Ok(sandbox) => sandbox.run(spec.clone(), events, cancel).await,
         Err(e) => Err(e),
     };
-    let outcome = outcome.unwrap_or_else(|e| error_outcome(e.to_string()));
+    let outcome = outcome.unwrap_or_else(|e| Outcome::without_output(Status::Error, e.to_string()));
     span.set_output(json!({
         "status": outcome.status.as_str(),
         "exitCode": outcome.exit_code,
@@ -270,24 +268,6 @@ pub async fn execute(
         }
     }
     Finished { outcome, record }
-}
-
-pub fn error_outcome(message: String) -> Outcome {
-    Outcome {
-        status: Status::Error,
-        exit_code: None,
-        message: Some(message),
-        duration: std::time::Duration::ZERO,
-        first_output: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_total: 0,
-        stderr_total: 0,
-        stdout_truncated: false,
-        stderr_truncated: false,
-        artifacts: Vec::new(),
-        artifacts_truncated: false,
-    }
 }
 
 /// The script lines a failed run blames (none for other statuses).

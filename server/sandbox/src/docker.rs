@@ -278,7 +278,10 @@ impl DockerSandbox {
             None => {
                 let id = tokio::select! {
                     r = self.create_started(&spec.image, &spec.limits, &spec.run_id) => r?,
-                    () = cancel.cancelled() => return Ok(cancelled_before_start()),
+                    () = cancel.cancelled() => return Ok(Outcome::without_output(
+                        Status::Cancelled,
+                        "cancelled before the script started".into(),
+                    )),
                 };
                 id
             }
@@ -541,24 +544,6 @@ impl DockerSandbox {
         }
         let (arts, left_out) = tarball::artifacts(&bytes, cap);
         (arts, cut || left_out)
-    }
-}
-
-fn cancelled_before_start() -> Outcome {
-    Outcome {
-        status: Status::Cancelled,
-        exit_code: None,
-        message: Some("cancelled before the script started".into()),
-        duration: Duration::ZERO,
-        first_output: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_total: 0,
-        stderr_total: 0,
-        stdout_truncated: false,
-        stderr_truncated: false,
-        artifacts: Vec::new(),
-        artifacts_truncated: false,
     }
 }
 

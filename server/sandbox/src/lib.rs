@@ -30,77 +30,9 @@ pub const LABEL_RUN: &str = "warden.run";
 /// that process is gone.
 pub const LABEL_OWNER: &str = "warden.owner";
 
-/// Resource and time limits of one run. Every field is a setting (`run.limits.*`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct Limits {
-    /// Memory in MiB; swap is set equal (no swap).
-    pub memory_mb: u64,
-    /// CPUs (fractional).
-    pub cpus: f64,
-    /// Most processes and threads at once.
-    pub pids: i64,
-    /// Wall-clock seconds before the run is killed (`timedOut`).
-    pub timeout_seconds: u64,
-    /// Size of the writable `/tmp` (tmpfs), MiB.
-    pub tmp_mb: u64,
-    /// Open files (`RLIMIT_NOFILE`).
-    pub nofile: i64,
-    /// Largest file a process may write, MiB (`RLIMIT_FSIZE`).
-    pub file_size_mb: i64,
-    /// Bytes of stdout kept (and streamed); the rest is counted and dropped.
-    pub stdout_bytes: usize,
-    /// Bytes of stderr kept (and streamed).
-    pub stderr_bytes: usize,
-    /// Size of `/out` (tmpfs) and the most artifact bytes collected, MiB.
-    pub artifacts_mb: u64,
-    /// Network access: `false` is `--network none`.
-    pub network: bool,
-    /// `uid:gid` the script runs as (never root).
-    pub user: String,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_mb: 256,
-            cpus: 0.5,
-            pids: 64,
-            timeout_seconds: 30,
-            tmp_mb: 64,
-            nofile: 256,
-            file_size_mb: 64,
-            stdout_bytes: 1024 * 1024,
-            stderr_bytes: 1024 * 1024,
-            artifacts_mb: 8,
-            network: false,
-            user: "1000:1000".into(),
-        }
-    }
-}
-
-impl Limits {
-    /// Problems with values that would weaken or break the sandbox.
-    pub fn check(&self) -> Result<(), String> {
-        if self.memory_mb < 16 {
-            return Err("memoryMb must be at least 16".into());
-        }
-        if !(self.cpus > 0.0 && self.cpus <= 64.0) {
-            return Err("cpus must be above 0 and at most 64".into());
-        }
-        if self.pids < 8 {
-            return Err("pids must be at least 8".into());
-        }
-        if self.timeout_seconds == 0 {
-            return Err("timeoutSeconds must be at least 1".into());
-        }
-        let uid = self.user.split(':').next().unwrap_or("");
-        if uid.is_empty() || uid == "0" || uid == "root" {
-            return Err("user must be a non-root uid:gid".into());
-        }
-        Ok(())
-    }
-}
+/// Resource and time limits of one run: the `run.limits` settings themselves, checked
+/// by [`Limits::check`] when settings load and again before every run.
+pub use warden_config::RunLimits as Limits;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -244,6 +176,25 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A run that ended before the script ran (`cancelled`, `error`): no output.
+    pub fn without_output(status: Status, message: String) -> Outcome {
+        Outcome {
+            status,
+            exit_code: None,
+            message: Some(message),
+            duration: Duration::ZERO,
+            first_output: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_total: 0,
+            stderr_total: 0,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            artifacts: Vec::new(),
+            artifacts_truncated: false,
+        }
+    }
+
     pub fn truncated(&self) -> bool {
         self.stdout_truncated || self.stderr_truncated || self.artifacts_truncated
     }
