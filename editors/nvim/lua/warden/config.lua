@@ -373,6 +373,9 @@ local settings_schema = {
   },
 }
 
+--- The settings schema, for the spec keeping it in sync with protocol.md.
+M.settings_schema = settings_schema
+
 local option_schema = {
   cmd = list_of('string', 1),
   cmd_env = string_map,

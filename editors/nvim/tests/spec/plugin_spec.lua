@@ -158,6 +158,49 @@ describe('configuration', function()
   end)
 end)
 
+describe('lua/warden/config.lua', function()
+  it("checks every server setting of protocol.md's settings table, and no other", function()
+    local schema = require('warden.config').settings_schema
+    local doc = assert(h.read(h.repo .. '/server/docs/protocol.md'))
+    -- The table under "## Settings", up to the first line that is not a table row.
+    local table_text = assert(doc:match('\n## Settings[^\n]*\n\n(|.-)\n[^|]'), 'no settings table')
+    local documented = {}
+    for row in ('\n' .. table_text):gmatch('\n(| `[%w.]+`[^\n]*)') do
+      -- The first cell names the key (or two: `a` / `b`).
+      local cell = row:match('^| ([^|]+) |')
+      for key in cell:gmatch('`([%w.]+)`') do
+        documented[#documented + 1] = key
+      end
+    end
+    assert.is_true(#documented >= 40, 'found only ' .. #documented .. ' settings in protocol.md')
+    local missing = vim.tbl_filter(function(key)
+      local node = schema
+      for part in key:gmatch('[^.]+') do
+        node = type(node) == 'table' and node[part] or nil
+      end
+      return node == nil
+    end, documented)
+    assert.are.same({}, missing)
+    -- Every leaf of the schema is documented.
+    local known, extra = {}, {}
+    for _, k in ipairs(documented) do
+      known[k] = true
+    end
+    local function walk(node, prefix)
+      for k, v in pairs(node) do
+        local key = prefix .. k
+        if type(v) == 'table' then
+          walk(v, key .. '.')
+        elseif not known[key] then
+          extra[#extra + 1] = key
+        end
+      end
+    end
+    walk(schema, '')
+    assert.are.same({}, extra)
+  end)
+end)
+
 describe('lua/warden/lsp.lua', function()
   it('mirrors every name in server/lsp/src/lsp_ext.rs', function()
     local lsp = require('warden.lsp')
