@@ -66,6 +66,7 @@ export const CMD_REFRESH_WORKSPACES = 'warden.workspaces.refresh';
 export const CMD_RUNS_RERUN = 'warden.runs.rerun';
 export const CMD_RUNS_SEARCH = 'warden.runs.search';
 export const CMD_RUNS_STATS = 'warden.runs.stats';
+export const CMD_RUNS_SCRIPTS = 'warden.runs.scripts';
 
 /** What the view passes to item commands: anything with a workspace. */
 interface HasWorkspace {
@@ -338,6 +339,7 @@ export function registerCommands(
     reg(CMD_RUNS_SHOW_LOG, (arg) => runUi.showLog(arg as Parameters<RunUi['showLog']>[0])),
     reg(CMD_RUNS_SEARCH, () => runUi.search()),
     reg(CMD_RUNS_STATS, (arg) => runUi.stats(nameFrom(arg))),
+    reg(CMD_RUNS_SCRIPTS, (arg) => runUi.scripts(nameFrom(arg))),
     reg(CMD_RUNS_REFRESH, () => runUi.refresh()),
     reg(CMD_RUNS_LOAD_MORE, () => runUi.loadMore()),
     reg(CMD_RUNS_REVEAL, (arg) => runUi.reveal(arg)),

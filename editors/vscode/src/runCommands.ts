@@ -8,9 +8,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx.ts';
-import { REQ_RUN_SEARCH, REQ_WORKSPACE_FOR, type WorkspaceInfo } from './lsp_ext.ts';
+import { REQ_RUN_SEARCH, REQ_SCRIPTS, REQ_WORKSPACE_FOR, type WorkspaceInfo } from './lsp_ext.ts';
 import type { RunDocs } from './runDocs.ts';
-import { baseName, formatDuration, hitItem, splitArgs, statusLabel } from './runModel.ts';
+import { baseName, formatDuration, hitItem, scriptItem, splitArgs, statusLabel } from './runModel.ts';
 import { inputLabel, type RunManager, type TrackedRun } from './runs.ts';
 import { RunItem, RunningItem, type RunsView } from './runsView.ts';
 
@@ -175,6 +175,46 @@ export class RunUi {
     if (picked) {
       await this.docs.showLog(picked.hit.runId, picked.hit.path, { stream: picked.hit.stream, line: picked.hit.line });
     }
+  }
+
+  /**
+   * The script catalog (`warden/scripts`) in run-all order: pick one to open it; its
+   * buttons run it, and the title button runs them all.
+   */
+  async scripts(arg: RunArg): Promise<void> {
+    const workspace = typeof arg === 'string' ? arg : await this.currentWorkspace();
+    const res = await this.ctx.request(REQ_SCRIPTS, workspace ? { workspace } : {});
+    if (res.scripts.length === 0) {
+      void vscode.window.showInformationMessage(`warden: ${res.workspace} has no scripts (setting warden.run.scripts).`);
+      return;
+    }
+    const run: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('play'), tooltip: 'Run this script' };
+    const runAll: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('run-all'), tooltip: 'Run all' };
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { uri: vscode.Uri }>();
+    const now = Date.now();
+    qp.title = `Scripts of ${res.workspace}, in run-all order`;
+    qp.placeholder = 'Pick a script to open it; ▶ runs it';
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    qp.buttons = [runAll];
+    qp.items = res.scripts.map((s) => ({ ...scriptItem(s, now), buttons: [run], uri: vscode.Uri.parse(s.uri) }));
+    qp.onDidTriggerItemButton((e) => {
+      qp.hide();
+      void this.manager.run(e.item.uri);
+    });
+    qp.onDidTriggerButton(() => {
+      qp.hide();
+      void this.runAll(res.workspace);
+    });
+    qp.onDidAccept(() => {
+      const item = qp.selectedItems[0];
+      qp.hide();
+      if (item) {
+        void vscode.window.showTextDocument(item.uri);
+      }
+    });
+    qp.onDidHide(() => qp.dispose());
+    qp.show();
   }
 
   /** Run statistics of a workspace as a Markdown preview. */

@@ -4,7 +4,7 @@
 // kept), the terminal's header and final status lines, and how the Runs view, the log
 // document, the statistics preview and the search picker describe a run.
 
-import type { Run, RunFinishedParams, RunSearchHit, RunStatsResult, RunStatus, RunStream } from './lsp_ext.ts';
+import type { Run, RunFinishedParams, RunSearchHit, RunStatsResult, RunStatus, RunStream, ScriptInfo } from './lsp_ext.ts';
 
 /** A run in the Runs view or the status bar: a stored one, or one still going. */
 export type RunState = RunStatus | 'running';
@@ -350,6 +350,19 @@ export function hitItem(hit: RunSearchHit, now = Date.now()): { label: string; d
     label: `${baseName(hit.path)}:${hit.line}`,
     description: `${hit.stream} · ${statusLabel(hit.status)} · ${relativeTime(hit.startedAt, now)}`,
     detail: hit.text.trim().slice(0, 200),
+  };
+}
+
+/** A `warden/scripts` catalog entry as a quick pick row: order and name, path, version and last run. */
+export function scriptItem(script: ScriptInfo, now = Date.now()): { label: string; description: string; detail: string } {
+  const version = shortHead(script.commit, script.dirty);
+  const last = script.lastStatus
+    ? `last run ${statusLabel(script.lastStatus)}${script.lastRunAt ? ` ${relativeTime(script.lastRunAt, now)}` : ''}`
+    : 'never run';
+  return {
+    label: `${script.order ?? '–'}  ${script.name}`,
+    description: script.path,
+    detail: `group ${script.group ?? '–'} · ${version} · ${last} · ${script.image}`,
   };
 }
 

@@ -15,6 +15,7 @@ import {
   formatLog,
   headerLine,
   hitItem,
+  scriptItem,
   relativeTime,
   runDescription,
   runDetails,
@@ -286,6 +287,21 @@ describe('statistics and search', () => {
       NOW,
     );
     assert.deepEqual(item, { label: '2.00_report.py:7', description: 'stderr · failed · 5 min ago', detail: 'FileNotFoundError: x' });
+  });
+
+  test('a catalog script as a quick pick row: order and name, version, last run', () => {
+    const base = { path: 'scripts/3.01_load.py', uri: 'file:///r/scripts/3.01_load.py', order: '3.01', group: 3, name: 'Load the rows', image: 'warden-runner-python:bookworm', command: ['python3'] };
+    assert.deepEqual(
+      scriptItem({ ...base, commit: '0123456789abcdef', dirty: true, lastStatus: 'failed', lastRunAt: '2026-11-21T11:55:00Z' }, NOW),
+      {
+        label: '3.01  Load the rows',
+        description: 'scripts/3.01_load.py',
+        detail: 'group 3 · 01234567 (dirty) · last run failed 5 min ago · warden-runner-python:bookworm',
+      },
+    );
+    const fresh = scriptItem({ ...base, order: null, group: null, commit: null, dirty: true, lastStatus: null, lastRunAt: null }, NOW);
+    assert.equal(fresh.label, '–  Load the rows');
+    assert.equal(fresh.detail, 'group – · not committed · never run · warden-runner-python:bookworm');
   });
 });
 
