@@ -203,13 +203,8 @@ impl Registry {
     pub async fn by_name(&self, name: &str) -> Result<WorkspaceRow, StoreError> {
         let owned = name.to_owned();
         self.store
-            .call(move |c| workspaces::by_name(c, &owned))
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "no workspace named {name:?}; run warden.workspace.list to see the names"
-                ))
-            })
+            .call(move |c| workspaces::require(c, &owned))
+            .await
     }
 
     pub async fn active(&self) -> Result<WorkspaceRow, StoreError> {

@@ -186,10 +186,11 @@ fn unique_name(conn: &Connection, hint: &str) -> Result<String> {
     unreachable!("some suffix is free")
 }
 
-fn require(conn: &Connection, name: &str) -> Result<WorkspaceRow> {
+/// The workspace named `name`, or a `NotFound` error saying where to see the names.
+pub fn require(conn: &Connection, name: &str) -> Result<WorkspaceRow> {
     by_name(conn, name)?.ok_or_else(|| {
         StoreError::NotFound(format!(
-            "no workspace named {name:?}; run warden.workspace.list to see the names"
+            "no workspace named {name:?}; `warden workspaces` (or warden.workspace.list) shows the names"
         ))
     })
 }

@@ -190,18 +190,10 @@ pub async fn list(
     };
     let result = store
         .call(move |c| {
-            let workspace_id = match &workspace {
-                Some(name) => Some(
-                    warden_store::workspaces::by_name(c, name)?
-                        .ok_or_else(|| {
-                            warden_store::StoreError::NotFound(format!(
-                                "no workspace named {name:?}"
-                            ))
-                        })?
-                        .id,
-                ),
-                None => None,
-            };
+            let workspace_id = workspace
+                .as_deref()
+                .map(|name| warden_store::workspaces::require(c, name).map(|w| w.id))
+                .transpose()?;
             let f = warden_store::runs::Filter {
                 workspace_id,
                 status,

@@ -33,18 +33,10 @@ pub async fn run(
     };
     let result = store
         .call(move |c| {
-            let workspace_id = match &workspace {
-                Some(name) => Some(
-                    workspaces::by_name(c, name)?
-                        .ok_or_else(|| {
-                            warden_store::StoreError::NotFound(format!(
-                                "no workspace named {name:?}"
-                            ))
-                        })?
-                        .id,
-                ),
-                None => None,
-            };
+            let workspace_id = workspace
+                .as_deref()
+                .map(|name| workspaces::require(c, name).map(|w| w.id))
+                .transpose()?;
             spans::query(
                 c,
                 &SpanQuery {
