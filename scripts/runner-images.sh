@@ -9,7 +9,8 @@
 set -euo pipefail
 rebuild=0
 [ "${1:-}" = "--rebuild" ] && rebuild=1
-command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
+export PATH="$PATH:/usr/sbin:/sbin"
+command -v debootstrap >/dev/null || { echo "runner-images: debootstrap is missing (scripts/docker-setup.sh installs it)" >&2; exit 2; }
 mirror=""
 if [ -f /etc/apt/sources.list.d/debian.sources ]; then
   mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)

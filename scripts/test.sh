@@ -2,24 +2,43 @@
 # Every test: formatting, lints, unit tests and end-to-end tests against the real binary,
 # then the editor tests (Neovim plugin in real headless Neovim, VS Code extension in real
 # VS Code through code-server).
-# Ends with one line "tests: N passed, M failed" summing every test binary and editor.
+# Always ends with one line "tests: N passed, M failed" summing every test binary and
+# editor (a failed format check, lint or build counts as one failed test), then exits
+# non-zero when anything failed. Set-up failures (installs) exit at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-# Library, binary and integration-test targets (benchmarks run with `cargo bench`).
-cargo test --workspace --locked --lib --bins --tests 2>&1 | tee "$log"
-# The editor tests drive the binaries of this checkout.
-cargo build --locked -p warden-lsp -p warden-mockllm --bins
 status=0
-WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
-  scripts/test-nvim.sh 2>&1 | tee -a "$log" || status=$?
-WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
-  scripts/test-vscode.sh 2>&1 | tee -a "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+# A step that failed outside a test runner: counted as one failed test.
+step() {
+  local name=$1
+  shift
+  if ! "$@"; then
+    echo "test: $name failed" | tee -a "$log"
+    echo "step-failed: $name" >>"$log"
+    status=1
+  fi
+}
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# Library, binary and integration-test targets (benchmarks run with `cargo bench`).
+# pipefail gives cargo's status; a failure is counted from its own summary lines.
+cargo test --workspace --locked --lib --bins --tests 2>&1 | tee -a "$log" || status=1
+# The editor tests drive the binaries of this checkout.
+if cargo build --locked -p warden-lsp -p warden-mockllm --bins; then
+  WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
+    scripts/test-nvim.sh 2>&1 | tee -a "$log" || status=1
+  WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
+    scripts/test-vscode.sh 2>&1 | tee -a "$log" || status=1
+else
+  echo "step-failed: cargo build (the editor tests did not run)" >>"$log"
+  status=1
+fi
+awk -v status="$status" '
+     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^(nvim|vscode): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+     /^step-failed:/ { f += 1 }
+     END { if (status != 0 && f == 0) f = 1; printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"
