@@ -8,7 +8,13 @@
 //! whose output streams back multiplexed, so artifacts can be read from the running
 //! container before it is removed. Nothing is bind-mounted from the host, so a remote
 //! engine works the same. A warm pool (optional) keeps started containers ready, each
-//! used for one run and replaced in the background.
+//! used for one run and replaced in the background. A pooled container is checked
+//! running (inspect) before use, a dead one is removed and the next one (or a fresh
+//! container) used instead; pooled containers sleep [`POOL_TTL`] longer than a run's
+//! and are replaced once that long in the pool, so one taken still outlives its run.
+//! Reaping removes only containers whose owner is known dead (see [`owner`]).
+
+mod owner;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -39,6 +45,9 @@ const MIB: u64 = 1024 * 1024;
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 const HINT: &str = "start the engine (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at one (tcp://HOST:2376 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem for TLS)";
 
+/// How long a pooled container waits for a run before it is replaced by a new one.
+const POOL_TTL: Duration = Duration::from_secs(600);
+
 /// The Docker engine, connected.
 #[derive(Clone)]
 pub struct DockerSandbox {
@@ -53,7 +62,21 @@ pub struct DockerSandbox {
 struct Pool {
     /// Containers kept ready per image and limits.
     size: usize,
-    ready: Mutex<HashMap<String, VecDeque<String>>>,
+    ready: Mutex<HashMap<String, VecDeque<Pooled>>>,
+}
+
+/// A started container waiting in the pool.
+struct Pooled {
+    id: String,
+    since: Instant,
+}
+
+impl Pooled {
+    /// Whether it may still be used: younger than [`POOL_TTL`], so its main process
+    /// (sleeping a run's lifetime plus [`POOL_TTL`]) outlives a run started now.
+    fn fresh(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.since) < POOL_TTL
+    }
 }
 
 impl DockerSandbox {
@@ -104,7 +127,7 @@ impl DockerSandbox {
         Ok(DockerSandbox {
             docker,
             endpoint,
-            owner: owner_label(),
+            owner: owner::label(&owner::real_proc, std::process::id()),
             pool: Arc::new(Pool::default()),
         })
     }
@@ -127,15 +150,41 @@ impl DockerSandbox {
             if have >= self.pool.size {
                 return Ok(());
             }
-            let id = self.create_started(image, limits, "pool").await?;
+            let id = self.create_started(image, limits, "pool", POOL_TTL).await?;
             self.pool
                 .ready
                 .lock()
                 .expect("pool lock")
                 .entry(key.clone())
                 .or_default()
-                .push_back(id);
+                .push_back(Pooled {
+                    id: id.clone(),
+                    since: Instant::now(),
+                });
+            self.replace_later(image, limits, key.clone(), id);
         }
+    }
+
+    /// After [`POOL_TTL`], removes the pooled container `id` if it is still waiting and
+    /// starts a replacement, so an idle pool never hands out an expiring container.
+    fn replace_later(&self, image: &str, limits: &Limits, key: String, id: String) {
+        let me = self.clone();
+        let (image, limits) = (image.to_owned(), limits.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(POOL_TTL).await;
+            let waiting = {
+                let mut ready = me.pool.ready.lock().expect("pool lock");
+                ready.get_mut(&key).is_some_and(|q| {
+                    let before = q.len();
+                    q.retain(|p| p.id != id);
+                    q.len() < before
+                })
+            };
+            if waiting {
+                me.remove(&id).await;
+                me.refill(&image, &limits);
+            }
+        });
     }
 
     /// Removes every pooled container (at shutdown).
@@ -147,6 +196,7 @@ impl DockerSandbox {
             .expect("pool lock")
             .drain()
             .flat_map(|(_, v)| v)
+            .map(|p| p.id)
             .collect();
         for id in ids {
             self.remove(&id).await;
@@ -162,13 +212,39 @@ impl DockerSandbox {
             .map_or(0, VecDeque::len)
     }
 
-    fn take_pooled(&self, key: &str) -> Option<String> {
-        self.pool
-            .ready
-            .lock()
-            .expect("pool lock")
-            .get_mut(key)
-            .and_then(VecDeque::pop_front)
+    /// A pooled container that is fresh and still running. Dead or expiring ones met on
+    /// the way are removed; `None` when none is left.
+    async fn take_pooled(&self, key: &str) -> Option<String> {
+        loop {
+            let pooled = self
+                .pool
+                .ready
+                .lock()
+                .expect("pool lock")
+                .get_mut(key)
+                .and_then(VecDeque::pop_front)?;
+            if pooled.fresh(Instant::now()) && self.running(&pooled.id).await {
+                return Some(pooled.id);
+            }
+            tracing::info!(
+                "pooled container {} is no longer running or about to expire; removing it",
+                pooled.id
+            );
+            self.remove(&pooled.id).await;
+        }
+    }
+
+    /// Whether the engine reports the container running (and not paused).
+    async fn running(&self, id: &str) -> bool {
+        match self.docker.inspect_container(id, None).await {
+            Ok(c) => c
+                .state
+                .is_some_and(|s| s.running == Some(true) && s.paused != Some(true)),
+            Err(e) => {
+                tracing::warn!("inspecting pooled container {id}: {e}");
+                false
+            }
+        }
     }
 
     fn refill(&self, image: &str, limits: &Limits) {
@@ -189,14 +265,15 @@ impl DockerSandbox {
         &self.endpoint
     }
 
-    /// Creates and starts a hardened, sleeping container.
+    /// Creates and starts a hardened container sleeping a run's lifetime plus `extra`.
     async fn create_started(
         &self,
         image: &str,
         limits: &Limits,
         run_id: &str,
+        extra: Duration,
     ) -> Result<String, SandboxError> {
-        let body = container_body(image, limits, run_id, &self.owner);
+        let body = container_body(image, limits, run_id, &self.owner, extra);
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions>, body)
@@ -273,11 +350,11 @@ impl DockerSandbox {
         )
         .map_err(SandboxError::Invalid)?;
         let key = pool_key(&spec.image, &spec.limits);
-        let id = match self.take_pooled(&key) {
+        let id = match self.take_pooled(&key).await {
             Some(id) => id,
             None => {
                 let id = tokio::select! {
-                    r = self.create_started(&spec.image, &spec.limits, &spec.run_id) => r?,
+                    r = self.create_started(&spec.image, &spec.limits, &spec.run_id, Duration::ZERO) => r?,
                     () = cancel.cancelled() => return Ok(Outcome::without_output(
                         Status::Cancelled,
                         "cancelled before the script started".into(),
@@ -603,7 +680,8 @@ impl Sandbox for DockerSandbox {
                 let (Some(id), labels) = (c.id, c.labels.unwrap_or_default()) else {
                     continue;
                 };
-                if orphaned(labels.get(LABEL_OWNER).map(String::as_str)) {
+                let owner = labels.get(LABEL_OWNER).map(String::as_str);
+                if owner::liveness(owner, &owner::real_proc) == owner::Liveness::Dead {
                     self.remove(&id).await;
                     reaped += 1;
                 }
@@ -617,8 +695,16 @@ impl Sandbox for DockerSandbox {
     }
 }
 
-/// The create body of a run's container: see the module header.
-fn container_body(image: &str, l: &Limits, run_id: &str, owner: &str) -> ContainerCreateBody {
+/// The create body of a run's container: see the module header. Its main process
+/// sleeps the run's timeout plus two minutes, plus `extra` (the time a pooled container
+/// may wait for its run).
+fn container_body(
+    image: &str,
+    l: &Limits,
+    run_id: &str,
+    owner: &str,
+    extra: Duration,
+) -> ContainerCreateBody {
     let tmpfs_volume = |target: &str, size_mb: u64, opts: &str| Mount {
         target: Some(target.into()),
         typ: Some(MountType::VOLUME),
@@ -645,7 +731,7 @@ fn container_body(image: &str, l: &Limits, run_id: &str, owner: &str) -> Contain
     };
     let memory = (l.memory_mb * MIB) as i64;
     // The main process only waits for execs; it outlives the longest run.
-    let sleep = (l.timeout_seconds + 120).to_string();
+    let sleep = (l.timeout_seconds + 120 + extra.as_secs()).to_string();
     ContainerCreateBody {
         image: Some(image.into()),
         cmd: Some(vec!["sleep".into(), sleep]),
@@ -710,50 +796,6 @@ fn oom_kills(text: &str) -> u64 {
         .sum()
 }
 
-/// `<host>/<pid>/<start time>` of this process.
-fn owner_label() -> String {
-    let pid = std::process::id();
-    format!(
-        "{}/{pid}/{}",
-        hostname(),
-        start_ticks(pid).map_or_else(|| "?".into(), |t| t.to_string())
-    )
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
-fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Whether a container's owner is gone: on this host, the process with that id and
-/// start time no longer exists. Containers of other hosts are left alone; a missing
-/// or unreadable owner counts as gone.
-fn orphaned(owner: Option<&str>) -> bool {
-    let Some(owner) = owner else { return true };
-    let mut parts = owner.split('/');
-    let (Some(host), Some(pid), Some(ticks)) = (parts.next(), parts.next(), parts.next()) else {
-        return true;
-    };
-    if host != hostname() {
-        return false;
-    }
-    let Ok(pid) = pid.parse::<u32>() else {
-        return true;
-    };
-    match start_ticks(pid) {
-        Some(t) => t.to_string() != ticks,
-        None => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,7 +803,7 @@ mod tests {
     #[test]
     fn the_container_is_hardened() {
         let l = Limits::default();
-        let b = container_body("img", &l, "r1", "h/1/2");
+        let b = container_body("img", &l, "r1", "h/1/2", Duration::ZERO);
         let h = b.host_config.as_ref().unwrap();
         assert_eq!(h.readonly_rootfs, Some(true));
         assert_eq!(h.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
@@ -774,6 +816,24 @@ mod tests {
         assert!(h.binds.is_none(), "nothing from the host");
         assert_eq!(b.user.as_deref(), Some("1000:1000"));
         assert_eq!(b.labels.as_ref().unwrap()[LABEL_RUN], "r1");
+        let sleep = (l.timeout_seconds + 120).to_string();
+        assert_eq!(b.cmd.as_deref(), Some(&["sleep".into(), sleep][..]));
+    }
+
+    #[test]
+    fn pooled_containers_outlive_any_run_started_before_their_replacement() {
+        let l = Limits::default();
+        let b = container_body("img", &l, "pool", "h/1/2", POOL_TTL);
+        let sleep: u64 = b.cmd.unwrap()[1].parse().unwrap();
+        assert_eq!(sleep, l.timeout_seconds + 120 + POOL_TTL.as_secs());
+        let since = Instant::now();
+        let p = Pooled {
+            id: "c".into(),
+            since,
+        };
+        assert!(p.fresh(since));
+        assert!(p.fresh(since + POOL_TTL - Duration::from_secs(1)));
+        assert!(!p.fresh(since + POOL_TTL), "replaced, never handed out");
     }
 
     #[test]
@@ -784,13 +844,5 @@ mod tests {
         );
         assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
         assert_eq!(oom_kills("oom_kill_disable 0\n"), 0);
-    }
-
-    #[test]
-    fn owners_of_this_host_are_checked() {
-        assert!(!orphaned(Some(&owner_label())), "this process is alive");
-        assert!(orphaned(Some(&format!("{}/999999999/1", hostname()))));
-        assert!(orphaned(None));
-        assert!(!orphaned(Some("another-host/1/1")));
     }
 }

@@ -1,7 +1,8 @@
 //! The sandbox against a real Docker engine: hello world, exit codes, output order,
 //! the hardening as seen from inside, input files and artifacts, and the escape
 //! attempts (network, memory, fork bomb, disk fill, endless loop, output flood, cancel,
-//! orphans). Without an engine these skip with a printed reason, unless
+//! orphans reaped, containers of owners that cannot be judged kept), and a warm pool
+//! whose container died. Without an engine these skip with a printed reason, unless
 //! `WARDEN_REQUIRE_DOCKER` is set, when they fail.
 
 use std::time::{Duration, Instant};
@@ -460,4 +461,118 @@ async fn orphans_of_dead_processes_are_reaped() {
     let reaped = s.reap().await.unwrap();
     assert!(reaped >= 1);
     assert_eq!(containers_of(&run_id), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn containers_of_owners_that_cannot_be_judged_are_kept() {
+    let Some(s) = engine().await else { return };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let run_id = format!("kept-{}", std::process::id());
+    // pid 1 exists but recorded no start time (its warden had no /proc); another host;
+    // no owner label at all.
+    let owners = [
+        Some(format!("{}/1/?", host.trim())),
+        Some("some-other-host/999999999/1".to_string()),
+        None,
+    ];
+    for owner in &owners {
+        let mut cmd = std::process::Command::new("docker");
+        cmd.args(["run", "-d", "--network", "none", "--label"])
+            .arg(format!("warden.run={run_id}"));
+        if let Some(o) = owner {
+            cmd.arg("--label").arg(format!("warden.owner={o}"));
+        }
+        let out = cmd.args([PYTHON, "sleep", "120"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    s.reap().await.unwrap();
+    let left = containers_of(&run_id);
+    for id in &left {
+        docker(&["rm", "-f", id]);
+    }
+    assert_eq!(left.len(), owners.len(), "none reaped");
+}
+
+/// This process's owner label (`<host>/<pid>/<start time>`), as the sandbox writes it.
+fn my_owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let ticks = after.split_whitespace().nth(19).unwrap();
+    format!("{}/{}/{ticks}", host.trim(), std::process::id())
+}
+
+/// Running pool containers of this process.
+fn my_pool() -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "label=warden.run=pool",
+        ])
+        .arg("--filter")
+        .arg(format!("label=warden.owner={}", my_owner()))
+        .output()
+        .expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_dead_pooled_container_is_discarded_and_the_run_succeeds() {
+    let Some(s) = engine().await else { return };
+    let s = s.with_pool(1);
+    s.warm(PYTHON, &Limits::default()).await.unwrap();
+    let pooled = my_pool();
+    assert_eq!(pooled.len(), 1, "one container kept ready: {pooled:?}");
+    let dead = pooled[0].clone();
+    // What an expired container looks like: its main process is gone.
+    docker(&["kill", &dead]);
+    docker(&["wait", &dead]);
+
+    let (o, events) = run(&s, py("print('fresh')\n")).await;
+    assert_eq!(o.status, Status::Succeeded, "{o:?}");
+    assert_eq!(o.stdout, "fresh\n");
+    let used = events.iter().find_map(|e| match e {
+        Event::Started { container } => Some(container.clone()),
+        _ => None,
+    });
+    assert!(used.is_some_and(|u| u != dead), "not the dead container");
+    assert_eq!(
+        docker(&["ps", "-aq", "--no-trunc", "--filter", &format!("id={dead}")]),
+        "",
+        "the dead container is removed"
+    );
+
+    // The pool refills in the background; wait for it, then clean up.
+    let until = Instant::now() + Duration::from_secs(60);
+    while my_pool().is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(my_pool().len(), 1, "the pool refilled");
+    s.drain_pool().await;
+    for id in my_pool() {
+        docker(&["rm", "-f", &id]);
+    }
 }
