@@ -1,24 +1,29 @@
-//! The SQLite store (rusqlite, WAL). One owner thread holds the connection and runs
-//! every read and write in submission order, so state changes are serialized and a
-//! query always sees the writes submitted before it. Callers use [`Store::call`]
-//! (async, with a result) or [`Store::submit`] (fire and forget, for span events).
+//! The SQLite store (rusqlite, WAL). One owner thread holds the read-write connection
+//! and runs every write (and the queries that must follow them) in submission order, so
+//! state changes are serialized and such a query sees the writes submitted before it.
+//! Callers use [`Store::call`] (async, with a result) or [`Store::submit`] (fire and
+//! forget, for span events). Long read-only queries (run history, output search) use
+//! [`Store::read`] instead: read-only connections on their own threads ([`readers`]),
+//! which see every committed write and neither wait for nor delay the owner thread.
 //!
-//! Invariants: nothing else in warden opens the database; schema changes are numbered
-//! migrations (`PRAGMA user_version`); an unusable database file is reported by
-//! [`Store::open`] with its path, and callers fall back to [`Store::in_memory`].
+//! Invariants: nothing else in warden opens the database; only the owner thread
+//! writes; schema changes are numbered migrations (`PRAGMA user_version`); an unusable
+//! database file is reported by [`Store::open`] with its path, and callers fall back
+//! to [`Store::in_memory`].
 
 pub mod advisories;
 pub mod findings;
 pub mod llm;
 mod migrations;
 mod process;
+mod readers;
 pub mod runs;
 pub mod spans;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -77,6 +82,11 @@ struct Inner {
     tx: mpsc::Sender<Job>,
     location: String,
     session_id: i64,
+    /// The database file, when reads may use connections of their own (a file in WAL
+    /// mode; an in-memory database has only the owner's connection).
+    read_path: Option<PathBuf>,
+    /// The read path, opened on the first [`Store::read`]; `None`: reads use the owner.
+    readers: OnceLock<Option<readers::Readers>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,11 +145,14 @@ impl Store {
             .map_err(classify)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(classify)?;
-        if path.is_some() {
+        let mut read_path = None;
+        if let Some(path) = path {
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
                 .map_err(classify)?;
-            if !mode.eq_ignore_ascii_case("wal") {
+            if mode.eq_ignore_ascii_case("wal") {
+                read_path = Some(path.to_owned());
+            } else {
                 tracing::warn!("database {location} is in {mode} mode, not WAL");
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
@@ -181,6 +194,8 @@ impl Store {
                 tx,
                 location,
                 session_id,
+                read_path,
+                readers: OnceLock::new(),
             }),
         })
     }
@@ -236,6 +251,49 @@ impl Store {
             }))
             .map_err(|_| StoreError::Closed)?;
         rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read-only connection beside the owner thread, so a long query does
+    /// not hold up writes and span events (nor they it). `f` sees every write committed
+    /// before it runs, but not writes still queued on the owner thread ([`Store::submit`]):
+    /// await those ([`Store::call`]) first when it matters. An in-memory store (one
+    /// connection) or one whose read path cannot open runs `f` on the owner thread.
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: readers::ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        let job = match self.readers() {
+            Some(r) => r.send(job).err(),
+            None => Some(job),
+        };
+        if let Some(job) = job {
+            self.inner
+                .tx
+                .send(Box::new(move |conn| job(conn)))
+                .map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn readers(&self) -> Option<&readers::Readers> {
+        self.inner
+            .readers
+            .get_or_init(|| {
+                let path = self.inner.read_path.as_deref()?;
+                readers::Readers::open(path, readers::THREADS)
+                    .inspect_err(|e| {
+                        tracing::warn!(
+                            "store: no read-only connection, reads share the writer's: {e}"
+                        )
+                    })
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Queues `f` on the owner thread without waiting; errors are logged.
@@ -322,5 +380,81 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 50);
+    }
+
+    fn count(c: &Connection) -> Result<i64> {
+        Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)
+    }
+
+    #[tokio::test]
+    async fn a_long_read_does_not_block_a_write_and_sees_it_once_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("warden.db")).unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (1)")?))
+            .await
+            .unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        // The read counts, says it is under way, then holds its connection (as a long
+        // search does) until released, and counts again.
+        let read = store.read(move |c| {
+            let before = count(c)?;
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok((before, count(c)?))
+        });
+        let write = async {
+            started_rx.await.unwrap();
+            let (done_tx, done_rx) = mpsc::channel();
+            let writer = store.clone();
+            std::thread::spawn(move || {
+                let r = writer.call_blocking(|c| {
+                    c.execute("INSERT INTO t VALUES (2)", [])?;
+                    Ok(())
+                });
+                let _ = done_tx.send(r);
+            });
+            // Not a timing assertion: the limit only turns a deadlock into a failure.
+            let done = done_rx.recv_timeout(Duration::from_secs(60));
+            release_tx.send(()).unwrap();
+            done.expect("the write finished while the read held its connection")
+                .unwrap();
+        };
+        let (read, ()) = tokio::join!(read, write);
+        assert_eq!(read.unwrap(), (1, 2), "the read sees the committed write");
+        let n = store.read(count).await.unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn the_read_path_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("warden.db")).unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t(v INTEGER)")?))
+            .await
+            .unwrap();
+        let err = store
+            .read(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        assert_eq!(store.read(count).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn in_memory_reads_use_the_owner_connection() {
+        let store = Store::in_memory();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (7)")?))
+            .await
+            .unwrap();
+        assert_eq!(store.read(count).await.unwrap(), 1);
+        let v: i64 = store
+            .read(|c| Ok(c.query_row("SELECT v FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(v, 7);
     }
 }

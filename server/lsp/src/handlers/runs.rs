@@ -633,7 +633,7 @@ pub async fn runs_request(b: &Backend, p: RunsParams) -> Result<RunsResult> {
         status: p.status.clone(),
     };
     let (runs, next) = store(b)?
-        .call(move |c| warden_store::runs::page(c, &f, cursor, limit))
+        .read(move |c| warden_store::runs::page(c, &f, cursor, limit))
         .await
         .map_err(store_error)?;
     Ok(RunsResult {
@@ -645,7 +645,7 @@ pub async fn runs_request(b: &Backend, p: RunsParams) -> Result<RunsResult> {
 pub async fn run_log(b: &Backend, p: RunLogParams) -> Result<warden_store::runs::Run> {
     let id = p.run_id.clone();
     store(b)?
-        .call(move |c| warden_store::runs::get(c, &id))
+        .read(move |c| warden_store::runs::get(c, &id))
         .await
         .map_err(store_error)?
         .ok_or_else(|| {
@@ -663,7 +663,7 @@ pub async fn run_search(b: &Backend, p: RunSearchParams) -> Result<RunSearchResu
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let context = p.context.unwrap_or(2).min(20);
     let hits = store(b)?
-        .call(move |c| warden_store::runs::search(c, row.id, &re, context, limit))
+        .read(move |c| warden_store::runs::search(c, row.id, &re, context, limit))
         .await
         .map_err(store_error)?;
     Ok(RunSearchResult { hits })
@@ -673,7 +673,7 @@ pub async fn run_stats(b: &Backend, p: WorkspaceParams) -> Result<RunStatsResult
     let row = workspace_row(b, p.workspace.as_deref()).await?;
     let id = row.id;
     let scripts = store(b)?
-        .call(move |c| warden_store::runs::stats(c, id))
+        .read(move |c| warden_store::runs::stats(c, id))
         .await
         .map_err(store_error)?;
     Ok(RunStatsResult {
