@@ -102,6 +102,12 @@ fn cli_run_streams_records_and_points_at_the_failing_line() {
         ),
         "{err}"
     );
+    // The traceback names the workspace file, not the script's path in the container.
+    assert!(
+        err.contains("  File \"scripts/2_bad.py\", line 5, in f\n"),
+        "{err}"
+    );
+    assert!(!err.contains("/work/2_bad.py"), "{err}");
 
     let list = warden(&db, &root, &["runs", "--json"]);
     let runs: Vec<Value> = String::from_utf8_lossy(&list.stdout)
@@ -323,9 +329,23 @@ fn lsp_failure_is_a_diagnostic_until_success_or_change_and_cancel_works() {
             .as_array()
             .is_some_and(|d| d.iter().any(|d| d["source"] == "warden-run"))
     };
-    let done = run(&mut s, "zero.txt");
+    let r = s
+        .command("warden.run", json!({"uri": uri, "input": "zero.txt"}))
+        .unwrap();
+    let (done, out) = finished(&mut s, r["runId"].as_str().unwrap());
     assert_eq!(done["status"], "failed");
     assert_eq!(done["message"], "exited with code 1");
+    // Streamed and stored, the traceback names the workspace file (the runtime printed
+    // the script's path in the container).
+    let frame = "  File \"scripts/inv.py\", line 5, in <module>\n";
+    let streamed = text_of(&out, "stderr");
+    assert!(streamed.contains(frame), "{streamed}");
+    let log = s
+        .request("warden/runLog", json!({"runId": done["runId"]}))
+        .unwrap();
+    let stored = log["stderr"].as_str().unwrap();
+    assert!(stored.contains(frame), "{stored}");
+    assert!(!stored.contains("/work/inv.py"), "{stored}");
     let diags = s.wait_for("textDocument/publishDiagnostics", |p| {
         p["uri"] == uri && is_run_diag(p)
     });

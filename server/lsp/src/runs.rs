@@ -2,19 +2,21 @@
 //! (orphans reaped on first contact), the run spec for a file (runner by settings,
 //! limits, the text that runs, an input file), one run as a `run` span recorded in the
 //! store with its version (git HEAD, dirty flag, content hash), and the failure lines
-//! a run's output points at.
+//! a run's output points at. The runtime names the script by its path in the container
+//! (`/work/<name>`); the output warden streams, stores and parses names it by its
+//! workspace path instead (`scripts/<name>`), the file a person can open.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use warden_config::RunSettings;
 use warden_sandbox::docker::DockerSandbox;
-use warden_sandbox::traceback::{self, Finding, Kind};
-use warden_sandbox::{Event, Outcome, RunSpec, Sandbox, SandboxError, Status};
+use warden_sandbox::traceback::{self, Finding, Kind, ScriptPath};
+use warden_sandbox::{Event, Outcome, RunSpec, Sandbox, SandboxError, Status, Stream};
 use warden_store::Store;
 use warden_store::runs::Run;
 use warden_trace::{ActiveSpan, SpanKind, Tracer, WorkspaceRef};
@@ -137,8 +139,75 @@ pub fn relative(root: &Path, path: &Path) -> String {
 /// The result of [`execute`]: the outcome (an engine failure becomes status `error`)
 /// and the stored record.
 pub struct Finished {
-    pub outcome: Outcome,
+    pub outcome: Reported,
     pub record: Run,
+}
+
+/// A run's [`Outcome`] as warden reports it: its output names the script by the
+/// workspace path (`script` maps the container path to it). Reads as the outcome.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub outcome: Outcome,
+    pub script: ScriptPath,
+}
+
+impl Reported {
+    /// Rewrites the script's container path in `outcome`'s output.
+    pub fn new(mut outcome: Outcome, script: ScriptPath) -> Reported {
+        outcome.stdout = script.rewrite(&outcome.stdout);
+        outcome.stderr = script.rewrite(&outcome.stderr);
+        Reported { outcome, script }
+    }
+}
+
+impl std::ops::Deref for Reported {
+    type Target = Outcome;
+
+    fn deref(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
+/// The container path of the script to its workspace path (`rel`).
+fn script_path(spec: &RunSpec, rel: &str) -> ScriptPath {
+    ScriptPath::new(&spec.script_path(), rel)
+}
+
+/// Forwards `rx`'s events to `events` with the script's container path rewritten in
+/// each stream's output (output events renumbered, as a chunk may be held back for
+/// the next one); returns when `rx` closes, after releasing what was held back.
+async fn forward_rewritten(
+    mut rx: UnboundedReceiver<Event>,
+    events: UnboundedSender<Event>,
+    script: ScriptPath,
+) {
+    let mut paths = [script.clone(), script];
+    let index = |s: Stream| match s {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    };
+    let mut seq = 0u64;
+    let mut send = |stream: Stream, chunk: String| {
+        if !chunk.is_empty() {
+            let _ = events.send(Event::Output { seq, stream, chunk });
+            seq += 1;
+        }
+    };
+    while let Some(e) = rx.recv().await {
+        match e {
+            Event::Output { stream, chunk, .. } => {
+                let text = paths[index(stream)].push(&chunk);
+                send(stream, text);
+            }
+            other => {
+                let _ = events.send(other);
+            }
+        }
+    }
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        let text = paths[index(stream)].finish();
+        send(stream, text);
+    }
 }
 
 /// Where runs go: the engine, the pool size, the tracer and the store.
@@ -186,11 +255,20 @@ pub async fn execute(
     let root = job.root.clone();
     let freshness = tokio::task::spawn_blocking(move || warden_workspace::freshness(&root)).await;
     let (head, dirty) = freshness.unwrap_or((None, false));
+    let script = script_path(&spec, &job.rel);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let forward = tokio::spawn(forward_rewritten(rx, events, script.clone()));
     let outcome = match engine.get(warm_pool).await {
-        Ok(sandbox) => sandbox.run(spec.clone(), events, cancel).await,
-        Err(e) => Err(e),
+        Ok(sandbox) => sandbox.run(spec.clone(), tx, cancel).await,
+        Err(e) => {
+            drop(tx);
+            Err(e)
+        }
     };
+    // The sandbox has dropped its sender: the forwarder releases what it held back.
+    let _ = forward.await;
     let outcome = outcome.unwrap_or_else(|e| Outcome::without_output(Status::Error, e.to_string()));
+    let outcome = Reported::new(outcome, script);
     span.set_output(json!({
         "status": outcome.status.as_str(),
         "exitCode": outcome.exit_code,
@@ -270,17 +348,103 @@ pub async fn execute(
     Finished { outcome, record }
 }
 
-/// The script lines a failed run blames (none for other statuses).
-pub fn findings(spec: &RunSpec, outcome: &Outcome) -> Vec<Finding> {
+/// The script lines a failed run blames (none for other statuses); the messages name
+/// the script by its workspace path, as the reported output does.
+pub fn findings(spec: &RunSpec, outcome: &Reported) -> Vec<Finding> {
     if outcome.status != Status::Failed {
         return Vec::new();
     }
     let Some(kind) = Kind::of_command(&spec.command) else {
         return Vec::new();
     };
-    let mut found = traceback::parse(kind, &spec.script_path(), &outcome.stderr);
+    let path = outcome.script.workspace();
+    let mut found = traceback::parse(kind, path, &outcome.stderr);
     if found.is_empty() {
-        found = traceback::parse(kind, &spec.script_path(), &outcome.stdout);
+        found = traceback::parse(kind, path, &outcome.stdout);
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACEBACK: &str = "Traceback (most recent call last):\n  File \"/work/2.00_report.py\", line 9, in <module>\n    main()\n  File \"/work/2.00_report.py\", line 5, in main\n    open(__file__ + \".csv\")\nFileNotFoundError: [Errno 2] No such file or directory: '/work/2.00_report.py.csv'\n";
+
+    fn spec() -> RunSpec {
+        RunSpec {
+            command: vec!["python3".into()],
+            script_name: "2.00_report.py".into(),
+            ..RunSpec::default()
+        }
+    }
+
+    #[test]
+    fn reported_output_and_findings_name_the_workspace_path() {
+        let spec = spec();
+        let mut outcome = Outcome::without_output(Status::Failed, "exited with code 1".into());
+        outcome.stdout = "rows: 0 (/work/2.00_report.py)\n".into();
+        outcome.stderr = TRACEBACK.into();
+        let reported = Reported::new(outcome, script_path(&spec, "scripts/2.00_report.py"));
+        assert_eq!(reported.stdout, "rows: 0 (scripts/2.00_report.py)\n");
+        assert!(
+            reported
+                .stderr
+                .contains("  File \"scripts/2.00_report.py\", line 5, in main\n"),
+            "{}",
+            reported.stderr
+        );
+        assert!(!reported.stderr.contains("\"/work/"), "{}", reported.stderr);
+        // A different file that only starts with the script's path is left alone.
+        assert!(reported.stderr.contains("'/work/2.00_report.py.csv'"));
+        let found = findings(&spec, &reported);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].line, found[0].trace.as_slice()), (5, &[9][..]));
+        assert_eq!(
+            found[0].message,
+            "FileNotFoundError: [Errno 2] No such file or directory: '/work/2.00_report.py.csv'"
+        );
+    }
+
+    #[tokio::test]
+    async fn streamed_output_is_rewritten_and_stays_in_order() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+        let chunk = |seq, stream, chunk: &str| Event::Output {
+            seq,
+            stream,
+            chunk: chunk.into(),
+        };
+        tx.send(Event::Started {
+            container: "c1".into(),
+        })
+        .unwrap();
+        tx.send(chunk(0, Stream::Stdout, "before\n")).unwrap();
+        tx.send(chunk(1, Stream::Stderr, "  File \"/wo")).unwrap();
+        tx.send(chunk(2, Stream::Stdout, "middle\n")).unwrap();
+        tx.send(chunk(3, Stream::Stderr, "rk/2.00_report.py\", line 5\n"))
+            .unwrap();
+        tx.send(chunk(4, Stream::Stderr, "E: /work/2.00_report.py"))
+            .unwrap();
+        drop(tx);
+        forward_rewritten(rx, out_tx, script_path(&spec(), "scripts/2.00_report.py")).await;
+        let mut got = Vec::new();
+        while let Some(e) = out_rx.recv().await {
+            got.push(e);
+        }
+        assert_eq!(
+            got,
+            [
+                Event::Started {
+                    container: "c1".into()
+                },
+                chunk(0, Stream::Stdout, "before\n"),
+                chunk(1, Stream::Stderr, "  File \""),
+                chunk(2, Stream::Stdout, "middle\n"),
+                chunk(3, Stream::Stderr, "scripts/2.00_report.py\", line 5\n"),
+                chunk(4, Stream::Stderr, "E: "),
+                chunk(5, Stream::Stderr, "scripts/2.00_report.py"),
+            ]
+        );
+    }
 }

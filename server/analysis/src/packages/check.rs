@@ -29,7 +29,12 @@ pub enum Verdict {
 pub struct AdvisoryRef {
     pub id: String,
     pub aliases: Vec<String>,
+    /// One line for messages: the record's summary, else its details, on one line and
+    /// shortened to [`SUMMARY_CHARS`] at a word boundary (with `…`).
     pub summary: Option<String>,
+    /// The record's summary and details in full (blank-line separated), for hovers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_text: Option<String>,
     /// Database severity (`HIGH`, `MODERATE`...) or a CVSS vector, when given.
     pub severity: Option<String>,
     pub references: Vec<String>,
@@ -63,6 +68,58 @@ impl AdvisoryRef {
             None => s.push_str("; no fix"),
         }
         s
+    }
+}
+
+/// The longest summary a message carries, in characters (the hover shows the full text).
+pub const SUMMARY_CHARS: usize = 120;
+
+/// `text` on one line (whitespace runs collapsed) and at most `max` characters: cut at
+/// the last word boundary that fits, with `…` in place of the rest. A single word
+/// longer than `max` is cut inside it.
+pub fn shorten(text: &str, max: usize) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let one_line = words.join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    // Room for the ellipsis.
+    let budget = max.saturating_sub(1);
+    let mut out = String::new();
+    for w in &words {
+        let sep = usize::from(!out.is_empty());
+        if out.chars().count() + sep + w.chars().count() > budget {
+            break;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() {
+        out = one_line.chars().take(budget).collect();
+    }
+    // No dangling punctuation before the ellipsis ("word,…").
+    let kept = out
+        .trim_end_matches([',', ';', ':', '.', '-', '(', '—'])
+        .len();
+    out.truncate(kept);
+    out.push('…');
+    out
+}
+
+/// The record's summary and details, whole; details that repeat the summary once.
+fn full_text(r: &Record) -> Option<String> {
+    let clean = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    match (clean(&r.summary), clean(&r.details)) {
+        (Some(s), Some(d)) if d.starts_with(&s) => Some(d),
+        (Some(s), Some(d)) => Some(format!("{s}\n\n{d}")),
+        (s, d) => s.or(d),
     }
 }
 
@@ -189,8 +246,12 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
             aliases: r.aliases.clone(),
             summary: r
                 .summary
-                .clone()
-                .or_else(|| r.details.as_ref().map(|d| d.chars().take(120).collect())),
+                .as_deref()
+                .or(r.details.as_deref())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| shorten(s, SUMMARY_CHARS)),
+            full_text: full_text(r),
             severity: severity_label(r),
             references: r.references.iter().map(|x| x.url.clone()).collect(),
             affected: entries(eco, &name, r)
@@ -294,6 +355,67 @@ mod tests {
             Some("2.31.0"),
             "the lowest version both advisories spare"
         );
+    }
+
+    #[test]
+    fn summaries_are_cut_at_a_word_boundary_and_the_full_text_is_kept() {
+        // PYSEC-2023-74 has no summary: its details stand in for one.
+        let rec = fixture("PyPI", "PYSEC-2023-74");
+        let details = rec.details.clone().unwrap();
+        let py = Ecosystem::PyPI;
+        let issue = check(py, "requests", &req(py, "==2.30.0"), &[rec]).unwrap();
+        let a = &issue.advisories[0];
+        let summary = a.summary.as_deref().unwrap();
+        assert_eq!(
+            summary,
+            "Requests is a HTTP library. Since Requests 2.3.0, Requests has been leaking Proxy-Authorization headers to destination…"
+        );
+        assert!(summary.chars().count() <= SUMMARY_CHARS);
+        assert!(issue.message.contains(summary), "{}", issue.message);
+        assert!(
+            !issue.message.contains("destination s"),
+            "never mid-word: {}",
+            issue.message
+        );
+        assert_eq!(a.full_text.as_deref(), Some(details.trim()));
+
+        // A summary plus details: the summary for messages, both whole for the hover.
+        let mut rec = fixture("PyPI", "PYSEC-2023-74");
+        rec.summary = Some("Unintended leak of Proxy-Authorization header in requests".into());
+        let issue = check(py, "requests", &req(py, "==2.30.0"), &[rec]).unwrap();
+        let a = &issue.advisories[0];
+        assert_eq!(
+            a.summary.as_deref(),
+            Some("Unintended leak of Proxy-Authorization header in requests")
+        );
+        let full = a.full_text.as_deref().unwrap();
+        assert!(full.starts_with("Unintended leak of Proxy-Authorization header in requests\n\nRequests is a HTTP library."));
+        assert!(full.ends_with(details.trim()));
+    }
+
+    #[test]
+    fn shortening_text() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("short enough", 20, "short enough"),
+            ("exactly ten", 11, "exactly ten"),
+            ("one two three four", 12, "one two…"),
+            ("one two three four", 13, "one two…"),
+            ("one two three four", 14, "one two three…"),
+            (
+                "lines\n  and   runs\tof space",
+                40,
+                "lines and runs of space",
+            ),
+            ("first, second third", 10, "first…"),
+            ("Supercalifragilistic", 8, "Superca…"),
+            ("héllo wörld ünïcode", 12, "héllo wörld…"),
+            ("", 5, ""),
+        ];
+        for &(text, max, want) in cases {
+            let got = shorten(text, max);
+            assert_eq!(got, want, "{text:?} at {max}");
+            assert!(got.chars().count() <= max, "{got:?} is longer than {max}");
+        }
     }
 
     #[test]

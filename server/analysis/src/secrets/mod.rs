@@ -436,6 +436,165 @@ mod tests {
         assert_eq!((f[0].range.start.line, f[0].range.end.line), (1, 4));
     }
 
+    /// `n` lines of pseudo-random base64, `width` characters each (the last shorter).
+    fn b64_lines(seed: u64, n: usize, width: usize) -> Vec<String> {
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|i| {
+                let w = if i + 1 == n { width / 2 } else { width };
+                (0..w)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        B64[(x >> 58) as usize] as char
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn key_block(label: &str, body: &[String]) -> String {
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----",
+            body.join("\n")
+        )
+    }
+
+    /// The private-key findings of `text`, as (first line, last line, matched text).
+    fn keys(text: &str) -> Vec<(u32, u32, String)> {
+        scan(text)
+            .into_iter()
+            .filter(|f| f.rule == "private-key")
+            .map(|f| {
+                (
+                    f.range.start.line,
+                    f.range.end.line,
+                    text[f.start..f.end].to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_key_block_does_not_run_to_a_later_end_marker() {
+        let real = key_block("RSA PRIVATE KEY", &b64_lines(1, 6, 64));
+        let text = format!(
+            "package keys\n\nconst empty = `-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----`\n\nfunc TestEmpty(t *testing.T) {{\n\tif _, err := Parse(empty); err == nil {{\n\t\tt.Fatal(\"want an error\")\n\t}}\n}}\n\nconst real = `{real}`\n"
+        );
+        let found = keys(&text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!((found[0].0, found[0].1), (11, 18));
+        assert_eq!(found[0].2, real, "exactly the real key");
+        // Also with no code in between, and with the empty block after the real key.
+        let adjacent = format!("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n{real}\n");
+        assert_eq!(keys(&adjacent).len(), 1);
+        assert_eq!(keys(&adjacent)[0].2, real);
+        let after = format!(
+            "{real}\n-----BEGIN EC PRIVATE KEY-----\n-----END EC PRIVATE KEY-----\nfoo()\n{real}\n"
+        );
+        let found = keys(&after);
+        assert_eq!(
+            found.iter().map(|k| (k.0, k.1)).collect::<Vec<_>>(),
+            [(0, 7), (11, 18)]
+        );
+        // Redaction replaces exactly the key, never the code around it.
+        let mut r = redact::Redactions::default();
+        let (out, n) = redact::redact(&text, &Context::default(), &RuleSet::builtin(), &mut r);
+        assert_eq!(n, 1);
+        assert!(out.contains("func TestEmpty(t *testing.T)"), "{out}");
+        assert!(out.contains("const real = `__WARDEN_SECRET_1__`"), "{out}");
+    }
+
+    #[test]
+    fn a_key_block_interrupted_by_code_is_not_a_key() {
+        let body = b64_lines(2, 4, 64);
+        for text in [
+            // a line of code in the middle
+            format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n{}\n}}\n{}\n-----END PRIVATE KEY-----\n",
+                body[0], body[1], body[2]
+            ),
+            // an unterminated block, then code, then an unrelated END marker
+            format!(
+                "x = \"-----BEGIN PRIVATE KEY-----\"\n{}\ny = \"-----END PRIVATE KEY-----\"\n",
+                body[0]
+            ),
+            // placeholders and elisions
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA...\n-----END RSA PRIVATE KEY-----"
+                .into(),
+            "-----BEGIN PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----".into(),
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----".into(),
+        ] {
+            assert_eq!(keys(&text), [], "{text}");
+        }
+    }
+
+    #[test]
+    fn real_key_blocks_in_every_shape_are_found_whole() {
+        let body = b64_lines(3, 5, 64);
+        let ssh = b64_lines(4, 6, 70);
+        let pgp = b64_lines(5, 8, 64);
+        let encrypted_pem = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,5D3D6C2E6B1B1B3C2A8F7E9D0C4B3A21\n\n{}\n-----END RSA PRIVATE KEY-----",
+            body.join("\n")
+        );
+        let pgp_block = format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: deploy signing key\n\n{}\n=nW4p\n-----END PGP PRIVATE KEY BLOCK-----",
+            pgp.join("\n")
+        );
+        let cases: Vec<(String, String)> = vec![
+            (key_block("PRIVATE KEY", &body), String::new()),
+            (key_block("EC PRIVATE KEY", &body[..3]), String::new()),
+            (key_block("ENCRYPTED PRIVATE KEY", &body), String::new()),
+            (key_block("OPENSSH PRIVATE KEY", &ssh), String::new()),
+            (encrypted_pem, String::new()),
+            (pgp_block, String::new()),
+            // CRLF line ends
+            (
+                key_block("RSA PRIVATE KEY", &body).replace('\n', "\r\n"),
+                String::new(),
+            ),
+            // a JSON string with \n escapes
+            (
+                key_block("PRIVATE KEY", &body).replace('\n', "\\n"),
+                "{\"key\": \"".into(),
+            ),
+            (
+                key_block("PRIVATE KEY", &body).replace('\n', "\\r\\n"),
+                "{\"key\": \"".into(),
+            ),
+            // an indented YAML block scalar
+            (
+                format!(
+                    "-----BEGIN PRIVATE KEY-----\n    {}\n    -----END PRIVATE KEY-----",
+                    body.join("\n    ")
+                ),
+                "tls:\n  key: |\n    ".into(),
+            ),
+            // flattened onto one line
+            (
+                format!(
+                    "-----BEGIN RSA PRIVATE KEY----- {} -----END RSA PRIVATE KEY-----",
+                    body.join(" ")
+                ),
+                "PRIVATE_KEY=\"".into(),
+            ),
+        ];
+        for (key, before) in cases {
+            let text = format!("{before}{key}\"\nnext = 1\n");
+            let found = keys(&text);
+            assert_eq!(found.len(), 1, "{text}\n{found:#?}");
+            assert_eq!(found[0].2, key, "{text}");
+            let first = before.matches('\n').count() as u32;
+            let last = first + key.matches('\n').count() as u32;
+            assert_eq!((found[0].0, found[0].1), (first, last), "{text}");
+        }
+    }
+
     #[test]
     fn lockfiles_skip_generic_rules_and_long_lines_are_skipped() {
         let set = RuleSet::builtin();

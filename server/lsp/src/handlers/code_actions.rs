@@ -174,11 +174,13 @@ async fn env_action(
         range: diagnostics::range(text, doc.index, start, end, doc.encoding),
         new_text,
     }];
-    if lang.name() == "python" && !imports_os(text) {
-        let line = u32::from(text.starts_with("#!"));
+    if lang.name() == "python"
+        && let Some((at, import)) = python_import_os(text)
+    {
+        let pos = diagnostics::position(text, doc.index, at, doc.encoding);
         edits.push(TextEdit {
-            range: Range::new(Position::new(line, 0), Position::new(line, 0)),
-            new_text: "import os\n".into(),
+            range: Range::new(pos, pos),
+            new_text: import,
         });
     }
     let mut changes = vec![DocumentChangeOperation::Edit(TextDocumentEdit {
@@ -223,14 +225,197 @@ async fn env_action(
     })
 }
 
+/// Where `import os` goes in a Python module, as (byte offset, text to insert), or
+/// `None` when the module already binds `os`. After the shebang, the encoding line,
+/// a header comment block (one a blank line or the end separates from what follows),
+/// the module docstring (comments may precede it) and `from __future__` imports,
+/// which must stay first; before anything else, including a comment that belongs to
+/// the code below it.
+fn python_import_os(text: &str) -> Option<(usize, String)> {
+    if imports_os(text) {
+        return None;
+    }
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    // Lines as (start, end of the line including its break, content without it).
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        lines.push((start, start + l.len(), l.trim_end_matches(['\n', '\r'])));
+        start += l.len();
+    }
+    let blank = |i: usize| lines[i].2.trim().is_empty();
+    let comment = |i: usize| lines[i].2.trim_start().starts_with('#');
+    let skip_blank = |mut i: usize| {
+        while i < lines.len() && blank(i) {
+            i += 1;
+        }
+        i
+    };
+    // `at`: the end of the last line that must stay above the import.
+    let mut at = 0;
+    let mut i = 0;
+    let mut docstring_allowed = true;
+    loop {
+        let j = skip_blank(i);
+        if j >= lines.len() {
+            break;
+        }
+        if comment(j) {
+            let mut k = j;
+            while k < lines.len() && comment(k) {
+                k += 1;
+            }
+            let next = skip_blank(k);
+            // Comments stay above the import when a `__future__` import follows them;
+            // before the docstring also a header block: one a blank line, the end or
+            // the docstring follows.
+            let future = next < lines.len() && is_future_import(lines[next].2);
+            let header = future
+                || (docstring_allowed
+                    && (next >= lines.len()
+                        || next > k
+                        || string_end(text, lines[next].0).is_some()));
+            if header {
+                at = lines[k - 1].1;
+                i = k;
+                continue;
+            }
+            // A comment on the code below: only a shebang and encoding line at its
+            // start stay above.
+            let pinned = |p: usize| {
+                (p == 0 && lines[0].2.starts_with("#!")) || is_coding_line(lines[p].2, p)
+            };
+            let mut p = j;
+            while p < k && pinned(p) {
+                p += 1;
+            }
+            if p > j {
+                at = lines[p - 1].1;
+            }
+            break;
+        }
+        if docstring_allowed && let Some(end) = string_end(text, lines[j].0) {
+            let line_end = lines.iter().find(|l| l.1 > end).map_or(text.len(), |l| l.1);
+            let rest = text[end..line_end].trim();
+            if rest.is_empty() || rest.starts_with('#') {
+                at = line_end;
+                i = lines.partition_point(|l| l.1 <= line_end);
+                docstring_allowed = false;
+                continue;
+            }
+            break;
+        }
+        if is_future_import(lines[j].2) {
+            let end = statement_end(text, lines[j].0);
+            let line_end = lines.iter().find(|l| l.1 > end).map_or(text.len(), |l| l.1);
+            at = line_end;
+            i = lines.partition_point(|l| l.1 <= line_end);
+            docstring_allowed = false;
+            continue;
+        }
+        break;
+    }
+    let prefix = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        eol
+    } else {
+        ""
+    };
+    Some((at, format!("{prefix}import os{eol}")))
+}
+
+/// A PEP 263 encoding declaration (only on the first two lines).
+fn is_coding_line(line: &str, index: usize) -> bool {
+    if index > 1 {
+        return false;
+    }
+    let Some(comment) = line.trim_start().strip_prefix('#') else {
+        return false;
+    };
+    comment
+        .match_indices("coding")
+        .any(|(i, _)| matches!(comment.as_bytes().get(i + 6), Some(b':' | b'=')))
+}
+
+fn is_future_import(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("from") && words.next() == Some("__future__")
+}
+
+/// The end (byte offset just past the closing quote) of a string literal statement
+/// starting at the first non-blank character at or after `from` (a module docstring:
+/// optional `r`/`u` prefix, single or triple quotes, possibly over several lines), or
+/// `None` if no such complete literal starts there.
+fn string_end(text: &str, from: usize) -> Option<usize> {
+    let rest = &text[from..];
+    let lead = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    let mut at = from + lead;
+    let bytes = text.as_bytes();
+    if matches!(bytes.get(at), Some(b'r' | b'R' | b'u' | b'U')) {
+        at += 1;
+    }
+    let quote = *bytes.get(at)?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let triple = bytes.get(at..at + 3) == Some(&[quote; 3][..]);
+    let mut k = at + if triple { 3 } else { 1 };
+    while k < bytes.len() {
+        match bytes[k] {
+            b'\\' => k += 2,
+            b'\n' if !triple => return None,
+            q if q == quote && (!triple || bytes.get(k..k + 3) == Some(&[quote; 3][..])) => {
+                return Some(k + if triple { 3 } else { 1 });
+            }
+            _ => k += 1,
+        }
+    }
+    None
+}
+
+/// The end of a (possibly parenthesized or backslash-continued) statement starting
+/// at `from`: the offset of the line break that ends it.
+fn statement_end(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut k = from;
+    while k < bytes.len() {
+        match bytes[k] {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b'#' => {
+                while k < bytes.len() && bytes[k] != b'\n' {
+                    k += 1;
+                }
+                continue;
+            }
+            b'\\' if bytes.get(k + 1) == Some(&b'\n') => k += 1,
+            b'\\' if bytes.get(k + 1..k + 3) == Some(b"\r\n") => k += 2,
+            b'\n' if depth == 0 => return k,
+            _ => {}
+        }
+        k += 1;
+    }
+    bytes.len()
+}
+
+/// Whether the module binds the name `os` with an import (`import os`, `import os.path`,
+/// `import sys, os`); `from os import environ` and `import os as o` do not.
 fn imports_os(text: &str) -> bool {
     text.lines().any(|l| {
-        let l = l.trim_start();
-        l == "import os"
-            || l.starts_with("import os ")
-            || l.starts_with("import os,")
-            || l.starts_with("from os ")
-            || (l.starts_with("import ") && l.split([',', ' ']).any(|w| w == "os"))
+        let code = l.split('#').next().unwrap_or_default();
+        code.split(';').any(|statement| {
+            statement
+                .trim()
+                .strip_prefix("import ")
+                .is_some_and(|names| {
+                    names.split(',').any(|item| {
+                        let mut words = item.split_whitespace();
+                        let module = words.next().unwrap_or_default();
+                        let aliased = words.next() == Some("as");
+                        !aliased && (module == "os" || module.starts_with("os."))
+                    })
+                })
+        })
     })
 }
 
@@ -407,8 +592,122 @@ mod tests {
             "none",
             "part of a larger string: no safe rewrite"
         );
-        assert!(imports_os("import sys, os\n"));
-        assert!(imports_os("from os import environ\n"));
-        assert!(!imports_os("import osmosis\n"));
+    }
+
+    #[test]
+    fn python_import_os_goes_after_the_module_header() {
+        // (case, text, text after the insertion; None: no insertion)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("plain code", "KEY = 'x'\n", Some("import os\nKEY = 'x'\n")),
+            ("empty file", "", Some("import os\n")),
+            (
+                "shebang and coding line",
+                "#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\nKEY = 'x'\n",
+                Some("#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\nimport os\nKEY = 'x'\n"),
+            ),
+            (
+                "shebang, coding=, then a comment on the code",
+                "#!/usr/bin/python\n# coding=latin-1\n# the key\nKEY = 'x'\n",
+                Some("#!/usr/bin/python\n# coding=latin-1\nimport os\n# the key\nKEY = 'x'\n"),
+            ),
+            (
+                "a comment on the code stays with it",
+                "# the key\nKEY = 'x'\n",
+                Some("import os\n# the key\nKEY = 'x'\n"),
+            ),
+            (
+                "header comments",
+                "# Copyright 2026 Example\n# SPDX-License-Identifier: MIT\n\nKEY = 'x'\n",
+                Some(
+                    "# Copyright 2026 Example\n# SPDX-License-Identifier: MIT\nimport os\n\nKEY = 'x'\n",
+                ),
+            ),
+            (
+                "docstring",
+                "\"\"\"Load the data.\"\"\"\nKEY = 'x'\n",
+                Some("\"\"\"Load the data.\"\"\"\nimport os\nKEY = 'x'\n"),
+            ),
+            (
+                "single-quoted docstring, a comment after it",
+                "'Load the data.'  # module doc\n\n# the key\nKEY = 'x'\n",
+                Some("'Load the data.'  # module doc\nimport os\n\n# the key\nKEY = 'x'\n"),
+            ),
+            (
+                "multi-line docstring after a coding line and comments",
+                "# -*- coding: utf-8 -*-\n# Copyright\n\"\"\"Load the data.\n\nIt says \\\"\"\" inside.\n\"\"\"\n\nimport sys\nKEY = 'x'\n",
+                Some(
+                    "# -*- coding: utf-8 -*-\n# Copyright\n\"\"\"Load the data.\n\nIt says \\\"\"\" inside.\n\"\"\"\nimport os\n\nimport sys\nKEY = 'x'\n",
+                ),
+            ),
+            (
+                "raw triple-single-quoted docstring",
+                "r'''Raw \\d+ docstring\nover lines.'''\nKEY = 'x'\n",
+                Some("r'''Raw \\d+ docstring\nover lines.'''\nimport os\nKEY = 'x'\n"),
+            ),
+            (
+                "__future__ imports, one parenthesized",
+                "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n# and\nfrom __future__ import (\n    division,\n)\n\nimport sys\nKEY = 'x'\n",
+                Some(
+                    "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n# and\nfrom __future__ import (\n    division,\n)\nimport os\n\nimport sys\nKEY = 'x'\n",
+                ),
+            ),
+            (
+                "a string expression is not a docstring",
+                "\"-\".join(parts)\nKEY = 'x'\n",
+                Some("import os\n\"-\".join(parts)\nKEY = 'x'\n"),
+            ),
+            (
+                "file with only comments",
+                "# just a note\n# and another\n",
+                Some("# just a note\n# and another\nimport os\n"),
+            ),
+            (
+                "only a comment, no final newline",
+                "# note",
+                Some("# note\nimport os\n"),
+            ),
+            (
+                "CRLF line ends",
+                "\"\"\"Doc.\"\"\"\r\nKEY = 'x'\r\n",
+                Some("\"\"\"Doc.\"\"\"\r\nimport os\r\nKEY = 'x'\r\n"),
+            ),
+            (
+                "import os already there",
+                "\"\"\"Doc.\"\"\"\nimport os\nKEY = 'x'\n",
+                None,
+            ),
+            (
+                "import os among others",
+                "import sys, os.path  # paths\n",
+                None,
+            ),
+            (
+                "import os after a semicolon",
+                "import sys; import os\n",
+                None,
+            ),
+            (
+                "from os import does not bind os",
+                "from os import environ\n",
+                Some("import os\nfrom os import environ\n"),
+            ),
+            (
+                "an alias does not bind os",
+                "import os as o\n",
+                Some("import os\nimport os as o\n"),
+            ),
+            (
+                "osmosis is not os",
+                "import osmosis\n",
+                Some("import os\nimport osmosis\n"),
+            ),
+        ];
+        for &(case, text, want) in cases {
+            let got = python_import_os(text).map(|(at, insert)| {
+                assert!(text.is_char_boundary(at), "{case}");
+                format!("{}{insert}{}", &text[..at], &text[at..])
+            });
+            assert_eq!(got.as_deref(), want, "{case}");
+        }
     }
 }

@@ -154,8 +154,9 @@ fn advisory(a: &AdvisoryRef) -> String {
         s.push_str(&format!(" · {sev}"));
     }
     s.push('\n');
-    if let Some(summary) = &a.summary {
-        s.push_str(&format!("{summary}\n"));
+    // The whole summary and details: messages carry a shortened summary, hovers do not.
+    if let Some(text) = a.full_text.as_ref().or(a.summary.as_ref()) {
+        s.push_str(&format!("{}\n\n", text.trim_end()));
     }
     s.push_str(&format!("- affected: {}\n", a.affected.join("; ")));
     s.push_str(&format!(
@@ -241,4 +242,49 @@ pub async fn code_actions(b: &Backend, uri: &Uri, wanted: Range) -> Vec<CodeActi
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advisory_ref(summary: Option<&str>, full_text: Option<&str>) -> AdvisoryRef {
+        AdvisoryRef {
+            id: "PYSEC-2023-74".into(),
+            aliases: vec!["CVE-2023-32681".into()],
+            summary: summary.map(str::to_owned),
+            full_text: full_text.map(str::to_owned),
+            severity: Some("MODERATE".into()),
+            references: vec!["https://example.org/a".into()],
+            affected: vec![">= 2.3.0, < 2.31.0".into()],
+            fixed: vec!["2.31.0".into()],
+        }
+    }
+
+    #[test]
+    fn the_hover_shows_the_whole_text_not_the_shortened_summary() {
+        let details = "Requests is a HTTP library. Since Requests 2.3.0, Requests has been leaking Proxy-Authorization headers to destination servers when redirected to an HTTPS endpoint.\n\nThis is a product of how we use `rebuild_proxies`.";
+        let md = advisory(&advisory_ref(
+            Some(
+                "Requests is a HTTP library. Since Requests 2.3.0, Requests has been leaking Proxy-Authorization headers to destination…",
+            ),
+            Some(details),
+        ));
+        assert!(md.contains(details), "{md}");
+        assert!(!md.contains('…'), "{md}");
+        assert!(
+            md.starts_with("**PYSEC-2023-74** (CVE-2023-32681) · MODERATE\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- affected: >= 2.3.0, < 2.31.0\n- fixed: 2.31.0\n"),
+            "{md}"
+        );
+        // Only a summary (an older caller): it is shown.
+        let md = advisory(&advisory_ref(Some("Short summary"), None));
+        assert!(md.contains("\nShort summary\n"), "{md}");
+        // Neither: no empty line of text.
+        let md = advisory(&advisory_ref(None, None));
+        assert!(md.contains("MODERATE\n- affected"), "{md}");
+    }
 }
