@@ -10,3 +10,4 @@ mod runs;
 mod scan_cli;
 mod support;
 mod tidy;
+mod trust;

@@ -6,6 +6,8 @@
 //! values set by `warden.*` commands (stored in the database, applied by the caller).
 //! `.warden.toml` uses the same keys; `snake_case` spellings are accepted too.
 
+pub mod trust;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

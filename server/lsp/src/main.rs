@@ -13,6 +13,7 @@ mod osv_import;
 mod packages;
 mod progress;
 mod registry;
+mod root_config;
 mod runs;
 mod scanner;
 mod server;
@@ -69,6 +70,10 @@ enum Command {
         /// Analyses to run (comma-separated; default: all).
         #[arg(long, value_enum, value_delimiter = ',')]
         checks: Vec<cli::scan::Check>,
+        /// Apply the repository's `.warden.toml` in full for this run, as if trusted
+        /// (for CI on your own repository).
+        #[arg(long)]
+        trust_config: bool,
     },
     /// The package-advisory database (OSV records).
     Db {
@@ -88,6 +93,18 @@ enum Command {
         /// Arguments for the script (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Trust the current content of a repository's `.warden.toml`: its keys that change
+    /// where data goes or what is guarded apply only once trusted (see README).
+    Trust {
+        /// The repository (or any path in it); default: the current directory.
+        path: Option<PathBuf>,
+        /// Forget the decision: the guarded keys are ignored again.
+        #[arg(long, conflicts_with = "show")]
+        revoke: bool,
+        /// Show what the file holds back and whether it is trusted; change nothing.
+        #[arg(long)]
+        show: bool,
     },
     /// List stored runs, newest first.
     Runs {
@@ -158,14 +175,21 @@ fn main() -> ExitCode {
                 fail_on,
                 baseline,
                 checks,
+                trust_config,
             } => cli::scan::run(
                 &paths,
-                format,
-                fail_on,
-                baseline.as_deref(),
-                cli::scan::checks(&checks),
+                cli::scan::Options {
+                    format,
+                    fail_on,
+                    baseline: baseline.as_deref(),
+                    checks: cli::scan::checks(&checks),
+                    trust_config,
+                },
                 cli.db,
             ),
+            Command::Trust { path, revoke, show } => {
+                cli::trust::run(cli.db, path.as_deref(), revoke, show).await
+            }
             Command::Db { command } => cli::db::run(cli.db, command).await,
             Command::Run {
                 path,

@@ -345,7 +345,6 @@ impl Registry {
                         .as_deref()
                         .map(PathBuf::from)
                         .unwrap_or_else(|| folder.clone()),
-                    overlay: self.overlays.get(&row.id).cloned().unwrap_or(Value::Null),
                 })
             })
             .collect();

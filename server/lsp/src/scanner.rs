@@ -161,7 +161,12 @@ impl ScanConfig {
             analysis.findings.sort_by_key(|f| (f.start, f.end));
         }
         let rel = path.map(|p| self.relative(p)).unwrap_or_default();
-        let allowlisted = path.is_some() && self.allowlist.is_match(&rel);
+        // A git-ignored `.env` is where secrets belong (and `warden scan` never lists
+        // it): its secrets are not findings in the editor either. A tracked one is.
+        let allowlisted = path.is_some_and(|p| {
+            self.allowlist.is_match(&rel)
+                || (lang == Lang::Dotenv && warden_workspace::is_ignored(p))
+        });
         analysis.findings.retain(|f| {
             f.kind != FindingKind::Secret
                 || !(allowlisted

@@ -188,7 +188,12 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        handlers::code_actions::code_action(self, params).await
+        let trust = handlers::trust::code_actions(&params);
+        let mut actions = handlers::code_actions::code_action(self, params)
+            .await?
+            .unwrap_or_default();
+        actions.extend(trust);
+        Ok((!actions.is_empty()).then_some(actions))
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -222,6 +227,7 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     .custom_method(lsp_ext::REQ_RUN_SEARCH, handlers::runs::run_search)
     .custom_method(lsp_ext::REQ_RUN_STATS, handlers::runs::run_stats)
     .custom_method(lsp_ext::REQ_SCRIPTS, handlers::runs::scripts)
+    .custom_method(lsp_ext::REQ_CONFIG_TRUST, handlers::trust::status)
     .custom_method(
         "window/workDoneProgress/cancel",
         handlers::analysis::cancel_progress,

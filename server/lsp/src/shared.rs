@@ -1,18 +1,22 @@
 //! State shared between the message loop and background tasks (document analysis,
-//! workspace scans): open documents, editor settings, the open-workspace snapshot,
-//! scan configurations per repository, current findings, and cancellable tasks.
-//! Everything here is behind sync locks held only briefly, never across an await.
+//! workspace scans): open documents, editor settings (parsed once per change), the
+//! open-workspace snapshot, effective configurations per repository root (keyed on
+//! everything they depend on, see `root_config`), current findings, and cancellable
+//! tasks. Everything here is behind sync locks held only briefly, never across an await.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tower_lsp_server::ls_types::Diagnostic;
 
 use crate::diagnostics::FindingsIndex;
 use crate::documents::Documents;
+use crate::root_config::{self, EditorSettings, RootConfig, Stamp, Trust};
 use crate::scanner::ScanConfig;
 
 /// An open folder and the workspace it belongs to, as background tasks need it.
@@ -23,8 +27,6 @@ pub struct OpenRoot {
     pub name: String,
     /// The workspace root (repository work tree, or the folder).
     pub root: PathBuf,
-    /// The root's `.warden.toml` overlay.
-    pub overlay: Value,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,11 +49,18 @@ impl Roots {
 #[derive(Default)]
 pub struct Shared {
     pub docs: Mutex<Documents>,
-    /// The raw `warden` settings section from the editor.
-    pub settings: RwLock<Value>,
+    /// The editor's `warden` section, raw and validated; replaced whole on change.
+    editor: RwLock<Arc<EditorSettings>>,
     pub roots: RwLock<Roots>,
     pub findings: Mutex<FindingsIndex>,
-    configs: Mutex<HashMap<PathBuf, Arc<ScanConfig>>>,
+    configs: Mutex<HashMap<PathBuf, Arc<RootConfig>>>,
+    /// Bumped whenever a trust decision changes.
+    trust_generation: AtomicU64,
+    /// Told about every root configuration built (the server publishes what its
+    /// `.warden.toml` holds back and asks the user once).
+    pub config_notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Arc<RootConfig>>>,
+    /// Diagnostics on `.warden.toml` files naming held-back keys, by document URI.
+    pub config_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
     /// Cancellable background work by progress token.
     pub tasks: Mutex<HashMap<String, CancellationToken>>,
     /// The store, once `initialize` opened it (advisory lookups for manifests).
@@ -65,7 +74,7 @@ pub struct Shared {
     pub engine: crate::runs::Engine,
     /// Diagnostics from failed runs by document URI, published with the analysis
     /// diagnostics until the next successful run or change of the file.
-    pub run_diagnostics: Mutex<HashMap<String, Vec<tower_lsp_server::ls_types::Diagnostic>>>,
+    pub run_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
     /// Runs in progress (shutdown waits for their containers to be removed).
     pub active_runs: std::sync::atomic::AtomicUsize,
 }
@@ -80,53 +89,104 @@ impl Shared {
         }
     }
 
-    /// The scan configuration for a file: its workspace root's settings (editor
-    /// settings under `.warden.toml`), rules and baseline; built once per root and kept
-    /// until settings, `.warden.toml` or the baseline change. May read files: call it
-    /// off the message loop.
-    pub fn scan_config(&self, path: Option<&Path>) -> Arc<ScanConfig> {
-        let (root, overlay) = {
-            let roots = self.roots.read();
-            match path.and_then(|p| roots.owner(p)) {
-                Some(r) => (r.root.clone(), r.overlay.clone()),
-                None => {
-                    let dir = path
-                        .and_then(Path::parent)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    (
-                        warden_workspace::repo_root(&dir).unwrap_or(dir),
-                        Value::Null,
-                    )
-                }
-            }
-        };
-        if let Some(cfg) = self.configs.lock().get(&root) {
+    /// The editor settings in force.
+    pub fn editor(&self) -> Arc<EditorSettings> {
+        self.editor.read().clone()
+    }
+
+    /// Replaces the editor settings; configurations built from the old ones go stale.
+    pub fn set_editor(&self, raw: Value) -> Arc<EditorSettings> {
+        let mut slot = self.editor.write();
+        let next = Arc::new(EditorSettings::new(raw, slot.generation + 1));
+        *slot = next.clone();
+        next
+    }
+
+    /// A trust decision changed: every configuration is rebuilt on its next lookup.
+    pub fn trust_changed(&self) {
+        self.trust_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The root owning a file: its open folder's workspace root, else its repository
+    /// root, else its directory.
+    pub fn root_of(&self, path: Option<&Path>) -> PathBuf {
+        if let Some(r) = path.and_then(|p| self.roots.read().owner(p).map(|r| r.root.clone())) {
+            return r;
+        }
+        let dir = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        warden_workspace::repo_root(&dir).unwrap_or(dir)
+    }
+
+    /// The effective configuration of the root owning `path` (editor settings under the
+    /// root's `.warden.toml`, as far as trust allows). Cached per root and rebuilt when
+    /// any input changed: settings, trust, the file or the baseline. May read files and
+    /// the store: call it off the message loop.
+    pub fn root_config(&self, path: Option<&Path>) -> Arc<RootConfig> {
+        let root = self.root_of(path);
+        let editor = self.editor();
+        let stamp = Stamp::of(
+            &root,
+            editor.generation,
+            self.trust_generation.load(Ordering::SeqCst),
+        );
+        if let Some(cfg) = self.configs.lock().get(&root)
+            && cfg.stamp == stamp
+        {
             return cfg.clone();
         }
-        let editor = self.settings.read().clone();
-        let (settings, _) = warden_config::effective(&editor, Some(&overlay));
-        let (mut cfg, warnings) = ScanConfig::new(&root, &settings, None);
-        cfg.advisories = self
-            .store
-            .get()
-            .cloned()
-            .map(crate::packages::store_advisories);
-        for w in warnings {
+        let store = self.store.get().cloned();
+        let stored = store.as_ref().and_then(|s| {
+            let key = root.display().to_string();
+            s.call_blocking(move |c| warden_store::trust::get(c, &key))
+                .ok()
+                .flatten()
+        });
+        let extras = root_config::Extras {
+            baseline: None,
+            advisories: store.map(crate::packages::store_advisories),
+        };
+        let cfg = Arc::new(root_config::build(
+            &root,
+            &editor,
+            Trust::Stored(stored.as_deref()),
+            stamp,
+            extras,
+        ));
+        for w in &cfg.warnings {
             tracing::warn!("{}: {w}", root.display());
         }
-        let cfg = Arc::new(cfg);
         self.configs.lock().insert(root, cfg.clone());
+        if let Some(tx) = self.config_notices.get() {
+            let _ = tx.send(cfg.clone());
+        }
         cfg
     }
 
-    /// Forgets cached scan configurations (settings, overlays or baselines changed).
+    /// The scan configuration for a file: [`Shared::root_config`]'s.
+    pub fn scan_config(&self, path: Option<&Path>) -> Arc<ScanConfig> {
+        self.root_config(path).scan.clone()
+    }
+
+    /// Forgets cached configurations (they are rebuilt on their next lookup).
     pub fn invalidate_configs(&self) {
         self.configs.lock().clear();
     }
 
+    /// Diagnostics that come from elsewhere than the document's analysis (a failed run,
+    /// a held-back configuration key), published with it.
+    pub fn extra_diagnostics(&self, uri: &str) -> Vec<Diagnostic> {
+        let mut out = self.run_diagnostics_of(uri);
+        if let Some(d) = self.config_diagnostics.lock().get(uri) {
+            out.extend(d.iter().cloned());
+        }
+        out
+    }
+
     /// Run diagnostics to publish with a document's analysis diagnostics.
-    pub fn run_diagnostics_of(&self, uri: &str) -> Vec<tower_lsp_server::ls_types::Diagnostic> {
+    pub fn run_diagnostics_of(&self, uri: &str) -> Vec<Diagnostic> {
         self.run_diagnostics
             .lock()
             .get(uri)

@@ -178,6 +178,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, path)
     );
     "#,
+    // 6: which repository configuration files the user trusts, by root and content.
+    r#"
+    CREATE TABLE config_trust (
+        root       TEXT PRIMARY KEY,
+        sha256     TEXT NOT NULL,
+        trusted_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -282,7 +282,8 @@ fn walk_files(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Whether git ignores `path` (false outside git).
+/// Whether git ignores `path` (false outside git). A tracked file is never ignored,
+/// even when an ignore rule matches it (git keeps tracking it).
 pub fn is_ignored(path: &Path) -> bool {
     let dir = path.parent().unwrap_or(path);
     let Ok(repo) = Repository::discover(dir) else {
@@ -292,10 +293,14 @@ pub fn is_ignored(path: &Path) -> bool {
         return false;
     };
     let abs = canonical(dir).join(path.file_name().unwrap_or_default());
-    abs.strip_prefix(&workdir)
+    let Ok(rel) = abs.strip_prefix(&workdir) else {
+        return false;
+    };
+    let tracked = repo
+        .index()
         .ok()
-        .and_then(|rel| repo.is_path_ignored(rel).ok())
-        .unwrap_or(false)
+        .is_some_and(|index| index.get_path(rel, 0).is_some());
+    !tracked && repo.is_path_ignored(rel).unwrap_or(false)
 }
 
 /// The repository root (work tree) containing `path`, if any.
@@ -434,6 +439,12 @@ mod tests {
         assert_eq!(names, [".gitignore", "a.py", "sub/new.py"]);
         assert!(is_ignored(&repo.join(".env")));
         assert!(!is_ignored(&repo.join("a.py")));
+        // A tracked file stays tracked whatever the ignore rules say.
+        std::fs::create_dir_all(repo.join("deploy")).unwrap();
+        std::fs::write(repo.join("deploy/.env"), "K=v").unwrap();
+        assert!(is_ignored(&repo.join("deploy/.env")));
+        git(&repo, &["add", "-f", "deploy/.env"]);
+        assert!(!is_ignored(&repo.join("deploy/.env")));
         let sub: Vec<_> = list_files(&repo.join("sub")).unwrap();
         assert_eq!(sub.len(), 1);
         // Naming an ignored directory explicitly scans it.

@@ -4,6 +4,7 @@ pub mod db;
 pub mod run;
 pub mod scan;
 pub mod traces;
+pub mod trust;
 pub mod workspaces;
 
 use std::path::PathBuf;
@@ -19,4 +20,32 @@ pub fn open_store(db: Option<PathBuf>) -> Result<(Store, Tracer), String> {
     let tracer = Tracer::new();
     tracer.add_sink(Arc::new(StoreSink::new(store.clone())));
     Ok((store, tracer))
+}
+
+/// A root's configuration for a command-line job: `.warden.toml` over the defaults, its
+/// guarded keys applied only when `trust` says so. Warnings, and what the file holds
+/// back, go to stderr.
+pub fn load_root(
+    root: &std::path::Path,
+    trust: crate::root_config::Trust<'_>,
+    extras: crate::root_config::Extras<'_>,
+) -> crate::root_config::RootConfig {
+    use crate::root_config::{EditorSettings, Stamp, build};
+    let cfg = build(
+        root,
+        &EditorSettings::default(),
+        trust,
+        Stamp::of(root, 0, 0),
+        extras,
+    );
+    for w in &cfg.warnings {
+        eprintln!("warden: warning: {w}");
+    }
+    if let Some(held) = cfg.held_summary() {
+        eprintln!(
+            "warden: note: {held}. Review it, then `warden trust {}` (or pass --trust-config for this run)",
+            root.display()
+        );
+    }
+    cfg
 }

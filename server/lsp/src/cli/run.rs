@@ -66,8 +66,20 @@ async fn run_in(
     };
     let row = added.workspace;
     let root = row.root.clone().map(PathBuf::from).unwrap_or(dir);
-    let settings = super::scan::load_settings(&root);
-    let (rel, spec) = match runs::prepare(&settings.run, &root, &path, &text, input, args) {
+    let stored = {
+        let key = root.display().to_string();
+        store
+            .call(move |c| warden_store::trust::get(c, &key))
+            .await
+            .ok()
+            .flatten()
+    };
+    let cfg = super::load_root(
+        &root,
+        crate::root_config::Trust::Stored(stored.as_deref()),
+        Default::default(),
+    );
+    let (rel, spec) = match runs::prepare(&cfg.settings.run, &root, &path, &text, input, args) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };

@@ -1,7 +1,9 @@
 //! `warden scan [PATH...] [--format text|json|sarif] [--fail-on error|warning|never]
-//! [--baseline FILE] [--checks secrets,shell,syntax]`: scans files in parallel (rayon), honouring `.gitignore` and the
-//! repository's `.warden.toml`, and prints compiler-style text, JSON lines, or SARIF
-//! 2.1.0. Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or IO error.
+//! [--baseline FILE] [--checks secrets,shell,syntax] [--trust-config]`: scans files in
+//! parallel (rayon), honouring `.gitignore` and the repository's `.warden.toml` (its
+//! guarded keys only when the file is trusted, see `warden trust`), and prints
+//! compiler-style text, JSON lines, or SARIF 2.1.0. Exit codes: 0 clean, 1 findings at
+//! or above `--fail-on`, 2 usage or IO error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 use warden_analysis::lines::Unit;
 use warden_analysis::{Finding, LineIndex, Severity};
 
+use crate::root_config::{Extras, Trust};
 use crate::scanner::{FileResult, ScanConfig, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,21 +62,32 @@ pub fn checks(list: &[Check]) -> warden_analysis::Checks {
     }
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    format: Format,
-    fail_on: FailOn,
-    baseline: Option<&Path>,
-    checks: warden_analysis::Checks,
-    db: Option<PathBuf>,
-) -> ExitCode {
-    // Manifests are checked against the advisory database when one exists.
+/// How `warden scan` was asked to run.
+pub struct Options<'a> {
+    pub format: Format,
+    pub fail_on: FailOn,
+    pub baseline: Option<&'a Path>,
+    pub checks: warden_analysis::Checks,
+    /// Apply `.warden.toml` in full, as if trusted (`--trust-config`).
+    pub trust_config: bool,
+}
+
+pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCode {
+    let Options {
+        format,
+        fail_on,
+        baseline,
+        checks,
+        trust_config,
+    } = opts;
+    // Manifests are checked against the advisory database when one exists; it also
+    // holds which repository configurations the user trusts.
     let db = db.unwrap_or_else(|| warden_store::default_path(dirs::data_dir()));
-    let advisories = db
+    let store = db
         .exists()
         .then(|| warden_store::Store::open(&db).ok())
-        .flatten()
-        .map(crate::packages::store_advisories);
+        .flatten();
+    let advisories = store.clone().map(crate::packages::store_advisories);
     let started = Instant::now();
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -93,13 +107,26 @@ pub fn run(
             abs.parent().unwrap_or(&abs).to_path_buf()
         };
         let root = warden_workspace::repo_root(&dir).unwrap_or_else(|| dir.clone());
-        let settings = load_settings(&root);
-        let (mut cfg, warnings) = ScanConfig::new(&root, &settings, baseline);
+        let stored = match (&store, trust_config) {
+            (Some(s), false) => {
+                let key = root.display().to_string();
+                s.call_blocking(move |c| warden_store::trust::get(c, &key))
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
+        let trust = if trust_config {
+            Trust::Given
+        } else {
+            Trust::Stored(stored.as_deref())
+        };
+        let extras = Extras {
+            baseline,
+            advisories: advisories.clone(),
+        };
+        let mut cfg: ScanConfig = (*super::load_root(&root, trust, extras).scan).clone();
         cfg.checks = checks;
-        cfg.advisories = advisories.clone();
-        for w in warnings {
-            eprintln!("warden: warning: {w}");
-        }
         let files = if abs.is_dir() {
             match warden_workspace::list_files(&abs) {
                 Ok(f) => f,
@@ -186,26 +213,6 @@ pub fn run(
         Some(t) if reported.iter().any(|r| r.finding.severity.at_least(t)) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     }
-}
-
-/// Settings for a command-line scan: the repository's `.warden.toml` over defaults.
-pub fn load_settings(root: &Path) -> warden_config::Settings {
-    let path = root.join(warden_config::FILE_NAME);
-    let overlay = match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let (overlay, warnings) = warden_config::parse_file(&text, &path.display().to_string());
-            for w in warnings {
-                eprintln!("warden: warning: {w}");
-            }
-            Some(overlay)
-        }
-        Err(_) => None,
-    };
-    let (settings, warnings) = warden_config::effective(&Value::Null, overlay.as_ref());
-    for w in warnings {
-        eprintln!("warden: warning: {w}");
-    }
-    settings
 }
 
 /// Paths as the user would type them: relative to the current directory when below it.

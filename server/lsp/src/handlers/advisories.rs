@@ -41,9 +41,7 @@ impl OsvSync {
     }
 
     fn settings(&self) -> warden_config::PackagesSettings {
-        warden_config::from_editor(&self.shared.settings.read())
-            .0
-            .packages
+        self.shared.editor().settings.packages.clone()
     }
 
     /// The configured paths: `~/` expanded, relative ones against the first folder.

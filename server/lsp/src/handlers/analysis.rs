@@ -126,7 +126,7 @@ async fn publish(
     shared.findings.lock().set(uri.to_owned(), file.clone());
     if let Ok(parsed) = uri.parse::<Uri>() {
         let mut diagnostics = file.diagnostics(&parsed);
-        diagnostics.extend(shared.run_diagnostics_of(uri));
+        diagnostics.extend(shared.extra_diagnostics(uri));
         client
             .publish_diagnostics(parsed, diagnostics, Some(version))
             .await;
@@ -135,11 +135,15 @@ async fn publish(
 }
 
 /// After `didClose`: the file's diagnostics fall back to what a scan of the file on
-/// disk finds (it is part of the workspace), or nothing for files outside it.
+/// disk finds (it is part of the workspace), or nothing for files outside it. Nothing
+/// is published if the document was opened again meanwhile: its buffer's findings win.
 pub fn document_closed(b: &Backend, uri: Uri) {
     let shared = b.shared.clone();
     let client = b.client.clone();
     tokio::spawn(async move {
+        if let Some(delay) = super::debug::close_rescan_delay() {
+            tokio::time::sleep(delay).await;
+        }
         let path = uri.to_file_path().map(|p| p.into_owned());
         let in_workspace = path
             .as_deref()
@@ -156,10 +160,24 @@ pub fn document_closed(b: &Backend, uri: Uri) {
         };
         let file = file.unwrap_or_default();
         let mut diagnostics = file.diagnostics(&uri);
-        diagnostics.extend(shared.run_diagnostics_of(uri.as_str()));
-        shared.findings.lock().set(uri.as_str().to_owned(), file);
+        diagnostics.extend(shared.extra_diagnostics(uri.as_str()));
+        if record_disk_findings(&shared, uri.as_str(), file).is_none() {
+            return; // open again: the buffer's analysis publishes
+        }
         client.publish_diagnostics(uri, diagnostics, None).await;
     });
+}
+
+/// Records findings of a file's disk text unless the file is open (the open buffer's
+/// findings are what the editor shows). Checked under the documents lock, which
+/// `didOpen` takes first, so a document opened before this returns is never
+/// overwritten. `None` when the file is open; else whether it had findings before.
+fn record_disk_findings(shared: &Shared, uri: &str, file: FileFindings) -> Option<bool> {
+    let docs = shared.docs.lock();
+    if docs.get(uri).is_some() {
+        return None;
+    }
+    Some(shared.findings.lock().set(uri.to_owned(), file))
 }
 
 /// Scans one file on disk: its summary, and its findings (None when skipped).
@@ -287,9 +305,10 @@ async fn run_workspace_scan(
                 if let Some(file) = file {
                     rows.extend(finding_rows(&file));
                     let mut diagnostics = file.diagnostics(&uri);
-                    diagnostics.extend(job.shared.run_diagnostics_of(&uri_s));
-                    let had = job.shared.findings.lock().set(uri_s.clone(), file);
-                    if !diagnostics.is_empty() || had {
+                    diagnostics.extend(job.shared.extra_diagnostics(&uri_s));
+                    // A document opened during the scan shows its buffer's findings.
+                    let recorded = record_disk_findings(&job.shared, &uri_s, file);
+                    if recorded.is_some_and(|had| had || !diagnostics.is_empty()) {
                         job.client.publish_diagnostics(uri, diagnostics, None).await;
                     }
                 }

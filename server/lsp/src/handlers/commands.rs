@@ -113,6 +113,8 @@ fn usage(command: &str) -> &'static str {
         CMD_RUN => r#"{"uri": "file:///...", "input": "data/in.csv", "args": []}"#,
         CMD_RUN_CANCEL => r#"{"runId": "..."}"#,
         CMD_RUN_ALL => r#"{"workspace": "name", "stopOnFailure": false}"#,
+        CMD_CONFIG_TRUST => r#"{"root": "/path/to/repo", "sha256": "..."}"#,
+        CMD_CONFIG_UNTRUST => r#"{"root": "/path/to/repo"}"#,
         _ => r#"{"name": "ws"}"#,
     }
 }
@@ -133,8 +135,11 @@ async fn run(
     args: Map<String, Value>,
     parent: Option<&str>,
 ) -> Result<(Value, bool)> {
-    let editor = b.shared.settings.read().clone();
+    let editor = b.shared.editor().raw.clone();
     match command {
+        CMD_CONFIG_TRUST | CMD_CONFIG_UNTRUST => {
+            Ok((super::trust::execute(b, command, args).await?, false))
+        }
         CMD_WORKSPACE_LIST => {
             let _: Empty = parse(command, args)?;
             let list = reg.list(&editor).await.map_err(store_error)?;

@@ -109,6 +109,8 @@ pub fn reanalyze_open_documents(b: &Backend) {
 /// [`reanalyze_open_documents`] for tasks that hold the shared state.
 pub fn reanalyze_all(shared: &Arc<Shared>, client: &Client) {
     shared.invalidate_configs();
+    // Roots without open documents report their `.warden.toml` state too.
+    super::trust::refresh_open_roots(shared);
     let uris: Vec<String> = shared.docs.lock().iter().map(|(u, _)| u.clone()).collect();
     for uri in uris {
         analysis::analyze_in_background(shared.clone(), client.clone(), uri);

@@ -51,14 +51,13 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
 
     // Validated (and reported) in `initialized`, when the client can show messages.
     let init_settings = params.initialization_options.clone().unwrap_or(Value::Null);
-    *b.shared.settings.write() = init_settings.clone();
+    let editor = b.shared.set_editor(init_settings);
 
     // Database: --db/WARDEN_DB, then the `database.path` setting, then the default.
-    let (settings, _) = warden_config::from_editor(&init_settings);
     let path = b
         .db_override
         .clone()
-        .or_else(|| settings.database.path.map(PathBuf::from))
+        .or_else(|| editor.settings.database.path.clone().map(PathBuf::from))
         .unwrap_or_else(|| warden_store::default_path(dirs::data_dir()));
     let opened = tokio::task::spawn_blocking({
         let path = path.clone();
@@ -152,7 +151,7 @@ pub async fn initialized(b: &Backend) {
     } else {
         None
     };
-    let section = pulled.unwrap_or_else(|| b.shared.settings.read().clone());
+    let section = pulled.unwrap_or_else(|| b.shared.editor().raw.clone());
     apply_settings(b, section).await;
     if b.flags().watched_files_dynamic {
         // Settings, the secrets baseline, and lockfiles (they change package verdicts).
@@ -181,12 +180,11 @@ pub async fn initialized(b: &Backend) {
     }
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
+    // Reports what each open root's .warden.toml holds back (and asks once).
+    super::trust::start(b);
     super::advisories::sync(b);
     super::advisories::start_polling(b);
-    let startup_scan = warden_config::from_editor(&b.shared.settings.read())
-        .0
-        .scan
-        .on_startup;
+    let startup_scan = b.shared.editor().settings.scan.on_startup;
     if startup_scan {
         for root in b.shared.roots.read().open.iter() {
             super::analysis::start_workspace_scan(super::analysis::ScanJob {
@@ -264,12 +262,11 @@ async fn pull_settings(b: &Backend) -> Option<Value> {
 
 /// Validates and stores the editor's settings; warns the user about each bad key.
 async fn apply_settings(b: &Backend, section: Value) {
-    let (settings, warnings) = warden_config::from_editor(&section);
-    b.set_live_traces(settings.trace.live);
-    *b.shared.settings.write() = section;
-    b.shared.invalidate_configs();
-    if !warnings.is_empty() {
-        let list: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    // Configurations built from the previous settings go stale with the generation.
+    let editor = b.shared.set_editor(section);
+    b.set_live_traces(editor.settings.trace.live);
+    if !editor.warnings.is_empty() {
+        let list: Vec<String> = editor.warnings.iter().map(ToString::to_string).collect();
         tracing::warn!("settings: {}", list.join("; "));
         b.client
             .show_message(

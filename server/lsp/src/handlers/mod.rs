@@ -12,6 +12,7 @@ pub mod llm;
 pub mod packages;
 pub mod runs;
 pub mod traces;
+pub mod trust;
 pub mod usage;
 pub mod workspace;
 

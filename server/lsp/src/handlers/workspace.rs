@@ -60,7 +60,7 @@ pub async fn notify_changed(b: &Backend, reg: &Registry) {
         Err(e) => tracing::warn!("workspace snapshot: {e}"),
     }
     b.shared.invalidate_configs();
-    let editor = b.shared.settings.read().clone();
+    let editor = b.shared.editor().raw.clone();
     let (list, active) = match (reg.list(&editor).await, reg.active().await) {
         (Ok(list), Ok(active)) => (list, active.name),
         (Err(e), _) | (_, Err(e)) => {
@@ -79,7 +79,7 @@ pub async fn notify_changed(b: &Backend, reg: &Registry) {
 /// `warden/workspaces`: every known workspace, `default` first.
 pub async fn workspaces(b: &Backend, _: serde_json::Value) -> Result<Vec<WorkspaceInfo>> {
     let reg = b.registry()?.lock().await;
-    let editor = b.shared.settings.read().clone();
+    let editor = b.shared.editor().raw.clone();
     reg.list(&editor).await.map_err(store_error)
 }
 
@@ -95,6 +95,6 @@ pub async fn workspace_for(b: &Backend, params: UriParams) -> Result<WorkspaceIn
         .workspace_for(path.as_deref())
         .await
         .map_err(store_error)?;
-    let editor = b.shared.settings.read().clone();
+    let editor = b.shared.editor().raw.clone();
     Ok(reg.info(&row, &editor))
 }
