@@ -19,6 +19,7 @@ mod process;
 mod readers;
 pub mod runs;
 pub mod spans;
+pub mod trust;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};

@@ -770,10 +770,7 @@ pub async fn scripts(b: &Backend, p: WorkspaceParams) -> Result<ScriptsResult> {
 /// warden processes that died (a missing engine is only logged here; runs report it).
 pub fn reap_orphans(b: &Backend) {
     let shared = b.shared.clone();
-    let pool = warden_config::from_editor(&b.shared.settings.read())
-        .0
-        .run
-        .warm_pool;
+    let pool = b.shared.editor().settings.run.warm_pool;
     tokio::spawn(async move {
         if let Err(e) = shared.engine.get(pool).await {
             tracing::info!("sandbox: {e}");
