@@ -1,8 +1,10 @@
 //! LLM actions end to end: the real binary against the scripted loopback provider
 //! (`warden-mockllm`), which records every request. Secrets never reach it and come
 //! back restored (also split across chunks), edits are minimal and respect user edits,
-//! the cache makes a repeat free, usage and history add up, failures and guardrails
-//! refuse clearly, cancellation closes the connection, and snapshots stay fresh.
+//! the cache makes a repeat free and keeps only replies that were used (`noCache`
+//! asks again), usage and history add up and count each call as soon as it answers
+//! (the row committed, `since` in any UTC offset), failures and guardrails refuse
+//! clearly, cancellation closes the connection, and snapshots stay fresh.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -326,16 +328,27 @@ fn anthropic_explain_streams_then_cancel_closes_the_connection() {
         json!({"command": "warden.llm.explain", "arguments": [{"uri": uri, "range": range(10, 12), "requestId": "slow"}]}),
     );
     s.wait_for("warden/llmChunk", |p| p["requestId"] == "slow");
-    let c = s
-        .command("warden.llm.cancel", json!({"requestId": "slow"}))
-        .unwrap();
-    assert_eq!(c["cancelled"], true);
+    // The cancel answers once the request has ended (its answer comes first) and is
+    // recorded: the llm span and the interaction are there right away.
+    let cancel = s.send_request(
+        "workspace/executeCommand",
+        json!({"command": "warden.llm.cancel", "arguments": [{"requestId": "slow"}]}),
+    );
     let err = s.response(id).unwrap_err();
     assert_eq!(err["code"], -32800, "{err}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(mock.closed_early(), 1, "the HTTP stream was dropped");
+    let c = s.response(cancel).unwrap();
+    assert_eq!(c["cancelled"], true);
     let llm = spans(&mut s, "llm");
     assert_eq!(llm[0]["outcome"], "cancelled");
+    let i = &s
+        .request("warden/interactions", json!({"limit": 1}))
+        .unwrap()["interactions"][0];
+    assert_eq!(
+        (i["requestId"].as_str(), i["outcome"].as_str()),
+        (Some("slow"), Some("cancelled"))
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(mock.closed_early(), 1, "the HTTP stream was dropped");
     let again = s
         .command("warden.llm.cancel", json!({"requestId": "slow"}))
         .unwrap();
@@ -719,6 +732,252 @@ fn snapshot_is_fresh_and_code_actions_offer_llm_fixes() {
     let body = mock.requests().last().unwrap().body.clone();
     assert!(
         body.contains("[other-linter] Leaked AWS key (line 6)") && body.contains("def fetch(url):")
+    );
+    assert!(s.shutdown().success());
+}
+
+#[test]
+fn usage_and_history_see_each_call_as_soon_as_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start();
+    let (mut s, _root, uri) = setup(dir.path(), &mock, "openai", "gpt-4o-mini");
+    mock.push(Script::text("```python\n{{target}}    # checked\n```\n"));
+    let rewrite = s
+        .command(
+            "warden.llm.rewrite",
+            json!({"uri": uri, "range": range(10, 12), "instruction": "comment", "requestId": "rw"}),
+        )
+        .unwrap();
+    assert_eq!(rewrite["applied"], true, "{rewrite}");
+    mock.push(Script::text("`add` returns the sum."));
+    let explain = s
+        .command(
+            "warden.llm.explain",
+            json!({"uri": uri, "range": range(10, 12), "requestId": "ex"}),
+        )
+        .unwrap();
+    assert_eq!(explain["cached"], false);
+
+    // Asked right away, with the server still running: both calls, their cost, history.
+    let usage = s
+        .request("warden/usage", json!({"groupBy": "action"}))
+        .unwrap();
+    let total = &usage["total"];
+    assert_eq!(total["requests"], 2, "{usage}");
+    let cost = rewrite["costUsd"].as_f64().unwrap() + explain["costUsd"].as_f64().unwrap();
+    assert!(cost > 0.0);
+    assert!(
+        (total["costUsd"].as_f64().unwrap() - cost).abs() < 1e-12,
+        "{usage}"
+    );
+    let keys: Vec<&str> = usage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["explain", "rewrite"]);
+    let proj = s
+        .request("warden/usage", json!({"workspace": "proj"}))
+        .unwrap();
+    assert_eq!(proj["total"]["requests"], 2, "{proj}");
+    let page = s.request("warden/interactions", json!({})).unwrap();
+    let seen: Vec<(&str, &str, &str)> = page["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["requestId"].as_str().unwrap(),
+                i["action"].as_str().unwrap(),
+                i["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [("ex", "explain", "ok"), ("rw", "rewrite", "ok")]);
+
+    // `since` in another UTC offset means that instant: a minute ago in UTC+2 counts
+    // both calls (compared as text it would be two hours ahead and count none), a
+    // minute ahead in UTC-5 none.
+    let at = |minutes: i64, hours: i8| {
+        let t = time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes);
+        t.to_offset(time::UtcOffset::from_hms(hours, 0, 0).unwrap())
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    for (since, requests) in [(at(-1, 2), 2), (at(1, -5), 0), (at(-1, 0), 2)] {
+        let u = s.request("warden/usage", json!({"since": since})).unwrap();
+        assert_eq!(u["total"]["requests"], requests, "since {since}: {u}");
+    }
+    let e = s
+        .request("warden/usage", json!({"since": "yesterday"}))
+        .unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("RFC 3339"), "{e}");
+
+    // The row is committed before the command answers, not merely queued: another
+    // connection to the database (another warden on it, the CLI) sees it at once, even
+    // when the database was busy while the reply streamed.
+    let db = dir.path().join("db/w.db");
+    mock.push(Script {
+        chunk: 4,
+        delay_ms: 20,
+        ..Script::text("`fetch` sends two credentials.")
+    });
+    let id = s.send_request(
+        "workspace/executeCommand",
+        json!({"command": "warden.llm.explain", "arguments": [{"uri": uri, "range": range(4, 8), "requestId": "busy"}]}),
+    );
+    s.wait_for("warden/llmChunk", |p| p["requestId"] == "busy");
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        lock.execute_batch("COMMIT").unwrap();
+    });
+    let r = s.response(id).unwrap();
+    assert_eq!(r["cached"], false, "{r}");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    let rows: i64 = other
+        .query_row(
+            "SELECT COUNT(*) FROM llm_interactions WHERE request_id = 'busy' AND outcome = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        rows, 1,
+        "the interaction is in the database when the command answers"
+    );
+    holder.join().unwrap();
+    let total = &s.request("warden/usage", json!({})).unwrap()["total"];
+    assert_eq!(total["requests"], 3, "{total}");
+    assert!(s.shutdown().success());
+}
+
+/// `(requests the provider received, the command's answer)` for one call.
+fn call(s: &mut Server, mock: &MockLlm, command: &str, args: &Value) -> (usize, Value) {
+    let r = s
+        .command(command, args.clone())
+        .unwrap_or_else(|e| json!({"error": e}));
+    (mock.requests().len(), r)
+}
+
+#[test]
+fn only_used_replies_are_cached_and_no_cache_asks_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start();
+    let (mut s, _root, uri) = setup(dir.path(), &mock, "openai", "m");
+    let osv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osv");
+    import_advisories(&dir.path().join("db/w.db"), &osv);
+    let error = |r: &Value| r["error"]["message"].as_str().unwrap_or("").to_owned();
+
+    // A reply with no code block fails, and is not replayed: the same request reaches
+    // the provider again (and this time its reply is applied).
+    let rewrite = json!({"uri": uri, "range": range(10, 12), "instruction": "annotate"});
+    mock.push(Script::text("I would rather not."));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &rewrite);
+    assert!(error(&r).contains("no code block"), "{r}");
+    assert_eq!(sent, 1);
+    mock.push(Script::text(
+        "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```\n",
+    ));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &rewrite);
+    assert_eq!(sent, 2, "the failed reply was not cached: {r}");
+    assert_eq!(
+        (r["applied"].as_bool(), r["cached"].as_bool()),
+        (Some(true), Some(false)),
+        "{r}"
+    );
+    // That one was used: the same request again is a cache hit (and applied again, as
+    // the test client does not change its text).
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &rewrite);
+    assert_eq!((sent, r["cached"].as_bool()), (2, Some(true)), "{r}");
+
+    // A reply that changes nothing, or that the editor refuses, is not cached either.
+    let fix = json!({"uri": uri, "diagnostic": {"range": range(11, 12), "message": "too simple"}});
+    mock.push(Script::text("```python\n{{target}}```\n"));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.fix", &fix);
+    assert_eq!(
+        (sent, r["message"].as_str()),
+        (3, Some("the reply changes nothing"))
+    );
+    s.apply_edits = false;
+    mock.push(Script::text("```python\n{{target}}# why\n```\n"));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.fix", &fix);
+    assert_eq!((sent, r["applied"].as_bool()), (4, Some(false)), "{r}");
+    s.apply_edits = true;
+    mock.push(Script::text("```python\n{{target}}# why\n```\n"));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.fix", &fix);
+    assert_eq!(
+        (sent, r["applied"].as_bool(), r["cached"].as_bool()),
+        (5, Some(true), Some(false)),
+        "{r}"
+    );
+
+    // An explanation shown is cached; noCache asks the provider anyway, and the new
+    // reply replaces the cached one.
+    let explain = json!({"uri": uri, "range": range(4, 8)});
+    mock.push(Script::text("It fetches."));
+    let (sent, first) = call(&mut s, &mock, "warden.llm.explain", &explain);
+    assert_eq!((sent, first["cached"].as_bool()), (6, Some(false)));
+    let (sent, hit) = call(&mut s, &mock, "warden.llm.explain", &explain);
+    assert_eq!((sent, hit["cached"].as_bool()), (6, Some(true)));
+    assert_eq!(hit["text"], "It fetches.");
+    let mut retry = explain.clone();
+    retry["noCache"] = json!(true);
+    mock.push(Script::text("It fetches a URL with two keys."));
+    let (sent, fresh) = call(&mut s, &mock, "warden.llm.explain", &retry);
+    assert_eq!(
+        (sent, fresh["cached"].as_bool()),
+        (7, Some(false)),
+        "{fresh}"
+    );
+    assert_eq!(fresh["text"], "It fetches a URL with two keys.");
+    assert!(fresh["costUsd"].as_f64().unwrap() >= 0.0);
+    let (sent, hit) = call(&mut s, &mock, "warden.llm.explain", &explain);
+    assert_eq!(
+        (sent, hit["cached"].as_bool(), hit["text"].as_str()),
+        (7, Some(true), Some("It fetches a URL with two keys.")),
+        "the retried reply refreshed the cache"
+    );
+    let commands = spans(&mut s, "command");
+    assert_eq!(commands[1]["input"]["noCache"], true, "{}", commands[1]);
+
+    // A cached reply that is not used again is forgotten: here the user discards a
+    // reply bringing in a malicious package that was applied before.
+    let evil = json!({"uri": uri, "range": range(10, 12), "instruction": "use tensorflow"});
+    let reply = "```python\nimport tensorfllow\ndef add(a, b):\n    return a + b\n```\n";
+    s.message_choice = Some("Apply anyway".into());
+    mock.push(Script::text(reply));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &evil);
+    assert_eq!((sent, r["applied"].as_bool()), (8, Some(true)), "{r}");
+    s.message_choice = None;
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &evil);
+    assert_eq!(
+        (sent, r["cached"].as_bool(), r["applied"].as_bool()),
+        (8, Some(true), Some(false)),
+        "{r}"
+    );
+    mock.push(Script::text(reply));
+    let (sent, r) = call(&mut s, &mock, "warden.llm.rewrite", &evil);
+    assert_eq!((sent, r["cached"].as_bool()), (9, Some(false)), "{r}");
+
+    // Every call is in the history, cache hits marked.
+    let page = s
+        .request("warden/interactions", json!({"limit": 100}))
+        .unwrap();
+    let hits: Vec<bool> = page["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|i| i["cacheHit"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        hits,
+        [
+            false, false, true, false, false, false, false, true, false, true, false, true, false
+        ]
     );
     assert!(s.shutdown().success());
 }

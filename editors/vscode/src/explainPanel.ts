@@ -1,8 +1,9 @@
 // The explanation panel: one webview tab ("warden: explain") showing the reply of the
 // current `warden.llm.explain` request as Markdown while it streams, then the final text
 // with its summary (model, tokens, cost, response cache hit, time). Closing the tab, or
-// its Cancel button, while the reply streams cancels the request. A new explanation
-// takes the tab over (cancelling one still streaming). Rendering happens in
+// its Cancel button, while the reply streams cancels the request; once it ended, its
+// Retry button asks the model again (the runner's retry: `noCache: true`). A new
+// explanation takes the tab over (cancelling one still streaming). Rendering happens in
 // webview/explainView.ts.
 
 import { randomBytes } from 'node:crypto';
@@ -18,10 +19,13 @@ export class ExplainPanel implements vscode.Disposable {
   private readonly extensionUri: vscode.Uri;
   /** Asks the server to cancel a request (the runner's cancel). */
   private readonly cancel: (requestId: string) => void;
+  /** Runs an ended request again without the response cache (the runner's retry). */
+  private readonly retry: (stream: LlmStream) => void;
 
-  constructor(extensionUri: vscode.Uri, cancel: (requestId: string) => void) {
+  constructor(extensionUri: vscode.Uri, cancel: (requestId: string) => void, retry: (stream: LlmStream) => void) {
     this.extensionUri = extensionUri;
     this.cancel = cancel;
+    this.retry = retry;
   }
 
   /** Shows `stream` in the panel (opened beside the editor if needed). */
@@ -90,6 +94,8 @@ export class ExplainPanel implements vscode.Disposable {
         this.post();
       } else if (m.type === 'cancel' && this.stream?.running) {
         this.cancel(this.stream.requestId);
+      } else if (m.type === 'retry' && this.stream && !this.stream.running) {
+        this.retry(this.stream);
       }
     });
     panel.onDidDispose(() => {
@@ -133,7 +139,10 @@ function html(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): str
 <body data-state="waiting">
 <header>
   <h1 id="title"></h1>
-  <button id="cancel" title="Stop the reply (closing this tab does too)">Cancel</button>
+  <div class="actions">
+    <button id="retry" title="Ask the model again, bypassing the response cache" hidden>Retry</button>
+    <button id="cancel" title="Stop the reply (closing this tab does too)">Cancel</button>
+  </div>
 </header>
 <main id="explain" class="markdown-body" aria-live="polite" data-updates="0"></main>
 <footer id="status" class="status"></footer>

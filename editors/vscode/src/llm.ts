@@ -4,7 +4,10 @@
 // panel; edits (fix, rewrite, docstring, tests) are applied by the server through
 // `workspace/applyEdit`, which VS Code applies as one undoable edit, while a cancellable
 // notification follows them; the outcome is reported (the result's `message` when
-// nothing was applied). The server's question about a malicious package in a reply
+// nothing was applied). When nothing usable came back (not applied, a failure) or the
+// reply was a response-cache replay, the notification offers *Retry*, which runs the
+// same action again with `noCache: true`; the explanation panel has a Retry button too.
+// The server's question about a malicious package in a reply
 // (`window/showMessageRequest`) is shown by VS Code itself. After every request the
 // usage views refresh (`onDidFinish`).
 //
@@ -21,17 +24,27 @@ import {
   ACTION_OF,
   diagnosticAt,
   editOutcome,
-  type LlmAction,
+  failureOutcome,
   LlmStream,
   linesLabel,
   newRequestId,
+  type Outcome,
   REQUEST_CANCELLED,
+  RETRY,
+  retryArgs,
   wholeLines,
 } from './llmModel.ts';
 import { CMD_LLM_CANCEL, type LlmArgs, type LlmCommand, type LlmResult, type Position, type Range } from './lsp_ext.ts';
 
 export interface LlmFinished {
   stream: LlmStream;
+}
+
+/** What a retry repeats. */
+interface LlmRequest {
+  command: LlmCommand;
+  args: LlmArgs;
+  subject: string;
 }
 
 export class LlmRunner implements vscode.Disposable {
@@ -41,11 +54,22 @@ export class LlmRunner implements vscode.Disposable {
   private readonly finishedEmitter = new vscode.EventEmitter<LlmFinished>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly ctx: Ctx;
+  /** The request behind each stream, for the panel's Retry button. */
+  private readonly requests = new WeakMap<LlmStream, LlmRequest>();
   readonly onDidFinish = this.finishedEmitter.event;
 
   constructor(ctx: Ctx, extensionUri: vscode.Uri) {
     this.ctx = ctx;
-    this.panel = new ExplainPanel(extensionUri, (id) => void this.cancel(id));
+    this.panel = new ExplainPanel(
+      extensionUri,
+      (id) => void this.cancel(id),
+      (stream) => {
+        const req = this.requests.get(stream);
+        if (req) {
+          void this.retry(req);
+        }
+      },
+    );
     this.disposables.push(
       this.panel,
       this.finishedEmitter,
@@ -64,13 +88,18 @@ export class LlmRunner implements vscode.Disposable {
     return [...this.streams.values()];
   }
 
-  /** Runs an LLM action; resolves with its result, or undefined when cancelled. */
+  /**
+   * Runs an LLM action; resolves with its result, or undefined when cancelled or when
+   * the server answered with an error (shown with *Retry*).
+   */
   async run(command: LlmCommand, args: LlmArgs, subject: string): Promise<LlmResult | undefined> {
     const action = ACTION_OF[command];
     const requestId = args.requestId ?? newRequestId();
     const stream = new LlmStream(requestId, action, subject);
     this.streams.set(requestId, stream);
-    this.ctx.log.info(`${command} ${requestId}: ${subject}`);
+    const request: LlmRequest = { command, args, subject };
+    this.requests.set(stream, request);
+    this.ctx.log.info(`${command} ${requestId}: ${subject}${args.noCache ? ' (noCache)' : ''}`);
     try {
       const call = this.ctx.command(command, { ...args, requestId });
       if (action === 'explain') {
@@ -84,7 +113,7 @@ export class LlmRunner implements vscode.Disposable {
       stream.finish(result);
       this.ctx.log.info(`${command} ${requestId}: done (${stream.status()})`);
       if (action !== 'explain') {
-        this.report(stream.action, result, stream.elapsedMs());
+        this.report(editOutcome(stream.action, result, stream.elapsedMs()), request);
       }
       return result;
     } catch (err) {
@@ -95,6 +124,12 @@ export class LlmRunner implements vscode.Disposable {
         return undefined;
       }
       stream.fail(err instanceof ResponseError ? err.message : message(err));
+      if (err instanceof ResponseError) {
+        // The server refused or the call failed (no code block, HTTP error, ...).
+        this.ctx.log.warn(`${command} ${requestId}: ${err.message}`);
+        this.report(failureOutcome(action, err.message), request);
+        return undefined;
+      }
       throw err;
     } finally {
       this.streams.delete(requestId);
@@ -123,12 +158,34 @@ export class LlmRunner implements vscode.Disposable {
     );
   }
 
-  private report(action: LlmAction, result: LlmResult, elapsedMs: number): void {
-    const outcome = editOutcome(action, result, elapsedMs);
-    if (outcome.level === 'warning') {
-      void vscode.window.showWarningMessage(outcome.text);
-    } else {
+  /** Shows an outcome: a notification (with *Retry* when offered), else the status bar. */
+  private report(outcome: Outcome, request: LlmRequest): void {
+    if (outcome.level === 'info' && !outcome.retry) {
       vscode.window.setStatusBarMessage(outcome.text, 10_000);
+      return;
+    }
+    const buttons = outcome.retry ? [RETRY] : [];
+    const shown =
+      outcome.level === 'error'
+        ? vscode.window.showErrorMessage(outcome.text, ...buttons)
+        : outcome.level === 'warning'
+          ? vscode.window.showWarningMessage(outcome.text, ...buttons)
+          : vscode.window.showInformationMessage(outcome.text, ...buttons);
+    void shown.then((choice) => {
+      if (choice === RETRY) {
+        void this.retry(request);
+      }
+    });
+  }
+
+  /** The same action again, asking the model (`noCache: true`), under a new request id. */
+  async retry(request: LlmRequest): Promise<LlmResult | undefined> {
+    try {
+      return await this.run(request.command, retryArgs(request.args), request.subject);
+    } catch (err) {
+      this.ctx.log.warn(`retry ${request.command}: ${message(err)}`);
+      void vscode.window.showErrorMessage(`warden: ${message(err)}`);
+      return undefined;
     }
   }
 

@@ -1,8 +1,10 @@
 // The LLM actions' pure parts (no VS Code): request ids, the stream of one request
 // (`warden/llmChunk` pieces appended in order, then the final result, a failure or a
 // cancellation) and the Markdown the explanation panel shows, the one-line summary of a
-// result, which diagnostic is "under the cursor", whole-line ranges, and the formatting
-// of usage totals for the status bar and the Workspaces view. Unit-tested on its own.
+// result, what to say about an outcome and whether to offer *Retry* (the same request
+// with `noCache: true`, so the server asks the model instead of its response cache),
+// which diagnostic is "under the cursor", whole-line ranges, and the formatting of usage
+// totals for the status bar and the Workspaces view. Unit-tested on its own.
 
 import {
   CMD_LLM_DOCSTRING,
@@ -10,6 +12,7 @@ import {
   CMD_LLM_FIX,
   CMD_LLM_REWRITE,
   CMD_LLM_TESTS,
+  type LlmArgs,
   type LlmCommand,
   type LlmResult,
   type Position,
@@ -173,20 +176,51 @@ export function formatUsd(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
-/** What to say about an edit action's result: a warning, or an information. */
-export function editOutcome(
-  action: LlmAction,
-  result: LlmResult,
-  elapsedMs?: number,
-): { level: 'info' | 'warning'; text: string } {
+/** The notification button that runs the same action again with `noCache: true`. */
+export const RETRY = 'Retry';
+
+/** What to say about an outcome, and whether its notification offers *Retry*. */
+export interface Outcome {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+  /** Offer *Retry*: nothing usable came back, or the reply was a cache replay. */
+  retry: boolean;
+}
+
+/**
+ * What to say about an edit action's result: a warning with *Retry* when nothing was
+ * applied or the user was warned; an information with *Retry* when the applied reply
+ * came from the response cache (another answer needs `noCache`); else an information
+ * without (the status bar).
+ */
+export function editOutcome(action: LlmAction, result: LlmResult, elapsedMs?: number): Outcome {
   if (result.applied === false) {
     return {
       level: 'warning',
       text: `warden: ${action}: nothing applied: ${result.message ?? 'the editor refused the edit'}`,
+      retry: true,
     };
   }
   const text = `warden: ${action} applied (${summary(result, elapsedMs)}); Undo reverts it`;
-  return result.message ? { level: 'warning', text: `${text}. ${result.message}` } : { level: 'info', text };
+  if (result.message) {
+    return { level: 'warning', text: `${text}. ${result.message}`, retry: true };
+  }
+  return { level: 'info', text, retry: result.cached === true };
+}
+
+/** What to say when an action failed on the server (no code block, HTTP error, ...). */
+export function failureOutcome(action: LlmAction, message: string): Outcome {
+  return { level: 'error', text: `warden: ${action} failed: ${message}`, retry: true };
+}
+
+/**
+ * The arguments of a retry: the same request (target, instruction, diagnostic) with a
+ * new request id (the runner picks one) and the response cache bypassed.
+ */
+export function retryArgs(args: LlmArgs): LlmArgs {
+  const again: LlmArgs = { ...args, noCache: true };
+  delete again.requestId;
+  return again;
 }
 
 // ---- Targets ---------------------------------------------------------------------------

@@ -112,6 +112,8 @@ export interface LlmArgs {
   instruction?: string;
   /** Chosen by the client to match `warden/llmChunk` and for `warden.llm.cancel`. */
   requestId?: string;
+  /** Ask the model even when the response cache holds a reply (a retry). */
+  noCache?: boolean;
 }
 
 /** Result of an LLM action. */

@@ -1,17 +1,21 @@
 // The LLM actions' pure parts: the stream of one request (chunks in order, the final
 // text, late chunks, cancellation and failure), the summary and cost formatting, edit
-// outcomes, the diagnostic under the cursor, whole-line ranges, request ids, and the
-// usage lines of the status bar and the Workspaces view.
+// and failure outcomes with when *Retry* is offered and the arguments it sends, the
+// diagnostic under the cursor, whole-line ranges, request ids, and the usage lines of
+// the status bar and the Workspaces view.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   diagnosticAt,
   editOutcome,
+  failureOutcome,
   formatUsd,
   LlmStream,
   linesLabel,
   newRequestId,
+  RETRY,
+  retryArgs,
   startOfToday,
   summary,
   usageBrief,
@@ -19,7 +23,7 @@ import {
   usageLine,
   wholeLines,
 } from '../src/llmModel.ts';
-import type { LlmResult, Range, UsageRow } from '../src/lsp_ext.ts';
+import type { LlmArgs, LlmResult, Range, UsageRow } from '../src/lsp_ext.ts';
 
 const KEY = 'AKIAQ3EGRB4XY7MNP2KD';
 
@@ -138,25 +142,66 @@ test('formatUsd keeps small amounts readable', () => {
 });
 
 describe('edit outcomes', () => {
-  test('applied: information, with Undo', () => {
+  test('applied: information, with Undo, no Retry (the status bar)', () => {
     const o = editOutcome('rewrite', result({ applied: true }), 900);
     assert.equal(o.level, 'info');
+    assert.equal(o.retry, false);
     assert.match(o.text, /^warden: rewrite applied \(local\/gpt-4o-mini · 120→40 tokens · \$0\.000042 · 900 ms\); Undo reverts it$/);
   });
 
-  test('not applied: the message, as a warning', () => {
+  test('not applied: the message, as a warning with Retry', () => {
     const o = editOutcome('fix', result({ applied: false, message: 'the document changed where the edit goes; nothing applied' }));
     assert.deepEqual(o, {
       level: 'warning',
       text: 'warden: fix: nothing applied: the document changed where the edit goes; nothing applied',
+      retry: true,
     });
     assert.match(editOutcome('fix', result({ applied: false })).text, /the editor refused the edit/);
+    assert.equal(editOutcome('rewrite', result({ applied: false, message: 'the reply changes nothing' })).retry, true);
   });
 
-  test('applied with a warning (a malicious package the user accepted)', () => {
+  test('applied with a warning (a malicious package the user accepted): Retry offered', () => {
     const o = editOutcome('rewrite', result({ applied: true, message: 'The reply brings in a malicious package: evil.' }));
     assert.equal(o.level, 'warning');
+    assert.equal(o.retry, true);
     assert.match(o.text, /applied .*\. The reply brings in a malicious package: evil\.$/);
+  });
+
+  test('applied from the response cache: information with Retry, for another answer', () => {
+    const o = editOutcome('docstring', result({ applied: true, cached: true, costUsd: 0 }), 12);
+    assert.equal(o.level, 'info');
+    assert.equal(o.retry, true);
+    assert.match(o.text, /response cache hit/);
+  });
+
+  test('a failure on the server: an error with Retry', () => {
+    assert.deepEqual(failureOutcome('rewrite', 'the reply of local/m had no code block to apply; nothing changed'), {
+      level: 'error',
+      text: 'warden: rewrite failed: the reply of local/m had no code block to apply; nothing changed',
+      retry: true,
+    });
+    assert.equal(RETRY, 'Retry');
+  });
+});
+
+describe('retry arguments', () => {
+  const diagnostic = { range: r(8, 4, 8, 9), message: 'prints part of a credential', source: 'other-linter' };
+
+  test('the same request with noCache and without the old request id', () => {
+    const args: LlmArgs = { uri: 'file:///w/a.py', range: r(3, 0, 5, 0), instruction: 'add types', requestId: 'vscode-1' };
+    const again = retryArgs(args);
+    assert.deepEqual(again, { uri: 'file:///w/a.py', range: r(3, 0, 5, 0), instruction: 'add types', noCache: true });
+    assert.equal('requestId' in again, false, 'the runner picks a new one');
+    assert.equal(args.requestId, 'vscode-1', 'the original is left alone');
+    assert.equal(args.noCache, undefined);
+  });
+
+  test('every action keeps its target: a diagnostic, a position; a retry of a retry is the same', () => {
+    const fix = retryArgs({ uri: 'file:///w/a.py', diagnostic });
+    assert.deepEqual(fix, { uri: 'file:///w/a.py', diagnostic, noCache: true });
+    const doc = retryArgs({ uri: 'file:///w/a.py', position: { line: 7, character: 4 } });
+    assert.deepEqual(doc, { uri: 'file:///w/a.py', position: { line: 7, character: 4 }, noCache: true });
+    assert.deepEqual(retryArgs({ ...fix, requestId: 'x' }), fix);
   });
 });
 

@@ -116,6 +116,10 @@ pub struct LlmArgs {
     /// Chosen by the client to match `warden/llmChunk` notifications and to cancel;
     /// generated when absent.
     pub request_id: Option<String>,
+    /// Ask the provider even when the response cache holds a reply (a retry); a reply
+    /// that is used still refreshes the cache.
+    #[serde(default)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Deserialize)]

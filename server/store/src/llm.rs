@@ -1,6 +1,7 @@
 //! LLM interactions and the response cache. Everything stored here is redacted by the
 //! caller (secrets are placeholders); API keys are never passed in. Usage totals group
-//! by model, day or action; history pages newest first by id.
+//! by model, day or action; history pages newest first by id. The cache holds what the
+//! caller puts (replies that were used) until the caller forgets an entry.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -237,6 +238,12 @@ pub fn cache_put(
     Ok(())
 }
 
+/// Forgets a cached reply (one that turned out not to be usable).
+pub fn cache_delete(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM llm_cache WHERE key = ?1", params![key])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +322,8 @@ mod tests {
             .query_row("SELECT hits FROM llm_cache", [], |r| r.get(0))
             .unwrap();
         assert_eq!(hits, 2);
+        cache_delete(&c, "k").unwrap();
+        assert_eq!(cache_get(&c, "k").unwrap(), None);
+        cache_delete(&c, "k").unwrap();
     }
 }

@@ -559,6 +559,12 @@ M.subcommands = {
       require('warden.llm').tests({ range = opts.range })
     end,
   },
+  retry = {
+    usage = 'retry  run the last LLM action again, asking the model (bypasses the response cache)',
+    run = function()
+      require('warden.llm').retry()
+    end,
+  },
   usage = {
     usage = 'usage [model|day|action]  LLM requests, cache hits, tokens and cost as a table',
     run = function(args)

@@ -1,4 +1,4 @@
----@mod warden.llm LLM actions: explain, fix, rewrite, docstring, tests, cancel.
+---@mod warden.llm LLM actions: explain, fix, rewrite, docstring, tests, cancel, retry.
 ---
 --- Each action runs the server command `warden.llm.<action>` with a request id chosen
 --- here, so the reply's `warden/llmChunk` notifications can be matched and the request
@@ -7,6 +7,10 @@
 --- Neovim's own handler applies (one undo step); this module reports the outcome, and
 --- the result's `message` when the edit was not applied. Progress arrives through the
 --- standard `$/progress` (`LspProgress`, see `require('warden').status()`).
+---
+--- `retry()` (`:Warden retry`) runs the last action again with `noCache = true`, so the
+--- server asks the model instead of answering from its response cache; the messages
+--- after a failed or unapplied action say so.
 ---
 --- When an action ends, a `User WardenLlmDone` autocommand fires with
 --- `data = {requestId, action, result?, error?, cancelled}`.
@@ -52,6 +56,20 @@ M.running = {}
 --- The id of the request started last.
 ---@type string|nil
 M.last_request_id = nil
+
+---@class warden.LlmLast
+---@field action string
+---@field args table the arguments sent, without `requestId` and `noCache`
+---@field bufnr integer
+---@field client_id integer
+---@field float boolean
+
+--- The action started last, for `retry()`.
+---@type warden.LlmLast|nil
+M.last = nil
+
+--- Appended to messages about an action that did not give a usable result.
+M.retry_hint = ':Warden retry asks the model again'
 
 ---@param msg string
 ---@param level? integer
@@ -320,7 +338,7 @@ local function finish(req, err, result)
     if cancelled then
       say(('%s cancelled'):format(req.action))
     else
-      say(('%s failed: %s'):format(req.action, tostring(err.message)), vim.log.levels.ERROR)
+      say(('%s failed: %s (%s)'):format(req.action, tostring(err.message), M.retry_hint), vim.log.levels.ERROR)
     end
     return done(req, { error = err.message, code = err.code, cancelled = cancelled })
   end
@@ -337,7 +355,11 @@ local function finish(req, err, result)
   elseif req.action ~= 'explain' then
     if result.applied == false then
       say(
-        ('%s: nothing applied: %s'):format(req.action, result.message or 'the editor refused the edit'),
+        ('%s: nothing applied: %s (%s)'):format(
+          req.action,
+          result.message or 'the editor refused the edit',
+          M.retry_hint
+        ),
         vim.log.levels.WARN
       )
     else
@@ -380,6 +402,9 @@ function M.run(action, args, opts)
   end
   args = vim.deepcopy(args)
   args.uri = args.uri or vim.uri_from_bufnr(bufnr)
+  local again = vim.deepcopy(args)
+  again.requestId, again.noCache = nil, nil
+  M.last = { action = action, args = again, bufnr = bufnr, client_id = client.id, float = opts.float == true }
   args.requestId = args.requestId or M.new_request_id()
   ---@type warden.LlmRequest
   local req = {
@@ -401,6 +426,36 @@ function M.run(action, args, opts)
     finish(req, err, result)
   end)
   return req.id
+end
+
+--- Runs the last action started here again, with the same arguments and
+--- `noCache = true`: the server asks the model even when its response cache holds a
+--- reply. Returns the new request id, or nil when there is nothing to retry.
+---@return string|nil request_id
+function M.retry()
+  local last = M.last
+  if not last then
+    say('no LLM action to retry yet', vim.log.levels.WARN)
+    return nil
+  end
+  -- The same server, else (after `:Warden restart`) the one serving the buffer now.
+  local client
+  if vim.api.nvim_buf_is_valid(last.bufnr) then
+    local serving = lsp.clients({ bufnr = last.bufnr })
+    for _, c in ipairs(serving) do
+      if c.id == last.client_id then
+        client = c
+      end
+    end
+    client = client or serving[1]
+  end
+  if not client then
+    say(('cannot retry %s: warden no longer serves that buffer'):format(last.action), vim.log.levels.ERROR)
+    return nil
+  end
+  local args = vim.deepcopy(last.args)
+  args.noCache = true
+  return M.run(last.action, args, { bufnr = last.bufnr, client = client, float = last.float })
 end
 
 --- Asks the server to cancel one of the requests started here.

@@ -170,6 +170,7 @@ M.events = {
 ---@field diagnostic? lsp.Diagnostic fix: a diagnostic from any source
 ---@field instruction? string rewrite: what to change
 ---@field requestId? string chosen by the client, matches warden/llmChunk and warden.llm.cancel
+---@field noCache? boolean ask the model even when the response cache holds a reply (a retry)
 
 ---@class warden.LlmResult
 ---@field requestId string

@@ -3,7 +3,8 @@
 -- the provider only ever sees a placeholder; rewrite, fix, docstring and tests edit
 -- through workspace/applyEdit (undoable); :Warden cancel and closing the float end a
 -- slow reply; a reply importing a malicious package asks through Neovim's own
--- window/showMessageRequest handler.
+-- window/showMessageRequest handler; :Warden retry runs the last action again with
+-- noCache, after a reply that could not be applied and past a cached explanation.
 
 local h = require('helpers')
 
@@ -335,5 +336,83 @@ describe('LLM actions', function()
     end)
     vim.ui.select = select
     assert(ok, err)
+  end)
+
+  it(':Warden retry asks the model again after a reply that could not be applied', function()
+    local llm = require('warden.llm')
+    -- A reply with no code block: the action fails, and the message points at retry.
+    mock.script({ text = 'I would rather not.' })
+    local messages, restore = h.capture_notify()
+    vim.cmd('4Warden rewrite name the constant AWS_KEY')
+    local first = llm.last_request_id
+    local done = h.wait_llm_done(first)
+    assert.is_truthy(tostring(done.error):find('no code block', 1, true), vim.inspect(done))
+    h.wait_message(messages, 'rewrite failed: .*:Warden retry asks the model again')
+    assert.are.equal(original, h.text(buf))
+
+    -- Retry: the same rewrite under a new request id, sent to the model, applied.
+    mock.script({ text = '```python\nAWS_KEY = "__WARDEN_SECRET_1__"\n```\n' })
+    local before = #mock.requests()
+    vim.cmd('Warden retry')
+    local second = llm.last_request_id
+    assert.are_not.equal(first, second)
+    done = h.wait_llm_done(second)
+    restore()
+    assert.is_nil(done.error, done.error)
+    assert.is_true(done.result.applied, vim.inspect(done.result))
+    assert.is_false(done.result.cached)
+    local sent = mock.requests()
+    assert.are.equal(before + 1, #sent)
+    assert.is_truthy(sent[#sent].body:find('name the constant AWS_KEY', 1, true))
+    assert.are.equal(('AWS_KEY = "%s"'):format(KEY), vim.api.nvim_buf_get_lines(buf, 3, 4, false)[1])
+    h.wait_message(messages, 'rewrite applied')
+    -- The server was asked with noCache; what is remembered for the next retry is what
+    -- the user asked.
+    local span = h.request(client, 'warden/traces', { kind = 'command', limit = 1 }).traces[1]
+    assert.are.same({ 'warden.llm.rewrite', true, second }, { span.name, span.input.noCache, span.input.requestId })
+    assert.are.same({ 'rewrite', 'name the constant AWS_KEY' }, { llm.last.action, llm.last.args.instruction })
+    assert.is_nil(llm.last.args.noCache)
+    assert.is_nil(llm.last.args.requestId)
+  end)
+
+  it(':Warden retry of a cached explanation asks the model; its reply is cached in its place', function()
+    local llm = require('warden.llm')
+    ---@param cmd string
+    ---@return table done
+    local function explain(cmd)
+      vim.api.nvim_win_set_buf(0, buf)
+      vim.cmd(cmd)
+      local done = h.wait_llm_done(llm.last_request_id)
+      assert.is_nil(done.error, done.error)
+      return done
+    end
+    local function close_float()
+      local win = vim.api.nvim_get_current_win()
+      assert.are_not.equal('', vim.api.nvim_win_get_config(win).relative, 'the float has focus')
+      vim.api.nvim_win_close(win, true)
+    end
+    mock.script({ text = 'First answer.' })
+    local before = #mock.requests()
+    assert.is_false(explain('1,2Warden explain').result.cached)
+    close_float()
+    local hit = explain('1,2Warden explain')
+    close_float()
+    assert.is_true(hit.result.cached)
+    assert.are.equal('First answer.', hit.result.text)
+    assert.are.equal(before + 1, #mock.requests())
+
+    mock.script({ text = 'Second answer.' })
+    local retried = explain('Warden retry')
+    assert.is_false(retried.result.cached)
+    assert.are.equal('Second answer.', retried.result.text)
+    assert.are.equal(before + 2, #mock.requests())
+    -- Streamed into a float again.
+    assert.matches('^Second answer%.\n\n— local/gpt%-4o%-mini', h.text(vim.api.nvim_get_current_buf()))
+    close_float()
+
+    hit = explain('1,2Warden explain')
+    close_float()
+    assert.are.same({ true, 'Second answer.' }, { hit.result.cached, hit.result.text })
+    assert.are.equal(before + 2, #mock.requests())
   end)
 end)

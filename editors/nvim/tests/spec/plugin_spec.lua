@@ -245,6 +245,7 @@ describe(':Warden completion', function()
       'fix',
       'prompt',
       'restart',
+      'retry',
       'rewrite',
       'run',
       'runAll',

@@ -1,7 +1,8 @@
 // The explanation panel's webview script (bundled for the browser by esbuild): renders
 // the reply it is sent as Markdown (markdown-it, raw HTML off, so the model's text can
 // never add markup or scripts), with the status line under it, and asks the extension to
-// cancel from its Cancel button. Every update redraws the whole reply; `data-updates` on
+// cancel from its Cancel button (while the reply streams) or to ask again from its Retry
+// button (once it ended). Every update redraws the whole reply; `data-updates` on
 // the content counts the redraws (the end-to-end tests watch it stream).
 
 import MarkdownIt from 'markdown-it';
@@ -19,12 +20,18 @@ const content = $<HTMLElement>('explain');
 const title = $<HTMLElement>('title');
 const status = $<HTMLElement>('status');
 const cancel = $<HTMLButtonElement>('cancel');
+const retry = $<HTMLButtonElement>('retry');
 let updates = 0;
 let shownRequest = '';
 
 cancel.addEventListener('click', () => {
   cancel.disabled = true;
   vscode.postMessage({ type: 'cancel' });
+});
+
+retry.addEventListener('click', () => {
+  retry.disabled = true;
+  vscode.postMessage({ type: 'retry' });
 });
 
 window.addEventListener('message', (event: MessageEvent<ExplainToWebview>) => {
@@ -36,6 +43,7 @@ window.addEventListener('message', (event: MessageEvent<ExplainToWebview>) => {
     shownRequest = m.requestId;
     updates = 0;
     cancel.disabled = false;
+    retry.disabled = false;
   }
   updates += 1;
   title.textContent = m.title;
@@ -46,7 +54,9 @@ window.addEventListener('message', (event: MessageEvent<ExplainToWebview>) => {
   document.body.dataset.state = m.state;
   document.body.dataset.cached = String(m.cached);
   status.textContent = m.status;
-  cancel.hidden = !(m.state === 'waiting' || m.state === 'streaming');
+  const running = m.state === 'waiting' || m.state === 'streaming';
+  cancel.hidden = !running;
+  retry.hidden = running;
   for (const a of content.querySelectorAll('a')) {
     a.title = a.getAttribute('href') ?? '';
     a.removeAttribute('href');

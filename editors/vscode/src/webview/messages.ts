@@ -36,4 +36,4 @@ export type ExplainToWebview = {
 };
 
 /** Explanation panel → extension. */
-export type ExplainFromWebview = { type: 'ready' } | { type: 'cancel' };
+export type ExplainFromWebview = { type: 'ready' } | { type: 'cancel' } | { type: 'retry' };

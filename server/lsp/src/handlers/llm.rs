@@ -4,8 +4,10 @@
 //! with cancellable `$/progress`. The reply streams to the client as `warden/llmChunk`
 //! with secrets restored; edits go through `workspace/applyEdit` as minimal line hunks
 //! against the version the request saw, carried onto newer text only where they apply
-//! cleanly. Prompts and replies are stored redacted; the response cache keys on the
-//! redacted request.
+//! cleanly. Prompts and replies are stored redacted; every call's interaction row is
+//! written before the command answers. The response cache keys on the redacted request
+//! and keeps only replies that were used (an applied edit, a shown explanation);
+//! `noCache` skips the lookup, so a retry reaches the provider.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +48,15 @@ fn progress_token(request_id: &str) -> String {
     format!("warden/llm/{request_id}")
 }
 
+/// Fired (cancelled) when a request has ended and is recorded; `warden.llm.cancel`
+/// waits for it.
+fn done_key(request_id: &str) -> String {
+    format!("llm-done:{request_id}")
+}
+
+/// How long `warden.llm.cancel` waits for the cancelled request to end.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
 fn action_of(command: &str) -> Option<Action> {
     Some(match command {
         CMD_LLM_EXPLAIN => Action::Explain,
@@ -66,28 +77,51 @@ fn cancelled() -> Error {
 }
 
 /// Unregisters a request's cancellation token when the request ends, however it ends
-/// (an aborted future included: `$/cancelRequest` drops it, which cancels the stream).
+/// (an aborted future included: `$/cancelRequest` drops it, which cancels the stream),
+/// then fires its `done` token.
 struct TaskGuard {
     shared: Arc<Shared>,
-    keys: [String; 2],
+    keys: [String; 3],
     token: CancellationToken,
+    done: CancellationToken,
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         self.token.cancel();
-        let mut tasks = self.shared.tasks.lock();
-        for k in &self.keys {
-            tasks.remove(k);
+        {
+            let mut tasks = self.shared.tasks.lock();
+            for k in &self.keys {
+                tasks.remove(k);
+            }
         }
+        self.done.cancel();
     }
 }
 
-/// Stores an interaction when dropped: at the end of a call, or when the request's
-/// future is aborted mid-stream (then as `cancelled`).
+/// An interaction not stored yet. [`PendingRecord::record`] writes it and waits for
+/// the write; if the request's future is aborted first (`$/cancelRequest` mid-stream),
+/// dropping it queues the row as `cancelled`.
 struct PendingRecord {
     store: Option<warden_store::Store>,
     row: Option<Interaction>,
+}
+
+impl PendingRecord {
+    /// Writes the finished interaction and waits until the store has it, so that
+    /// `warden/usage` and `warden/interactions` see it as soon as the command answers.
+    async fn record(mut self, row: Interaction) {
+        self.row = None;
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        if let Err(e) = store
+            .call(move |c| warden_store::llm::insert(c, &row).map(|_| ()))
+            .await
+        {
+            tracing::warn!("store: record an LLM interaction failed: {e}");
+        }
+    }
 }
 
 impl Drop for PendingRecord {
@@ -117,7 +151,14 @@ struct Doc {
 pub async fn execute(b: &Backend, command: &str, args: Map<String, Value>) -> Result<Value> {
     if command == CMD_LLM_CANCEL {
         let a: LlmCancelArgs = super::commands::parse(command, args)?;
+        let done = b.shared.tasks.lock().get(&done_key(&a.request_id)).cloned();
         let found = b.shared.cancel_task(&task_key(&a.request_id));
+        if let (true, Some(done)) = (found, done) {
+            // Answer once the request has ended and its spans and interaction are
+            // recorded, so what the client asks next sees them (a request waiting on the
+            // user, e.g. a confirmation, ends later; then answer anyway).
+            let _ = tokio::time::timeout(CANCEL_WAIT, done.cancelled()).await;
+        }
         return Ok(json!({ "cancelled": found }));
     }
     let action = action_of(command).ok_or_else(|| invalid(format!("unknown {command}")))?;
@@ -163,20 +204,28 @@ pub async fn execute(b: &Backend, command: &str, args: Map<String, Value>) -> Re
             "position": a.position,
             "diagnostic": a.diagnostic.as_ref().map(|d| &d.message),
             "instructionChars": a.instruction.as_ref().map(|i| i.chars().count()),
+            "noCache": a.no_cache,
         }))
         .begin();
     let token = CancellationToken::new();
-    let keys = [task_key(&request_id), progress_token(&request_id)];
+    let done = CancellationToken::new();
+    let keys = [
+        task_key(&request_id),
+        progress_token(&request_id),
+        done_key(&request_id),
+    ];
     {
         let mut tasks = b.shared.tasks.lock();
-        for k in &keys {
-            tasks.insert(k.clone(), token.clone());
-        }
+        tasks.insert(keys[0].clone(), token.clone());
+        tasks.insert(keys[1].clone(), token.clone());
+        tasks.insert(keys[2].clone(), done.clone());
     }
+    // Dropped when this returns, after the command span ended: fires `done`.
     let _guard = TaskGuard {
         shared: b.shared.clone(),
         keys,
         token: token.clone(),
+        done,
     };
     let req = Request {
         b,
@@ -259,6 +308,11 @@ struct Called {
     cached: bool,
     provider: String,
     model: String,
+    /// The response-cache key, with the cache on.
+    cache_key: Option<String>,
+    /// A fresh reply's cache entry, written only once the reply is used
+    /// ([`Request::settle`]); `None` for a cache hit.
+    fresh: Option<Cached>,
 }
 
 impl Request<'_> {
@@ -430,10 +484,13 @@ impl Request<'_> {
             dropped: dropped.iter().map(|d| d.to_string()).collect(),
         };
         if !self.action.edits() {
+            // Shown to the user: an empty explanation is not worth replaying.
+            self.settle(&called, !restored.trim().is_empty());
             return Ok(result);
         }
 
         let Some(code) = prompt::code_block(&called.text) else {
+            self.settle(&called, false);
             return Err(invalid(format!(
                 "the reply of {}/{} had no code block to apply; nothing changed",
                 called.provider, called.model
@@ -480,6 +537,7 @@ impl Request<'_> {
         if let Some(w) = &warning {
             result.message = Some(w.clone());
             if !self.confirm(w).await {
+                self.settle(&called, false);
                 result.applied = Some(false);
                 result.message = Some(format!("{w} Not applied: the user declined."));
                 return Ok(result);
@@ -511,14 +569,42 @@ impl Request<'_> {
         if message.is_some() {
             result.message = message;
         }
+        self.settle(&called, applied);
         Ok(result)
+    }
+
+    /// The response cache after a reply was used or not. A used fresh reply is cached
+    /// (replacing an older entry for the same request); a reply that was not used (no
+    /// code block, no change, refused by the editor or the user) is never cached, and a
+    /// cached one that was not used is forgotten: asking again reaches the provider
+    /// instead of replaying it. Queued before the command answers, so the next request
+    /// sees it.
+    fn settle(&self, called: &Called, used: bool) {
+        let (Some(key), Some(store)) = (&called.cache_key, self.b.shared.store.get()) else {
+            return;
+        };
+        let k = key.clone();
+        match (&called.fresh, used) {
+            (Some(fresh), true) => {
+                let (c, p, m) = (fresh.clone(), called.provider.clone(), called.model.clone());
+                store.submit("cache an LLM reply", move |conn| {
+                    warden_store::llm::cache_put(conn, &k, &p, &m, &c, &warden_trace::now_rfc3339())
+                });
+            }
+            (None, false) if called.cached => {
+                store.submit("forget a cached LLM reply", move |conn| {
+                    warden_store::llm::cache_delete(conn, &k)
+                });
+            }
+            _ => {}
+        }
     }
 
     /// The workspace's effective system prompt (command > `.warden.toml` > settings).
     async fn system_prompt(&self) -> Option<String> {
         let reg = self.b.registry().ok()?.lock().await;
         let row = reg.by_name(&self.workspace.1).await.ok()?;
-        let editor = self.b.shared.settings.read().clone();
+        let editor = self.b.shared.editor().raw.clone();
         reg.info(&row, &editor).system_prompt
     }
 
@@ -728,7 +814,7 @@ impl Request<'_> {
             }))
             .begin();
         let store = b.shared.store.get().cloned();
-        let cached = match (&store, llm.cache) {
+        let cached = match (&store, llm.cache && !self.args.no_cache) {
             (Some(store), true) => {
                 let k = key.clone();
                 store
@@ -759,8 +845,8 @@ impl Request<'_> {
             created_at: warden_trace::now_rfc3339(),
             ..Interaction::default()
         };
-        // Recorded when `pending` drops: at the end of this call, or as cancelled when
-        // the request is aborted mid-stream.
+        // Recorded below before this call returns, or as cancelled when the request is
+        // aborted mid-stream (`pending` drops holding the row).
         let mut pending = PendingRecord {
             store: store.clone(),
             row: Some(interaction),
@@ -798,26 +884,10 @@ impl Request<'_> {
                     "chars": text.chars().count(),
                 }));
                 call_span.ok();
-                if !from_cache
-                    && llm.cache
-                    && let Some(store) = &store
-                {
-                    let (k, p, m) = (key, route.provider.name.clone(), route.model.clone());
-                    let c = Cached {
-                        response: text.clone(),
-                        usage: serde_json::to_string(&usage).unwrap_or_default(),
-                    };
-                    store.submit("cache an LLM reply", move |conn| {
-                        warden_store::llm::cache_put(
-                            conn,
-                            &k,
-                            &p,
-                            &m,
-                            &c,
-                            &warden_trace::now_rfc3339(),
-                        )
-                    });
-                }
+                let fresh = (!from_cache).then(|| Cached {
+                    response: text.clone(),
+                    usage: serde_json::to_string(&usage).unwrap_or_default(),
+                });
                 interaction.response = Some(text.clone());
                 interaction.tokens_input = usage.input;
                 interaction.tokens_output = usage.output;
@@ -827,7 +897,7 @@ impl Request<'_> {
                 interaction.ttft_ms = ttft.map(|t| t.as_millis() as u64);
                 interaction.cache_hit = from_cache;
                 interaction.outcome = "ok".into();
-                pending.row = Some(interaction);
+                pending.record(interaction).await;
                 Ok(Called {
                     text,
                     usage,
@@ -835,20 +905,22 @@ impl Request<'_> {
                     cached: from_cache,
                     provider: route.provider.name.clone(),
                     model: route.model.clone(),
+                    cache_key: llm.cache.then_some(key),
+                    fresh,
                 })
             }
             Err(LlmError::Cancelled) => {
-                interaction.outcome = "cancelled".into();
-                pending.row = Some(interaction);
                 call_span.cancel();
+                interaction.outcome = "cancelled".into();
+                pending.record(interaction).await;
                 Err(cancelled())
             }
             Err(e) => {
                 let message = e.to_string();
+                call_span.fail(message.clone());
                 interaction.outcome = "error".into();
                 interaction.error = Some(message.clone());
-                pending.row = Some(interaction);
-                call_span.fail(message.clone());
+                pending.record(interaction).await;
                 Err(invalid(message))
             }
         }

@@ -1,9 +1,13 @@
 //! Read-only LLM requests: `warden/snapshot` (a workspace as Markdown for LLM context,
 //! cached until HEAD or the work tree changes), `warden/usage` (tokens, cache-hit rate
-//! and cost grouped by model, day or action) and `warden/interactions` (paged history).
+//! and cost grouped by model, day or action, since a time in any UTC offset or a date)
+//! and `warden/interactions` (paged history). Both read through the store's owner
+//! thread, after every interaction row written before them (the LLM actions write theirs
+//! before they answer).
 
 use std::path::PathBuf;
 
+use time::format_description::well_known::Rfc3339;
 use tower_lsp_server::jsonrpc::Result;
 use warden_store::WorkspaceRow;
 use warden_store::llm::{self, GroupBy, UsageRow};
@@ -61,7 +65,7 @@ pub async fn usage(b: &Backend, p: UsageParams) -> Result<UsageResult> {
         None => None,
     };
     let group = p.group_by.unwrap_or(GroupBy::Model);
-    let since = p.since.clone();
+    let since = p.since.as_deref().map(since_utc).transpose()?;
     let rows = store(b)?
         .call(move |c| llm::usage(c, id, since.as_deref(), group))
         .await
@@ -84,6 +88,23 @@ pub async fn usage(b: &Backend, p: UsageParams) -> Result<UsageResult> {
         total.cache_hit_rate = total.cache_hits as f64 / total.requests as f64;
     }
     Ok(UsageResult { rows, total })
+}
+
+/// `since` as the store compares it (text against UTC times `YYYY-MM-DDTHH:MM:SS.mmmZ`):
+/// an RFC 3339 time in any offset, with or without fractions, becomes that UTC form, so
+/// `2026-11-21T10:00:00+02:00` means 08:00 UTC and not 10:00; a date (`2026-11-21`,
+/// midnight UTC) stays as it is.
+fn since_utc(since: &str) -> Result<String> {
+    let s = since.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(warden_trace::format_rfc3339(t));
+    }
+    if let Ok(d) = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")) {
+        return Ok(d.to_string());
+    }
+    Err(invalid(format!(
+        "since: {since:?} is neither an RFC 3339 time (2026-11-21T09:30:00Z, 2026-11-21T10:30:00+01:00) nor a date (2026-11-21)"
+    )))
 }
 
 pub async fn interactions(b: &Backend, p: InteractionsParams) -> Result<InteractionsResult> {
@@ -110,4 +131,28 @@ pub async fn interactions(b: &Backend, p: InteractionsParams) -> Result<Interact
         interactions,
         next_cursor: next.map(|n| n.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_becomes_utc_in_the_stored_form() {
+        let utc = |s: &str| since_utc(s).unwrap();
+        assert_eq!(utc("2026-11-21T10:00:00+02:00"), "2026-11-21T08:00:00.000Z");
+        assert_eq!(utc("2026-11-21T23:30:00-01:00"), "2026-11-22T00:30:00.000Z");
+        assert_eq!(utc("2026-11-21T08:00:00Z"), "2026-11-21T08:00:00.000Z");
+        assert_eq!(
+            utc("2026-11-21T08:00:00.123456Z"),
+            "2026-11-21T08:00:00.123Z"
+        );
+        assert_eq!(utc(" 2026-11-21 "), "2026-11-21");
+        // The stored form compares as text with the stored times.
+        assert!(utc("2026-11-21T10:00:00+02:00").as_str() <= "2026-11-21T08:00:00.000Z");
+        for bad in ["yesterday", "2026-13-01", "2026-11-21 08:00", ""] {
+            let e = since_utc(bad).unwrap_err();
+            assert!(e.message.contains("RFC 3339"), "{bad}: {}", e.message);
+        }
+    }
 }
