@@ -28,6 +28,8 @@ pub const CMD_LLM_CANCEL: &str = "warden.llm.cancel";
 pub const CMD_RUN: &str = "warden.run";
 pub const CMD_RUN_CANCEL: &str = "warden.run.cancel";
 pub const CMD_RUN_ALL: &str = "warden.runAll";
+pub const CMD_CONFIG_TRUST: &str = "warden.config.trust";
+pub const CMD_CONFIG_UNTRUST: &str = "warden.config.untrust";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -50,7 +52,53 @@ pub const COMMANDS: &[&str] = &[
     CMD_RUN,
     CMD_RUN_CANCEL,
     CMD_RUN_ALL,
+    CMD_CONFIG_TRUST,
+    CMD_CONFIG_UNTRUST,
 ];
+
+/// `warden.config.trust` / `warden.config.untrust`: which root's `.warden.toml` (one of
+/// `root`, `uri` of any file under it, or `workspace`; default: the only open root whose
+/// file holds keys back). `sha256` (trust only) names the content the user reviewed: a
+/// file changed since is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigTrustArgs {
+    pub root: Option<String>,
+    pub uri: Option<String>,
+    pub workspace: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// A key of `.warden.toml` held back until the file is trusted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldKey {
+    pub key: String,
+    pub reason: String,
+}
+
+/// The trust state of one root's `.warden.toml` (`warden/configTrust`, and the result
+/// of the trust commands).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigTrustInfo {
+    pub root: String,
+    /// The workspace of the root, when a folder of it is open.
+    pub workspace: Option<String>,
+    /// The file's path; null when the root has none.
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+    pub trusted: bool,
+    /// Keys ignored until the file is trusted (empty when trusted or harmless).
+    pub held: Vec<HeldKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigTrustResult {
+    pub roots: Vec<ConfigTrustInfo>,
+}
+
 
 /// `warden.run`: runs the document's current text (saved or not).
 #[derive(Debug, Deserialize)]
@@ -232,6 +280,8 @@ pub const REQ_RUN_SEARCH: &str = "warden/runSearch";
 pub const REQ_RUN_STATS: &str = "warden/runStats";
 /// `warden/scripts {workspace}` → `{scripts}`: the script catalog.
 pub const REQ_SCRIPTS: &str = "warden/scripts";
+/// `warden/configTrust {}` → `ConfigTrustResult`: each open root's `.warden.toml` trust.
+pub const REQ_CONFIG_TRUST: &str = "warden/configTrust";
 pub const REQ_DEBUG_PANIC: &str = "warden/debug/panic";
 pub const REQ_DEBUG_DOCUMENT: &str = "warden/debug/document";
 pub const REQ_DEBUG_HOLD: &str = "warden/debug/hold";

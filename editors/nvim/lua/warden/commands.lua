@@ -559,6 +559,18 @@ M.subcommands = {
       require('warden.llm').tests({ range = opts.range })
     end,
   },
+  trust = {
+    usage = "trust  review what this repository's .warden.toml holds back, then trust that content (! skips the question)",
+    run = function(_, bang)
+      require('warden.trust').trust(bang)
+    end,
+  },
+  untrust = {
+    usage = "untrust  forget the trust in this repository's .warden.toml (its guarded keys are ignored again)",
+    run = function()
+      require('warden.trust').untrust()
+    end,
+  },
   retry = {
     usage = 'retry  run the last LLM action again, asking the model (bypasses the response cache)',
     run = function()

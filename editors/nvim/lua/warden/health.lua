@@ -2,7 +2,8 @@
 --- `warden` binary and its version, running servers, the database path, the OSV
 --- advisory data, the Docker engine and the LLM settings (the provider and model the
 --- editor settings resolve to, whether each provider's API key variable is set (never
---- its value), and whether its base URL accepts a TCP connection).
+--- its value), and whether its base URL accepts a TCP connection), and the trust state of
+--- each open repository's `.warden.toml` (which keys it holds back until `:Warden trust`).
 
 local M = {}
 
@@ -453,6 +454,51 @@ local function check_llm(cfg)
   end
 end
 
+--- One line per open root of each running server: is its `.warden.toml` trusted, and
+--- which keys does it hold back until it is.
+local function check_trust()
+  health.start('warden: repository configuration (.warden.toml)')
+  local lsp = require('warden.lsp')
+  local clients = lsp.clients()
+  if #clients == 0 then
+    health.info('no warden server is running; open a file of a repository to see its .warden.toml state')
+    return
+  end
+  for _, c in ipairs(clients) do
+    local result, err = lsp.request_sync(c, lsp.requests.config_trust, vim.empty_dict(), 3000)
+    if not result then
+      health.warn(('server %d did not report configuration trust: %s'):format(c.id, tostring(err)))
+    else
+      for _, r in ipairs(result.roots or {}) do
+        local where = r.workspace and ('%s (%s)'):format(r.workspace, r.root) or r.root
+        if r.file == vim.NIL or not r.file then
+          health.info(where .. ': no .warden.toml')
+        elseif #(r.held or {}) == 0 then
+          health.ok(
+            where
+              .. (r.trusted and ': .warden.toml trusted' or ': .warden.toml sets only keys that apply without trust')
+          )
+        else
+          local keys = {}
+          for _, h in ipairs(r.held) do
+            keys[#keys + 1] = ('%s (%s)'):format(h.key, h.reason)
+          end
+          health.warn(
+            where .. ': .warden.toml is not trusted; ignored until you trust it: ' .. table.concat(keys, '; '),
+            {
+              'review '
+                .. r.file
+                .. ', then run :Warden trust in one of its files (or `warden trust '
+                .. r.root
+                .. '`)',
+            }
+          )
+        end
+      end
+    end
+  end
+end
+
 function M.check()
   health.start('warden: Neovim')
   local v = vim.version()
@@ -477,6 +523,7 @@ function M.check()
   check_osv(cfg, db, binary_ok)
   check_docker(cfg)
   check_llm(cfg)
+  check_trust()
 end
 
 return M

@@ -43,6 +43,8 @@ M.commands = {
   run = 'warden.run', -- {uri, input?, args?, runId?} -> {runId}
   run_cancel = 'warden.run.cancel', -- {runId} -> {cancelled: boolean}
   run_all = 'warden.runAll', -- {workspace?, stopOnFailure?} -> {batchId, workspace, progressToken, groups}
+  config_trust = 'warden.config.trust', -- {root?, uri?, workspace?, sha256?} -> warden.ConfigTrustInfo
+  config_untrust = 'warden.config.untrust', -- {root?, uri?, workspace?} -> warden.ConfigTrustInfo
 }
 
 --- Custom requests (client -> server).
@@ -59,6 +61,7 @@ M.requests = {
   run_search = 'warden/runSearch', -- {workspace?, pattern, limit?, context?} -> {hits}
   run_stats = 'warden/runStats', -- {workspace?} -> {workspace, scripts}
   scripts = 'warden/scripts', -- {workspace?} -> {workspace, scripts}
+  config_trust = 'warden/configTrust', -- {} -> {roots: warden.ConfigTrustInfo[]}
   -- Test hooks, registered by the server only when WARDEN_DEBUG_HOOKS=1.
   debug_panic = 'warden/debug/panic', -- {} -> error
   debug_document = 'warden/debug/document', -- {uri} -> {version, languageId, text}
@@ -89,6 +92,14 @@ M.events = {
 ---@alias warden.SpanKind "command"|"llm"|"run"|"scan"|"index"|"guard"
 ---@alias warden.Outcome "ok"|"error"|"cancelled"|"interrupted"
 ---@alias warden.FindingKind "secret"|"shell"|"syntax"|"package"
+
+---@class warden.ConfigTrustInfo
+---@field root string the repository root
+---@field workspace? string its workspace, when a folder of it is open
+---@field file? string the .warden.toml path (vim.NIL when there is none)
+---@field sha256? string SHA-256 of the file's content
+---@field trusted boolean
+---@field held {key: string, reason: string}[] keys ignored until the file is trusted
 
 ---@class warden.WorkspaceInfo
 ---@field name string unique; the repository directory name, "-2", "-3"... on collision

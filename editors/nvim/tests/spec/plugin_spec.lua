@@ -254,10 +254,12 @@ describe(':Warden completion', function()
       'scripts',
       'tests',
       'traces',
+      'trust',
+      'untrust',
       'usage',
       'workspace',
     }, vim.fn.getcompletion('Warden ', 'cmdline'))
-    assert.are.same({ 'traces' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
+    assert.are.same({ 'traces', 'trust' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
     assert.are.same({ 'run', 'runAll', 'runs' }, vim.fn.getcompletion('Warden ru', 'cmdline'))
     assert.are.same({ 'day' }, vim.fn.getcompletion('Warden usage d', 'cmdline'))
   end)
