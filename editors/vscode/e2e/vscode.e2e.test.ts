@@ -18,8 +18,9 @@
 // Markdown preview, and the trace viewer shows the run spans; run all with stop on
 // failure counts the runs going in the status bar and stops after the failing group; the status bar picker switches workspace;
 // the workspaces view opens a system prompt in a tab and saving it reaches the server; a
-// settings change reaches the server; a killed server is reported once with Show logs and
-// comes back.
+// settings change reaches the server; a repository's .warden.toml that would switch a
+// secret rule off is held back (its lines marked, the user asked once) until Trust; a
+// killed server is reported once with Show logs and comes back.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -679,6 +680,41 @@ test('a settings change reaches the server through workspace/configuration', asy
     return false;
   });
   await s.screenshot('settings-reached-server');
+});
+
+test("a repository's .warden.toml is held back until trusted: marked lines, one question, Trust applies it", async () => {
+  const beta = path.join(FIXTURES, 'beta');
+  fs.writeFileSync(path.join(beta, 'keys.py'), `KEY = "${KEY}"\n`);
+  await s.openFile('keys.py');
+  if (!(await s.page.locator('.markers-panel').isVisible())) {
+    await s.page.keyboard.press('Control+Shift+M');
+  }
+  const filter = s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first();
+  await filter.fill('AWS access key ID');
+  const keyRow = s.page.locator('.markers-panel .monaco-list-row', { hasText: 'keys.py' });
+  await keyRow.first().waitFor();
+  // A cloned repository's file that would switch the rule off.
+  fs.writeFileSync(path.join(beta, '.warden.toml'), '[secrets]\ndisable = ["aws-access-key-id"]\n');
+  // The server asks once (window/showMessageRequest, shown by VS Code itself)...
+  const question = s.notification(/is not trusted, so these keys are ignored: secrets/).first();
+  await question.waitFor({ timeout: 30_000 });
+  await sleep(600); // let the toast finish fading in
+  await s.screenshot('config-trust-question');
+  // ...and marks the lines that set held keys.
+  await filter.fill('until you trust this file');
+  await s.page.locator('.markers-panel .monaco-list-row', { hasText: '.warden.toml' }).first().waitFor();
+  await s.screenshot('config-trust-marked-lines');
+  // Still untrusted: the rule fires.
+  await filter.fill('AWS access key ID');
+  await keyRow.first().waitFor();
+  await question.locator('.monaco-button', { hasText: 'Trust this configuration' }).first().click();
+  await until('the disabled rule to stop firing', async () => (await keyRow.count()) === 0, 30_000);
+  await filter.fill('until you trust this file');
+  await until('the marks to go', async () =>
+    (await s.page.locator('.markers-panel .monaco-list-row', { hasText: '.warden.toml' }).count()) === 0,
+  );
+  await s.screenshot('config-trusted');
+  await filter.fill('');
 });
 
 test('a killed server is reported once with Show logs, and restarts', async () => {

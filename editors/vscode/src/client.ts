@@ -23,6 +23,7 @@ import {
 import * as readline from 'node:readline';
 import { serverLogLine } from './serverLog.ts';
 import { toServerSection } from './settings.ts';
+import { userKeyVars } from './trustModel.ts';
 
 export class WardenClient extends LanguageClient {
   override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
@@ -51,10 +52,16 @@ export interface ClientSetup {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The `warden` section for a scope, with only the keys the server knows. */
+/**
+ * The `warden` section for a scope, with only the keys the server knows. Providers' key
+ * variables (`apiKeyEnv`) come from the user's own settings only: a workspace's settings
+ * never choose which environment variable is sent as an API key.
+ */
 export function serverSection(keys: readonly string[], scope?: vscode.Uri): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration('warden', scope);
-  return toServerSection(keys, (key) => config.get(key));
+  return toServerSection(keys, (key) =>
+    key === 'llm.providers' ? userKeyVars(config.get(key), config.inspect(key)?.globalValue) : config.get(key),
+  );
 }
 
 export function createClient(setup: ClientSetup): { client: WardenClient; isStopping: () => boolean } {

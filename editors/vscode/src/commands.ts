@@ -17,6 +17,8 @@ import {
   CMD_LLM_FIX,
   CMD_LLM_REWRITE,
   CMD_LLM_TESTS,
+  CMD_CONFIG_TRUST,
+  CMD_CONFIG_UNTRUST,
   CMD_RUN,
   CMD_RUN_ALL,
   CMD_RUN_CANCEL,
@@ -41,6 +43,7 @@ import {
 } from './lsp_ext.ts';
 import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
 import { openPrompt } from './promptFs.ts';
+import { reportTrust, trustConfig, untrustConfig } from './trust.ts';
 import type { RunUi } from './runCommands.ts';
 import { CMD_RUN_WITH_INPUT } from './runLens.ts';
 import type { RunManager } from './runs.ts';
@@ -334,6 +337,8 @@ export function registerCommands(
       runs.runAll(a.workspace, a.stopOnFailure ?? false),
     ),
     server(CMD_RUN_CANCEL, (arg) => runUi.cancel(arg as Parameters<RunUi['cancel']>[0])),
+    server(CMD_CONFIG_TRUST, () => trustConfig(ctx), reportTrust),
+    server(CMD_CONFIG_UNTRUST, () => untrustConfig(ctx), reportTrust),
     reg(CMD_RUN_WITH_INPUT, (arg) => runUi.runWithInput(arg as Parameters<RunUi['runWithInput']>[0])),
     reg(CMD_RUNS_RERUN, (arg) => runUi.rerun(arg as Parameters<RunUi['rerun']>[0])),
     reg(CMD_RUNS_SHOW_LOG, (arg) => runUi.showLog(arg as Parameters<RunUi['showLog']>[0])),

@@ -27,6 +27,8 @@ export const CMD_LLM_CANCEL = 'warden.llm.cancel';
 export const CMD_RUN = 'warden.run';
 export const CMD_RUN_CANCEL = 'warden.run.cancel';
 export const CMD_RUN_ALL = 'warden.runAll';
+export const CMD_CONFIG_TRUST = 'warden.config.trust';
+export const CMD_CONFIG_UNTRUST = 'warden.config.untrust';
 
 /** Argument and result of each server command. */
 export interface ServerCommands {
@@ -55,6 +57,38 @@ export interface ServerCommands {
   [CMD_RUN]: { args: RunArgs; result: { runId: string } };
   [CMD_RUN_CANCEL]: { args: { runId: string }; result: { cancelled: boolean } };
   [CMD_RUN_ALL]: { args: RunAllArgs; result: RunAllResult };
+  [CMD_CONFIG_TRUST]: { args: ConfigTrustArgs; result: ConfigTrustInfo };
+  [CMD_CONFIG_UNTRUST]: { args: ConfigTrustArgs; result: ConfigTrustInfo };
+}
+
+/**
+ * Which root's `.warden.toml` a trust command is about: its path, a file `uri` under it,
+ * or an open `workspace`; `sha256` (trust only) is the content the user reviewed.
+ */
+export interface ConfigTrustArgs {
+  root?: string;
+  uri?: string;
+  workspace?: string;
+  sha256?: string;
+}
+
+/** A key of `.warden.toml` held back until the file is trusted. */
+export interface HeldKey {
+  key: string;
+  /** What it would change ("where LLM requests go and which key they carry"). */
+  reason: string;
+}
+
+/** The trust state of one root's `.warden.toml`. */
+export interface ConfigTrustInfo {
+  root: string;
+  workspace: string | null;
+  /** The file; null when the root has none. */
+  file: string | null;
+  sha256: string | null;
+  trusted: boolean;
+  /** Keys ignored until the file is trusted (empty when trusted or harmless). */
+  held: HeldKey[];
 }
 
 export type ServerCommand = keyof ServerCommands;
@@ -80,6 +114,8 @@ export const COMMANDS: readonly ServerCommand[] = [
   CMD_RUN,
   CMD_RUN_CANCEL,
   CMD_RUN_ALL,
+  CMD_CONFIG_TRUST,
+  CMD_CONFIG_UNTRUST,
 ];
 
 /** The LLM actions (every `warden.llm.*` command but cancel). */
@@ -197,6 +233,7 @@ export const REQ_RUN_LOG = 'warden/runLog';
 export const REQ_RUN_SEARCH = 'warden/runSearch';
 export const REQ_RUN_STATS = 'warden/runStats';
 export const REQ_SCRIPTS = 'warden/scripts';
+export const REQ_CONFIG_TRUST = 'warden/configTrust';
 /** Test hooks, registered by the server only when `WARDEN_DEBUG_HOOKS=1`. */
 export const REQ_DEBUG_PANIC = 'warden/debug/panic';
 export const REQ_DEBUG_DOCUMENT = 'warden/debug/document';
@@ -216,6 +253,7 @@ export interface ServerRequests {
   [REQ_RUN_SEARCH]: { params: RunSearchParams; result: { hits: RunSearchHit[] } };
   [REQ_RUN_STATS]: { params: { workspace?: string }; result: RunStatsResult };
   [REQ_SCRIPTS]: { params: { workspace?: string }; result: ScriptsResult };
+  [REQ_CONFIG_TRUST]: { params: Record<string, never>; result: { roots: ConfigTrustInfo[] } };
   [REQ_DEBUG_PANIC]: { params: Record<string, never>; result: null };
   [REQ_DEBUG_DOCUMENT]: {
     params: { uri: string };
@@ -630,6 +668,7 @@ export const METHODS: readonly string[] = [
   REQ_RUN_SEARCH,
   REQ_RUN_STATS,
   REQ_SCRIPTS,
+  REQ_CONFIG_TRUST,
   REQ_DEBUG_PANIC,
   REQ_DEBUG_DOCUMENT,
   REQ_DEBUG_HOLD,
