@@ -99,7 +99,6 @@ pub struct ConfigTrustResult {
     pub roots: Vec<ConfigTrustInfo>,
 }
 
-
 /// `warden.run`: runs the document's current text (saved or not).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

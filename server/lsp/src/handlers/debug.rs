@@ -20,7 +20,10 @@ pub fn close_rescan_delay() -> Option<std::time::Duration> {
         if std::env::var("WARDEN_DEBUG_HOOKS").as_deref() != Ok("1") {
             return None;
         }
-        let ms = std::env::var("WARDEN_DEBUG_CLOSE_DELAY_MS").ok()?.parse().ok()?;
+        let ms = std::env::var("WARDEN_DEBUG_CLOSE_DELAY_MS")
+            .ok()?
+            .parse()
+            .ok()?;
         Some(std::time::Duration::from_millis(ms))
     })
 }

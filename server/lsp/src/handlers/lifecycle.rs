@@ -80,6 +80,11 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
     let registry = Registry::new(store.clone())
         .await
         .map_err(|e| internal(e.to_string()))?;
+    // Until the folders are registered (at `initialized`), files belong to `default`:
+    // work recorded meanwhile (an early LLM call) needs a real workspace row.
+    if let Ok(roots) = registry.snapshot().await {
+        *b.shared.roots.write() = roots;
+    }
     let _ = b.store.set(store);
     let _ = b.registry.set(tokio::sync::Mutex::new(registry));
 

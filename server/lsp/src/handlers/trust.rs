@@ -71,11 +71,14 @@ pub fn start(b: &Backend) {
             }
         }
     });
+    // Configurations built before this listener existed were reported to nobody.
+    b.shared.invalidate_configs();
     refresh_open_roots(&b.shared);
 }
 
-/// Builds (or re-validates) the configuration of every open root, off the message loop.
-pub fn refresh_open_roots(shared: &Arc<Shared>) {
+/// The configurations of the open roots (each root once), built or re-validated. Reads
+/// files and the store: call it off the message loop.
+fn open_root_configs(shared: &Shared) -> Vec<Arc<RootConfig>> {
     let roots: Vec<PathBuf> = shared
         .roots
         .read()
@@ -83,12 +86,19 @@ pub fn refresh_open_roots(shared: &Arc<Shared>) {
         .iter()
         .map(|r| r.root.clone())
         .collect();
+    let mut seen = HashSet::new();
+    roots
+        .into_iter()
+        .filter(|r| seen.insert(r.clone()))
+        .map(|r| shared.root_config(Some(&r.join(warden_config::FILE_NAME))))
+        .collect()
+}
+
+/// Builds (or re-validates) the configuration of every open root in the background, so
+/// each reports its `.warden.toml` state.
+pub fn refresh_open_roots(shared: &Arc<Shared>) {
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
-        for root in roots {
-            shared.root_config(Some(&root.join(warden_config::FILE_NAME)));
-        }
-    });
+    tokio::task::spawn_blocking(move || open_root_configs(&shared));
 }
 
 /// The diagnostics a root configuration puts on its `.warden.toml`.
@@ -288,26 +298,12 @@ fn info(shared: &Shared, cfg: &RootConfig) -> ConfigTrustInfo {
     }
 }
 
-/// The configurations of the open roots, freshly validated.
+/// [`open_root_configs`] on a blocking thread.
 async fn open_configs(shared: &Arc<Shared>) -> Result<Vec<Arc<RootConfig>>> {
-    let roots: Vec<PathBuf> = shared
-        .roots
-        .read()
-        .open
-        .iter()
-        .map(|r| r.root.clone())
-        .collect();
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut seen = HashSet::new();
-        roots
-            .into_iter()
-            .filter(|r| seen.insert(r.clone()))
-            .map(|r| shared.root_config(Some(&r.join(warden_config::FILE_NAME))))
-            .collect()
-    })
-    .await
-    .map_err(|e| internal(e.to_string()))
+    tokio::task::spawn_blocking(move || open_root_configs(&shared))
+        .await
+        .map_err(|e| internal(e.to_string()))
 }
 
 /// `warden/configTrust`.
