@@ -88,11 +88,15 @@ impl Stamp {
 pub struct RootConfig {
     pub root: PathBuf,
     pub settings: Arc<Settings>,
-    pub scan: Arc<ScanConfig>,
     pub file: Option<ConfigFile>,
-    /// Problems with the file, the settings it sets, rules, globs or the baseline.
+    /// Problems with the file or the settings it sets.
     pub warnings: Vec<String>,
     pub stamp: Stamp,
+    /// Built on first use ([`RootConfig::scan`]): compiling the rules costs tens of
+    /// milliseconds that `warden run` does not need.
+    scan: std::sync::OnceLock<(Arc<ScanConfig>, Vec<String>)>,
+    baseline: Option<PathBuf>,
+    advisories: Option<crate::packages::Advisories>,
 }
 
 /// How the trust decision for a root is made.
@@ -168,20 +172,38 @@ pub fn build(
         None => (trust::effective_for_repo(&editor.raw, None, false), None),
     };
     warnings.extend(effective.warnings.iter().map(ToString::to_string));
-    let (mut scan, scan_warnings) = ScanConfig::new(root, &effective.settings, extras.baseline);
-    scan.advisories = extras.advisories;
-    warnings.extend(scan_warnings);
     RootConfig {
         root: root.to_path_buf(),
         settings: Arc::new(effective.settings),
-        scan: Arc::new(scan),
         file,
         warnings,
         stamp,
+        scan: std::sync::OnceLock::new(),
+        baseline: extras.baseline.map(Path::to_path_buf),
+        advisories: extras.advisories,
     }
 }
 
 impl RootConfig {
+    /// The scan configuration (rules, allowlist, baseline, advisories), built once.
+    pub fn scan(&self) -> Arc<ScanConfig> {
+        self.scan_built().0.clone()
+    }
+
+    /// Problems with user rules, globs or the baseline, found building [`Self::scan`].
+    pub fn scan_warnings(&self) -> &[String] {
+        &self.scan_built().1
+    }
+
+    fn scan_built(&self) -> &(Arc<ScanConfig>, Vec<String>) {
+        self.scan.get_or_init(|| {
+            let (mut scan, warnings) =
+                ScanConfig::new(&self.root, &self.settings, self.baseline.as_deref());
+            scan.advisories = self.advisories.clone();
+            (Arc::new(scan), warnings)
+        })
+    }
+
     /// One line for people: which keys are held back and why.
     pub fn held_summary(&self) -> Option<String> {
         let file = self.file.as_ref().filter(|f| !f.held.is_empty())?;

@@ -155,7 +155,9 @@ impl Shared {
             stamp,
             extras,
         ));
-        for w in &cfg.warnings {
+        // The server scans every root it configures: build the scan part now, off the
+        // message loop, and report its problems with the rest.
+        for w in cfg.warnings.iter().chain(cfg.scan_warnings()) {
             tracing::warn!("{}: {w}", root.display());
         }
         self.configs.lock().insert(root, cfg.clone());
@@ -167,7 +169,7 @@ impl Shared {
 
     /// The scan configuration for a file: [`Shared::root_config`]'s.
     pub fn scan_config(&self, path: Option<&Path>) -> Arc<ScanConfig> {
-        self.root_config(path).scan.clone()
+        self.root_config(path).scan()
     }
 
     /// Forgets cached configurations (they are rebuilt on their next lookup).

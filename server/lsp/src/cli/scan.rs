@@ -125,7 +125,11 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
             baseline,
             advisories: advisories.clone(),
         };
-        let mut cfg: ScanConfig = (*super::load_root(&root, trust, extras).scan).clone();
+        let root_cfg = super::load_root(&root, trust, extras);
+        for w in root_cfg.scan_warnings() {
+            eprintln!("warden: warning: {w}");
+        }
+        let mut cfg: ScanConfig = (*root_cfg.scan()).clone();
         cfg.checks = checks;
         let files = if abs.is_dir() {
             match warden_workspace::list_files(&abs) {
