@@ -732,7 +732,11 @@ test('a killed server is reported once with Show logs, and restarts', async () =
   await sleep(500);
   assert.equal(await s.notification(/stopped unexpectedly/).count(), 1, 'one notification');
   await toast.locator('.monaco-button', { hasText: 'Show logs' }).first().click();
-  await s.page.locator('.panel .viewpane-filter input').first().fill(''); // shared with Problems
+  // The output view renders only the lines in sight, and where it is scrolled to depends
+  // on how much was logged: filter it to the line instead of hoping it is on screen.
+  const outputFilter = s.page.locator('.panel .viewpane-filter input').first(); // shared with Problems
+  await outputFilter.fill('SIGKILL');
   await s.page.locator('.panel .view-line', { hasText: /warden\s+exited\s+\(signal\s+SIGKILL\)/ }).first().waitFor();
   await s.screenshot('server-restarted-logs');
+  await outputFilter.fill('');
 });
