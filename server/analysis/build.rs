@@ -34,6 +34,10 @@ struct ImportsToml {
     builtin: Vec<String>,
     #[serde(default)]
     packages: std::collections::BTreeMap<String, String>,
+    /// Words on the first line of every import form; the query runs only on the
+    /// statements that start on a line holding one.
+    #[serde(default)]
+    keywords: Vec<String>,
 }
 
 fn imports_toml(root: &Path, dir: &Path) -> Option<ImportsToml> {
@@ -117,9 +121,10 @@ fn main() {
         match imports_toml(&root, &dir) {
             Some(i) => write!(
                 out,
-                "imports: Some(ImportsDef {{ ecosystem: {:?}, style: {:?}, builtin: &[{}], packages: &[{}] }}), queries: &[",
+                "imports: Some(ImportsDef {{ ecosystem: {:?}, style: {:?}, keywords: &[{}], builtin: &[{}], packages: &[{}] }}), queries: &[",
                 i.ecosystem,
                 i.style,
+                list(&i.keywords),
                 list(&i.builtin),
                 i.packages
                     .iter()

@@ -1,6 +1,7 @@
 //! End-to-end tests: each spawns the real `warden` binary and speaks LSP (or runs the
 //! CLI) against temporary git repositories and databases.
 
+mod bursts;
 mod cli;
 mod diagnostics;
 mod foundation;

@@ -54,6 +54,9 @@ pub struct ImportsDef {
     pub ecosystem: &'static str,
     /// `dotted` (first segment of `a.b.c`) or `npm` (`@scope/name` or first segment).
     pub style: &'static str,
+    /// Words on the first line of every import form (`import`, `require`): the imports
+    /// query runs only on statements starting on a line that holds one.
+    pub keywords: &'static [&'static str],
     /// Modules that ship with the language and are never packages.
     pub builtin: &'static [&'static str],
     /// Import name -> package name, where they differ.

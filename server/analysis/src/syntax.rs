@@ -21,6 +21,36 @@ thread_local! {
 /// Parses `text`, reusing `old` (already edited with [`input_edit`]s) when given.
 /// `None` only if the grammar cannot be loaded (an ABI mismatch).
 pub fn parse(grammar: &'static GrammarDef, text: &str, old: Option<&Tree>) -> Option<Tree> {
+    with_parser(grammar, |parser| parser.parse(text, old))
+}
+
+/// [`parse`] that gives up (returning `None`) as soon as `cancel` is set: a newer
+/// version of the document makes this parse useless.
+pub fn parse_cancellable(
+    grammar: &'static GrammarDef,
+    text: &str,
+    old: Option<&Tree>,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Option<Tree> {
+    use std::sync::atomic::Ordering;
+    with_parser(grammar, |parser| {
+        let bytes = text.as_bytes();
+        let mut read = |i: usize, _: Point| bytes.get(i..).unwrap_or_default();
+        let mut stop = |_: &tree_sitter::ParseState| cancel.load(Ordering::Relaxed);
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut stop);
+        let tree = parser.parse_with_options(&mut read, old, Some(options));
+        if tree.is_none() {
+            // A cancelled parse would otherwise resume on the next call, with other text.
+            parser.reset();
+        }
+        tree
+    })
+}
+
+fn with_parser(
+    grammar: &'static GrammarDef,
+    f: impl FnOnce(&mut Parser) -> Option<Tree>,
+) -> Option<Tree> {
     PARSERS.with(|parsers| {
         let mut parsers = parsers.borrow_mut();
         let parser = match parsers.entry(grammar.name) {
@@ -31,7 +61,7 @@ pub fn parse(grammar: &'static GrammarDef, text: &str, old: Option<&Tree>) -> Op
                 v.insert(p)
             }
         };
-        parser.parse(text, old)
+        f(parser)
     })
 }
 
@@ -161,6 +191,21 @@ mod tests {
             .into_iter()
             .map(|f| (f.rule, f.message, f.range.start.line))
             .collect()
+    }
+
+    #[test]
+    fn a_cancelled_parse_gives_up_and_the_next_one_starts_fresh() {
+        use std::sync::atomic::AtomicBool;
+        let g = grammar("python");
+        let big = "def f(x):\n    return x + 1\n".repeat(20_000);
+        assert!(parse_cancellable(g, &big, None, &AtomicBool::new(true)).is_none());
+        // The next parse, of other text, is not a resumption of the cancelled one.
+        let small = "x = (\n";
+        let tree = parse_cancellable(g, small, None, &AtomicBool::new(false)).unwrap();
+        assert_eq!(tree.root_node().end_byte(), small.len());
+        assert_eq!(check("python", small).len(), 1);
+        let whole = parse_cancellable(g, &big, None, &AtomicBool::new(false)).unwrap();
+        assert!(!whole.root_node().has_error());
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub struct Shared {
     /// Diagnostics from failed runs by document URI, published with the analysis
     /// diagnostics until the next successful run or change of the file.
     pub run_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
+    /// The analysis in flight per open document (at most one; see
+    /// `handlers::analysis::analyze_document`).
+    pub analyses: Mutex<HashMap<String, crate::handlers::analysis::AnalysisSlot>>,
     /// Runs in progress (shutdown waits for their containers to be removed).
     pub active_runs: std::sync::atomic::AtomicUsize,
 }

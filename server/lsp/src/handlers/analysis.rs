@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -27,84 +28,151 @@ use crate::server::Backend;
 use crate::shared::Shared;
 
 /// Analyses the open document `uri` in the background and publishes its diagnostics,
-/// unless it changed meanwhile (the newer change's task publishes instead).
+/// unless it changed meanwhile.
 ///
-/// Two phases: when the document already has a tree, it has been `Tree::edit`ed with
-/// the change, so analysing against it needs no parse and is published at once
-/// (secrets are final; syntax and shell positions are shifted by the edit). Then the
-/// incremental re-parse runs, and the diagnostics are published again only if the
-/// fresh tree changes them.
+/// At most one analysis per document is in flight, and it always takes the newest
+/// version: a change arriving while one runs marks the document dirty (and cancels the
+/// running re-parse, which would be thrown away), and the same task goes round again
+/// when it is done. So a burst of edits costs one analysis at a time per document, not
+/// one per edit, and the last edit is analysed as soon as the previous pass ends.
+///
+/// Each pass has two phases. When the document already has a tree, it has been
+/// `Tree::edit`ed with the changes, so analysing against it needs no parse and is
+/// published at once (secrets are final; syntax and shell positions are shifted by the
+/// edit). Then the incremental re-parse runs, and the diagnostics are published again
+/// only if the fresh tree changes them.
 pub fn analyze_document(b: &Backend, uri: String) {
     analyze_in_background(b.shared.clone(), b.client.clone(), uri);
 }
 
 /// [`analyze_document`] for tasks that hold the shared state rather than the backend.
 pub fn analyze_in_background(shared: Arc<Shared>, client: Client, uri: String) {
-    tokio::spawn(async move {
-        let Some((text, version, lang, path, tree, encoding)) = ({
-            let docs = shared.docs.lock();
-            docs.get(&uri).map(|d| {
-                (
-                    d.text.clone(),
-                    d.version,
-                    d.lang,
-                    d.path.clone(),
-                    d.tree.clone(),
-                    docs.encoding(),
-                )
-            })
-        }) else {
+    let cancel = {
+        let mut running = shared.analyses.lock();
+        if let Some(slot) = running.get_mut(&uri) {
+            slot.dirty = true;
+            slot.cancel.store(true, Ordering::Relaxed);
             return;
-        };
-        let text = Arc::new(text);
-        let analyse = {
-            let shared = shared.clone();
-            let text = text.clone();
-            move |tree: Option<&tree_sitter::Tree>| {
-                let cfg = shared.scan_config(path.as_deref());
-                let analysis = cfg.analyze(path.as_deref(), &text, lang, tree);
-                let rel = path.as_deref().map(|p| cfg.relative(p));
-                FileFindings::new(
-                    shared.workspace_of(path.as_deref()),
-                    rel,
-                    &text,
-                    analysis.findings,
-                    encoding,
-                )
-            }
-        };
-        let mut published: Option<FileFindings> = None;
-        if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
-            let quick = analyse.clone();
-            let Ok(file) = tokio::task::spawn_blocking(move || quick(Some(&edited))).await else {
-                return;
-            };
-            if !publish(&shared, &client, &uri, version, &file).await {
-                return;
-            }
-            published = Some(file);
         }
-        let parse_text = text.clone();
-        let reparsed = tokio::task::spawn_blocking(move || {
-            let tree = lang
-                .grammar()
-                .and_then(|g| warden_analysis::syntax::parse(g, &parse_text, tree.as_ref()));
-            let file = analyse(tree.as_ref());
-            (tree, file)
-        })
-        .await;
-        let Ok((tree, file)) = reparsed else { return };
-        {
-            let mut docs = shared.docs.lock();
-            match docs.get_mut(&uri) {
-                Some(d) if d.version == version => d.tree = tree,
-                _ => return, // changed or closed meanwhile
+        let cancel = Arc::new(AtomicBool::new(false));
+        running.insert(
+            uri.clone(),
+            AnalysisSlot {
+                dirty: false,
+                cancel: cancel.clone(),
+            },
+        );
+        cancel
+    };
+    tokio::spawn(async move {
+        let mut cancel = cancel;
+        loop {
+            analyse_once(&shared, &client, &uri, &cancel).await;
+            let mut running = shared.analyses.lock();
+            match running.get_mut(&uri) {
+                Some(slot) if slot.dirty => {
+                    slot.dirty = false;
+                    slot.cancel = Arc::new(AtomicBool::new(false));
+                    cancel = slot.cancel.clone();
+                }
+                _ => {
+                    running.remove(&uri);
+                    return;
+                }
             }
-        }
-        if published.is_none_or(|p| p.findings != file.findings) {
-            publish(&shared, &client, &uri, version, &file).await;
         }
     });
+}
+
+/// The analysis in flight for one document.
+pub struct AnalysisSlot {
+    /// A change arrived after the pass started: go round again.
+    dirty: bool,
+    /// Set when the pass's result would be thrown away (its re-parse stops).
+    cancel: Arc<AtomicBool>,
+}
+
+/// One analysis pass over the document's current version (see [`analyze_document`]).
+async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: &Arc<AtomicBool>) {
+    let Some((text, version, lang, path, tree, encoding)) = ({
+        let docs = shared.docs.lock();
+        docs.get(uri).map(|d| {
+            (
+                d.text.clone(),
+                d.version,
+                d.lang,
+                d.path.clone(),
+                d.tree.clone(),
+                docs.encoding(),
+            )
+        })
+    }) else {
+        return;
+    };
+    let text = Arc::new(text);
+    let analyse = {
+        let shared = shared.clone();
+        let text = text.clone();
+        move |tree: Option<&tree_sitter::Tree>| {
+            let cfg = shared.scan_config(path.as_deref());
+            let analysis = cfg.analyze(path.as_deref(), &text, lang, tree);
+            let rel = path.as_deref().map(|p| cfg.relative(p));
+            FileFindings::new(
+                shared.workspace_of(path.as_deref()),
+                rel,
+                &text,
+                analysis.findings,
+                encoding,
+            )
+        }
+    };
+    let mut published: Option<FileFindings> = None;
+    if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
+        let quick = analyse.clone();
+        let Ok(file) = tokio::task::spawn_blocking(move || quick(Some(&edited))).await else {
+            return;
+        };
+        if !publish(shared, client, uri, version, &file).await {
+            return;
+        }
+        published = Some(file);
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return; // a newer version is waiting: its pass re-parses
+    }
+    let parse_text = text.clone();
+    let parse_cancel = cancel.clone();
+    let reparsed = tokio::task::spawn_blocking(move || {
+        let tree = match lang.grammar() {
+            Some(g) => {
+                let tree = warden_analysis::syntax::parse_cancellable(
+                    g,
+                    &parse_text,
+                    tree.as_ref(),
+                    &parse_cancel,
+                );
+                // Cancelled: the next pass parses the newer text.
+                tree.as_ref()?;
+                tree
+            }
+            None => None,
+        };
+        Some((analyse(tree.as_ref()), tree))
+    })
+    .await;
+    let Ok(Some((file, tree))) = reparsed else {
+        return;
+    };
+    {
+        let mut docs = shared.docs.lock();
+        match docs.get_mut(uri) {
+            Some(d) if d.version == version => d.tree = tree,
+            _ => return, // changed or closed meanwhile
+        }
+    }
+    if published.is_none_or(|p| p.findings != file.findings) {
+        publish(shared, client, uri, version, &file).await;
+    }
 }
 
 /// Records and publishes a document's findings if `version` is still current.

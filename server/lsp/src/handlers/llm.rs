@@ -99,6 +99,11 @@ impl Drop for TaskGuard {
     }
 }
 
+/// How long a risky edit waits for the user's "Apply anyway" before it is discarded.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an edit waits for the editor to answer `workspace/applyEdit`.
+const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// An interaction not stored yet. [`PendingRecord::record`] writes it and waits for
 /// the write; if the request's future is aborted first (`$/cancelRequest` mid-stream),
 /// dropping it queues the row as `cancelled`.
@@ -998,7 +1003,8 @@ impl Request<'_> {
         result.map(|r| (r.text, r.usage, r.first_token, false))
     }
 
-    /// Asks the user to confirm a risky edit (`window/showMessageRequest`).
+    /// Asks the user to confirm a risky edit (`window/showMessageRequest`). No answer
+    /// within [`CONFIRM_TIMEOUT`] is a "Discard": the request does not wait forever.
     async fn confirm(&self, warning: &str) -> bool {
         let apply = MessageActionItem {
             title: "Apply anyway".into(),
@@ -1008,12 +1014,14 @@ impl Request<'_> {
             title: "Discard".into(),
             properties: Default::default(),
         };
+        let asked = self.b.client.show_message_request(
+            MessageType::WARNING,
+            warning.to_owned(),
+            Some(vec![apply, discard]),
+        );
         matches!(
-            self.b
-                .client
-                .show_message_request(MessageType::WARNING, warning.to_owned(), Some(vec![apply, discard]))
-                .await,
-            Ok(Some(item)) if item.title == "Apply anyway"
+            tokio::time::timeout(CONFIRM_TIMEOUT, asked).await,
+            Ok(Ok(Some(item))) if item.title == "Apply anyway"
         )
     }
 
@@ -1092,7 +1100,21 @@ impl Request<'_> {
             document_changes: Some(changes),
             ..Default::default()
         };
-        match self.b.client.apply_edit(edit).await {
+        let answer = match tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.b.client.apply_edit(edit))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(_) => {
+                return (
+                    false,
+                    Some(format!(
+                        "the editor did not answer workspace/applyEdit within {} s; nothing was applied by warden",
+                        APPLY_EDIT_TIMEOUT.as_secs()
+                    )),
+                );
+            }
+        };
+        match answer {
             Ok(r) if r.applied => (true, None),
             Ok(r) => (
                 false,

@@ -1,0 +1,129 @@
+//! Edit bursts against the real binary: a client that sends hundreds of edits to a
+//! 10,000-line file without waiting gets the diagnostics of the last version, while the
+//! server analyses one version at a time per document (bounded threads), and the
+//! message loop keeps answering requests in the middle of a burst.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn big_python() -> String {
+    let mut text = String::from("import os\nimport json\n\n");
+    for i in 0..1_700 {
+        text.push_str(&format!(
+            "def handler_{i}(request):\n    key = os.environ.get(\"KEY_{i}\")\n    return json.dumps({{\"id\": {i}, \"ok\": bool(key)}})\n\n\n"
+        ));
+    }
+    text
+}
+
+/// Threads of a process, from `/proc/PID/status`.
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_burst_of_edits_is_analysed_one_version_at_a_time_and_ends_with_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo(dir.path(), "proj");
+    let file = root.join("src/big.py");
+    let text = big_python();
+    let lines = text.lines().count();
+    assert!(lines >= 8_000, "{lines} lines");
+    std::fs::write(&file, &text).unwrap();
+    let mut s = Server::spawn(&dir.path().join("w.db"));
+    s.settings = json!({"scan": {"onStartup": false}});
+    s.initialize(&[&root], s.settings.clone());
+    let uri = file_uri(&file);
+    s.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+    );
+    s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && p["version"] == 1
+    });
+    let pid = s.pid();
+    let idle_threads = threads(pid);
+
+    const EDITS: i64 = 300;
+    let mut most_threads = idle_threads;
+    for n in 0..EDITS {
+        let line = (n as usize * 7919) % (lines - 10) + 3;
+        s.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": n + 2}, "contentChanges": [
+                {"range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "text": "#"}
+            ]}),
+        );
+        if n % 25 == 0 {
+            most_threads = most_threads.max(threads(pid));
+        }
+        // A request in the middle of the burst is answered.
+        if n == EDITS / 2 {
+            let list = s.request("warden/workspaces", json!({})).unwrap();
+            assert!(list.as_array().is_some_and(|l| !l.is_empty()));
+        }
+    }
+    // An unterminated string on the last version: its syntax error must be published.
+    s.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": EDITS + 2}, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x = (\n"}
+        ]}),
+    );
+    let last = s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && p["version"] == EDITS + 2
+    });
+    most_threads = most_threads.max(threads(pid));
+    let syntax: Vec<&Value> = last["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["source"] == "warden" && d["code"].as_str().is_some_and(|c| c.starts_with("syntax")))
+        .collect();
+    // The first phase may publish from the edited old tree; the re-parse of the last
+    // version must follow with the error.
+    if syntax.is_empty() {
+        let reparsed = s.wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == uri
+                && p["version"] == EDITS + 2
+                && p["diagnostics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["code"].as_str().is_some_and(|c| c.starts_with("syntax")))
+        });
+        assert_eq!(reparsed["version"], EDITS + 2);
+    }
+    // One analysis at a time per document: no thread per edit (409 threads before).
+    assert!(
+        most_threads <= idle_threads + 8,
+        "threads grew from {idle_threads} to {most_threads} during the burst"
+    );
+    // Nothing older is published after the last version.
+    let later = s.take("textDocument/publishDiagnostics", Duration::from_millis(500));
+    assert!(
+        later
+            .iter()
+            .filter(|p| p["uri"] == uri)
+            .all(|p| p["version"] == EDITS + 2),
+        "{later:?}"
+    );
+    // The server's copy is the client's: every edit applied, in order.
+    let doc = s
+        .request("warden/debug/document", json!({"uri": uri}))
+        .unwrap();
+    assert_eq!(doc["version"], EDITS + 2);
+    let hashes = doc["text"].as_str().unwrap().matches('#').count();
+    assert_eq!(hashes as i64, EDITS);
+    assert!(s.shutdown().success());
+}
