@@ -274,7 +274,7 @@ mod tests {
         };
         let tree = crate::syntax::parse(g, &text, None).unwrap();
         let ranges = candidate_ranges(&tree, &text, &["import"]);
-        assert_eq!(ranges, [0..14], "one statement, not the whole file");
+        assert_eq!(ranges, vec![(0..14)], "one statement, not the whole file");
     }
 
     #[test]
