@@ -88,7 +88,9 @@ fn a_burst_of_edits_is_analysed_one_version_at_a_time_and_ends_with_the_last() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|d| d["source"] == "warden" && d["code"].as_str().is_some_and(|c| c.starts_with("syntax")))
+        .filter(|d| {
+            d["source"] == "warden" && d["code"].as_str().is_some_and(|c| c.starts_with("syntax"))
+        })
         .collect();
     // The first phase may publish from the edited old tree; the re-parse of the last
     // version must follow with the error.
@@ -110,7 +112,10 @@ fn a_burst_of_edits_is_analysed_one_version_at_a_time_and_ends_with_the_last() {
         "threads grew from {idle_threads} to {most_threads} during the burst"
     );
     // Nothing older is published after the last version.
-    let later = s.take("textDocument/publishDiagnostics", Duration::from_millis(500));
+    let later = s.take(
+        "textDocument/publishDiagnostics",
+        Duration::from_millis(500),
+    );
     assert!(
         later
             .iter()
@@ -125,5 +130,82 @@ fn a_burst_of_edits_is_analysed_one_version_at_a_time_and_ends_with_the_last() {
     assert_eq!(doc["version"], EDITS + 2);
     let hashes = doc["text"].as_str().unwrap().matches('#').count();
     assert_eq!(hashes as i64, EDITS);
+    assert!(s.shutdown().success());
+}
+
+/// Long work does not take the message loop's turn: with more LLM actions streaming
+/// than tower-lsp-server's default of four handlers at once, an edit is still analysed
+/// and published, a hover answered and one action cancelled while all of them stream.
+#[test]
+fn edits_and_cancels_are_served_while_llm_actions_stream() {
+    use warden_mockllm::{MockLlm, Script};
+    let mock = MockLlm::start();
+    // Each reply streams for several seconds.
+    mock.set_default(Script {
+        text: "word ".repeat(1500),
+        chunk: 10,
+        delay_ms: 15,
+        ..Script::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo(dir.path(), "proj");
+    let file = root.join("src/app.py");
+    let text = "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return y * 2\n";
+    std::fs::write(&file, text).unwrap();
+    let mut s = Server::spawn(&dir.path().join("w.db"));
+    s.settings = json!({"scan": {"onStartup": false}, "llm": {
+        "provider": "local", "model": "m", "cache": false, "timeoutSeconds": 30,
+        "providers": {"local": {"api": "openai", "baseUrl": mock.url}}}});
+    s.initialize(&[&root], s.settings.clone());
+    let uri = file_uri(&file);
+    s.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+    );
+    s.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri);
+    const STREAMS: usize = 8;
+    let ids: Vec<Value> = (0..STREAMS)
+        .map(|i| {
+            s.send_request(
+                "workspace/executeCommand",
+                json!({"command": "warden.llm.explain", "arguments": [{"uri": uri, "position": {"line": 1, "character": 4}, "requestId": format!("s{i}")}]}),
+            )
+        })
+        .collect();
+    for i in 0..STREAMS {
+        let id = format!("s{i}");
+        s.wait_for("warden/llmChunk", |p| p["requestId"] == id.as_str());
+    }
+    // All eight are streaming now. An edit with a syntax error is analysed and published.
+    s.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x = (\n"}
+        ]}),
+    );
+    s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && p["version"] == 2
+    });
+    s.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 1}}),
+    )
+    .unwrap();
+    let cancelled = s
+        .command("warden.llm.cancel", json!({"requestId": "s0"}))
+        .unwrap();
+    assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+    let streaming = mock.requests().len();
+    assert_eq!(streaming, STREAMS, "every action reached the provider");
+    for i in 1..STREAMS {
+        s.command("warden.llm.cancel", json!({"requestId": format!("s{i}")}))
+            .unwrap();
+    }
+    // Every action ends cancelled: none had finished, so everything above was served
+    // while all of them streamed.
+    for id in ids {
+        let err = s.response(id).unwrap_err();
+        assert_eq!(err["code"], -32800, "{err}");
+    }
     assert!(s.shutdown().success());
 }

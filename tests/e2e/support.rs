@@ -133,6 +133,18 @@ impl Server {
 
     /// Waits for the response with `id`, serving server requests meanwhile.
     pub fn response(&mut self, id: Value) -> Result<Value, Value> {
+        let as_result = |msg: &Value| match msg.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
+        };
+        // It may have arrived while waiting for something else.
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|m| m.get("method").is_none() && m.get("id") == Some(&id))
+        {
+            return as_result(&self.pending.remove(i));
+        }
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let msg = self.recv(deadline).unwrap_or_else(|| {
@@ -142,10 +154,7 @@ impl Server {
                 )
             });
             if msg.get("method").is_none() && msg.get("id") == Some(&id) {
-                return match msg.get("error") {
-                    Some(e) => Err(e.clone()),
-                    None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
-                };
+                return as_result(&msg);
             }
             self.pending.push(msg);
         }

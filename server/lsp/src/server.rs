@@ -205,6 +205,14 @@ impl LanguageServer for Backend {
     }
 }
 
+/// Messages handled at once. tower-lsp-server polls handlers through one
+/// `buffer_unordered`, notifications included: with its default of 4, four requests that
+/// wait (LLM actions streaming, a confirmation the user has not answered, an
+/// `applyEdit` the client is slow to answer) stop every edit, cancel and hover behind
+/// them. Waiting handlers cost a future each, so the limit is high; the work itself runs
+/// in bounded pools (one analysis per document, the blocking pool, the store thread).
+const MAX_IN_FLIGHT: usize = 256;
+
 /// Serves LSP on stdin/stdout until `exit`. Returns once the client is gone.
 pub async fn serve_stdio(db_override: Option<PathBuf>) {
     let store = Arc::new(OnceLock::new());
@@ -245,7 +253,9 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
     // `serve` returns when stdin closes; after `exit` we stop at once instead of waiting
     // for handlers that may be waiting on a client that has gone.
     tokio::select! {
-        () = Server::new(input, output, socket).serve(service) => {}
+        () = Server::new(input, output, socket)
+            .concurrency_level(MAX_IN_FLIGHT)
+            .serve(service) => {}
         () = exited.notified() => {}
     }
     tracing::info!("exit: protocol loop ended");
