@@ -209,3 +209,60 @@ fn edits_and_cancels_are_served_while_llm_actions_stream() {
     }
     assert!(s.shutdown().success());
 }
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A minified bundle above `scan.maxFileSize` is checked line by line (its secrets on
+/// normal lines still found) without building a syntax tree of it, which cost gigabytes.
+#[test]
+fn an_oversized_document_gets_line_checks_without_a_syntax_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo(dir.path(), "proj");
+    let file = root.join("src/bundle.js");
+    let mut text = String::from("const AWS = \"AKIAQ3EGRB4XY7MNP2KD\";\n");
+    // 12 MB of minified code on one line.
+    let unit =
+        "function a(b){return b&&b.c?b.c(1,2,[3,4],{d:5}):null};var e=a({c:function(){return 6}});";
+    while text.len() < 12 * 1024 * 1024 {
+        text.push_str(unit);
+    }
+    text.push('\n');
+    std::fs::write(&file, &text).unwrap();
+    let mut s = Server::spawn(&dir.path().join("w.db"));
+    s.settings = json!({"scan": {"onStartup": false}});
+    s.initialize(&[&root], s.settings.clone());
+    let pid = s.pid();
+    let before = status_kb(pid, "VmRSS:");
+    let uri = file_uri(&file);
+    s.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "javascript", "version": 1, "text": text}}),
+    );
+    let d = s.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri);
+    assert!(
+        d["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "aws-access-key-id"),
+        "{d}"
+    );
+    let peak = status_kb(pid, "VmHWM:");
+    // The text itself is held a few times over (the document, the message, the
+    // analysis); a syntax tree of 12 MB of code would be hundreds of MB more.
+    assert!(
+        peak.saturating_sub(before) < 200 * 1024,
+        "peak RSS grew by {} MB",
+        peak.saturating_sub(before) / 1024
+    );
+    assert!(s.shutdown().success());
+}

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{Uri, WorkDoneProgressCancelParams};
-use warden_analysis::FindingKind;
+use warden_analysis::{FindingKind, Lang};
 use warden_store::findings::{self, FindingRow};
 use warden_trace::{SpanKind, Tracer, WorkspaceRef};
 
@@ -109,6 +109,11 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     }) else {
         return;
     };
+    // A document above `scan.maxFileSize` (a minified bundle, a data dump) gets the
+    // line-based checks only: a syntax tree of it costs gigabytes and says nothing.
+    let oversized = text.len() as u64 > shared.editor().settings.scan.max_file_size;
+    let lang = if oversized { Lang::Other } else { lang };
+    let tree = tree.filter(|_| !oversized);
     let text = Arc::new(text);
     let analyse = {
         let shared = shared.clone();
