@@ -5,6 +5,7 @@ mod bursts;
 mod cli;
 mod diagnostics;
 mod foundation;
+mod inputs;
 mod llm;
 mod packages;
 mod runs;

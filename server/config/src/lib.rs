@@ -83,6 +83,9 @@ pub struct RunLimits {
     pub stderr_bytes: usize,
     /// Size of `/out` (tmpfs) and the most artifact bytes collected, MiB.
     pub artifacts_mb: u64,
+    /// Largest input file (`warden.run` `input`, `warden run --input`), MiB; larger
+    /// files, and anything but a regular file, are refused before the run.
+    pub input_mb: u64,
     /// Network access: `false` is `--network none`.
     pub network: bool,
     /// `uid:gid` the script runs as (never root).
@@ -102,11 +105,15 @@ impl Default for RunLimits {
             stdout_bytes: 1024 * 1024,
             stderr_bytes: 1024 * 1024,
             artifacts_mb: 8,
+            input_mb: 64,
             network: false,
             user: "1000:1000".into(),
         }
     }
 }
+
+/// The largest `run.limits.inputMb`: an input is read into memory and uploaded whole.
+pub const MAX_INPUT_MB: u64 = 1024;
 
 /// The images `scripts/runner-images.sh` builds.
 pub const PYTHON_IMAGE: &str = "warden-runner-python:bookworm";
@@ -147,6 +154,9 @@ impl RunLimits {
         }
         if self.timeout_seconds == 0 {
             return Err("timeoutSeconds must be at least 1".into());
+        }
+        if !(1..=MAX_INPUT_MB).contains(&self.input_mb) {
+            return Err(format!("inputMb must be between 1 and {MAX_INPUT_MB}"));
         }
         let uid = self.user.split(':').next().unwrap_or("");
         if uid.is_empty() || uid == "0" || uid == "root" {
@@ -862,5 +872,19 @@ mod run_tests {
         assert_eq!(s.run.limits.user, "1000:1000");
         assert_eq!(s.run.concurrency, 1);
         assert_eq!(w.len(), 2, "{w:?}");
+    }
+
+    #[test]
+    fn input_mb_defaults_and_bounds() {
+        assert_eq!(from_editor(&json!({})).0.run.limits.input_mb, 64);
+        let (s, w) = from_editor(&json!({"run": {"limits": {"inputMb": 128}}}));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.run.limits.input_mb, 128);
+        for bad in [0, MAX_INPUT_MB + 1] {
+            let (s, w) = from_editor(&json!({"run": {"limits": {"inputMb": bad, "cpus": 2}}}));
+            assert_eq!(s.run.limits, RunLimits::default(), "{bad}");
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].message.contains("inputMb"), "{w:?}");
+        }
     }
 }

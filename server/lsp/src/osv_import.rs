@@ -3,9 +3,13 @@
 //! Each zip or JSON file is one transaction; withdrawn records are skipped (and removed
 //! if stored); a stored record is replaced only by a newer `modified`; records for
 //! ecosystems warden does not check are counted and skipped.
+//!
+//! Files are read on blocking threads and only when they are regular files: a FIFO,
+//! device or symbolic-link loop named (or found in a folder) is *refused*, and so is a
+//! JSON file or zip entry over [`MAX_RECORD_BYTES`] (read through `take`, never whole).
+//! Refusals are reported per file; the other files are still imported.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -14,23 +18,46 @@ use warden_analysis::packages::osv::Record;
 use warden_store::Store;
 use warden_store::advisories::{self, AdvisoryRow, ImportCounts};
 
+use crate::scanner::{self, ReadError};
+
+/// The largest OSV record read, as a JSON file or a zip entry: 64 MiB. Real records
+/// are a few KB (the largest some hundred KB).
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// Problems listed in a report (beyond that they are only counted).
+const MAX_LISTED: usize = 10;
+
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
+    /// Zip and JSON files read.
     pub files: u64,
     pub by_ecosystem: BTreeMap<String, ImportCounts>,
     pub withdrawn: u64,
     pub unsupported: u64,
     pub invalid: u64,
-    /// The first few problems, for the user.
+    /// Paths, files and zip entries not read: not a regular file, unreadable, or over
+    /// [`MAX_RECORD_BYTES`].
+    pub refused: u64,
+    /// The first few problems (refusals first), for the user.
     pub problems: Vec<String>,
 }
 
 impl ImportReport {
     fn problem(&mut self, p: String) {
         self.invalid += 1;
-        if self.problems.len() < 10 {
+        if self.problems.len() < MAX_LISTED {
             self.problems.push(p);
+        }
+    }
+
+    fn refuse(&mut self, p: String) {
+        // Refusals are listed ahead of invalid records: they are what the user must fix.
+        let at = self.problems.len().min(self.refused as usize);
+        self.refused += 1;
+        if at < MAX_LISTED {
+            self.problems.insert(at, p);
+            self.problems.truncate(MAX_LISTED);
         }
     }
 }
@@ -47,22 +74,69 @@ fn newer(a: &str, b: &str) -> bool {
     }
 }
 
-/// Files to import under `path`, each one transaction.
-pub fn batches(path: &Path) -> Result<Vec<PathBuf>, String> {
+/// What a walk found under one path: files to import and entries refused.
+#[derive(Debug, Default)]
+struct Found {
+    files: Vec<PathBuf>,
+    refused: Vec<String>,
+}
+
+/// `path` itself (a regular file, links followed), or the `.zip` and `.json` files
+/// under a folder (links inside it are not followed; a FIFO, device or link with such
+/// a name is refused). Opens no file. An error refuses the whole path.
+fn walk(path: &Path) -> Result<Found, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+        return Ok(Found {
+            files: vec![path.to_path_buf()],
+            refused: Vec::new(),
+        });
     }
-    let mut out: Vec<PathBuf> = ignore::WalkBuilder::new(path)
+    if !meta.is_dir() {
+        return Err(format!(
+            "{}: {}",
+            path.display(),
+            ReadError::NotRegular(scanner::kind_of(meta.file_type()))
+        ));
+    }
+    let mut found = Found::default();
+    for entry in ignore::WalkBuilder::new(path)
         .standard_filters(false)
         .build()
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .map(|e| e.into_path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("zip" | "json")))
-        .collect();
-    out.sort();
-    Ok(out)
+    {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                found.refused.push(e.to_string());
+                continue;
+            }
+        };
+        let p = entry.path();
+        let wanted = matches!(p.extension().and_then(|e| e.to_str()), Some("zip" | "json"));
+        match entry.file_type() {
+            _ if !wanted => {}
+            Some(t) if t.is_file() => found.files.push(entry.into_path()),
+            Some(t) if t.is_dir() => {}
+            Some(t) => found.refused.push(format!(
+                "{}: {}",
+                p.display(),
+                if t.is_symlink() {
+                    "a symbolic link (links inside a folder are not followed; name the target)"
+                        .to_owned()
+                } else {
+                    ReadError::NotRegular(scanner::kind_of(t)).to_string()
+                }
+            )),
+            _ => {}
+        }
+    }
+    found.files.sort();
+    Ok(found)
+}
+
+/// Files to import under `path`, each one transaction.
+pub fn batches(path: &Path) -> Result<Vec<PathBuf>, String> {
+    walk(path).map(|f| f.files)
 }
 
 /// Parses one record into a row, or says why it is skipped.
@@ -104,66 +178,141 @@ fn to_row(text: &str) -> Result<Parsed, String> {
     }))
 }
 
-fn read_batch(file: &Path, report: &mut ImportReport) -> Vec<(String, String)> {
+/// One file's records, parsed as they are read.
+#[derive(Default)]
+struct Batch {
+    /// Whether the file itself was read (not refused).
+    read: bool,
+    rows: Vec<AdvisoryRow>,
+    withdrawn: Vec<String>,
+    unsupported: u64,
+    invalid: Vec<String>,
+    refused: Vec<String>,
+}
+
+impl Batch {
+    fn add(&mut self, label: &str, bytes: Vec<u8>) {
+        let parsed = String::from_utf8(bytes)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(|text| to_row(&text));
+        match parsed {
+            Ok(Parsed::Row(r)) => self.rows.push(r),
+            Ok(Parsed::Withdrawn(id)) => self.withdrawn.push(id),
+            Ok(Parsed::Unsupported) => self.unsupported += 1,
+            Err(e) => self.invalid.push(format!("{label}: {e}")),
+        }
+    }
+
+    fn refuse(&mut self, label: &str, e: ReadError) {
+        let why = match e {
+            e @ ReadError::TooLarge { .. } => format!("{e} for an OSV record"),
+            e => e.to_string(),
+        };
+        self.refused.push(format!("{label}: {why}"));
+    }
+}
+
+/// Reads one zip or JSON file (blocking): a regular file; each record at most `cap`
+/// bytes.
+fn read_batch(file: &Path, cap: u64) -> Batch {
     let name = file.display().to_string();
+    let mut batch = Batch::default();
     if file.extension().is_some_and(|e| e == "zip") {
-        let opened = std::fs::File::open(file)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())
-            });
-        let mut archive = match opened {
-            Ok(a) => a,
+        // The archive is read entry by entry, so its own size is not capped.
+        let (f, _) = match scanner::open_regular(file, u64::MAX) {
+            Ok(x) => x,
             Err(e) => {
-                report.problem(format!("{name}: not a readable zip: {e}"));
-                return Vec::new();
+                batch.refuse(&name, e);
+                return batch;
             }
         };
-        let mut out = Vec::with_capacity(archive.len());
+        batch.read = true;
+        let mut archive = match zip::ZipArchive::new(std::io::BufReader::new(f)) {
+            Ok(a) => a,
+            Err(e) => {
+                batch
+                    .invalid
+                    .push(format!("{name}: not a readable zip: {e}"));
+                return batch;
+            }
+        };
         for i in 0..archive.len() {
-            let Ok(mut entry) = archive.by_index(i) else {
-                report.problem(format!("{name}: entry {i} unreadable"));
+            let Ok(entry) = archive.by_index(i) else {
+                batch.invalid.push(format!("{name}: entry {i} unreadable"));
                 continue;
             };
             if !entry.name().ends_with(".json") {
                 continue;
             }
             let label = format!("{name}!{}", entry.name());
-            let mut text = String::new();
-            match entry.read_to_string(&mut text) {
-                Ok(_) => out.push((label, text)),
-                Err(e) => report.problem(format!("{label}: {e}")),
+            let declared = entry.size();
+            if declared > cap {
+                batch.refuse(
+                    &label,
+                    ReadError::TooLarge {
+                        size: Some(declared),
+                        limit: cap,
+                    },
+                );
+                continue;
+            }
+            // The declared size may lie: the read stops past the cap either way.
+            match scanner::read_bounded(entry, cap, declared.min(1 << 20)) {
+                Ok(bytes) => batch.add(&label, bytes),
+                Err(e @ ReadError::TooLarge { .. }) => batch.refuse(&label, e),
+                Err(e) => batch.invalid.push(format!("{label}: {e}")),
             }
         }
-        out
     } else {
-        match std::fs::read_to_string(file) {
-            Ok(text) => vec![(name, text)],
-            Err(e) => {
-                report.problem(format!("{name}: {e}"));
-                Vec::new()
+        match scanner::read_regular(file, cap) {
+            Ok(bytes) => {
+                batch.read = true;
+                batch.add(&name, bytes);
             }
+            Err(e) => batch.refuse(&name, e),
         }
     }
+    batch
 }
 
-/// Imports every path; IO problems with one file are reported, not fatal.
+/// Imports every path; a path or file that cannot be read is refused and reported,
+/// the rest are still imported. An error only when the store fails, or when nothing
+/// could be read and something was refused (then it lists the refusals).
 pub async fn import(store: &Store, paths: &[PathBuf]) -> Result<ImportReport, String> {
     let mut report = ImportReport::default();
     for path in paths {
-        for file in batches(path)? {
-            report.files += 1;
-            let mut rows = Vec::new();
-            let mut withdrawn = Vec::new();
-            for (label, text) in read_batch(&file, &mut report) {
-                match to_row(&text) {
-                    Ok(Parsed::Row(r)) => rows.push(r),
-                    Ok(Parsed::Withdrawn(id)) => withdrawn.push(id),
-                    Ok(Parsed::Unsupported) => report.unsupported += 1,
-                    Err(e) => report.problem(format!("{label}: {e}")),
-                }
+        let p = path.clone();
+        let found = tokio::task::spawn_blocking(move || walk(&p))
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => {
+                report.refuse(e);
+                continue;
             }
-            report.withdrawn += withdrawn.len() as u64;
+        };
+        for r in found.refused {
+            report.refuse(r);
+        }
+        for file in found.files {
+            let f = file.clone();
+            let batch = tokio::task::spawn_blocking(move || read_batch(&f, MAX_RECORD_BYTES))
+                .await
+                .map_err(|e| e.to_string())?;
+            for r in batch.refused {
+                report.refuse(r);
+            }
+            for p in batch.invalid {
+                report.problem(p);
+            }
+            if !batch.read {
+                continue;
+            }
+            report.files += 1;
+            report.unsupported += batch.unsupported;
+            report.withdrawn += batch.withdrawn.len() as u64;
+            let (rows, withdrawn) = (batch.rows, batch.withdrawn);
             let counts = store
                 .call(move |c| {
                     advisories::remove(c, &withdrawn)?;
@@ -178,6 +327,9 @@ pub async fn import(store: &Store, paths: &[PathBuf]) -> Result<ImportReport, St
                 total.unchanged += c.unchanged;
             }
         }
+    }
+    if report.files == 0 && report.refused > 0 {
+        return Err(report.problems.join("; "));
     }
     Ok(report)
 }
@@ -232,7 +384,125 @@ mod tests {
         assert_eq!(r.by_ecosystem["npm"].updated, 1);
         assert_eq!((r.withdrawn, r.unsupported, r.invalid), (1, 1, 1));
         assert!(r.problems[0].contains("bad.json"), "{:?}", r.problems);
+        assert_eq!(r.refused, 0);
         assert!(import(&store, &[tmp.path().join("missing")]).await.is_err());
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    #[tokio::test]
+    async fn special_and_huge_files_are_refused_and_the_rest_imported() {
+        let store = Store::in_memory();
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo.json");
+        mkfifo(&fifo);
+        let huge = tmp.path().join("huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_RECORD_BYTES + 1)
+            .unwrap();
+        let good = fixtures().join("npm/MAL-2025-46969.json");
+        // Only refusals: an error naming them (nothing was read).
+        for (path, says) in [
+            (fifo.clone(), "a FIFO, not a regular file"),
+            (PathBuf::from("/dev/zero"), "a character device"),
+            (huge.clone(), "over the limit of 64 MiB for an OSV record"),
+        ] {
+            let e = import(&store, std::slice::from_ref(&path))
+                .await
+                .unwrap_err();
+            assert!(
+                e.contains(&path.display().to_string()) && e.contains(says),
+                "{e}"
+            );
+        }
+        // With a good file: it is imported, the others are counted and named.
+        let r = import(&store, &[fifo.clone(), good, huge, "/dev/zero".into()])
+            .await
+            .unwrap();
+        assert_eq!((r.files, r.refused, r.invalid), (1, 3, 0), "{r:?}");
+        assert_eq!(r.by_ecosystem["npm"].added, 1);
+        assert!(
+            r.problems[0].contains("fifo.json: a FIFO"),
+            "{:?}",
+            r.problems
+        );
+        // In a folder: a FIFO and a link named like records are refused, not waited on.
+        let dir = tmp.path().join("osv");
+        std::fs::create_dir(&dir).unwrap();
+        mkfifo(&dir.join("stuck.json"));
+        std::os::unix::fs::symlink(dir.join("loop.zip"), dir.join("loop.zip")).unwrap();
+        std::fs::write(dir.join("notes.txt"), "not a record").unwrap();
+        std::fs::copy(
+            fixtures().join("npm/MAL-2025-46974.json"),
+            dir.join("ok.json"),
+        )
+        .unwrap();
+        let r = import(&store, std::slice::from_ref(&dir)).await.unwrap();
+        assert_eq!((r.files, r.refused), (1, 2), "{r:?}");
+        assert_eq!(r.by_ecosystem["npm"].added, 1);
+        assert!(r.problems.iter().any(|p| p.contains("stuck.json: a FIFO")));
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.contains("loop.zip: a symbolic link"))
+        );
+        assert_eq!(batches(&dir).unwrap(), [dir.join("ok.json")]);
+        assert!(batches(Path::new("/dev/zero")).is_err());
+    }
+
+    #[test]
+    fn zip_entries_over_the_cap_are_refused_and_the_rest_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let zip_path = tmp.path().join("all.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        let good = std::fs::read_to_string(fixtures().join("npm/MAL-2025-46969.json")).unwrap();
+        let cap = good.len() as u64 + 10;
+        for (name, body) in [
+            ("a.json", good.clone()),
+            ("big.json", " ".repeat(cap as usize + 1)),
+        ] {
+            use std::io::Write;
+            w.start_file(name, opts).unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+        let b = read_batch(&zip_path, cap);
+        assert!(b.read);
+        assert_eq!((b.rows.len(), b.invalid.len()), (1, 0), "{:?}", b.invalid);
+        assert_eq!(b.refused.len(), 1, "{:?}", b.refused);
+        assert!(
+            b.refused[0].contains("all.zip!big.json")
+                && b.refused[0].contains(&format!("over the limit of {} bytes", cap)),
+            "{:?}",
+            b.refused
+        );
+        // A zip that is a FIFO is never opened.
+        let fifo = tmp.path().join("x.zip");
+        mkfifo(&fifo);
+        let b = read_batch(&fifo, cap);
+        assert!(!b.read);
+        assert!(b.refused[0].contains("a FIFO"), "{:?}", b.refused);
+    }
+
+    #[test]
+    fn refusals_are_listed_before_invalid_records() {
+        let mut r = ImportReport::default();
+        for i in 0..12 {
+            r.problem(format!("invalid {i}"));
+        }
+        r.refuse("refused 0".into());
+        r.refuse("refused 1".into());
+        assert_eq!(r.problems.len(), MAX_LISTED);
+        assert_eq!(&r.problems[..3], ["refused 0", "refused 1", "invalid 0"]);
+        assert_eq!((r.invalid, r.refused), (12, 2));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! store with its version (git HEAD, dirty flag, content hash), and the failure lines
 //! a run's output points at. The runtime names the script by its path in the container
 //! (`/work/<name>`); the output warden streams, stores and parses names it by its
-//! workspace path instead (`scripts/<name>`), the file a person can open.
+//! workspace path instead (`scripts/<name>`), the file a person can open. Scripts and
+//! input files are read from disk bounded, and only when they are regular files (never
+//! a FIFO or a device): a script up to 16 MiB, an input up to `run.limits.inputMb`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +15,15 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
-use warden_config::RunSettings;
+use warden_config::{RunLimits, RunSettings};
 use warden_sandbox::docker::DockerSandbox;
 use warden_sandbox::traceback::{self, Finding, Kind, ScriptPath};
 use warden_sandbox::{Event, Outcome, RunSpec, Sandbox, SandboxError, Status, Stream};
 use warden_store::Store;
 use warden_store::runs::Run;
 use warden_trace::{ActiveSpan, SpanKind, Tracer, WorkspaceRef};
+
+use crate::scanner::{self, ReadError};
 
 /// The engine, connected on first use; a failed connection is retried next time.
 #[derive(Default)]
@@ -71,13 +75,50 @@ pub struct Job {
     pub spec: RunSpec,
 }
 
-/// A run spec for the script at `path` with `text` (the editor's, saved or not).
+/// The largest script read from disk (an open document runs as the editor has it).
+pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+
+/// Reads a script from disk: a regular file of at most [`MAX_SCRIPT_BYTES`], UTF-8.
+/// Blocking.
+pub fn read_script(path: &Path) -> Result<String, String> {
+    let bytes = scanner::read_regular(path, MAX_SCRIPT_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+}
+
+/// Reads a run's input file: a regular file (symbolic links followed) of at most
+/// `run.limits.inputMb`, checked before it is opened (a FIFO or device never is) and
+/// read through a bounded reader. Blocking: call it off the message loop. The error
+/// names the file and the limit.
+pub fn read_input(limits: &RunLimits, path: &Path) -> Result<(String, Vec<u8>), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("the input {} has no file name", path.display()))?;
+    let limit = limits.input_mb.saturating_mul(1 << 20);
+    let data = scanner::read_regular(path, limit).map_err(|e| match e {
+        ReadError::Io(e) => format!("cannot read the input file {}: {e}", path.display()),
+        ReadError::NotRegular(_) => format!(
+            "the input file {} is {e}; only regular files can be inputs",
+            path.display()
+        ),
+        ReadError::TooLarge { .. } => format!(
+            "the input file {} is {e} (run.limits.inputMb = {})",
+            path.display(),
+            limits.input_mb
+        ),
+    })?;
+    Ok((name, data))
+}
+
+/// A run spec for the script at `path` with `text` (the editor's, saved or not) and
+/// an input already read by [`read_input`].
 pub fn prepare(
     settings: &RunSettings,
     root: &Path,
     path: &Path,
     text: &str,
-    input: Option<&Path>,
+    input: Option<(String, Vec<u8>)>,
     args: Vec<String>,
 ) -> Result<(String, RunSpec), String> {
     let rel = relative(root, path);
@@ -96,18 +137,6 @@ pub fn prepare(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| format!("{} has no file name", path.display()))?;
-    let input = match input {
-        Some(p) => {
-            let data = std::fs::read(p)
-                .map_err(|e| format!("cannot read the input file {}: {e}", p.display()))?;
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| format!("{} has no file name", p.display()))?;
-            Some((name, data))
-        }
-        None => None,
-    };
     let limits = settings.limits.clone();
     Ok((
         rel,
@@ -404,6 +433,55 @@ mod tests {
             found[0].message,
             "FileNotFoundError: [Errno 2] No such file or directory: '/work/2.00_report.py.csv'"
         );
+    }
+
+    #[test]
+    fn inputs_are_regular_files_within_the_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let limits = RunLimits {
+            input_mb: 1,
+            ..RunLimits::default()
+        };
+        let ok = tmp.path().join("in.csv");
+        std::fs::write(&ok, "a,b\n").unwrap();
+        assert_eq!(
+            read_input(&limits, &ok).unwrap(),
+            ("in.csv".to_owned(), b"a,b\n".to_vec())
+        );
+        let big = tmp.path().join("big.csv");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len((1 << 20) + 1)
+            .unwrap();
+        assert_eq!(
+            read_input(&limits, &big).unwrap_err(),
+            format!(
+                "the input file {} is 1048577 bytes, over the limit of 1 MiB (run.limits.inputMb = 1)",
+                big.display()
+            )
+        );
+        assert_eq!(
+            read_input(&limits, Path::new("/dev/zero")).unwrap_err(),
+            "the input file /dev/zero is a character device, not a regular file; only regular files can be inputs"
+        );
+        let missing = read_input(&limits, &tmp.path().join("gone.csv")).unwrap_err();
+        assert!(
+            missing.starts_with("cannot read the input file") && missing.contains("gone.csv"),
+            "{missing}"
+        );
+        // prepare carries what was read.
+        let settings = RunSettings::default();
+        let (rel, spec) = prepare(
+            &settings,
+            tmp.path(),
+            &tmp.path().join("scripts/a.py"),
+            "print(1)\n",
+            Some(read_input(&limits, &ok).unwrap()),
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(rel, "scripts/a.py");
+        assert_eq!(spec.input.unwrap().0, "in.csv");
     }
 
     #[tokio::test]

@@ -1,8 +1,12 @@
 //! File scanning shared by `warden scan` and the server's workspace scan: read a file
 //! (size cap, binary and UTF-8 checks, symlinks skipped), analyse it, drop findings that
 //! the path allowlist or the repository baseline accept, and tally what was skipped.
+//! Also the bounded reader for files a user or a client names (baselines, run inputs,
+//! OSV records): regular files only, checked before opening (a FIFO or device is never
+//! opened) and again on the opened file, read through `take` up to a size cap.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +18,142 @@ use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
 
 use crate::packages::{Advisories, LockCache};
+
+/// The largest baseline file read (`.warden-baseline.json`, `--baseline`), about
+/// 100,000 entries.
+pub const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+const MIB: u64 = 1 << 20;
+
+/// Why a file named by a user or a client was not read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not a regular file; what it is instead ("a FIFO", "a directory", ...).
+    NotRegular(&'static str),
+    /// Over `limit` bytes (`size` when known before reading).
+    TooLarge {
+        size: Option<u64>,
+        limit: u64,
+    },
+    Io(std::io::Error),
+}
+
+impl ReadError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// `n` bytes as `N MiB` when whole, else as bytes.
+pub fn size_text(n: u64) -> String {
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotRegular(kind) => write!(f, "{kind}, not a regular file"),
+            ReadError::TooLarge {
+                size: Some(size),
+                limit,
+            } => write!(f, "{size} bytes, over the limit of {}", size_text(*limit)),
+            ReadError::TooLarge { size: None, limit } => {
+                write!(f, "over the limit of {}", size_text(*limit))
+            }
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What a file that is not a regular file is, for messages.
+pub fn kind_of(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}
+
+fn check_meta(meta: &std::fs::Metadata, limit: u64) -> Result<(), ReadError> {
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular(kind_of(meta.file_type())));
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge {
+            size: Some(meta.len()),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// The metadata of `path` (symbolic links followed) when it is a regular file of at
+/// most `limit` bytes. Opens nothing, so a FIFO cannot block it.
+pub fn check_regular(path: &Path, limit: u64) -> Result<std::fs::Metadata, ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    check_meta(&meta, limit)?;
+    Ok(meta)
+}
+
+/// Opens a regular file of at most `limit` bytes: checked before opening (a FIFO or
+/// device is never opened) and again on the opened file (it may have been replaced
+/// in between). Blocking.
+pub fn open_regular(path: &Path, limit: u64) -> Result<(std::fs::File, u64), ReadError> {
+    check_regular(path, limit)?;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    check_meta(&meta, limit)?;
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a file that
+/// grew past `limit` meanwhile is refused too. Blocking.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, len) = open_regular(path, limit)?;
+    read_bounded(file, limit, len)
+}
+
+/// Reads `r` to its end if that is at most `limit` bytes (reading `limit + 1` at most);
+/// `hint` sizes the first allocation.
+pub fn read_bounded(r: impl Read, limit: u64, hint: u64) -> Result<Vec<u8>, ReadError> {
+    let mut buf = Vec::with_capacity(hint.min(limit).min(64 * MIB) as usize);
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(ReadError::Io)?;
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge { size: None, limit });
+    }
+    Ok(buf)
+}
+
+/// Reads and parses a baseline file (regular, at most [`MAX_BASELINE_BYTES`]).
+pub fn read_baseline(path: &Path) -> Result<Baseline, String> {
+    let bytes = read_regular(path, MAX_BASELINE_BYTES).map_err(|e| e.to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+    Baseline::parse(&text)
+}
 
 /// Everything needed to scan files of one repository (or folder).
 #[derive(Clone)]
@@ -74,20 +214,19 @@ impl ScanConfig {
         let baseline_path = baseline_file
             .map(Path::to_path_buf)
             .unwrap_or_else(|| root.join(baseline::FILE_NAME));
-        let baseline = match std::fs::read_to_string(&baseline_path) {
-            Ok(text) => match Baseline::parse(&text) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    warnings.push(format!(
-                        "{}: {e}; baseline ignored",
-                        baseline_path.display()
-                    ));
-                    None
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && baseline_file.is_none() => None,
+        let missing = || {
+            baseline_file.is_none()
+                && std::fs::symlink_metadata(&baseline_path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
+        let baseline = match read_baseline(&baseline_path) {
+            Ok(b) => Some(b),
+            Err(_) if missing() => None,
             Err(e) => {
-                warnings.push(format!("{}: {e}", baseline_path.display()));
+                warnings.push(format!(
+                    "{}: {e}; baseline ignored",
+                    baseline_path.display()
+                ));
                 None
             }
         };
@@ -395,6 +534,96 @@ mod tests {
             ["acme-api-key"],
             "custom rule fires; generic-secret is disabled"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn bounded_reads_take_regular_files_only_and_stop_at_the_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let fifo = dir.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let msg = |r: Result<Vec<u8>, ReadError>| r.unwrap_err().to_string();
+        // Neither is opened: a FIFO would wait for a writer, /dev/zero never ends.
+        assert_eq!(msg(read_regular(&fifo, 10)), "a FIFO, not a regular file");
+        assert_eq!(
+            msg(read_regular(Path::new("/dev/zero"), 10)),
+            "a character device, not a regular file"
+        );
+        assert_eq!(
+            msg(read_regular(dir, 10)),
+            "a directory, not a regular file"
+        );
+        let sparse = dir.join("sparse");
+        std::fs::File::create(&sparse)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        assert_eq!(
+            msg(read_regular(&sparse, 16 << 20)),
+            "1073741824 bytes, over the limit of 16 MiB"
+        );
+        std::os::unix::fs::symlink(dir.join("loop"), dir.join("loop")).unwrap();
+        assert!(msg(read_regular(&dir.join("loop"), 10)).contains("symbolic links"));
+        assert!(
+            read_regular(&dir.join("gone"), 10)
+                .unwrap_err()
+                .is_not_found()
+        );
+        let ok = dir.join("ok");
+        std::fs::write(&ok, b"0123456789").unwrap();
+        assert_eq!(read_regular(&ok, 10).unwrap(), b"0123456789");
+        std::os::unix::fs::symlink(&ok, dir.join("link")).unwrap();
+        assert_eq!(read_regular(&dir.join("link"), 10).unwrap().len(), 10);
+        // A stream longer than it claimed (a growing file, a lying zip entry) stops
+        // one byte past the cap.
+        let zero = std::fs::File::open("/dev/zero").unwrap();
+        assert_eq!(
+            read_bounded(zero, 1000, 10).unwrap_err().to_string(),
+            "over the limit of 1000 bytes"
+        );
+        assert_eq!(read_bounded(&b"abc"[..], 3, 100).unwrap(), b"abc");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_baseline_that_is_a_fifo_or_huge_is_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let file = root.join(baseline::FILE_NAME);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&file)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let settings = Settings::default();
+        let (cfg, warnings) = ScanConfig::new(root, &settings, None);
+        assert!(cfg.baseline.is_none());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("a FIFO"), "{warnings:?}");
+        let big = root.join("big.json");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_BASELINE_BYTES + 1)
+            .unwrap();
+        let (_, warnings) = ScanConfig::new(root, &settings, Some(&big));
+        assert!(
+            warnings[0].contains("over the limit of 16 MiB"),
+            "{warnings:?}"
+        );
+        // A missing root baseline is no warning; a missing named one is.
+        std::fs::remove_file(&file).unwrap();
+        assert!(ScanConfig::new(root, &settings, None).1.is_empty());
+        let (_, warnings) = ScanConfig::new(root, &settings, Some(&root.join("nope.json")));
+        assert!(warnings[0].contains("nope.json"), "{warnings:?}");
     }
 
     #[cfg(unix)]

@@ -1,5 +1,7 @@
 //! `warden db import PATH...` and `warden db stats`: load OSV records into the store and
-//! show what is loaded.
+//! show what is loaded. Import reads regular files only, each record (JSON file or zip
+//! entry) up to 64 MiB; what it refuses is named on stderr and makes the exit code 2,
+//! after the other files were imported.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,18 +34,28 @@ pub async fn run(db: Option<PathBuf>, command: DbCommand) -> ExitCode {
                             );
                         }
                         println!(
-                            "{} files in {} ms; skipped {} withdrawn, {} for other ecosystems, {} invalid",
+                            "{} files in {} ms; skipped {} withdrawn, {} for other ecosystems, {} invalid; {} refused",
                             report.files,
                             started.elapsed().as_millis(),
                             report.withdrawn,
                             report.unsupported,
-                            report.invalid
+                            report.invalid,
+                            report.refused
                         );
                         for p in &report.problems {
                             eprintln!("warden: {p}");
                         }
                     }
-                    ExitCode::SUCCESS
+                    if report.refused > 0 {
+                        eprintln!(
+                            "warden: {} paths, files or entries refused (only regular files, records up to {} MiB)",
+                            report.refused,
+                            crate::osv_import::MAX_RECORD_BYTES >> 20
+                        );
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
                 }
                 Err(e) => {
                     eprintln!("warden: {e}");

@@ -1,8 +1,9 @@
 //! `warden run PATH [--input FILE] [-- ARGS...]`: runs a script in the same sandbox as
 //! the editor, streaming its output as it comes (stdout to stdout, stderr to stderr),
 //! then a summary line and the script lines a failure points at; the run is stored
-//! like the editor's. `warden runs` lists the history. Exit codes: 0 succeeded, 1 the
-//! script failed (or timed out, ran out of memory, was cancelled), 2 usage, IO or
+//! like the editor's. `warden runs` lists the history. The input must be a regular file
+//! of at most `run.limits.inputMb`. Exit codes: 0 succeeded, 1 the script failed (or
+//! timed out, ran out of memory, was cancelled), 2 usage, IO (a refused input) or
 //! engine errors.
 
 use std::io::Write;
@@ -51,9 +52,9 @@ async fn run_in(
         Ok(p) => return fail(format!("{} is not a file", p.display())),
         Err(e) => return fail(format!("{}: {e}", path.display())),
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match runs::read_script(&path) {
         Ok(t) => t,
-        Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return fail(e),
     };
     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut reg = match Registry::new(store.clone()).await {
@@ -79,6 +80,15 @@ async fn run_in(
         crate::root_config::Trust::Stored(stored.as_deref()),
         Default::default(),
     );
+    // Checked and read before the engine is contacted: a FIFO, a device or a file
+    // over run.limits.inputMb is refused (exit 2) instead of read whole.
+    let input = match input
+        .map(|i| runs::read_input(&cfg.settings.run.limits, i))
+        .transpose()
+    {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
     let (rel, spec) = match runs::prepare(&cfg.settings.run, &root, &path, &text, input, args) {
         Ok(x) => x,
         Err(e) => return fail(e),

@@ -2,8 +2,9 @@
 //! [--baseline FILE] [--checks secrets,shell,syntax] [--trust-config]`: scans files in
 //! parallel (rayon), honouring `.gitignore` and the repository's `.warden.toml` (its
 //! guarded keys only when the file is trusted, see `warden trust`), and prints
-//! compiler-style text, JSON lines, or SARIF 2.1.0. Exit codes: 0 clean, 1 findings at
-//! or above `--fail-on`, 2 usage or IO error.
+//! compiler-style text, JSON lines, or SARIF 2.1.0. A `--baseline` that is not a
+//! regular file or is over 16 MiB is refused (a missing one is a warning). Exit codes:
+//! 0 clean, 1 findings at or above `--fail-on`, 2 usage or IO error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +89,15 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         .then(|| warden_store::Store::open(&db).ok())
         .flatten();
     let advisories = store.clone().map(crate::packages::store_advisories);
+    // A named baseline must be a regular file of sane size (a FIFO would block the
+    // scan, /dev/zero would fill memory); a missing one is only a warning below.
+    if let Some(b) = baseline
+        && let Err(e) = crate::scanner::check_regular(b, crate::scanner::MAX_BASELINE_BYTES)
+        && !e.is_not_found()
+    {
+        eprintln!("warden: --baseline {}: {e}", b.display());
+        return ExitCode::from(2);
+    }
     let started = Instant::now();
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]

@@ -17,6 +17,7 @@ use warden_analysis::{Finding, FindingKind, Lang, LineIndex};
 use super::invalid;
 use crate::diagnostics::{self, to_diagnostic};
 use crate::lsp_ext::CMD_SECRETS_ADD_TO_BASELINE;
+use crate::scanner;
 use crate::server::Backend;
 
 /// The marker that suppresses a finding on its line.
@@ -520,7 +521,9 @@ pub struct AddToBaselineArgs {
 
 /// `warden.secrets.addToBaseline {uri, rule, fingerprint}`: records the finding in the
 /// repository's `.warden-baseline.json` (rule, relative path, hash; never the secret)
-/// and re-analyses open documents.
+/// and re-analyses open documents. The rule must be one the file's configuration knows
+/// (built-in or `secrets.rules`); the baseline must be a regular file (not a symbolic
+/// link) of at most 16 MiB, and is replaced through a temporary file and a rename.
 pub async fn add_to_baseline(b: &Backend, args: AddToBaselineArgs) -> Result<Value> {
     if args.fingerprint.len() != 64 || !args.fingerprint.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(invalid(
@@ -540,18 +543,19 @@ pub async fn add_to_baseline(b: &Backend, args: AddToBaselineArgs) -> Result<Val
     let outcome =
         tokio::task::spawn_blocking(move || -> std::result::Result<(PathBuf, bool), String> {
             let cfg = shared.scan_config(Some(&path));
+            if cfg.rules.rule(&entry_rule).is_none() {
+                return Err(format!(
+                    "{entry_rule:?} is not a secret rule of this workspace (built-in or warden.secrets.rules)"
+                ));
+            }
             let file = cfg.root.join(baseline::FILE_NAME);
-            let mut base = match std::fs::read_to_string(&file) {
-                Ok(t) => Baseline::parse(&t).map_err(|e| format!("{}: {e}", file.display()))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Baseline::new(),
-                Err(e) => return Err(format!("{}: {e}", file.display())),
-            };
+            let mut base = read_own_baseline(&file)?;
             let added = base.add(baseline::Entry {
                 rule: entry_rule,
                 path: cfg.relative(&path),
                 hash: args.fingerprint,
             });
-            std::fs::write(&file, base.to_json())
+            replace_file(&file, base.to_json().as_bytes())
                 .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             Ok((file, added))
         })
@@ -562,9 +566,96 @@ pub async fn add_to_baseline(b: &Backend, args: AddToBaselineArgs) -> Result<Val
     Ok(json!({ "baseline": file.display().to_string(), "added": added, "rule": args.rule }))
 }
 
+/// The repository's baseline before an addition: empty when missing; refused when it
+/// is not a regular file (a symbolic link is not followed: the write would land
+/// wherever it points) or is over [`scanner::MAX_BASELINE_BYTES`]. Blocking.
+fn read_own_baseline(file: &Path) -> std::result::Result<Baseline, String> {
+    match std::fs::symlink_metadata(file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Baseline::new()),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{}: a symbolic link; warden writes its baseline only as a regular file",
+                file.display()
+            ));
+        }
+        Ok(_) => {}
+    }
+    scanner::read_baseline(file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Writes `bytes` to a new file beside `file`, then renames it over `file` (which
+/// replaces a link or special file instead of writing through it).
+fn replace_file(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = file.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp); // left by a crash; a link is removed, not followed
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_baseline_written_is_a_regular_file_replaced_not_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join(baseline::FILE_NAME);
+        assert_eq!(
+            read_own_baseline(&file).unwrap().to_json(),
+            Baseline::new().to_json()
+        );
+        replace_file(&file, b"{\"version\": 1, \"findings\": []}").unwrap();
+        assert!(read_own_baseline(&file).is_ok());
+        // A link (to elsewhere, or to itself) is refused, and the target kept.
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::write(&elsewhere, "keep").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+        let e = read_own_baseline(&file).unwrap_err();
+        assert!(e.contains("a symbolic link"), "{e}");
+        replace_file(&file, b"{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep");
+        assert!(
+            !std::fs::symlink_metadata(&file)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A FIFO is not opened.
+        std::fs::remove_file(&file).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&file)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = read_own_baseline(&file).unwrap_err();
+        assert!(e.contains("a FIFO, not a regular file"), "{e}");
+        // No temporary files are left.
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
 
     #[test]
     fn replacements_by_language() {

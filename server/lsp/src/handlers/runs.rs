@@ -8,7 +8,9 @@
 //! the run ends) with one `run` span per script; output is forwarded in order as
 //! `warden/runOutput` through a channel, then `warden/runFinished`. A failed run's
 //! traceback lines become diagnostics (source `warden-run`) published with the
-//! document's analysis diagnostics, until the next successful run or a change.
+//! document's analysis diagnostics, until the next successful run or a change. Files
+//! named by the client (the script when not open, the input) are read on a blocking
+//! thread, bounded and regular files only, before the engine is contacted.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,7 +83,7 @@ fn text_of(shared: &Shared, uri: &str, path: &Path) -> std::result::Result<Strin
     if let Some(d) = shared.docs.lock().get(uri) {
         return Ok(d.text.clone());
     }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    runs::read_script(path)
 }
 
 fn file_path(uri: &str) -> Result<PathBuf> {
@@ -91,25 +93,37 @@ fn file_path(uri: &str) -> Result<PathBuf> {
         .ok_or_else(|| invalid(format!("{uri} is not a file URI")))
 }
 
+/// A run's `input` argument as a path: a `file://` URI, an absolute path, or a path
+/// relative to the workspace root.
+fn input_path(root: &Path, input: &str) -> PathBuf {
+    match input.parse::<Uri>() {
+        Ok(u) if input.starts_with("file:") => u
+            .to_file_path()
+            .map(|p| p.into_owned())
+            .unwrap_or_else(|| PathBuf::from(input)),
+        _ => root.join(input),
+    }
+}
+
 async fn run(b: &Backend, a: RunArgs) -> Result<Value> {
     let path = file_path(&a.uri)?;
     let shared = b.shared.clone();
-    let (uri, p) = (a.uri.clone(), path.clone());
-    let (text, cfg) = tokio::task::spawn_blocking(move || {
+    let (uri, p, input) = (a.uri.clone(), path.clone(), a.input.clone());
+    // The script, the configuration and the input are read on a blocking thread: a
+    // FIFO or a huge file named by the client must not hold up the message loop.
+    let (text, cfg, input) = tokio::task::spawn_blocking(move || {
         let text = text_of(&shared, &uri, &p);
-        (text, shared.scan_config(Some(&p)))
+        let cfg = shared.scan_config(Some(&p));
+        let input = input.map(|i| runs::read_input(&cfg.run.limits, &input_path(&cfg.root, &i)));
+        (text, cfg, input)
     })
     .await
     .map_err(|e| super::internal(e.to_string()))?;
     let text = text.map_err(invalid)?;
-    let input = a.input.as_deref().map(|i| match i.parse::<Uri>() {
-        Ok(u) if i.starts_with("file:") => u
-            .to_file_path()
-            .map(|p| p.into_owned())
-            .unwrap_or_else(|| PathBuf::from(i)),
-        _ => cfg.root.join(i),
-    });
-    let (rel, spec) = runs::prepare(&cfg.run, &cfg.root, &path, &text, input.as_deref(), a.args)
+    let input = input
+        .transpose()
+        .map_err(|e| invalid(format!("warden.run: {e}")))?;
+    let (rel, spec) = runs::prepare(&cfg.run, &cfg.root, &path, &text, input, a.args)
         .map_err(|e| invalid(format!("warden.run: {e}")))?;
     let run_id = a.run_id.unwrap_or_else(warden_trace::new_span_id);
     if b.shared.tasks.lock().contains_key(&task_key(&run_id)) {
@@ -701,7 +715,7 @@ pub async fn scripts(b: &Backend, p: WorkspaceParams) -> Result<ScriptsResult> {
             .map(|s| {
                 let runner = cfg.run.runner_for(&s.rel).cloned();
                 let (commit, mut dirty) = versions.get(&s.rel).cloned().unwrap_or((None, true));
-                let on_disk = std::fs::read_to_string(&s.path).unwrap_or_default();
+                let on_disk = runs::read_script(&s.path).unwrap_or_default();
                 dirty |= on_disk != s.text;
                 let name = s
                     .path
