@@ -19,6 +19,7 @@ mod scanner;
 mod server;
 mod shared;
 mod snapshot;
+mod tasks;
 mod transport;
 
 use std::path::PathBuf;

@@ -107,13 +107,17 @@ pub enum Trust<'a> {
     Given,
 }
 
+/// The largest `.warden.toml` read (real ones are a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// Reads and parses `root`'s `.warden.toml`: `(text, overlay, sha256)`, or `None` when
 /// there is none. An unreadable or broken file is a warning (and an empty overlay).
 pub fn read_file(root: &Path, warnings: &mut Vec<String>) -> Option<(String, Value, String)> {
     let path = root.join(warden_config::FILE_NAME);
-    let bytes = match std::fs::read(&path) {
+    // A repository's file: never a FIFO to block on, nor a huge one to hold.
+    let bytes = match crate::scanner::read_regular(&path, MAX_CONFIG_BYTES) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.is_not_found() => return None,
         Err(e) => {
             warnings.push(format!("{}: cannot be read: {e}; ignored", path.display()));
             return None;
@@ -283,5 +287,23 @@ mod tests {
                 .unwrap()
                 .trusted
         );
+    }
+
+    #[test]
+    fn a_fifo_or_huge_config_is_a_warning_not_a_hang() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let editor = EditorSettings::new(json!({}), 1);
+        let fifo = root.join(".warden.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let c = build(root, &editor, Trust::Stored(None), Stamp::of(root, 1, 0), Extras::default());
+        assert!(c.file.is_none());
+        assert!(c.warnings[0].contains("a FIFO"), "{:?}", c.warnings);
+        std::fs::remove_file(&fifo).unwrap();
+        let big = std::fs::File::create(&fifo).unwrap();
+        big.set_len(1 << 30).unwrap();
+        let c = build(root, &editor, Trust::Stored(None), Stamp::of(root, 1, 0), Extras::default());
+        assert!(c.file.is_none() && c.warnings[0].contains("limit"), "{:?}", c.warnings);
     }
 }

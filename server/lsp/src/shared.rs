@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use tower_lsp_server::ls_types::Diagnostic;
 
 use crate::diagnostics::FindingsIndex;
@@ -61,8 +60,9 @@ pub struct Shared {
     pub config_notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Arc<RootConfig>>>,
     /// Diagnostics on `.warden.toml` files naming held-back keys, by document URI.
     pub config_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
-    /// Cancellable background work by progress token.
-    pub tasks: Mutex<HashMap<String, CancellationToken>>,
+    /// Background work: tracked tasks, and cancellation tokens by the keys clients
+    /// cancel them by.
+    pub tasks: crate::tasks::Tasks,
     /// The store, once `initialize` opened it (advisory lookups for manifests).
     pub store: std::sync::OnceLock<warden_store::Store>,
     /// The fingerprint of `packages.osvPaths` at the last import; held while importing,
@@ -200,18 +200,6 @@ impl Shared {
     }
 
     pub fn cancel_task(&self, token: &str) -> bool {
-        match self.tasks.lock().get(token) {
-            Some(t) => {
-                t.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn cancel_all(&self) {
-        for t in self.tasks.lock().values() {
-            t.cancel();
-        }
+        self.tasks.cancel(token)
     }
 }

@@ -20,7 +20,7 @@ local M = {}
 
 ---@class warden.RunSettings
 ---@field runners? {glob: string, image: string, command: string[]}[] first match runs a script
----@field limits? table memoryMb, cpus, pids, timeoutSeconds, tmpMb, nofile, fileSizeMb, stdoutBytes, stderrBytes, artifactsMb, network, user
+---@field limits? table memoryMb, cpus, pids, timeoutSeconds, tmpMb, nofile, fileSizeMb, stdoutBytes, stderrBytes, artifactsMb, inputMb, network, user
 ---@field scripts? string[] globs of the scripts run-all and the catalog consider
 ---@field concurrency? integer scripts of one run-all group at once
 ---@field warmPool? integer started containers kept ready per image
@@ -364,6 +364,7 @@ local settings_schema = {
       stdoutBytes = int(0),
       stderrBytes = int(0),
       artifactsMb = int(0),
+      inputMb = int(1),
       network = is('boolean'),
       user = user_check,
     },

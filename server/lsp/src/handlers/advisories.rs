@@ -140,17 +140,24 @@ impl OsvSync {
 /// Imports `packages.osvPaths` in the background if they changed.
 pub fn sync(b: &Backend) {
     if let Some(s) = OsvSync::of(b) {
-        tokio::spawn(async move { s.run().await });
+        let tasks = s.shared.tasks.clone();
+        tasks.spawn(async move { s.run().await });
     }
 }
 
 /// Starts the poll that re-imports `packages.osvPaths` when their files change.
 pub fn start_polling(b: &Backend) {
     let Some(s) = OsvSync::of(b) else { return };
-    tokio::spawn(async move {
+    let tasks = s.shared.tasks.clone();
+    let stopping = tasks.stopping();
+    tasks.spawn(async move {
         loop {
             let every = s.settings().osv_poll_seconds;
-            tokio::time::sleep(Duration::from_secs(if every == 0 { 60 } else { every })).await;
+            let wait = Duration::from_secs(if every == 0 { 60 } else { every });
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stopping.cancelled() => return,
+            }
             if every > 0 && !s.settings().osv_paths.is_empty() {
                 s.run().await;
             }

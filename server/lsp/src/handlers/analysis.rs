@@ -64,7 +64,8 @@ pub fn analyze_in_background(shared: Arc<Shared>, client: Client, uri: String) {
         );
         cancel
     };
-    tokio::spawn(async move {
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
         let mut cancel = cancel;
         loop {
             analyse_once(&shared, &client, &uri, &cancel).await;
@@ -134,7 +135,7 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     let mut published: Option<FileFindings> = None;
     if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
         let quick = analyse.clone();
-        let Ok(file) = tokio::task::spawn_blocking(move || quick(Some(&edited))).await else {
+        let Ok(file) = shared.tasks.spawn_blocking(move || quick(Some(&edited))).await else {
             return;
         };
         if !publish(shared, client, uri, version, &file).await {
@@ -147,7 +148,7 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     }
     let parse_text = text.clone();
     let parse_cancel = cancel.clone();
-    let reparsed = tokio::task::spawn_blocking(move || {
+    let reparsed = shared.tasks.spawn_blocking(move || {
         let tree = match lang.grammar() {
             Some(g) => {
                 let tree = warden_analysis::syntax::parse_cancellable(
@@ -213,7 +214,7 @@ async fn publish(
 pub fn document_closed(b: &Backend, uri: Uri) {
     let shared = b.shared.clone();
     let client = b.client.clone();
-    tokio::spawn(async move {
+    b.shared.tasks.spawn(async move {
         if let Some(delay) = super::debug::close_rescan_delay() {
             tokio::time::sleep(delay).await;
         }
@@ -288,14 +289,12 @@ pub struct ScanJob {
 pub fn start_workspace_scan(job: ScanJob) -> String {
     let token = format!("warden/scan/{}", uuid::Uuid::now_v7());
     let cancel = tokio_util::sync::CancellationToken::new();
-    job.shared
-        .tasks
-        .lock()
-        .insert(token.clone(), cancel.clone());
+    let registered = job.shared.tasks.register(vec![token.clone()], &cancel);
     let task_token = token.clone();
-    tokio::spawn(async move {
+    let tasks = job.shared.tasks.clone();
+    tasks.spawn(async move {
+        let _registered = registered;
         run_workspace_scan(&job, &task_token, cancel).await;
-        job.shared.tasks.lock().remove(&task_token);
     });
     token
 }

@@ -215,8 +215,16 @@ pub async fn initialized(b: &Backend) {
     }
 }
 
+/// How long `shutdown` waits for background work to end.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
 pub async fn shutdown(b: &Backend) -> Result<()> {
-    b.shared.cancel_all();
+    // Everything in the background is cancelled and waited for, at most a few seconds:
+    // runs remove their containers, scans and imports stop between files.
+    let left = b.shared.tasks.shutdown(SHUTDOWN_DEADLINE).await;
+    if left > 0 {
+        tracing::warn!("shutdown: {left} background task(s) still running after {SHUTDOWN_DEADLINE:?}");
+    }
     super::runs::shutdown(&b.shared).await;
     if let Some(store) = b.store.get() {
         // A barrier: every span event queued so far reaches the disk before we answer.

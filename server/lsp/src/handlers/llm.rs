@@ -10,7 +10,6 @@
 //! `noCache` skips the lookup, so a retry reaches the provider.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -38,7 +37,6 @@ use crate::lsp_ext::*;
 use crate::progress::Reporter;
 use crate::scanner::ScanConfig;
 use crate::server::Backend;
-use crate::shared::Shared;
 
 fn task_key(request_id: &str) -> String {
     format!("llm:{request_id}")
@@ -80,8 +78,7 @@ fn cancelled() -> Error {
 /// (an aborted future included: `$/cancelRequest` drops it, which cancels the stream),
 /// then fires its `done` token.
 struct TaskGuard {
-    shared: Arc<Shared>,
-    keys: [String; 3],
+    registered: Option<(crate::tasks::TaskGuard, crate::tasks::TaskGuard)>,
     token: CancellationToken,
     done: CancellationToken,
 }
@@ -89,12 +86,7 @@ struct TaskGuard {
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         self.token.cancel();
-        {
-            let mut tasks = self.shared.tasks.lock();
-            for k in &self.keys {
-                tasks.remove(k);
-            }
-        }
+        drop(self.registered.take());
         self.done.cancel();
     }
 }
@@ -156,7 +148,7 @@ struct Doc {
 pub async fn execute(b: &Backend, command: &str, args: Map<String, Value>) -> Result<Value> {
     if command == CMD_LLM_CANCEL {
         let a: LlmCancelArgs = super::commands::parse(command, args)?;
-        let done = b.shared.tasks.lock().get(&done_key(&a.request_id)).cloned();
+        let done = b.shared.tasks.token(&done_key(&a.request_id));
         let found = b.shared.cancel_task(&task_key(&a.request_id));
         if let (true, Some(done)) = (found, done) {
             // Answer once the request has ended and its spans and interaction are
@@ -214,21 +206,16 @@ pub async fn execute(b: &Backend, command: &str, args: Map<String, Value>) -> Re
         .begin();
     let token = CancellationToken::new();
     let done = CancellationToken::new();
-    let keys = [
-        task_key(&request_id),
-        progress_token(&request_id),
-        done_key(&request_id),
-    ];
-    {
-        let mut tasks = b.shared.tasks.lock();
-        tasks.insert(keys[0].clone(), token.clone());
-        tasks.insert(keys[1].clone(), token.clone());
-        tasks.insert(keys[2].clone(), done.clone());
-    }
+    let registered = (
+        b.shared.tasks.register(
+            vec![task_key(&request_id), progress_token(&request_id)],
+            &token,
+        ),
+        b.shared.tasks.register(vec![done_key(&request_id)], &done),
+    );
     // Dropped when this returns, after the command span ended: fires `done`.
     let _guard = TaskGuard {
-        shared: b.shared.clone(),
-        keys,
+        registered: Some(registered),
         token: token.clone(),
         done,
     };
@@ -952,7 +939,7 @@ impl Request<'_> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let client = b.client.clone();
         let request_id = self.request_id.clone();
-        let forward = tokio::spawn(async move {
+        let forward = b.shared.tasks.spawn(async move {
             let mut chars = 0usize;
             let mut reported = 0usize;
             while let Some(text) = rx.recv().await {

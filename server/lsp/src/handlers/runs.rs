@@ -126,7 +126,7 @@ async fn run(b: &Backend, a: RunArgs) -> Result<Value> {
     let (rel, spec) = runs::prepare(&cfg.run, &cfg.root, &path, &text, input, a.args)
         .map_err(|e| invalid(format!("warden.run: {e}")))?;
     let run_id = a.run_id.unwrap_or_else(warden_trace::new_span_id);
-    if b.shared.tasks.lock().contains_key(&task_key(&run_id)) {
+    if b.shared.tasks.contains(&task_key(&run_id)) {
         return Err(invalid(format!(
             "run {run_id} is already running; pick another runId"
         )));
@@ -160,7 +160,7 @@ async fn run(b: &Backend, a: RunArgs) -> Result<Value> {
     let ctx = Ctx::of(b);
     let pool = cfg.run.warm_pool;
     b.shared.active_runs.fetch_add(1, Ordering::SeqCst);
-    tokio::spawn(async move {
+    b.shared.tasks.spawn(async move {
         let mut span = span;
         let status = run_one(&ctx, pool, Some(&span), job, token).await;
         span.set_output(json!({ "status": status.as_str() }));
@@ -196,7 +196,7 @@ async fn run_one(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let client = ctx.client.clone();
     let run_id = job.run_id.clone();
-    let forward = tokio::spawn(async move {
+    let forward = ctx.shared.tasks.spawn(async move {
         while let Some(e) = rx.recv().await {
             if let Event::Output { seq, stream, chunk } = e {
                 client
@@ -536,7 +536,7 @@ async fn run_all(b: &Backend, a: RunAllArgs) -> Result<Value> {
     let (pool, concurrency) = (cfg.run.warm_pool, cfg.run.concurrency.max(1));
     let stop_on_failure = a.stop_on_failure;
     b.shared.active_runs.fetch_add(1, Ordering::SeqCst);
-    tokio::spawn(async move {
+    b.shared.tasks.spawn(async move {
         let mut span = span;
         let title = format!("warden: running {total} scripts");
         let progress =
@@ -785,7 +785,7 @@ pub async fn scripts(b: &Backend, p: WorkspaceParams) -> Result<ScriptsResult> {
 pub fn reap_orphans(b: &Backend) {
     let shared = b.shared.clone();
     let pool = b.shared.editor().settings.run.warm_pool;
-    tokio::spawn(async move {
+    b.shared.tasks.spawn(async move {
         if let Err(e) = shared.engine.get(pool).await {
             tracing::info!("sandbox: {e}");
         }

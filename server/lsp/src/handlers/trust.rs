@@ -60,14 +60,23 @@ pub fn start(b: &Backend) {
         return;
     }
     let ctx = Ctx::of(b);
-    tokio::spawn(async move {
+    let tasks = b.shared.tasks.clone();
+    let stopping = tasks.stopping();
+    tasks.spawn(async move {
         let mut asked: HashSet<(PathBuf, String)> = HashSet::new();
-        while let Some(cfg) = rx.recv().await {
+        loop {
+            let cfg = tokio::select! {
+                cfg = rx.recv() => match cfg {
+                    Some(cfg) => cfg,
+                    None => return,
+                },
+                () = stopping.cancelled() => return,
+            };
             publish(&ctx, &cfg).await;
             if let Some(file) = cfg.file.as_ref().filter(|f| !f.held.is_empty())
                 && asked.insert((cfg.root.clone(), file.sha256.clone()))
             {
-                tokio::spawn(ask(ctx.clone(), cfg.clone()));
+                ctx.shared.tasks.spawn(ask(ctx.clone(), cfg.clone()));
             }
         }
     });
@@ -98,7 +107,8 @@ fn open_root_configs(shared: &Shared) -> Vec<Arc<RootConfig>> {
 /// each reports its `.warden.toml` state.
 pub fn refresh_open_roots(shared: &Arc<Shared>) {
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || open_root_configs(&shared));
+    let tasks = shared.tasks.clone();
+    tasks.spawn_blocking(move || open_root_configs(&shared));
 }
 
 /// The diagnostics a root configuration puts on its `.warden.toml`.
