@@ -5,6 +5,7 @@ mod bursts;
 mod cli;
 mod diagnostics;
 mod foundation;
+mod hostile;
 mod inputs;
 mod llm;
 mod packages;

@@ -414,3 +414,72 @@ pub fn by_name<'a>(list: &'a [Value], name: &str) -> &'a Value {
         .find(|w| w["name"] == name)
         .unwrap_or_else(|| panic!("no workspace {name} in {list:#?}"))
 }
+
+// Helpers for hostile input (tests/e2e/hostile.rs): raw bytes, responses already
+// buffered, closing stdin, waiting for the exit.
+
+impl Server {
+    /// Writes `bytes` to the server's stdin as they are (no header is added).
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Removes and returns every buffered response with `id` (whole messages).
+    pub fn take_responses(&mut self, id: &Value) -> Vec<Value> {
+        let (hit, keep): (Vec<Value>, Vec<Value>) = self
+            .pending
+            .drain(..)
+            .partition(|m| m.get("method").is_none() && m.get("id") == Some(id));
+        self.pending = keep;
+        hit
+    }
+
+    /// The response with `id` (`Ok(result)` or `Err(error object)`), buffered or arriving
+    /// within `within`.
+    pub fn response_within(
+        &mut self,
+        id: &Value,
+        within: Duration,
+    ) -> Option<Result<Value, Value>> {
+        let outcome = |msg: Value| match msg.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
+        };
+        if let Some(msg) = self.take_responses(id).into_iter().next() {
+            return Some(outcome(msg));
+        }
+        let deadline = Instant::now() + within;
+        while let Some(msg) = self.recv(deadline) {
+            if msg.get("method").is_none() && msg.get("id") == Some(id) {
+                return Some(outcome(msg));
+            }
+            self.pending.push(msg);
+        }
+        None
+    }
+
+    /// Closes the server's stdin, as a client that goes away without `exit`.
+    pub fn close_stdin(&mut self) {
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let stdin = ChildStdin::from(std::os::fd::OwnedFd::from(null));
+        drop(std::mem::replace(&mut self.stdin, stdin));
+    }
+
+    /// The exit status, once the process ends within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

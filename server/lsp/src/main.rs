@@ -1,6 +1,8 @@
 //! The `warden` binary: `warden lsp` serves the Language Server Protocol on stdio;
 //! `warden workspaces` and `warden traces` do the same jobs headless for terminals and
-//! CI. Exit codes: 0 success, 2 usage or IO error.
+//! CI. Exit codes: 0 success, 2 usage or IO error; `warden lsp` exits 0 after `shutdown`
+//! and `exit`, and 1 when the session ends any other way (`exit` without `shutdown`, stdin
+//! closed, the editor process gone), as the LSP specification asks.
 
 mod cli;
 mod diagnostics;
@@ -165,10 +167,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Lsp { .. } => {
-                server::serve_stdio(cli.db).await;
-                ExitCode::SUCCESS
-            }
+            Command::Lsp { .. } => server::serve_stdio(cli.db).await,
             Command::Workspaces { paths, json } => cli::workspaces::run(cli.db, &paths, json).await,
             Command::Scan {
                 paths,

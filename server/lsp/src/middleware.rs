@@ -2,35 +2,71 @@
 //! response for that request (notifications are logged) and the server keeps serving;
 //! `warden/*` requests with absent or `null` params are treated as `{}` so that every
 //! warden request takes an object, whatever the client library sends for "no params";
-//! and `exit` fires [`Guarded::exited`], because tower-lsp-server's `serve` would
-//! otherwise wait for every pending handler (one may be waiting on the departed client).
+//! a request the library leaves unanswered (it drops the MethodNotFound of every `$/`
+//! method, right for notifications only) is answered MethodNotFound; and [`Session`]
+//! records what ends the process: `exit` (tower-lsp-server's `serve` would otherwise wait
+//! for every pending handler, and one may be waiting on the departed client), whether a
+//! `shutdown` succeeded before (exit code 0, else 1, as the LSP specification says), and
+//! the `processId` that `initialize` named (the editor, whose death ends the server).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
 use serde_json::Value;
+use tokio::sync::{Notify, watch};
 use tower::Service;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Request, Response};
 
+/// What the serving loop learns from the messages that pass.
+#[derive(Debug)]
+pub struct Session {
+    exited: Notify,
+    shut_down: AtomicBool,
+    parent: watch::Sender<Option<u32>>,
+}
+
+impl Session {
+    /// Resolves once the `exit` notification has been handled.
+    pub async fn exited(&self) {
+        self.exited.notified().await
+    }
+
+    /// Whether a `shutdown` request succeeded.
+    pub fn shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// The `processId` of the first `initialize`, once it arrives (`None` before, and
+    /// for ever when it was `null`).
+    pub fn parent(&self) -> watch::Receiver<Option<u32>> {
+        self.parent.subscribe()
+    }
+}
+
 pub struct Guarded<S> {
     inner: S,
-    exited: std::sync::Arc<tokio::sync::Notify>,
+    session: Arc<Session>,
 }
 
 impl<S> Guarded<S> {
     pub fn new(inner: S) -> Self {
         Guarded {
             inner,
-            exited: Default::default(),
+            session: Arc::new(Session {
+                exited: Notify::new(),
+                shut_down: AtomicBool::new(false),
+                parent: watch::Sender::new(None),
+            }),
         }
     }
 
-    /// Notified once the `exit` notification has been handled.
-    pub fn exited(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.exited.clone()
+    pub fn session(&self) -> Arc<Session> {
+        self.session.clone()
     }
 }
 
@@ -54,14 +90,39 @@ where
         let req = normalize(req);
         let id = req.id().cloned();
         let method = req.method().to_owned();
-        let exited = (method == "exit").then(|| self.exited.clone());
+        if method == "initialize" {
+            let pid = req
+                .params()
+                .and_then(|p| p.get("processId"))
+                .and_then(Value::as_u64)
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|&p| p > 0);
+            if let Some(pid) = pid {
+                self.session.parent.send_if_modified(|slot| {
+                    let first = slot.is_none();
+                    slot.get_or_insert(pid);
+                    first
+                });
+            }
+        }
+        let session = self.session.clone();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let outcome = AssertUnwindSafe(fut).catch_unwind().await;
-            if let Some(exited) = exited {
-                exited.notify_one();
+            match method.as_str() {
+                "exit" => session.exited.notify_one(),
+                "shutdown" if matches!(&outcome, Ok(Ok(Some(r))) if r.is_ok()) => {
+                    session.shut_down.store(true, Ordering::SeqCst)
+                }
+                _ => {}
             }
             match outcome {
+                // A request must be answered; the library answers none for `$/` methods.
+                Ok(Ok(None)) if method != "exit" && id.is_some() => {
+                    let mut error = Error::method_not_found();
+                    error.data = Some(Value::String(method));
+                    Ok(id.map(|id| Response::from_error(id, error)))
+                }
                 Ok(result) => result,
                 Err(payload) => {
                     let what = panic_message(payload.as_ref());
@@ -128,6 +189,10 @@ mod tests {
                 if req.method() == "boom" {
                     panic!("kaboom");
                 }
+                // As tower-lsp-server does for every `$/` method it does not know.
+                if req.method().starts_with("$/") {
+                    return Ok(None);
+                }
                 let params = req.params().cloned().unwrap_or(Value::Null);
                 Ok(req.id().cloned().map(|id| Response::from_ok(id, params)))
             })
@@ -153,5 +218,38 @@ mod tests {
         let other = Request::build("shutdown").id(2).finish();
         let res = Guarded::new(Echo).oneshot(other).await.unwrap().unwrap();
         assert_eq!(res.result(), Some(&Value::Null));
+    }
+
+    #[tokio::test]
+    async fn dollar_requests_are_answered_method_not_found() {
+        let req = Request::build("$/foo").id(3).finish();
+        let res = Guarded::new(Echo).oneshot(req).await.unwrap().unwrap();
+        assert_eq!(res.id(), &Id::Number(3));
+        assert_eq!(res.error().unwrap().code, ErrorCode::MethodNotFound);
+        // A `$/` notification still gets no answer.
+        let note = Request::build("$/foo").finish();
+        assert!(Guarded::new(Echo).oneshot(note).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_session_records_shutdown_exit_and_the_parent_process() {
+        let mut svc = Guarded::new(Echo);
+        let session = svc.session();
+        let parent = session.parent();
+        let init = Request::build("initialize")
+            .id(1)
+            .params(serde_json::json!({"processId": 4242, "capabilities": {}}))
+            .finish();
+        svc.call(init).await.unwrap();
+        assert_eq!(*parent.borrow(), Some(4242));
+        assert!(!session.shut_down());
+        svc.call(Request::build("shutdown").id(2).finish())
+            .await
+            .unwrap();
+        assert!(session.shut_down());
+        svc.call(Request::build("exit").finish()).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), session.exited())
+            .await
+            .expect("exit is reported");
     }
 }

@@ -1,7 +1,10 @@
 //! The language server: [`Backend`] owns the session state (documents, settings, the
 //! workspace registry, the store and the tracer) and implements tower-lsp-server's
 //! `LanguageServer` by delegating to `handlers::*`. [`serve_stdio`] wires it to stdin and
-//! stdout behind the panic-catching middleware.
+//! stdout behind the panic-catching middleware, and ends the process on `exit`, when
+//! stdin closes (after a short grace for handlers still running) or when the editor
+//! process named by `initialize`'s `processId` dies; the exit code is 0 only after a
+//! successful `shutdown`.
 //!
 //! Concurrency: tower-lsp-server polls up to four handlers at once, interleaving at
 //! every `.await`. Documents change synchronously before any await; workspace state
@@ -9,8 +12,10 @@
 //! serialized; store work runs on the store's owner thread.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
@@ -213,8 +218,16 @@ impl LanguageServer for Backend {
 /// in bounded pools (one analysis per document, the blocking pool, the store thread).
 const MAX_IN_FLIGHT: usize = 256;
 
-/// Serves LSP on stdin/stdout until `exit`. Returns once the client is gone.
-pub async fn serve_stdio(db_override: Option<PathBuf>) {
+/// How long handlers may still run once stdin has closed without `exit`.
+const INPUT_CLOSED_GRACE: Duration = Duration::from_secs(1);
+/// How often the editor process named by `initialize` is checked.
+const PARENT_POLL: Duration = Duration::from_secs(2);
+/// How long the output may take to drain at exit (a client that stopped reading).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves LSP on stdin/stdout until `exit`, the end of stdin or the death of the editor
+/// process. Returns the process exit code: 0 if `shutdown` succeeded before, else 1.
+pub async fn serve_stdio(db_override: Option<PathBuf>) -> ExitCode {
     let store = Arc::new(OnceLock::new());
     let store_for_service = store.clone();
     let mut builder = LspService::build(move |client| {
@@ -247,20 +260,39 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
             .custom_method(lsp_ext::REQ_DEBUG_HOLD, handlers::debug::hold);
     }
     let (service, socket) = builder.finish();
-    let (input, output, writer) = crate::transport::stdio().into_parts();
+    let transport = crate::transport::stdio();
+    let input_closed = transport.input_closed();
+    let (input, output, writer) = transport.into_parts();
     let service = Guarded::new(service);
-    let exited = service.exited();
-    // `serve` returns when stdin closes; after `exit` we stop at once instead of waiting
-    // for handlers that may be waiting on a client that has gone.
-    tokio::select! {
+    let session = service.session();
+    // `serve` returns when stdin closes and every handler is done; after `exit` we stop at
+    // once instead of waiting for handlers that may be waiting on a client that has gone,
+    // and once stdin has closed they get a short grace, for the same reason.
+    let why = tokio::select! {
         () = Server::new(input, output, socket)
             .concurrency_level(MAX_IN_FLIGHT)
-            .serve(service) => {}
-        () = exited.notified() => {}
+            .serve(service) => "input closed",
+        () = session.exited() => "exit",
+        () = async {
+            input_closed.notified().await;
+            tokio::time::sleep(INPUT_CLOSED_GRACE).await;
+        } => "input closed; pending handlers dropped",
+        pid = parent_gone(session.parent()) => {
+            tracing::warn!("the editor process {pid} is gone");
+            "editor process gone"
+        }
+    };
+    tracing::info!("exit: protocol loop ended ({why})");
+    // Everything the server queued for stdout is written before we exit (unless nobody
+    // reads it any more).
+    let flushed = tokio::time::timeout(
+        FLUSH_TIMEOUT,
+        tokio::task::spawn_blocking(move || crate::transport::Transport::finish(writer)),
+    )
+    .await;
+    if flushed.is_err() {
+        tracing::warn!("exit: output not drained within {FLUSH_TIMEOUT:?}");
     }
-    tracing::info!("exit: protocol loop ended");
-    // Everything the server queued for stdout is written before we exit.
-    let _ = tokio::task::spawn_blocking(move || crate::transport::Transport::finish(writer)).await;
     tracing::info!("exit: output flushed");
     if let Some(Err(e)) = match store.get() {
         Some(store) => Some(store.end_session().await),
@@ -269,4 +301,44 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) {
         tracing::warn!("closing the database session: {e}");
     }
     tracing::info!("exit: database session closed");
+    if session.shut_down() {
+        ExitCode::SUCCESS
+    } else {
+        tracing::info!("exit code 1: the session ended without a shutdown request");
+        ExitCode::from(1)
+    }
+}
+
+/// Resolves with the pid once the process `initialize` named has died: checked every
+/// [`PARENT_POLL`] through `/proc/<pid>/stat`, whose start time tells a recycled pid from
+/// the original and whose state tells a zombie. Never resolves when no `processId` was
+/// given, or when it cannot be seen at the start (no `/proc`, another pid namespace).
+async fn parent_gone(mut parent: tokio::sync::watch::Receiver<Option<u32>>) -> u32 {
+    let pid = match parent.wait_for(Option::is_some).await {
+        Ok(pid) => pid.unwrap_or_default(),
+        Err(_) => return std::future::pending().await,
+    };
+    let Some(started) = process_start(pid) else {
+        tracing::info!("not watching the editor process {pid}: it cannot be seen in /proc");
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(PARENT_POLL).await;
+        if process_start(pid).as_ref() != Some(&started) {
+            return pid;
+        }
+    }
+}
+
+/// The start time of a live (not zombie) process, from `/proc/<pid>/stat`.
+fn process_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold anything.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?;
+    if matches!(state, "Z" | "X" | "x") {
+        return None;
+    }
+    // `starttime` is field 22 of the line; `state` was field 3.
+    fields.nth(18).map(str::to_owned)
 }
