@@ -6,10 +6,10 @@
 //! process named by `initialize`'s `processId` dies; the exit code is 0 only after a
 //! successful `shutdown`.
 //!
-//! Concurrency: tower-lsp-server polls up to four handlers at once, interleaving at
-//! every `.await`. Documents change synchronously before any await; workspace state
-//! changes hold the registry's async mutex for their whole duration, so they are
-//! serialized; store work runs on the store's owner thread.
+//! Concurrency: tower-lsp-server polls up to [`MAX_IN_FLIGHT`] handlers at once,
+//! interleaving at every `.await`. Documents change synchronously before any await;
+//! workspace state changes hold the registry's async mutex for their whole duration, so
+//! they are serialized; store work runs on the store's owner thread.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

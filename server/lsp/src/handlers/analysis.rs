@@ -135,7 +135,11 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     let mut published: Option<FileFindings> = None;
     if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
         let quick = analyse.clone();
-        let Ok(file) = shared.tasks.spawn_blocking(move || quick(Some(&edited))).await else {
+        let Ok(file) = shared
+            .tasks
+            .spawn_blocking(move || quick(Some(&edited)))
+            .await
+        else {
             return;
         };
         if !publish(shared, client, uri, version, &file).await {
@@ -148,24 +152,26 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     }
     let parse_text = text.clone();
     let parse_cancel = cancel.clone();
-    let reparsed = shared.tasks.spawn_blocking(move || {
-        let tree = match lang.grammar() {
-            Some(g) => {
-                let tree = warden_analysis::syntax::parse_cancellable(
-                    g,
-                    &parse_text,
-                    tree.as_ref(),
-                    &parse_cancel,
-                );
-                // Cancelled: the next pass parses the newer text.
-                tree.as_ref()?;
-                tree
-            }
-            None => None,
-        };
-        Some((analyse(tree.as_ref()), tree))
-    })
-    .await;
+    let reparsed = shared
+        .tasks
+        .spawn_blocking(move || {
+            let tree = match lang.grammar() {
+                Some(g) => {
+                    let tree = warden_analysis::syntax::parse_cancellable(
+                        g,
+                        &parse_text,
+                        tree.as_ref(),
+                        &parse_cancel,
+                    );
+                    // Cancelled: the next pass parses the newer text.
+                    tree.as_ref()?;
+                    tree
+                }
+                None => None,
+            };
+            Some((analyse(tree.as_ref()), tree))
+        })
+        .await;
     let Ok(Some((file, tree))) = reparsed else {
         return;
     };

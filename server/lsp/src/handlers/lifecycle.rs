@@ -223,7 +223,9 @@ pub async fn shutdown(b: &Backend) -> Result<()> {
     // runs remove their containers, scans and imports stop between files.
     let left = b.shared.tasks.shutdown(SHUTDOWN_DEADLINE).await;
     if left > 0 {
-        tracing::warn!("shutdown: {left} background task(s) still running after {SHUTDOWN_DEADLINE:?}");
+        tracing::warn!(
+            "shutdown: {left} background task(s) still running after {SHUTDOWN_DEADLINE:?}"
+        );
     }
     super::runs::shutdown(&b.shared).await;
     if let Some(store) = b.store.get() {
