@@ -483,3 +483,15 @@ impl Server {
         }
     }
 }
+
+/// A benchmark's count, cut to a tenth (at least 3) when `WARDEN_BENCH_SMOKE` is set: CI
+/// runs every benchmark once that way, to prove it works and print its figures.
+/// (Used by the benchmarks, which include this file.)
+#[allow(dead_code)]
+pub fn bench_count(full: usize) -> usize {
+    if std::env::var_os("WARDEN_BENCH_SMOKE").is_some() {
+        (full / 10).max(3)
+    } else {
+        full
+    }
+}

@@ -74,8 +74,20 @@ fn point_at(text: &str, byte: usize) -> Point {
 
 /// The edit replacing `old_text[start..old_end]` with `inserted`, for `Tree::edit`.
 pub fn input_edit(old_text: &str, start: usize, old_end: usize, inserted: &str) -> InputEdit {
-    let start_position = point_at(old_text, start);
-    let old_end_position = point_at(old_text, old_end);
+    input_edit_at(
+        (start, point_at(old_text, start)),
+        (old_end, point_at(old_text, old_end)),
+        inserted,
+    )
+}
+
+/// [`input_edit`] when the caller already knows the rows and byte columns of the edit's
+/// start and old end (it found the bytes by walking lines), so nothing is rescanned.
+pub fn input_edit_at(
+    (start, start_position): (usize, Point),
+    (old_end, old_end_position): (usize, Point),
+    inserted: &str,
+) -> InputEdit {
     let newlines = memchr::memchr_iter(b'\n', inserted.as_bytes()).count();
     let new_end_position = if newlines == 0 {
         Point {

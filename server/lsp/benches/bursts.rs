@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, file_uri, repo};
+use support::{Server, bench_count, file_uri, repo};
 use warden_mockllm::{MockLlm, Script};
 
 const LINES: usize = 10_000;
@@ -168,7 +168,7 @@ fn latency(streams: usize) -> (f64, f64) {
         }
     }
     let mut samples = Vec::new();
-    for n in 0..100 {
+    for n in 0..bench_count(100) as i64 {
         let version = n + 2;
         let started = Instant::now();
         edit(&mut s, &uri, version);
@@ -198,13 +198,17 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|");
     for edits in [300, 2000] {
+        let edits = bench_count(edits) as i64;
         let b = burst(edits);
         println!(
             "| {} | {} → {} | {:.2} | {:.1} | {:.1} | {:.1} |",
             b.edits, b.threads_idle, b.threads_max, b.cpu, b.peak_mb, b.settled_mb, b.last_ms
         );
     }
-    println!("\n### Edit latency while LLM actions stream (100 sequential edits)\n");
+    println!(
+        "\n### Edit latency while LLM actions stream ({} sequential edits)\n",
+        bench_count(100)
+    );
     println!("| LLM actions streaming | p50 ms | p99 ms |");
     println!("|---:|---:|---:|");
     for streams in [0, 10] {

@@ -12,10 +12,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, file_uri, repo};
+use support::{Server, bench_count, file_uri, repo};
 
 const LINES: usize = 10_000;
-const EDITS: usize = 300;
+/// Edits measured per mode (a tenth under `WARDEN_BENCH_SMOKE`).
+fn edits() -> usize {
+    bench_count(300)
+}
 
 fn document() -> String {
     let mut text = String::from("import os\nimport json\n\n");
@@ -54,9 +57,9 @@ fn measure(full_sync: bool) -> Samples {
     s.wait_for("textDocument/publishDiagnostics", |p| {
         p["uri"] == uri && p["version"] == 1
     });
-    let mut first = Vec::with_capacity(EDITS);
-    let mut last = Vec::with_capacity(EDITS);
-    for n in 0..EDITS {
+    let mut first = Vec::with_capacity(edits());
+    let mut last = Vec::with_capacity(edits());
+    for n in 0..edits() {
         let version = n as i64 + 2;
         // Type one character into a line spread over the file.
         let line = (n * 7919) % (LINES - 20) + 3;
@@ -103,7 +106,8 @@ fn main() {
     let incremental = measure(false);
     let full = measure(true);
     println!(
-        "\n### Edit latency: didChange -> publishDiagnostics, {LINES}-line Python file, {EDITS} edits\n"
+        "\n### Edit latency: didChange -> publishDiagnostics, {LINES}-line Python file, {} edits\n",
+        edits()
     );
     println!("| sync | publish | p50 ms | p90 ms | p99 ms | max ms |");
     println!("|---|---|---:|---:|---:|---:|");

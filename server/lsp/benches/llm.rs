@@ -16,9 +16,12 @@ use warden_llm::client::{self, Provider};
 use warden_llm::wire::{Api, Chat, Message, Role};
 use warden_mockllm::{MockLlm, Script};
 
-use support::{Server, file_uri, repo};
+use support::{Server, bench_count, file_uri, repo};
 
-const RUNS: usize = 100;
+/// Runs per path (a tenth under `WARDEN_BENCH_SMOKE`).
+fn runs() -> usize {
+    bench_count(100)
+}
 
 const SCRIPT: &str = "import os\nimport requests\n\nAPI = \"AKIAQ3EGRB4XY7MNP2KD\"\n\n\ndef fetch(url):\n    return requests.get(url, headers={\"k\": API}).json()\n";
 
@@ -50,7 +53,7 @@ fn main() {
         max_retries: 0,
     };
     let mut direct = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs() {
         let chat = Chat {
             model: "m".into(),
             system: Some("You explain code.".into()),
@@ -102,7 +105,7 @@ fn main() {
     };
     let mut through = Vec::new();
     let mut totals = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs() {
         let id = format!("b{i}");
         let started = Instant::now();
         let req = explain(&mut s, &id);
@@ -121,7 +124,7 @@ fn main() {
     s.response(warm).unwrap();
     let sent = mock.requests().len();
     let mut hits = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         let started = Instant::now();
         let req = explain(&mut s, "same");
         let r = s.response(req).unwrap();
@@ -139,7 +142,7 @@ fn main() {
     );
     let (t50, t95) = (percentile(&mut totals, 0.5), percentile(&mut totals, 0.95));
     let (h50, h95) = (percentile(&mut hits, 0.5), percentile(&mut hits, 0.95));
-    println!("| {RUNS} runs each | p50 ms | p95 ms |");
+    println!("| {} runs each | p50 ms | p95 ms |", runs());
     println!("|---|---|---|");
     println!("| TTFT, provider called directly (warden's HTTP client) | {d50:.2} | {d95:.2} |");
     println!(

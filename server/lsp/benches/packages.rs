@@ -17,13 +17,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use support::{Server, file_uri, import_advisories, repo, warden_bin};
+use support::{Server, bench_count, file_uri, import_advisories, repo, warden_bin};
 use warden_analysis::packages::manifest::Kind;
 use warden_analysis::packages::osv::Record;
 use warden_analysis::packages::{Ecosystem, Records};
 
 const DEPENDENCIES: usize = 200;
-const EDITS: usize = 200;
+/// Edits per manifest (a tenth under `WARDEN_BENCH_SMOKE`).
+fn edit_count() -> usize {
+    bench_count(200)
+}
 
 fn dataset() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -169,8 +172,8 @@ fn serve(
     let cold_ms = started.elapsed().as_secs_f64() * 1000.0;
     let diagnostics = p["diagnostics"].as_array().map_or(0, Vec::len);
     let lines = text.lines().count();
-    let mut edits = Vec::with_capacity(EDITS);
-    for n in 0..EDITS {
+    let mut edits = Vec::with_capacity(edit_count());
+    for n in 0..edit_count() {
         let version = n as i64 + 2;
         // Type a space at the end of the last line (a change that keeps the manifest valid).
         let line = lines - 1;
@@ -273,7 +276,8 @@ fn main() {
     println!("| first import | {first:.2} | {db_mb:.1} |");
     println!("| re-import (unchanged) | {again:.2} | |");
     println!(
-        "\n### {DEPENDENCIES}-dependency manifests through `warden lsp` ({EDITS} edits each)\n"
+        "\n### {DEPENDENCIES}-dependency manifests through `warden lsp` ({} edits each)\n",
+        edit_count()
     );
     println!(
         "| manifest | diagnostics | open (cold cache) ms | edit p50 ms | edit p90 ms | edit p99 ms | max ms |"

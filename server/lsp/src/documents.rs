@@ -94,13 +94,24 @@ impl Documents {
                     doc.tree = None;
                 }
                 Some((start, end)) => {
-                    let a = offset(&doc.text, start, encoding);
-                    let b = offset(&doc.text, end, encoding).max(a);
+                    // One walk over the lines finds both ends (the end continues from
+                    // the start's line), and their rows and columns for the tree edit.
+                    let (a, a_line) = locate(&doc.text, 0, 0, start, encoding);
+                    let (b, b_line) = if (end.line, end.character) >= (start.line, start.character)
+                    {
+                        locate(&doc.text, a_line, start.line, end, encoding)
+                    } else {
+                        (a, a_line)
+                    };
                     if let Some(tree) = doc.tree.as_mut() {
-                        tree.edit(&warden_analysis::syntax::input_edit(
-                            &doc.text,
-                            a,
-                            b,
+                        let point = |byte: usize, line_start: usize, row: u32| tree_sitter::Point {
+                            row: row as usize,
+                            column: byte - line_start,
+                        };
+                        let b_row = if b == a { start.line } else { end.line };
+                        tree.edit(&warden_analysis::syntax::input_edit_at(
+                            (a, point(a, a_line, start.line)),
+                            (b, point(b, b_line, b_row)),
                             &change.text,
                         ));
                     }
@@ -133,13 +144,29 @@ impl Documents {
 /// character past the line's end clamps to the line end (before its line break); an
 /// offset inside a multi-unit character rounds down to the character's start.
 pub fn offset(text: &str, pos: Pos, encoding: Encoding) -> usize {
-    let mut line_start = 0;
-    for _ in 0..pos.line {
+    locate(text, 0, 0, pos, encoding).0
+}
+
+/// [`offset`] walking from a known line start (`from` is the byte where line
+/// `from_line` starts, `pos.line >= from_line`). Returns the byte and the start of its
+/// line; past the end of the text, the text's length for both.
+fn locate(text: &str, from: usize, from_line: u32, pos: Pos, encoding: Encoding) -> (usize, usize) {
+    let mut line_start = from;
+    for _ in from_line..pos.line {
         match text[line_start..].find('\n') {
             Some(i) => line_start += i + 1,
-            None => return text.len(),
+            None => return (text.len(), text.len()),
         }
     }
+    (
+        column_in_line(text, line_start, pos.character, encoding),
+        line_start,
+    )
+}
+
+/// The byte of UTF-8/UTF-16 column `character` in the line starting at `line_start`
+/// (clamped to the line's end, before a `\r`).
+fn column_in_line(text: &str, line_start: usize, character: u32, encoding: Encoding) -> usize {
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
@@ -147,14 +174,14 @@ pub fn offset(text: &str, pos: Pos, encoding: Encoding) -> usize {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut units = 0u32;
     for (i, c) in line.char_indices() {
-        if units >= pos.character {
+        if units >= character {
             return line_start + i;
         }
         units += match encoding {
             Encoding::Utf8 => c.len_utf8() as u32,
             Encoding::Utf16 => c.len_utf16() as u32,
         };
-        if units > pos.character {
+        if units > character {
             return line_start + i;
         }
     }
@@ -222,6 +249,62 @@ mod tests {
         assert_eq!(d.text, "def answer():\n    return 42\n# end\n");
         assert_eq!(d.version, 2);
         assert!(!docs.change("file:///missing", 1, vec![]));
+    }
+
+    #[test]
+    fn edits_across_lines_and_wide_characters_keep_text_and_tree_in_step() {
+        // Seeded pseudo-random ranged edits (UTF-16 positions, multi-line ranges, inserted
+        // newlines and non-ASCII text); after each, the edited tree re-parses to the same
+        // tree as a fresh parse, and the text matches an independent splice.
+        let mut docs = Documents::default();
+        let mut text = String::from("def f(é):\n    return 'ü€'\n\nx = [1,\n  2]\n");
+        docs.open("u".into(), "python".into(), 1, text.clone(), None);
+        let g = docs.get("u").unwrap().lang.grammar().unwrap();
+        docs.get_mut("u").unwrap().tree = warden_analysis::syntax::parse(g, &text, None);
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        };
+        let inserts = ["x", "\n", "é€", "(", "  # c\n", ""];
+        for version in 2..200 {
+            let lines: Vec<&str> = text.split('\n').collect();
+            let l1 = next(lines.len() as u64) as usize;
+            let l2 = (l1 + next(3) as usize).min(lines.len() - 1);
+            let units = |l: usize| lines[l].encode_utf16().count() as u64;
+            let c1 = next(units(l1) + 1) as u32;
+            let c2 = if l2 == l1 {
+                c1.max(next(units(l2) + 1) as u32)
+            } else {
+                next(units(l2) + 1) as u32
+            };
+            let ins = inserts[next(inserts.len() as u64) as usize];
+            // Only positions between characters (no half surrogate pairs here: none used).
+            let a = offset(&text, p(l1 as u32, c1), Encoding::Utf16);
+            let b = offset(&text, p(l2 as u32, c2), Encoding::Utf16).max(a);
+            text.replace_range(a..b, ins);
+            docs.change(
+                "u",
+                version,
+                vec![Change {
+                    range: Some((p(l1 as u32, c1), p(l2 as u32, c2))),
+                    text: ins.into(),
+                }],
+            );
+            let d = docs.get_mut("u").unwrap();
+            assert_eq!(d.text, text, "edit {version}");
+            let reparsed = warden_analysis::syntax::parse(g, &d.text, d.tree.as_ref()).unwrap();
+            let fresh = warden_analysis::syntax::parse(g, &d.text, None).unwrap();
+            assert_eq!(
+                reparsed.root_node().to_sexp(),
+                fresh.root_node().to_sexp(),
+                "edit {version}: {:?}",
+                d.text
+            );
+            d.tree = Some(reparsed);
+        }
     }
 
     #[test]
