@@ -9,26 +9,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn big_python() -> String {
-    let mut text = String::from("import os\nimport json\n\n");
-    for i in 0..1_700 {
-        text.push_str(&format!(
-            "def handler_{i}(request):\n    key = os.environ.get(\"KEY_{i}\")\n    return json.dumps({{\"id\": {i}, \"ok\": bool(key)}})\n\n\n"
-        ));
-    }
-    text
-}
-
-/// Threads of a process, from `/proc/PID/status`.
+/// Threads of a process.
 fn threads(pid: u32) -> usize {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
+    proc_status(pid, "Threads:") as usize
 }
 
 #[test]
@@ -36,7 +19,7 @@ fn a_burst_of_edits_is_analysed_one_version_at_a_time_and_ends_with_the_last() {
     let dir = tempfile::tempdir().unwrap();
     let root = repo(dir.path(), "proj");
     let file = root.join("src/big.py");
-    let text = big_python();
+    let text = python_module(10_000);
     let lines = text.lines().count();
     assert!(lines >= 8_000, "{lines} lines");
     std::fs::write(&file, &text).unwrap();
@@ -210,17 +193,6 @@ fn edits_and_cancels_are_served_while_llm_actions_stream() {
     assert!(s.shutdown().success());
 }
 
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// A minified bundle above `scan.maxFileSize` is checked line by line (its secrets on
 /// normal lines still found) without building a syntax tree of it, which cost gigabytes.
 #[test]
@@ -241,7 +213,7 @@ fn an_oversized_document_gets_line_checks_without_a_syntax_tree() {
     s.settings = json!({"scan": {"onStartup": false}});
     s.initialize(&[&root], s.settings.clone());
     let pid = s.pid();
-    let before = status_kb(pid, "VmRSS:");
+    let before = proc_status(pid, "VmRSS:");
     let uri = file_uri(&file);
     s.notify(
         "textDocument/didOpen",
@@ -256,7 +228,7 @@ fn an_oversized_document_gets_line_checks_without_a_syntax_tree() {
             .any(|d| d["code"] == "aws-access-key-id"),
         "{d}"
     );
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status(pid, "VmHWM:");
     // The text itself is held a few times over (the document, the message, the
     // analysis); a syntax tree of 12 MB of code would be hundreds of MB more.
     assert!(

@@ -495,3 +495,32 @@ pub fn bench_count(full: usize) -> usize {
         full
     }
 }
+
+/// A field of `/proc/PID/status` (`Threads:`, or `VmRSS:`/`VmHWM:` in kB); 0 when
+/// unreadable.
+#[allow(dead_code)]
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A Python module of about `lines` lines: small handler functions with docstrings, as
+/// the edit benchmarks and burst tests type into.
+#[allow(dead_code)]
+pub fn python_module(lines: usize) -> String {
+    let mut text = String::from("import os\nimport json\n\n");
+    let mut i = 0;
+    while text.lines().count() < lines.saturating_sub(10) {
+        text.push_str(&format!(
+            "def handler_{i}(request, token=None):\n    \"\"\"Handle request {i}.\"\"\"\n    key = os.environ.get(\"KEY_{i}\")\n    payload = json.loads(request.body)\n    return {{\"id\": {i}, \"ok\": bool(key), \"n\": len(payload)}}\n\n"
+        ));
+        i += 1;
+    }
+    text
+}

@@ -15,32 +15,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, bench_count, file_uri, repo};
+use support::{Server, bench_count, file_uri, proc_status, python_module, repo};
 use warden_mockllm::{MockLlm, Script};
 
 const LINES: usize = 10_000;
 
 fn document() -> String {
-    let mut text = String::from("import os\nimport json\n\n");
-    let mut i = 0;
-    while text.lines().count() < LINES - 10 {
-        text.push_str(&format!(
-            "def handler_{i}(request, token=None):\n    \"\"\"Handle request {i}.\"\"\"\n    key = os.environ.get(\"KEY_{i}\")\n    payload = json.loads(request.body)\n    return {{\"id\": {i}, \"ok\": bool(key), \"n\": len(payload)}}\n\n"
-        ));
-        i += 1;
-    }
-    text
-}
-
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
+    python_module(LINES)
 }
 
 /// User + system CPU seconds of a process.
@@ -99,19 +80,19 @@ struct Burst {
 fn burst(edits: i64) -> Burst {
     let (_tmp, mut s, uri) = start(json!({"scan": {"onStartup": false}}));
     let pid = s.pid();
-    let threads_idle = status_field(pid, "Threads:");
+    let threads_idle = proc_status(pid, "Threads:");
     let cpu0 = cpu_seconds(pid);
     let mut threads_max = threads_idle;
     for n in 0..edits {
         edit(&mut s, &uri, n + 2);
         if n % 20 == 0 {
-            threads_max = threads_max.max(status_field(pid, "Threads:"));
+            threads_max = threads_max.max(proc_status(pid, "Threads:"));
         }
     }
     let sent = Instant::now();
     let last = edits + 1;
     loop {
-        threads_max = threads_max.max(status_field(pid, "Threads:"));
+        threads_max = threads_max.max(proc_status(pid, "Threads:"));
         if s.wait_for_within(
             Duration::from_millis(20),
             "textDocument/publishDiagnostics",
@@ -130,8 +111,8 @@ fn burst(edits: i64) -> Burst {
         threads_idle,
         threads_max,
         cpu: cpu_seconds(pid) - cpu0,
-        peak_mb: status_field(pid, "VmHWM:") as f64 / 1024.0,
-        settled_mb: status_field(pid, "VmRSS:") as f64 / 1024.0,
+        peak_mb: proc_status(pid, "VmHWM:") as f64 / 1024.0,
+        settled_mb: proc_status(pid, "VmRSS:") as f64 / 1024.0,
         last_ms,
     };
     assert!(s.shutdown().success());

@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, bench_count, file_uri, repo};
+use support::{Server, bench_count, file_uri, python_module, repo};
 
 const LINES: usize = 10_000;
 /// Edits measured per mode (a tenth under `WARDEN_BENCH_SMOKE`).
@@ -21,14 +21,7 @@ fn edits() -> usize {
 }
 
 fn document() -> String {
-    let mut text = String::from("import os\nimport json\n\n");
-    let mut i = 0;
-    while text.lines().count() < LINES - 10 {
-        text.push_str(&format!(
-            "def handler_{i}(request, token=None):\n    \"\"\"Handle request {i}.\"\"\"\n    key = os.environ.get(\"KEY_{i}\")\n    payload = json.loads(request.body)\n    return {{\"id\": {i}, \"ok\": bool(key), \"n\": len(payload)}}\n\n"
-        ));
-        i += 1;
-    }
+    let mut text = python_module(LINES);
     text.push_str("AWS = \"AKIAQ3EGRB4XY7MNP2KD\"\n");
     text
 }
