@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use warden_config::Warning;
 use warden_store::{RepoRecord, Store, StoreError, WorkspaceRow, workspaces};
 
 use crate::lsp_ext::{PromptSource, WorkspaceInfo};
@@ -151,28 +150,25 @@ impl Registry {
 
     /// Re-reads `.warden.toml` at `root` for workspace `id`. Returns warnings.
     async fn reload_overlay(&mut self, id: i64, root: &Path) -> Vec<String> {
-        let path = root.join(warden_config::FILE_NAME);
-        let read = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || std::fs::read_to_string(path)
+        // The same bounded reader as the root configurations (a FIFO or a huge file is
+        // a warning, not a wait while the registry is held).
+        let root = root.to_path_buf();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut warnings = Vec::new();
+            let file = crate::root_config::read_file(&root, &mut warnings);
+            (file.map(|(_, overlay, _)| overlay), warnings)
         })
         .await;
         match read {
-            Ok(Ok(text)) => {
-                let (overlay, warnings) =
-                    warden_config::parse_file(&text, &path.display().to_string());
+            Ok((Some(overlay), warnings)) => {
                 self.overlays.insert(id, overlay);
-                warnings.iter().map(Warning::to_string).collect()
+                warnings
             }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((None, warnings)) => {
                 self.overlays.remove(&id);
-                Vec::new()
+                warnings
             }
-            Ok(Err(e)) => {
-                self.overlays.remove(&id);
-                vec![format!("{}: cannot be read: {e}; ignored", path.display())]
-            }
-            Err(e) => vec![format!("{}: {e}", path.display())],
+            Err(e) => vec![format!("reading {}: {e}", warden_config::FILE_NAME)],
         }
     }
 
