@@ -27,10 +27,11 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # pipefail gives cargo's status; a failure is counted from its own summary lines.
 cargo test --workspace --locked --lib --bins --tests 2>&1 | tee -a "$log" || status=1
 # Every benchmark once, cut down (WARDEN_BENCH_SMOKE: a tenth of the counts; 2 runs per
-# sandbox path), in the test profile: proves each still works and prints its figures.
-# No timing is asserted; the figures in bench/RESULTS.md come from full release runs.
+# sandbox path), in the dev profile: proves each still works and prints its figures.
+# `cargo bench` runs only the benchmark targets (`cargo test --benches` would run every
+# unit test again). No timing is asserted; bench/RESULTS.md comes from release runs.
 step "benchmarks (smoke)" env WARDEN_BENCH_SMOKE=1 WARDEN_BENCH_RUNS=2 \
-  cargo test --workspace --locked --benches
+  cargo bench --workspace --locked --profile dev
 # The editor tests drive the binaries of this checkout.
 if cargo build --locked -p warden-lsp -p warden-mockllm --bins; then
   WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
