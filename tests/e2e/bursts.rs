@@ -238,3 +238,70 @@ fn an_oversized_document_gets_line_checks_without_a_syntax_tree() {
     );
     assert!(s.shutdown().success());
 }
+
+/// Closing large documents gives their memory back to the system: their syntax trees
+/// (tens of MB each) were freed but stayed resident in the analysis threads' arenas,
+/// so the server kept its peak size for the rest of the session.
+#[test]
+fn closing_large_documents_returns_their_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo(dir.path(), "proj");
+    let mut s = Server::spawn(&dir.path().join("w.db"));
+    s.settings = json!({"scan": {"onStartup": false}});
+    s.initialize(&[&root], s.settings.clone());
+    let pid = s.pid();
+    let base = proc_status(pid, "VmRSS:");
+    // Not on disk: closing them publishes nothing from a rescan.
+    let uris: Vec<String> = (0..3)
+        .map(|i| file_uri(&root.join(format!("src/gen{i}.py"))))
+        .collect();
+    let text = python_module(20_000);
+    for uri in &uris {
+        s.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+        );
+        s.wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == uri.as_str() && p["version"] == 1
+        });
+    }
+    let open = proc_status(pid, "VmRSS:");
+    let grown = open.saturating_sub(base);
+    assert!(
+        grown > 30 * 1024,
+        "three trees should take memory: +{grown} kB"
+    );
+    for uri in &uris {
+        s.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+    }
+    // Wait for the state asserted: at most a quarter of the growth still resident.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut now = open;
+    while std::time::Instant::now() < deadline {
+        now = proc_status(pid, "VmRSS:");
+        if now.saturating_sub(base) < grown / 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        now.saturating_sub(base) < grown / 4,
+        "RSS {} MB before, {} MB open, {} MB after closing",
+        base / 1024,
+        open / 1024,
+        now / 1024
+    );
+    // Still serving.
+    let uri = &uris[0];
+    s.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}}),
+    );
+    s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri.as_str()
+    });
+    assert!(s.shutdown().success());
+}

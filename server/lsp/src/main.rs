@@ -10,6 +10,7 @@ mod documents;
 mod handlers;
 mod logging;
 mod lsp_ext;
+mod memory;
 mod middleware;
 mod osv_import;
 mod packages;

@@ -469,6 +469,11 @@ impl<R: Read> Framer<R> {
         }
         if n >= self.buf.len() {
             self.buf.clear();
+            // A large message grew the buffer: give the memory back rather than keep
+            // the largest message's size for the rest of the session.
+            if self.buf.capacity() > 4 * CHUNK {
+                self.buf.shrink_to(CHUNK);
+            }
         } else {
             self.buf.drain(..n);
         }

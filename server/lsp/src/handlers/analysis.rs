@@ -399,6 +399,7 @@ async fn run_workspace_scan(
         }
     }
     let _ = worker.await;
+    crate::memory::release_soon(&job.shared.tasks);
     // Files that had findings but are gone (deleted, now ignored) are cleared.
     if !cancel.is_cancelled() {
         for stale in previously.difference(&seen) {

@@ -62,6 +62,8 @@ pub fn did_close(b: &Backend, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
     b.shared.docs.lock().close(uri.as_str());
     analysis::document_closed(b, uri);
+    // The document's text and syntax tree are freed: give the pages back.
+    crate::memory::release_soon(&b.shared.tasks);
 }
 
 pub async fn did_save(b: &Backend, params: DidSaveTextDocumentParams) {
