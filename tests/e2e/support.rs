@@ -235,6 +235,12 @@ impl Server {
 
     /// Every buffered notification named `method` (draining them), after letting
     /// in-flight messages arrive for `settle`.
+    /// Forgets the messages received so far and not yet taken (to look only at what
+    /// arrives from now on).
+    pub fn forget_received(&mut self) {
+        self.pending.clear();
+    }
+
     pub fn take(&mut self, method: &str, settle: Duration) -> Vec<Value> {
         let deadline = Instant::now() + settle;
         while let Some(msg) = self.recv(deadline) {

@@ -178,6 +178,9 @@ pub fn text_of(bytes: &[u8]) -> Result<&str, Skip> {
 pub struct Analysis {
     pub findings: Vec<Finding>,
     pub long_lines_skipped: usize,
+    /// The secret findings alone, before any baseline: what [`secrets::Tracked`] keeps
+    /// through later edits.
+    pub secrets: Vec<Finding>,
 }
 
 /// Which analyses to run.
@@ -208,8 +211,9 @@ pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> packages::Records
 /// Secrets, risky shell patterns, syntax errors and (given an advisory lookup) imports
 /// of malicious packages in `text`. `tree` is the current parse tree when the caller
 /// keeps one (incremental editing); otherwise the text is parsed here when its language
-/// has a grammar. Manifests are checked by [`packages::manifest::check`], which also
-/// needs the lockfile.
+/// has a grammar. `edited` is the secret findings of an earlier version kept through
+/// the edits since: only the edited lines are scanned for secrets again. Manifests are
+/// checked by [`packages::manifest::check`], which also needs the lockfile.
 pub fn analyze(
     text: &str,
     ctx: &secrets::Context<'_>,
@@ -217,16 +221,23 @@ pub fn analyze(
     tree: Option<&tree_sitter::Tree>,
     checks: Checks,
     advisories: Option<Lookup<'_>>,
+    edited: Option<&secrets::Tracked>,
 ) -> Analysis {
-    let scanned = if checks.secrets {
-        rules.scan_with(text, ctx)
-    } else {
+    let index = LineIndex::new(text);
+    let scanned = if !checks.secrets {
         secrets::ScanOutput::default()
+    } else if let Some(findings) = edited.and_then(|t| rules.rescan(text, &index, ctx, t)) {
+        secrets::ScanOutput {
+            findings,
+            long_lines_skipped: 0,
+        }
+    } else {
+        rules.scan_indexed(text, &index, ctx)
     };
-    let mut findings = scanned.findings;
+    let secrets = scanned.findings;
+    let mut findings = secrets.clone();
     let imports = advisories.filter(|_| checks.packages);
     if checks.shell || checks.syntax || imports.is_some() {
-        let index = LineIndex::new(text);
         let owned;
         let tree = match (tree, ctx.lang.grammar()) {
             (Some(t), _) => Some(t),
@@ -250,6 +261,7 @@ pub fn analyze(
     Analysis {
         findings,
         long_lines_skipped: scanned.long_lines_skipped,
+        secrets,
     }
 }
 
@@ -282,6 +294,7 @@ mod tests {
             &secrets::RuleSet::builtin(),
             None,
             Checks::default(),
+            None,
             None,
         );
         let kinds: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();

@@ -7,8 +7,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use warden_analysis::Lang;
+use warden_analysis::secrets::Tracked;
+
+use crate::scanner::ScanConfig;
 
 /// How `character` offsets in positions are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,7 +36,7 @@ pub struct Change {
     pub text: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Document {
     pub text: String,
     pub version: i32,
@@ -42,9 +46,15 @@ pub struct Document {
     /// The last parse, with every edit since applied (`Tree::edit`); `None` until the
     /// first parse or for languages without a grammar.
     pub tree: Option<tree_sitter::Tree>,
+    /// The secrets of the last full analysis, kept through every edit since, and the
+    /// configuration they were found with (valid only with that one).
+    pub secrets: Option<(Arc<ScanConfig>, Tracked)>,
+    /// Where each line of `text` starts (the first at 0), kept through edits so that
+    /// finding an edit's position costs a lookup rather than a walk over the lines.
+    line_starts: Vec<usize>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Documents {
     docs: HashMap<String, Document>,
     encoding: Encoding,
@@ -71,12 +81,14 @@ impl Documents {
         self.docs.insert(
             uri,
             Document {
+                line_starts: line_starts(&text),
                 text,
                 version,
                 language_id,
                 lang,
                 path,
                 tree: None,
+                secrets: None,
             },
         );
     }
@@ -90,32 +102,40 @@ impl Documents {
         for change in changes {
             match change.range {
                 None => {
+                    doc.line_starts = line_starts(&change.text);
                     doc.text = change.text;
                     doc.tree = None;
+                    doc.secrets = None;
                 }
                 Some((start, end)) => {
-                    // One walk over the lines finds both ends (the end continues from
-                    // the start's line), and their rows and columns for the tree edit.
-                    let (a, a_line) = locate(&doc.text, 0, 0, start, encoding);
-                    let (b, b_line) = if (end.line, end.character) >= (start.line, start.character)
-                    {
-                        locate(&doc.text, a_line, start.line, end, encoding)
+                    let a = locate_line(&doc.text, &doc.line_starts, start, encoding);
+                    let b = if (end.line, end.character) >= (start.line, start.character) {
+                        locate_line(&doc.text, &doc.line_starts, end, encoding)
                     } else {
-                        (a, a_line)
+                        a
                     };
                     if let Some(tree) = doc.tree.as_mut() {
-                        let point = |byte: usize, line_start: usize, row: u32| tree_sitter::Point {
-                            row: row as usize,
-                            column: byte - line_start,
+                        let point = |(byte, line_start, row): (usize, usize, usize)| {
+                            (
+                                byte,
+                                tree_sitter::Point {
+                                    row,
+                                    column: byte - line_start,
+                                },
+                            )
                         };
-                        let b_row = if b == a { start.line } else { end.line };
                         tree.edit(&warden_analysis::syntax::input_edit_at(
-                            (a, point(a, a_line, start.line)),
-                            (b, point(b, b_line, b_row)),
+                            point(a),
+                            point(b),
                             &change.text,
                         ));
                     }
+                    let (a, b) = (a.0, b.0);
+                    if let Some((_, secrets)) = doc.secrets.as_mut() {
+                        secrets.edit(a, b, change.text.len());
+                    }
                     doc.text.replace_range(a..b, &change.text);
+                    splice_line_starts(&mut doc.line_starts, a, b, &change.text);
                 }
             }
         }
@@ -137,6 +157,47 @@ impl Documents {
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Document)> {
         self.docs.iter()
+    }
+}
+
+/// Where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// Updates `starts` after `a..b` of the text was replaced by `new`: starts inside the
+/// replaced bytes go, the new text's come in, later ones move.
+fn splice_line_starts(starts: &mut Vec<usize>, a: usize, b: usize, new: &str) {
+    let lo = starts.partition_point(|&s| s <= a);
+    let hi = starts.partition_point(|&s| s <= b);
+    for s in &mut starts[hi..] {
+        *s = *s + new.len() - (b - a);
+    }
+    let added = new.match_indices('\n').map(|(i, _)| a + i + 1);
+    starts.splice(lo..hi, added);
+}
+
+/// [`offset`] with the text's line starts at hand: the byte of `pos`, the start of
+/// its line and the line's number (past the end: the end of the text, on its last
+/// line).
+fn locate_line(
+    text: &str,
+    starts: &[usize],
+    pos: Pos,
+    encoding: Encoding,
+) -> (usize, usize, usize) {
+    match starts.get(pos.line as usize) {
+        Some(&line_start) => (
+            column_in_line(text, line_start, pos.character, encoding),
+            line_start,
+            pos.line as usize,
+        ),
+        None => {
+            let last = starts.len() - 1;
+            (text.len(), starts[last], last)
+        }
     }
 }
 
@@ -295,6 +356,7 @@ mod tests {
             );
             let d = docs.get_mut("u").unwrap();
             assert_eq!(d.text, text, "edit {version}");
+            assert_eq!(d.line_starts, line_starts(&text), "edit {version}");
             let reparsed = warden_analysis::syntax::parse(g, &d.text, d.tree.as_ref()).unwrap();
             let fresh = warden_analysis::syntax::parse(g, &d.text, None).unwrap();
             assert_eq!(

@@ -194,6 +194,11 @@ impl RootConfig {
         self.scan_built().0.clone()
     }
 
+    /// Whether [`Self::scan`] is built already.
+    pub fn scan_is_built(&self) -> bool {
+        self.scan.get().is_some()
+    }
+
     /// Problems with user rules, globs or the baseline, found building [`Self::scan`].
     pub fn scan_warnings(&self) -> &[String] {
         &self.scan_built().1

@@ -260,13 +260,16 @@ impl ScanConfig {
             .join("/")
     }
 
-    /// Analyses text (an open document, or a file's contents).
+    /// Analyses text (an open document, or a file's contents). `edited`: the secrets
+    /// of an earlier version of an open document, kept through its edits (see
+    /// [`warden_analysis::analyze`]).
     pub fn analyze(
         &self,
         path: Option<&Path>,
         text: &str,
         lang: Lang,
         tree: Option<&tree_sitter::Tree>,
+        edited: Option<&secrets::Tracked>,
     ) -> Analysis {
         let ctx = secrets::Context {
             lang,
@@ -281,6 +284,7 @@ impl ScanConfig {
             tree,
             self.checks,
             lookup.map(|l| l.as_ref() as warden_analysis::Lookup<'_>),
+            edited,
         );
         if lookup.is_some() {
             crate::packages::drop_local_imports(
@@ -361,7 +365,7 @@ impl ScanConfig {
         match warden_analysis::text_of(&bytes) {
             Ok(text) => {
                 let lang = Lang::detect(Some(path), None);
-                let a = self.analyze(Some(path), text, lang, None);
+                let a = self.analyze(Some(path), text, lang, None, None);
                 FileResult::Scanned {
                     bytes: bytes.len() as u64,
                     findings: a.findings,
@@ -526,6 +530,7 @@ mod tests {
             None,
             "k = 'acme_0123456789abcdef0123456789abcdef'\npassword = 'Zq9!xV2#mK7$pL4&'\n",
             Lang::Other,
+            None,
             None,
         );
         let rules: Vec<&str> = a.findings.iter().map(|f| f.rule.as_str()).collect();

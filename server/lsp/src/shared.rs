@@ -175,6 +175,21 @@ impl Shared {
         self.root_config(path).scan()
     }
 
+    /// Whether [`Shared::scan_config`] for `path` is built and current, so that asking
+    /// for it costs a few `stat` calls (no file read, no rules compiled, no store).
+    pub fn scan_config_built(&self, path: Option<&Path>) -> bool {
+        let root = self.root_of(path);
+        let stamp = Stamp::of(
+            &root,
+            self.editor().generation,
+            self.trust_generation.load(Ordering::SeqCst),
+        );
+        self.configs
+            .lock()
+            .get(&root)
+            .is_some_and(|c| c.stamp == stamp && c.scan_is_built())
+    }
+
     /// Forgets cached configurations (they are rebuilt on their next lookup).
     pub fn invalidate_configs(&self) {
         self.configs.lock().clear();

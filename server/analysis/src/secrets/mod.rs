@@ -160,11 +160,76 @@ impl RuleSet {
     }
 
     pub fn scan_with(&self, text: &str, ctx: &Context<'_>) -> ScanOutput {
-        let mut out = ScanOutput::default();
+        self.scan_indexed(text, &LineIndex::new(text), ctx)
+    }
+
+    /// [`RuleSet::scan_with`] given the text's line index.
+    pub fn scan_indexed(&self, text: &str, index: &LineIndex, ctx: &Context<'_>) -> ScanOutput {
         if text.is_empty() || self.rules.is_empty() {
-            return out;
+            return ScanOutput::default();
         }
-        let index = LineIndex::new(text);
+        self.scan_region(text, index, 0..text.len(), ctx, true).0
+    }
+
+    /// The secrets of `text` after edits, given the findings `tracked` kept through
+    /// them: only the lines the edits touched are scanned again, the rest of the
+    /// findings are reused. `None` when only a full scan can tell: the edits touched
+    /// a multi-line secret (a PEM block) or a multi-line rule's keyword. The result
+    /// equals [`RuleSet::scan_with`]'s on the same text except where a filter looks
+    /// past the edited lines (a base64 blob spanning them), which the next full scan
+    /// settles.
+    pub fn rescan(
+        &self,
+        text: &str,
+        index: &LineIndex,
+        ctx: &Context<'_>,
+        tracked: &Tracked,
+    ) -> Option<Vec<Finding>> {
+        let multiline = |id: &str| self.rule(id).is_none_or(|r| r.multiline);
+        if tracked.lost.iter().any(|id| multiline(id)) {
+            return None;
+        }
+        let Some((a, b)) = tracked.dirty else {
+            let mut kept = tracked.findings.clone();
+            relocate(&mut kept, index);
+            return Some(kept);
+        };
+        let bytes = text.as_bytes();
+        let (a, b) = (a.min(text.len()), b.min(text.len()));
+        let start = memchr::memrchr(b'\n', &bytes[..a]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[b..]).map_or(text.len(), |i| b + i);
+        let mut findings = Vec::with_capacity(tracked.findings.len() + 1);
+        for f in &tracked.findings {
+            if f.end < start || f.start > end {
+                findings.push(f.clone());
+            } else if multiline(&f.rule) {
+                return None;
+            }
+        }
+        if start < end {
+            let (out, multiline_hit) = self.scan_region(text, index, start..end, ctx, false);
+            if multiline_hit {
+                return None;
+            }
+            findings.extend(out.findings);
+        }
+        relocate(&mut findings, index);
+        findings.sort_by_key(|f| (f.start, f.end));
+        Some(findings)
+    }
+
+    /// Scans the whole lines `region` of `text` (offsets stay absolute). Multi-line
+    /// rules run on the whole text when `multiline` is set; otherwise a hit on one of
+    /// their keywords is only reported (the second value).
+    fn scan_region(
+        &self,
+        text: &str,
+        index: &LineIndex,
+        region: std::ops::Range<usize>,
+        ctx: &Context<'_>,
+        multiline: bool,
+    ) -> (ScanOutput, bool) {
+        let mut out = ScanOutput::default();
         let lockfile = ctx
             .path
             .and_then(|p| p.file_name())
@@ -179,14 +244,16 @@ impl RuleSet {
         let mut current_line_long = false;
         let mut candidates = Vec::new();
 
-        for hit in self.automaton.find_overlapping_iter(text) {
+        let base = region.start;
+        for hit in self.automaton.find_overlapping_iter(&text[region]) {
+            let hit_start = base + hit.start();
             let line = match &current_line {
                 // Hits arrive in order; a hit past the current line starts a new one.
-                Some(l) if hit.start() <= l.end => l.clone(),
+                Some(l) if hit_start <= l.end => l.clone(),
                 _ => {
-                    let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
-                    let end = memchr::memchr(b'\n', &bytes[hit.start()..])
-                        .map_or(bytes.len(), |i| hit.start() + i);
+                    let start = memchr::memrchr(b'\n', &bytes[..hit_start]).map_or(0, |i| i + 1);
+                    let end = memchr::memchr(b'\n', &bytes[hit_start..])
+                        .map_or(bytes.len(), |i| hit_start + i);
                     current_line_long = end - start > ctx.max_line_len;
                     if current_line_long {
                         out.long_lines_skipped += 1;
@@ -211,9 +278,12 @@ impl RuleSet {
                 self.match_rule(r, text, &text[line.clone()], line.start, &mut candidates);
             }
         }
-        for (r, triggered) in multiline_triggered.iter().enumerate() {
-            if *triggered {
-                self.match_rule(r, text, text, 0, &mut candidates);
+        let multiline_hit = multiline_triggered.iter().any(|t| *t);
+        if multiline {
+            for (r, triggered) in multiline_triggered.iter().enumerate() {
+                if *triggered {
+                    self.match_rule(r, text, text, 0, &mut candidates);
+                }
             }
         }
         candidates.sort_by_key(|c: &Candidate| (c.start, std::cmp::Reverse(c.end)));
@@ -231,10 +301,10 @@ impl RuleSet {
         }
         out.findings = kept
             .into_iter()
-            .filter(|c| !self.suppressed(text, &index, c))
-            .map(|c| self.finding(text, &index, c))
+            .filter(|c| !self.suppressed(text, index, c))
+            .map(|c| self.finding(text, index, c))
             .collect();
-        out
+        (out, multiline_hit)
     }
 
     fn match_rule(&self, r: usize, text: &str, hay: &str, base: usize, out: &mut Vec<Candidate>) {
@@ -336,6 +406,66 @@ struct Candidate {
 pub fn fingerprint(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Secret findings of a text kept current through its edits, for [`RuleSet::rescan`]:
+/// findings before an edit stay, findings after it move with it, and the edited bytes
+/// accumulate in one dirty span until the next full scan starts a new `Tracked`.
+#[derive(Debug, Clone, Default)]
+pub struct Tracked {
+    /// Raw findings (before baselines), with offsets into the current text.
+    findings: Vec<Finding>,
+    /// Bytes changed since the full scan, in current offsets.
+    dirty: Option<(usize, usize)>,
+    /// Rules of findings an edit went through (their secret changed).
+    lost: Vec<String>,
+}
+
+impl Tracked {
+    /// After a full scan that found `findings`.
+    pub fn new(findings: Vec<Finding>) -> Tracked {
+        Tracked {
+            findings,
+            dirty: None,
+            lost: Vec::new(),
+        }
+    }
+
+    /// Bytes `start..old_end` were replaced by `new_len` bytes.
+    pub fn edit(&mut self, start: usize, old_end: usize, new_len: usize) {
+        let new_end = start + new_len;
+        let shift = |at: usize| (at + new_len).saturating_sub(old_end - start);
+        let mut lost = Vec::new();
+        self.findings.retain_mut(|f| {
+            if f.end < start {
+                true
+            } else if f.start > old_end {
+                f.start = shift(f.start);
+                f.end = shift(f.end);
+                true
+            } else {
+                lost.push(std::mem::take(&mut f.rule));
+                false
+            }
+        });
+        self.lost.extend(lost);
+        self.dirty = Some(match self.dirty {
+            None => (start, new_end),
+            Some((a, b)) if b < start => (a, new_end),
+            Some((a, b)) if a > old_end => (start, shift(b)),
+            Some((a, b)) => (a.min(start), if b > old_end { shift(b) } else { new_end }),
+        });
+    }
+}
+
+/// Recomputes findings' lines and columns from their byte offsets.
+fn relocate(findings: &mut [Finding], index: &LineIndex) {
+    for f in findings {
+        f.range = crate::Range {
+            start: index.line_col(f.start),
+            end: index.line_col(f.end),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -662,5 +792,104 @@ mod tests {
         ] {
             let _ = set.scan(text, Lang::Other);
         }
+    }
+
+    /// Random edits (typing, deleting, pasting secrets, joining and splitting lines);
+    /// after each, the rescan of the edited lines equals a full scan of the new text.
+    #[test]
+    fn rescanning_edited_lines_equals_a_full_scan() {
+        let set = RuleSet::builtin();
+        let ctx = Context {
+            lang: Lang::detect(None, Some("python")),
+            ..Context::default()
+        };
+        let pastes = [
+            "AKIAQ3EGRB4XY7MNP2KD",
+            "ghp_Xr8TqL2mW9vN4kP7sJ1cY6dF3hG5bZ0aQeRt",
+            "db_password = \"Tr0ub4dor&3-horse-Zq9!\"\n",
+            "\n",
+            "x",
+            "\"",
+            "token = \"sk_live_4eC39HqLyjWDarjtT1zdp7dc\"",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut text = String::new();
+        for i in 0..60 {
+            text.push_str(&format!("def f{i}(a):\n    return a + {i}\n"));
+            if i % 7 == 0 {
+                text.push_str(&format!("KEY_{i} = \"{}\"\n", pastes[i % 3]));
+            }
+        }
+        let mut tracked = Tracked::new(set.scan_with(&text, &ctx).findings);
+        let mut rescanned = 0;
+        for step in 0..400 {
+            let mut a = next(text.len() + 1);
+            while !text.is_char_boundary(a) {
+                a -= 1;
+            }
+            let mut b = (a + next(12)).min(text.len());
+            while !text.is_char_boundary(b) {
+                b -= 1;
+            }
+            let paste = if next(3) == 0 {
+                ""
+            } else {
+                pastes[next(pastes.len())]
+            };
+            text.replace_range(a..b, paste);
+            tracked.edit(a, b, paste.len());
+            let full = set.scan_with(&text, &ctx).findings;
+            let index = LineIndex::new(&text);
+            if let Some(found) = set.rescan(&text, &index, &ctx, &tracked) {
+                assert_eq!(found, full, "step {step}: edit {a}..{b} <- {paste:?}");
+                rescanned += 1;
+            }
+            // Now and then a full scan starts over, as the server's second phase does.
+            if next(4) == 0 {
+                tracked = Tracked::new(full);
+            }
+        }
+        assert!(rescanned > 350, "only {rescanned} of 400 rescans answered");
+    }
+
+    #[test]
+    fn an_edit_inside_a_pem_block_asks_for_a_full_scan() {
+        let set = RuleSet::builtin();
+        let body: String = (0..6)
+            .map(|i| format!("{}\n", "MIIEpAIBAAKCAQEA7y2x9Qk3".repeat(2 + i % 2)))
+            .collect();
+        let text = format!(
+            "x = 1\nKEY = \"\"\"-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\"\"\"\n"
+        );
+        let ctx = Context::default();
+        let found = set.scan_with(&text, &ctx).findings;
+        assert!(
+            found.iter().any(|f| f.rule.contains("private-key")),
+            "{found:#?}"
+        );
+        let mut tracked = Tracked::new(found);
+        let at = text.find("MIIE").unwrap() + 4;
+        let mut edited = text.clone();
+        edited.insert(at, 'Z');
+        tracked.edit(at, at, 1);
+        assert!(
+            set.rescan(&edited, &LineIndex::new(&edited), &ctx, &tracked)
+                .is_none()
+        );
+        // An edit far from it keeps the block's finding without a full scan.
+        let mut tracked = Tracked::new(set.scan_with(&text, &ctx).findings);
+        let mut edited = text.clone();
+        edited.insert_str(0, "y = 2\n");
+        tracked.edit(0, 0, 6);
+        let again = set
+            .rescan(&edited, &LineIndex::new(&edited), &ctx, &tracked)
+            .unwrap();
+        assert_eq!(again, set.scan_with(&edited, &ctx).findings);
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{Uri, WorkDoneProgressCancelParams};
+use warden_analysis::secrets::Tracked;
 use warden_analysis::{FindingKind, Lang};
 use warden_store::findings::{self, FindingRow};
 use warden_trace::{SpanKind, Tracer, WorkspaceRef};
@@ -23,7 +24,7 @@ use warden_trace::{SpanKind, Tracer, WorkspaceRef};
 use super::{invalid, store_error};
 use crate::diagnostics::{FileFindings, FindingInfo};
 use crate::progress::Reporter;
-use crate::scanner::{FileResult, Summary};
+use crate::scanner::{FileResult, ScanConfig, Summary};
 use crate::server::Backend;
 use crate::shared::Shared;
 
@@ -37,10 +38,12 @@ use crate::shared::Shared;
 /// one per edit, and the last edit is analysed as soon as the previous pass ends.
 ///
 /// Each pass has two phases. When the document already has a tree, it has been
-/// `Tree::edit`ed with the changes, so analysing against it needs no parse and is
-/// published at once (secrets are final; syntax and shell positions are shifted by the
-/// edit). Then the incremental re-parse runs, and the diagnostics are published again
-/// only if the fresh tree changes them.
+/// `Tree::edit`ed with the changes, so analysing against it needs no parse, and the
+/// secrets of the last full analysis have been kept through the same edits, so only
+/// the edited lines are scanned for secrets again; this first phase is published at
+/// once (syntax and shell positions are shifted by the edit). Then the incremental
+/// re-parse and a full analysis run, and the diagnostics are published again only if
+/// they differ.
 pub fn analyze_document(b: &Backend, uri: String) {
     analyze_in_background(b.shared.clone(), b.client.clone(), uri);
 }
@@ -85,6 +88,14 @@ pub fn analyze_in_background(shared: Arc<Shared>, client: Client, uri: String) {
     });
 }
 
+/// Texts up to this size get the first phase of their analysis on the async task
+/// itself (about 1 ms for 400 KB of Python); larger ones on the blocking pool.
+const INLINE_QUICK_MAX: usize = 512 * 1024;
+
+/// The secrets of a document's last full analysis and the configuration they were
+/// found with (see [`crate::documents::Document::secrets`]).
+type KeptSecrets = (Arc<ScanConfig>, Tracked);
+
 /// The analysis in flight for one document.
 pub struct AnalysisSlot {
     /// A change arrived after the pass started: go round again.
@@ -95,7 +106,7 @@ pub struct AnalysisSlot {
 
 /// One analysis pass over the document's current version (see [`analyze_document`]).
 async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: &Arc<AtomicBool>) {
-    let Some((text, version, lang, path, tree, encoding)) = ({
+    let Some((text, version, lang, path, tree, secrets, encoding)) = ({
         let docs = shared.docs.lock();
         docs.get(uri).map(|d| {
             (
@@ -104,6 +115,7 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
                 d.lang,
                 d.path.clone(),
                 d.tree.clone(),
+                d.secrets.clone(),
                 docs.encoding(),
             )
         })
@@ -116,31 +128,52 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     let lang = if oversized { Lang::Other } else { lang };
     let tree = tree.filter(|_| !oversized);
     let text = Arc::new(text);
+    // One analysis of the text. With the secrets of the last full analysis kept
+    // through the edits since (valid under the same configuration only), only the
+    // edited lines are scanned for secrets. Also returns, after a full secrets scan,
+    // the secrets to keep through the next edits.
+    let path_ref = path.clone();
+    let path_ref = path_ref.as_deref();
     let analyse = {
         let shared = shared.clone();
         let text = text.clone();
-        move |tree: Option<&tree_sitter::Tree>| {
+        move |tree: Option<&tree_sitter::Tree>, kept: Option<&KeptSecrets>| {
             let cfg = shared.scan_config(path.as_deref());
-            let analysis = cfg.analyze(path.as_deref(), &text, lang, tree);
+            let kept = kept.filter(|(c, _)| Arc::ptr_eq(c, &cfg)).map(|(_, t)| t);
+            let analysis = cfg.analyze(path.as_deref(), &text, lang, tree, kept);
             let rel = path.as_deref().map(|p| cfg.relative(p));
-            FileFindings::new(
+            let file = FileFindings::new(
                 shared.workspace_of(path.as_deref()),
                 rel,
                 &text,
                 analysis.findings,
                 encoding,
-            )
+            );
+            let fresh = kept
+                .is_none()
+                .then(|| (cfg.clone(), Tracked::new(analysis.secrets)));
+            (file, fresh)
         }
     };
     let mut published: Option<FileFindings> = None;
     if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
-        let quick = analyse.clone();
-        let Ok(file) = shared
-            .tasks
-            .spawn_blocking(move || quick(Some(&edited)))
-            .await
-        else {
-            return;
+        // The first phase is small (secrets on the edited lines only, positions
+        // from the edited tree): done right here, on the thread that applied the
+        // edit, it skips a hand-off to an idle pool thread whose cold caches cost
+        // more than the work. Large texts, and configurations still to be built
+        // (files to read, rules to compile), go to the blocking pool.
+        let file = if text.len() <= INLINE_QUICK_MAX && shared.scan_config_built(path_ref) {
+            analyse(Some(&edited), secrets.as_ref()).0
+        } else {
+            let quick = analyse.clone();
+            let Ok((file, _)) = shared
+                .tasks
+                .spawn_blocking(move || quick(Some(&edited), secrets.as_ref()))
+                .await
+            else {
+                return;
+            };
+            file
         };
         if !publish(shared, client, uri, version, &file).await {
             return;
@@ -169,16 +202,21 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
                 }
                 None => None,
             };
-            Some((analyse(tree.as_ref()), tree))
+            // A full analysis, secrets included: it settles anything the quick pass
+            // over the edited lines could not see.
+            Some((analyse(tree.as_ref(), None), tree))
         })
         .await;
-    let Ok(Some((file, tree))) = reparsed else {
+    let Ok(Some(((file, fresh), tree))) = reparsed else {
         return;
     };
     {
         let mut docs = shared.docs.lock();
         match docs.get_mut(uri) {
-            Some(d) if d.version == version => d.tree = tree,
+            Some(d) if d.version == version => {
+                d.tree = tree;
+                d.secrets = fresh;
+            }
             _ => return, // changed or closed meanwhile
         }
     }
