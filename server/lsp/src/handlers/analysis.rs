@@ -128,10 +128,10 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     let lang = if oversized { Lang::Other } else { lang };
     let tree = tree.filter(|_| !oversized);
     let text = Arc::new(text);
-    // One analysis of the text. With the secrets of the last full analysis kept
-    // through the edits since (valid under the same configuration only), only the
-    // edited lines are scanned for secrets. Also returns, after a full secrets scan,
-    // the secrets to keep through the next edits.
+    // One analysis of the text. With the secrets of the last analysis kept through
+    // the edits since (valid under the same configuration only), only the edited
+    // lines are scanned for secrets. Also returns the secrets to keep through the
+    // next edits.
     let path_ref = path.clone();
     let path_ref = path_ref.as_deref();
     let analyse = {
@@ -149,10 +149,8 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
                 analysis.findings,
                 encoding,
             );
-            let fresh = kept
-                .is_none()
-                .then(|| (cfg.clone(), Tracked::new(analysis.secrets)));
-            (file, fresh)
+            // Exact for this text either way (see `RuleSet::rescan`).
+            (file, (cfg.clone(), Tracked::new(analysis.secrets)))
         }
     };
     let mut published: Option<FileFindings> = None;
@@ -162,19 +160,29 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
         // edit, it skips a hand-off to an idle pool thread whose cold caches cost
         // more than the work. Large texts, and configurations still to be built
         // (files to read, rules to compile), go to the blocking pool.
-        let file = if text.len() <= INLINE_QUICK_MAX && shared.scan_config_built(path_ref) {
-            analyse(Some(&edited), secrets.as_ref()).0
+        let (file, fresh) = if text.len() <= INLINE_QUICK_MAX && shared.scan_config_built(path_ref)
+        {
+            analyse(Some(&edited), secrets.as_ref())
         } else {
             let quick = analyse.clone();
-            let Ok((file, _)) = shared
+            let Ok(done) = shared
                 .tasks
                 .spawn_blocking(move || quick(Some(&edited), secrets.as_ref()))
                 .await
             else {
                 return;
             };
-            file
+            done
         };
+        // The second phase starts from these secrets: nothing left to re-scan.
+        if let Some(d) = shared
+            .docs
+            .lock()
+            .get_mut(uri)
+            .filter(|d| d.version == version)
+        {
+            d.secrets = Some(fresh);
+        }
         if !publish(shared, client, uri, version, &file).await {
             return;
         }
@@ -183,6 +191,13 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     if cancel.load(Ordering::Relaxed) {
         return; // a newer version is waiting: its pass re-parses
     }
+    // The secrets the first phase found for this version, if it ran.
+    let kept = shared
+        .docs
+        .lock()
+        .get(uri)
+        .filter(|d| d.version == version)
+        .and_then(|d| d.secrets.clone());
     let parse_text = text.clone();
     let parse_cancel = cancel.clone();
     let reparsed = shared
@@ -202,9 +217,7 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
                 }
                 None => None,
             };
-            // A full analysis, secrets included: it settles anything the quick pass
-            // over the edited lines could not see.
-            Some((analyse(tree.as_ref(), None), tree))
+            Some((analyse(tree.as_ref(), kept.as_ref()), tree))
         })
         .await;
     let Ok(Some(((file, fresh), tree))) = reparsed else {
@@ -215,7 +228,7 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
         match docs.get_mut(uri) {
             Some(d) if d.version == version => {
                 d.tree = tree;
-                d.secrets = fresh;
+                d.secrets = Some(fresh);
             }
             _ => return, // changed or closed meanwhile
         }
