@@ -1,5 +1,7 @@
 //! Generates the language table from `grammars/<lang>/language.toml` and its query files,
-//! so adding a language is adding a folder (and the grammar crate's dependency).
+//! so adding a language is adding a folder (and the grammar crate's dependency); and the
+//! list of built-in secret rule files (`rules/secrets/*.toml`), so adding a provider
+//! family is adding a file.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -145,5 +147,33 @@ fn main() {
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("grammars.rs");
+    std::fs::write(dest, out).unwrap();
+    secret_rule_files();
+}
+
+/// `SECRET_RULE_FILES`: every `rules/secrets/*.toml`, by name, with its text.
+fn secret_rule_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/secrets");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("rules/secrets/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let mut out = String::from("pub const SECRET_RULE_FILES: &[(&str, &str)] = &[\n");
+    for f in files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .unwrap();
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("secret_rules.rs");
     std::fs::write(dest, out).unwrap();
 }

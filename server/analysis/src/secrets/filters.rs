@@ -60,20 +60,38 @@ pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
     {
         return true;
     }
-    if secret.starts_with('$') || (secret.starts_with('<') && secret.ends_with('>')) {
+    // `$NAME` is a reference; a password hash (`$2b$12$...`, `$argon2id$v=19$...`)
+    // starts with `$` too, but not with a name and nothing else.
+    let reference = secret.strip_prefix('$').is_some_and(|rest| {
+        rest.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && !rest.contains('$')
+    });
+    if reference || (secret.starts_with('<') && secret.ends_with('>')) {
         return true;
     }
     if key_block {
         return false;
     }
-    // Eight or more of one character in a row, or almost no variety at all.
+    // Runs of eight or more of one character (`AKIA0000000000000000`) with little else
+    // around them, or almost no variety at all. A token whose format starts with a run
+    // (X's app-only bearer tokens: 21 `A`s) has plenty else.
     let bytes = secret.as_bytes();
-    let mut run = 1;
-    for w in bytes.windows(2) {
-        run = if w[0] == w[1] { run + 1 } else { 1 };
-        if run >= 8 {
-            return true;
+    let mut in_runs = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let j = bytes[i..]
+            .iter()
+            .position(|&b| b != bytes[i])
+            .map_or(bytes.len(), |k| i + k);
+        if j - i >= 8 {
+            in_runs += j - i;
         }
+        i = j;
+    }
+    if in_runs > 0 && bytes.len() - in_runs < 24 {
+        return true;
     }
     let mut distinct = bytes.to_vec();
     distinct.sort_unstable();
@@ -171,9 +189,22 @@ mod tests {
             "changeme123",
             "{{ secrets.X }}",
             "$TOKEN",
+            "$(cat token)",
             "00000000000000000000",
+            "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "AIzaSyA00000000000000000000000000000000",
         ] {
             assert!(is_placeholder(p, false), "{p}");
+        }
+        // A password hash starts with `$` and a digit; an X app-only bearer token with
+        // a run of `A`s followed by its random part.
+        for real in [
+            "$2b$12$ctLtplZQSpAKUedX8PGN.gGGF9U/vEuy4B47hjUsdG.5jGIbiybc8",
+            "$argon2id$v=19$m=65536,t=3,p=4$AHU7yUvMNC3z3J7sIrjxqN$RkKZRuGHI57BAEhpz",
+            "$P$BxK8E4/sqexpbqVCEa6iVG5Q9l6tCg3",
+            "AAAAAAAAAAAAAAAAAAAAAMuOGubnBeh6XVUU04eELoLpHUXi1SR%2BXiAfLIW0xTzcQoV5DZqr",
+        ] {
+            assert!(!is_placeholder(real, false), "{real}");
         }
         assert!(!is_placeholder(
             "ghp_R4nd0mL00k1ngT0k3nV4lu3abcdefghij",
