@@ -32,8 +32,19 @@ pub fn store_advisories(store: warden_store::Store) -> Advisories {
             return hit.clone();
         }
         let (e, n) = (eco.as_str().to_owned(), name.to_owned());
-        let records: Records = store
-            .call_blocking(move |c| warden_store::advisories::for_package(c, &e, &n))
+        // An open document's first analysis phase runs on an async worker: a store
+        // query that waits (the store thread busy with a scan's writes) must hand the
+        // worker's other tasks to another thread rather than hold them.
+        let query =
+            || store.call_blocking(move |c| warden_store::advisories::for_package(c, &e, &n));
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let found = if on_worker {
+            tokio::task::block_in_place(query)
+        } else {
+            query()
+        };
+        let records: Records = found
             .unwrap_or_default()
             .iter()
             .filter_map(|json| serde_json::from_str::<Record>(json).ok())
@@ -167,4 +178,41 @@ pub fn drop_local_imports(
         });
         !local
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_analysis::packages::Ecosystem;
+    use warden_store::Store;
+
+    /// The advisory lookup answers wherever it runs: on an async worker (an open
+    /// document's first analysis phase), on a blocking-pool thread (the second) and
+    /// outside any runtime (the CLI's scan threads).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn advisory_lookups_answer_on_workers_blocking_threads_and_elsewhere() {
+        let store = Store::in_memory();
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/osv/npm/MAL-2025-46969.json");
+        crate::osv_import::import(&store, &[fixture]).await.unwrap();
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/osv/npm/MAL-2025-46969.json"),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let name = v["affected"][0]["package"]["name"].as_str().unwrap().to_owned();
+        // A lookup per case: each caches what it found, and must ask the store.
+        let lookup = super::store_advisories(store.clone());
+        assert!(!lookup(Ecosystem::Npm, &name).is_empty(), "on a worker");
+        let (l2, n2) = (super::store_advisories(store.clone()), name.clone());
+        let found = tokio::task::spawn_blocking(move || l2(Ecosystem::Npm, &n2).len())
+            .await
+            .unwrap();
+        assert!(found > 0, "on a blocking thread");
+        let (l3, n3) = (super::store_advisories(store), name);
+        let found = std::thread::spawn(move || l3(Ecosystem::Npm, &n3).len())
+            .join()
+            .unwrap();
+        assert!(found > 0, "outside the runtime");
+    }
 }
