@@ -193,14 +193,15 @@ mod tests {
         let store = Store::in_memory();
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../fixtures/osv/npm/MAL-2025-46969.json");
-        crate::osv_import::import(&store, &[fixture]).await.unwrap();
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../fixtures/osv/npm/MAL-2025-46969.json"),
-        )
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let name = v["affected"][0]["package"]["name"].as_str().unwrap().to_owned();
+        crate::osv_import::import(&store, std::slice::from_ref(&fixture))
+            .await
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+        let name = v["affected"][0]["package"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // A lookup per case: each caches what it found, and must ask the store.
         let lookup = super::store_advisories(store.clone());
         assert!(!lookup(Ecosystem::Npm, &name).is_empty(), "on a worker");
