@@ -205,24 +205,14 @@ fn locate_line(
 /// character past the line's end clamps to the line end (before its line break); an
 /// offset inside a multi-unit character rounds down to the character's start.
 pub fn offset(text: &str, pos: Pos, encoding: Encoding) -> usize {
-    locate(text, 0, 0, pos, encoding).0
-}
-
-/// [`offset`] walking from a known line start (`from` is the byte where line
-/// `from_line` starts, `pos.line >= from_line`). Returns the byte and the start of its
-/// line; past the end of the text, the text's length for both.
-fn locate(text: &str, from: usize, from_line: u32, pos: Pos, encoding: Encoding) -> (usize, usize) {
-    let mut line_start = from;
-    for _ in from_line..pos.line {
+    let mut line_start = 0;
+    for _ in 0..pos.line {
         match text[line_start..].find('\n') {
             Some(i) => line_start += i + 1,
-            None => return (text.len(), text.len()),
+            None => return text.len(),
         }
     }
-    (
-        column_in_line(text, line_start, pos.character, encoding),
-        line_start,
-    )
+    column_in_line(text, line_start, pos.character, encoding)
 }
 
 /// The byte of UTF-8/UTF-16 column `character` in the line starting at `line_start`

@@ -302,25 +302,22 @@ mod tests {
         let fifo = root.join(".warden.toml");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
-        let c = build(
-            root,
-            &editor,
-            Trust::Stored(None),
-            Stamp::of(root, 1, 0),
-            Extras::default(),
-        );
+        let build_now = || {
+            build(
+                root,
+                &editor,
+                Trust::Stored(None),
+                Stamp::of(root, 1, 0),
+                Extras::default(),
+            )
+        };
+        let c = build_now();
         assert!(c.file.is_none());
         assert!(c.warnings[0].contains("a FIFO"), "{:?}", c.warnings);
         std::fs::remove_file(&fifo).unwrap();
         let big = std::fs::File::create(&fifo).unwrap();
         big.set_len(1 << 30).unwrap();
-        let c = build(
-            root,
-            &editor,
-            Trust::Stored(None),
-            Stamp::of(root, 1, 0),
-            Extras::default(),
-        );
+        let c = build_now();
         assert!(
             c.file.is_none() && c.warnings[0].contains("limit"),
             "{:?}",

@@ -42,8 +42,9 @@ use crate::shared::Shared;
 /// secrets of the last full analysis have been kept through the same edits, so only
 /// the edited lines are scanned for secrets again; this first phase is published at
 /// once (syntax and shell positions are shifted by the edit). Then the incremental
-/// re-parse and a full analysis run, and the diagnostics are published again only if
-/// they differ.
+/// re-parse runs, the syntax, shell and import checks run again on the fresh tree (the
+/// first phase's secrets are exact and reused), and the diagnostics are published again
+/// only if they differ.
 pub fn analyze_document(b: &Backend, uri: String) {
     analyze_in_background(b.shared.clone(), b.client.clone(), uri);
 }
@@ -154,6 +155,8 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
         }
     };
     let mut published: Option<FileFindings> = None;
+    // The secrets of this version, once the first phase found them.
+    let mut kept: Option<KeptSecrets> = None;
     if let Some(edited) = tree.clone().filter(|_| lang.grammar().is_some()) {
         // The first phase is small (secrets on the edited lines only, positions
         // from the edited tree): done right here, on the thread that applied the
@@ -174,15 +177,16 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
             };
             done
         };
-        // The second phase starts from these secrets: nothing left to re-scan.
+        // Kept for the next edits, and for the second phase: nothing left to re-scan.
         if let Some(d) = shared
             .docs
             .lock()
             .get_mut(uri)
             .filter(|d| d.version == version)
         {
-            d.secrets = Some(fresh);
+            d.secrets = Some(fresh.clone());
         }
+        kept = Some(fresh);
         if !publish(shared, client, uri, version, &file).await {
             return;
         }
@@ -191,13 +195,6 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
     if cancel.load(Ordering::Relaxed) {
         return; // a newer version is waiting: its pass re-parses
     }
-    // The secrets the first phase found for this version, if it ran.
-    let kept = shared
-        .docs
-        .lock()
-        .get(uri)
-        .filter(|d| d.version == version)
-        .and_then(|d| d.secrets.clone());
     let parse_text = text.clone();
     let parse_cancel = cancel.clone();
     let reparsed = shared
