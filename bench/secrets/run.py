@@ -3,7 +3,8 @@
 run: throughput (MB/s, median of N runs) single- and multi-threaded, ratios against
 warden, and recall / false positives on the labelled corpus (fixtures/secrets).
 Prints a Markdown section for bench/RESULTS.md.
-Usage: run.py --warden BIN --venv DIR --corpus DIR [--runs 3]"""
+Also recall and false positives per context (fixtures/secrets/contexts).
+Usage: run.py --warden BIN --venv DIR --corpus DIR [--runs 3] [--contexts-only]"""
 import argparse
 import json
 import os
@@ -97,6 +98,49 @@ def recall(tool, spec):
     return hits, len(labels), fps
 
 
+def context_recall(tool, spec):
+    """Per context of fixtures/secrets/contexts: (labelled, found, false positives).
+    A false positive is a finding in a negatives file, or in a positives file at a
+    line that holds no planted secret."""
+    base = os.path.join(FIXTURES, "contexts")
+    labels = {}
+    with open(os.path.join(base, "labels.tsv")) as f:
+        for line in f:
+            if not line.startswith("#"):
+                path, ln, ctx = line.rstrip("\n").split("\t")
+                labels[(os.path.normpath(path), int(ln))] = ctx
+    table = {ctx: [0, 0, 0] for ctx in labels.values()}
+    for ctx in labels.values():
+        table[ctx][0] += 1
+    for sub in ("positive", "negative"):
+        _, p = run(tool, spec, sub, 2, cwd=base)
+        for path, ln in locations(tool, p.stdout, base):
+            ctx = path.split(os.sep)[1] if path.count(os.sep) >= 2 else "?"
+            if (path, ln) in labels:
+                table[ctx][1] += 1
+            else:
+                table.setdefault(ctx, [0, 0, 0])[2] += 1
+    return table
+
+
+def print_contexts(per_tool):
+    names = list(per_tool)
+    print("\n### Secrets recall by context (`fixtures/secrets/contexts`)\n")
+    print("Found / labelled, and false positives (findings on negatives or on unlabelled lines).\n")
+    print("| context | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    contexts = sorted({c for t in per_tool.values() for c in t})
+    totals = {n: [0, 0, 0] for n in names}
+    for c in contexts:
+        cells = []
+        for n in names:
+            lab, hit, fp = per_tool[n].get(c, [0, 0, 0])
+            totals[n] = [a + b for a, b in zip(totals[n], (lab, hit, fp))]
+            cells.append(f"{hit}/{lab}" + (f", {fp} FP" if fp else ""))
+        print(f"| {c} | " + " | ".join(cells) + " |")
+    print("| **all** | " + " | ".join(f"**{h}/{l} ({100 * h / max(l, 1):.0f}%), {fp} FP**" for l, h, fp in totals.values()) + " |")
+
+
 def size_of(d):
     total = 0
     for root, _, files in os.walk(d):
@@ -112,9 +156,13 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tools", default="warden,kingfisher,betterleaks,detect-secrets")
+    ap.add_argument("--contexts-only", action="store_true", help="only the recall-by-context table")
     args = ap.parse_args()
     specs = {k: v for k, v in tools(os.path.abspath(args.warden), os.path.abspath(args.venv)).items()
              if k in args.tools.split(",")}
+    print_contexts({t: context_recall(t, spec) for t, spec in specs.items() if t != "detect-secrets"})
+    if args.contexts_only:
+        return
     args.corpus = os.path.abspath(args.corpus)
     mb = size_of(args.corpus) / 1e6
     cores = os.cpu_count() or 1

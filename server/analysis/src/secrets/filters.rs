@@ -102,8 +102,13 @@ pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
 static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap()
 });
+// Digest lengths: SHA-1 and up. 32 hex digits (MD5's length) is also the format of many
+// API keys, and under a name that says key, token or secret it is one.
 static HEX_HASH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$").unwrap()
+    Regex::new(
+        r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$",
+    )
+    .unwrap()
 });
 static INTEGRITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:sha1|sha256|sha384|sha512|md5)[-:][A-Za-z0-9+/=]+$").unwrap()

@@ -55,6 +55,56 @@ pub struct Context<'a> {
     pub max_line_len: usize,
 }
 
+/// Extensions of plain-text configuration files (besides the languages warden knows).
+const CONFIG_EXTENSIONS: &[&str] = &[
+    "ini",
+    "cfg",
+    "conf",
+    "config",
+    "cnf",
+    "properties",
+    "env",
+    "npmrc",
+    "pypirc",
+    "netrc",
+    "envrc",
+    "tfvars",
+    "hcl",
+];
+
+impl Context<'_> {
+    /// Whether the text is a configuration file, where an unquoted `name = value` or
+    /// `name: value` is an assignment (see `RuleSpec::config_only`): shell, `.env`,
+    /// YAML, TOML, Dockerfile, Makefile, files named like INI/properties/conf files,
+    /// dotfiles (`.npmrc`, `.netrc`, `.git-credentials`) and files without an extension
+    /// (`credentials`). Without a path: when the language says so.
+    pub fn is_config_file(&self) -> bool {
+        if self.lang.is_shell_like()
+            || matches!(
+                self.lang,
+                Lang::Dotenv | Lang::Yaml | Lang::Toml | Lang::Dockerfile | Lang::Makefile
+            )
+        {
+            return true;
+        }
+        if !matches!(self.lang, Lang::Other) {
+            return false;
+        }
+        let Some(name) = self
+            .path
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+        else {
+            return true;
+        };
+        match name.rsplit_once('.') {
+            None => true,
+            Some(("", _)) => true, // a dotfile
+            Some((_, ext)) => CONFIG_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()),
+        }
+    }
+}
+
 impl Default for Context<'_> {
     fn default() -> Self {
         Context {
@@ -235,8 +285,7 @@ impl RuleSet {
             .and_then(|p| p.file_name())
             .and_then(|n| n.to_str())
             .is_some_and(|n| LOCKFILES.contains(&n));
-        let env_style =
-            ctx.lang.is_shell_like() || matches!(ctx.lang, Lang::Dotenv | Lang::Other | Lang::Yaml);
+        let config_style = ctx.is_config_file();
         let bytes = text.as_bytes();
         let mut last_line_scanned = vec![usize::MAX; self.rules.len()];
         let mut multiline_triggered = vec![false; self.rules.len()];
@@ -264,14 +313,14 @@ impl RuleSet {
             };
             for &r in &self.by_keyword[hit.pattern().as_usize()] {
                 let rule = &self.rules[r];
+                if (rule.generic && lockfile) || (rule.config_only && !config_style) {
+                    continue;
+                }
                 if rule.multiline {
                     multiline_triggered[r] = true;
                     continue;
                 }
                 if current_line_long || last_line_scanned[r] == line.start {
-                    continue;
-                }
-                if rule.generic && (lockfile || (rule.id == "generic-secret-env" && !env_style)) {
                     continue;
                 }
                 last_line_scanned[r] = line.start;
@@ -333,9 +382,18 @@ impl RuleSet {
     }
 
     fn rejects(&self, rule: &Rule, secret: &str, text: &str, start: usize, end: usize) -> bool {
-        if filters::entropy(secret) < rule.entropy
-            || filters::is_placeholder(secret, rule.multiline)
-        {
+        // Hex carries at most 4 bits a character: a random 32-digit hex key scores
+        // 3.3-3.8 where random base64 of the same length scores 4.5 and more.
+        // (Digits alone, `1234567890...`, are not hex keys.)
+        let hex = secret.len() >= 20
+            && secret.bytes().all(|b| b.is_ascii_hexdigit())
+            && secret.bytes().any(|b| b.is_ascii_alphabetic());
+        let floor = if rule.generic && hex {
+            rule.entropy.min(3.0)
+        } else {
+            rule.entropy
+        };
+        if filters::entropy(secret) < floor || filters::is_placeholder(secret, rule.multiline) {
             return true;
         }
         if !rule.multiline && filters::inside_base64_blob(text, start, end) {
@@ -758,6 +816,7 @@ mod tests {
                 severity: Severity::Error,
                 multiline: false,
                 generic: false,
+                config_only: false,
                 env: None,
                 allowlist: Default::default(),
             },

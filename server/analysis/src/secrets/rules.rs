@@ -37,6 +37,11 @@ pub struct RuleSpec {
     pub multiline: bool,
     #[serde(default)]
     pub generic: bool,
+    /// Only in configuration files (shell, `.env`, YAML, TOML, INI and other plain
+    /// text, Dockerfile, Makefile), not in program source, where the same shape
+    /// (`token: str`) means something else.
+    #[serde(default, alias = "configOnly")]
+    pub config_only: bool,
     #[serde(default)]
     pub env: Option<String>,
     #[serde(default)]
@@ -69,6 +74,7 @@ pub struct Rule {
     pub severity: Severity,
     pub multiline: bool,
     pub generic: bool,
+    pub config_only: bool,
     pub env: String,
     pub allow_regexes: Vec<Regex>,
     pub stopwords: Vec<String>,
@@ -119,6 +125,7 @@ impl RuleSpec {
             severity: self.severity,
             multiline: self.multiline,
             generic: self.generic,
+            config_only: self.config_only,
             env: self
                 .env
                 .clone()
