@@ -49,6 +49,11 @@ pub struct Document {
     /// The secrets of the last full analysis, kept through every edit since, and the
     /// configuration they were found with (valid only with that one).
     pub secrets: Option<(Arc<ScanConfig>, Tracked)>,
+    /// The version whose first analysis phase was published from the edit's handler
+    /// (see `handlers::analysis::document_changed`).
+    pub first_phase: Option<i32>,
+    /// When the edit's handler last ran a first phase (they are paced).
+    pub first_phase_at: Option<std::time::Instant>,
     /// Where each line of `text` starts (the first at 0), kept through edits so that
     /// finding an edit's position costs a lookup rather than a walk over the lines.
     line_starts: Vec<usize>,
@@ -89,6 +94,8 @@ impl Documents {
                 path,
                 tree: None,
                 secrets: None,
+                first_phase: None,
+                first_phase_at: None,
             },
         );
     }

@@ -169,7 +169,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
-        handlers::documents::did_change(self, params)
+        handlers::documents::did_change(self, params).await
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
@@ -259,6 +259,7 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) -> ExitCode {
             .custom_method(lsp_ext::REQ_DEBUG_DOCUMENT, handlers::debug::document)
             .custom_method(lsp_ext::REQ_DEBUG_HOLD, handlers::debug::hold);
     }
+    crate::tasks::background_pool();
     let (service, socket) = builder.finish();
     let transport = crate::transport::stdio();
     let input_closed = transport.input_closed();

@@ -78,6 +78,9 @@ pub struct Shared {
     /// The analysis in flight per open document (at most one; see
     /// `handlers::analysis::analyze_document`).
     pub analyses: Mutex<HashMap<String, crate::handlers::analysis::AnalysisSlot>>,
+    /// Held while a document's diagnostics are checked current and sent, so that sends
+    /// keep the order of versions (see `handlers::analysis::publish`).
+    pub publishing: tokio::sync::Mutex<()>,
     /// Runs in progress (shutdown waits for their containers to be removed).
     pub active_runs: std::sync::atomic::AtomicUsize,
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,6 +62,23 @@ impl Tasks {
         R: Send + 'static,
     {
         self.0.tracker.spawn_blocking(f)
+    }
+
+    /// Runs CPU-bound `f` on the background pool (rayon's global pool, whose threads
+    /// run at a lower priority, see [`background_pool`]) and resolves with its result
+    /// (an error if `f` panicked). Shutdown waits for it like for any tracked task.
+    pub fn spawn_background<F, R>(&self, f: F) -> oneshot::Receiver<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let token = self.0.tracker.token();
+        rayon::spawn(move || {
+            let _token = token;
+            let _ = tx.send(f());
+        });
+        rx
     }
 
     /// Registers `token` under each key until the returned guard drops.
@@ -123,6 +141,41 @@ impl Tasks {
         match tokio::time::timeout(deadline, self.0.tracker.wait()).await {
             Ok(()) => 0,
             Err(_) => self.0.tracker.len(),
+        }
+    }
+}
+
+/// Sets up rayon's global pool as the server's background pool: re-parses after edits
+/// and workspace scans run there. Its threads run at a lower priority (Linux: nice +10
+/// for each thread), so that on a busy machine the editor, and this server's message
+/// loop and output, preempt them at once: on two cores a re-parse running beside the
+/// editor otherwise delays the editor reading the diagnostics it waits for by
+/// milliseconds. Call once, before anything uses the pool.
+pub fn background_pool() {
+    let built = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("warden-bg-{i}"))
+        .start_handler(|_| lower_this_thread())
+        .build_global();
+    if let Err(e) = built {
+        tracing::warn!("background pool: {e}");
+    }
+}
+
+/// Lowers the calling thread's scheduling priority. On Linux the nice value belongs to
+/// the thread, not the process.
+fn lower_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        /// How much lower than the rest of the server (a nice value).
+        const BACKGROUND_NICENESS: i32 = 10;
+        // SAFETY: plain syscalls on the calling thread; no memory is shared.
+        #[allow(unsafe_code)]
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICENESS) != 0
+        };
+        if failed {
+            tracing::debug!("background thread keeps its priority");
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn did_open(b: &Backend, params: DidOpenTextDocumentParams) {
     analysis::analyze_document(b, uri);
 }
 
-pub fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
+pub async fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
     let changes = params
         .content_changes
         .into_iter()
@@ -52,7 +52,7 @@ pub fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
     if changed {
         // A changed file no longer matches the run that failed.
         b.shared.run_diagnostics.lock().remove(&uri);
-        analysis::analyze_document(b, uri);
+        analysis::document_changed(b, uri).await;
     } else {
         tracing::warn!("didChange for {uri} which is not open; ignored");
     }
