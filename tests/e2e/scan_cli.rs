@@ -38,6 +38,34 @@ fn json_lines(out: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Per key: (labelled, found, false positives) as a table with a total line, printed and
+/// written to `target/<file>`; also returns the totals.
+fn recall_report(
+    key: &str,
+    table: &BTreeMap<String, (u32, u32, u32)>,
+    file: &str,
+) -> (String, (u32, u32, u32)) {
+    let mut report = format!("{key:<32} labelled  found  recall  false-pos\n");
+    for (name, (n, hit, fp)) in table {
+        report.push_str(&format!(
+            "{name:<32} {n:>8} {hit:>6} {:>6.0}% {fp:>10}\n",
+            100.0 * *hit as f64 / (*n).max(1) as f64
+        ));
+    }
+    let (n, hit, fp) = table
+        .values()
+        .fold((0, 0, 0), |a, v| (a.0 + v.0, a.1 + v.1, a.2 + v.2));
+    report.push_str(&format!(
+        "TOTAL {n} labelled, {hit} found ({:.1}% recall), {fp} false positives\n",
+        100.0 * hit as f64 / n as f64
+    ));
+    let target = repo_root().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join(file), &report).unwrap();
+    println!("{report}");
+    (report, (n, hit, fp))
+}
+
 #[test]
 fn labelled_corpus_recall_and_false_positives_per_rule() {
     let corpus = repo_root().join("fixtures/secrets");
@@ -90,25 +118,7 @@ fn labelled_corpus_recall_and_false_positives_per_rule() {
                 .2 += 1;
         }
     }
-    let mut report =
-        String::from("rule                             labelled  found  recall  false-pos\n");
-    for (rule, (n, hit, fp)) in &table {
-        report.push_str(&format!(
-            "{rule:<32} {n:>8} {hit:>6} {:>6.0}% {fp:>10}\n",
-            100.0 * *hit as f64 / (*n).max(1) as f64
-        ));
-    }
-    let (n, hit, fp) = table
-        .values()
-        .fold((0, 0, 0), |a, v| (a.0 + v.0, a.1 + v.1, a.2 + v.2));
-    report.push_str(&format!(
-        "TOTAL {n} labelled, {hit} found ({:.1}% recall), {fp} false positives\n",
-        100.0 * hit as f64 / n as f64
-    ));
-    let target = repo_root().join("target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("secrets-recall.txt"), &report).unwrap();
-    println!("{report}");
+    let (report, (n, hit, fp)) = recall_report("rule", &table, "secrets-recall.txt");
     assert!(n >= 150, "the corpus covers every rule: {n} labels");
     assert_eq!(hit, n, "every labelled secret is found\n{report}\n{err}");
     assert_eq!(fp, 0, "no false positives\n{report}");
@@ -160,24 +170,7 @@ fn labelled_contexts_recall_and_false_positives_per_context() {
             }
         }
     }
-    let mut report = String::from("context              labelled  found  recall  false-pos\n");
-    for (context, (n, hit, fp)) in &table {
-        report.push_str(&format!(
-            "{context:<20} {n:>8} {hit:>6} {:>6.0}% {fp:>10}\n",
-            100.0 * *hit as f64 / (*n).max(1) as f64
-        ));
-    }
-    let (n, hit, fp) = table
-        .values()
-        .fold((0, 0, 0), |a, v| (a.0 + v.0, a.1 + v.1, a.2 + v.2));
-    report.push_str(&format!(
-        "TOTAL {n} labelled, {hit} found ({:.1}% recall), {fp} false positives\n",
-        100.0 * hit as f64 / n as f64
-    ));
-    let target = repo_root().join("target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("secrets-contexts.txt"), &report).unwrap();
-    println!("{report}");
+    let (report, (n, hit, fp)) = recall_report("context", &table, "secrets-contexts.txt");
     assert!(
         table.len() >= 20,
         "every context is in the corpus\n{report}"
