@@ -38,6 +38,23 @@ fn json_lines(out: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A corpus's `labels.tsv`: (file, line, rule or context) per labelled secret.
+fn read_labels(corpus: &std::path::Path) -> Vec<(String, u64, String)> {
+    std::fs::read_to_string(corpus.join("labels.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let mut p = l.split('\t');
+            (
+                p.next().unwrap().to_owned(),
+                p.next().unwrap().parse().unwrap(),
+                p.next().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Per key: (labelled, found, false positives) as a table with a total line, printed and
 /// written to `target/<file>`; also returns the totals.
 fn recall_report(
@@ -69,19 +86,7 @@ fn recall_report(
 #[test]
 fn labelled_corpus_recall_and_false_positives_per_rule() {
     let corpus = repo_root().join("fixtures/secrets");
-    let labels: Vec<(String, u64, String)> = std::fs::read_to_string(corpus.join("labels.tsv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let mut p = l.split('\t');
-            (
-                p.next().unwrap().to_owned(),
-                p.next().unwrap().parse().unwrap(),
-                p.next().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let labels = read_labels(&corpus);
     let (_, out, err) = scan(
         &[
             "positives",
@@ -132,19 +137,7 @@ fn labelled_corpus_recall_and_false_positives_per_rule() {
 #[test]
 fn labelled_contexts_recall_and_false_positives_per_context() {
     let corpus = repo_root().join("fixtures/secrets/contexts");
-    let labels: Vec<(String, u64, String)> = std::fs::read_to_string(corpus.join("labels.tsv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let mut p = l.split('\t');
-            (
-                p.next().unwrap().to_owned(),
-                p.next().unwrap().parse().unwrap(),
-                p.next().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let labels = read_labels(&corpus);
     // Per context: (labelled, found, false positives).
     let mut table: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
     for (_, _, context) in &labels {
