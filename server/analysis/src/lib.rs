@@ -223,21 +223,22 @@ pub fn analyze(
     advisories: Option<Lookup<'_>>,
     edited: Option<&secrets::Tracked>,
 ) -> Analysis {
-    let index = LineIndex::new(text);
+    let lazy = lines::LazyIndex::new(text);
     let scanned = if !checks.secrets {
         secrets::ScanOutput::default()
-    } else if let Some(findings) = edited.and_then(|t| rules.rescan(text, &index, ctx, t)) {
+    } else if let Some(findings) = edited.and_then(|t| rules.rescan(text, &lazy, ctx, t)) {
         secrets::ScanOutput {
             findings,
             long_lines_skipped: 0,
         }
     } else {
-        rules.scan_indexed(text, &index, ctx)
+        rules.scan_indexed(text, &lazy, ctx)
     };
     let secrets = scanned.findings;
     let mut findings = secrets.clone();
     let imports = advisories.filter(|_| checks.packages);
     if checks.shell || checks.syntax || imports.is_some() {
+        let index = lazy.get();
         let owned;
         let tree = match (tree, ctx.lang.grammar()) {
             (Some(t), _) => Some(t),
@@ -248,13 +249,13 @@ pub fn analyze(
             (None, None) => None,
         };
         if checks.shell {
-            findings.extend(shell::scan(text, ctx.lang, tree, &index));
+            findings.extend(shell::scan(text, ctx.lang, tree, index));
         }
         if let (true, Some(tree)) = (checks.syntax, tree) {
-            findings.extend(syntax::errors(tree, text, &index));
+            findings.extend(syntax::errors(tree, text, index));
         }
         if let (Some(lookup), Some(tree), Some(g)) = (imports, tree, ctx.lang.grammar()) {
-            findings.extend(packages::imports::check(g, tree, text, &index, lookup));
+            findings.extend(packages::imports::check(g, tree, text, index, lookup));
         }
     }
     findings.sort_by_key(|f| (f.start, f.end));

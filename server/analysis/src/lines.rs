@@ -42,17 +42,44 @@ impl LineIndex {
     /// The column of `offset` counted in `unit`s from its line start.
     pub fn column(&self, text: &str, offset: usize, unit: Unit) -> u32 {
         let offset = floor_char_boundary(text, offset.min(self.len));
-        let lc = self.line_col(offset);
-        let line = &text[offset - lc.col as usize..offset];
-        match unit {
-            Unit::Utf8 => lc.col,
-            Unit::Utf16 => line.chars().map(|c| c.len_utf16() as u32).sum(),
-            Unit::Char => line.chars().count() as u32,
-        }
+        column_at(text, offset, self.line_col(offset).col, unit)
     }
 
     pub fn line_count(&self) -> usize {
         self.starts.len()
+    }
+}
+
+/// The column of `offset` counted in `unit`s, given its byte column `col` (a
+/// finding's range has it: no index needed).
+pub fn column_at(text: &str, offset: usize, col: u32, unit: Unit) -> u32 {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let line = &text[offset.saturating_sub(col as usize)..offset];
+    match unit {
+        Unit::Utf8 => col,
+        Unit::Utf16 => line.chars().map(|c| c.len_utf16() as u32).sum(),
+        Unit::Char => line.chars().count() as u32,
+    }
+}
+
+/// A [`LineIndex`] built on first use: most files of a workspace scan have no finding
+/// and never need one (building it is a pass over the whole text).
+#[derive(Debug)]
+pub struct LazyIndex<'t> {
+    text: &'t str,
+    index: std::cell::OnceCell<LineIndex>,
+}
+
+impl<'t> LazyIndex<'t> {
+    pub fn new(text: &'t str) -> LazyIndex<'t> {
+        LazyIndex {
+            text,
+            index: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex::new(self.text))
     }
 }
 

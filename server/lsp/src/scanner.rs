@@ -368,9 +368,14 @@ impl ScanConfig {
                 let a = self.analyze(Some(path), text, lang, None, None);
                 FileResult::Scanned {
                     bytes: bytes.len() as u64,
-                    findings: a.findings,
                     long_lines: a.long_lines_skipped,
-                    text: text.to_owned(),
+                    // Kept only when a finding needs it: a scan holds every result.
+                    text: if a.findings.is_empty() {
+                        String::new()
+                    } else {
+                        text.to_owned()
+                    },
+                    findings: a.findings,
                 }
             }
             Err(skip) => FileResult::Skipped(skip.to_string()),
@@ -384,7 +389,8 @@ pub enum FileResult {
         bytes: u64,
         findings: Vec<Finding>,
         long_lines: usize,
-        /// The text the findings refer to (for column conversion); dropped after use.
+        /// The text the findings refer to (for column conversion; empty without
+        /// findings); dropped after use.
         text: String,
     },
     Skipped(String),

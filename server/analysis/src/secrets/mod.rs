@@ -15,8 +15,10 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::CaptureLocations;
 use sha2::{Digest, Sha256};
 
+use crate::lines::LazyIndex;
 use crate::{Finding, FindingKind, Lang, LineIndex};
 pub use rules::{Rule, RuleSpec};
 
@@ -211,11 +213,12 @@ impl RuleSet {
     }
 
     pub fn scan_with(&self, text: &str, ctx: &Context<'_>) -> ScanOutput {
-        self.scan_indexed(text, &LineIndex::new(text), ctx)
+        self.scan_indexed(text, &LazyIndex::new(text), ctx)
     }
 
-    /// [`RuleSet::scan_with`] given the text's line index.
-    pub fn scan_indexed(&self, text: &str, index: &LineIndex, ctx: &Context<'_>) -> ScanOutput {
+    /// [`RuleSet::scan_with`] given the text's line index (built only if there is a
+    /// finding).
+    pub fn scan_indexed(&self, text: &str, index: &LazyIndex<'_>, ctx: &Context<'_>) -> ScanOutput {
         if text.is_empty() || self.rules.is_empty() {
             return ScanOutput::default();
         }
@@ -231,7 +234,7 @@ impl RuleSet {
     pub fn rescan(
         &self,
         text: &str,
-        index: &LineIndex,
+        index: &LazyIndex<'_>,
         ctx: &Context<'_>,
         tracked: &Tracked,
     ) -> Option<Vec<Finding>> {
@@ -241,7 +244,7 @@ impl RuleSet {
         }
         let Some((a, b)) = tracked.dirty else {
             let mut kept = tracked.findings.clone();
-            relocate(&mut kept, index);
+            relocate(&mut kept, index.get());
             return Some(kept);
         };
         let bytes = text.as_bytes();
@@ -263,7 +266,7 @@ impl RuleSet {
             }
             findings.extend(out.findings);
         }
-        relocate(&mut findings, index);
+        relocate(&mut findings, index.get());
         findings.sort_by_key(|f| (f.start, f.end));
         Some(findings)
     }
@@ -274,7 +277,7 @@ impl RuleSet {
     fn scan_region(
         &self,
         text: &str,
-        index: &LineIndex,
+        index: &LazyIndex<'_>,
         region: std::ops::Range<usize>,
         ctx: &Context<'_>,
         multiline: bool,
@@ -292,6 +295,7 @@ impl RuleSet {
         let mut current_line: Option<std::ops::Range<usize>> = None;
         let mut current_line_long = false;
         let mut candidates = Vec::new();
+        let mut locs = vec![None; self.rules.len()];
 
         let base = region.start;
         for hit in self.automaton.find_overlapping_iter(&text[region]) {
@@ -324,14 +328,21 @@ impl RuleSet {
                     continue;
                 }
                 last_line_scanned[r] = line.start;
-                self.match_rule(r, text, &text[line.clone()], line.start, &mut candidates);
+                self.match_rule(
+                    r,
+                    text,
+                    &text[line.clone()],
+                    line.start,
+                    &mut locs,
+                    &mut candidates,
+                );
             }
         }
         let multiline_hit = multiline_triggered.iter().any(|t| *t);
         if multiline {
             for (r, triggered) in multiline_triggered.iter().enumerate() {
                 if *triggered {
-                    self.match_rule(r, text, text, 0, &mut candidates);
+                    self.match_rule(r, text, text, 0, &mut locs, &mut candidates);
                 }
             }
         }
@@ -350,27 +361,48 @@ impl RuleSet {
         }
         out.findings = kept
             .into_iter()
-            .filter(|c| !self.suppressed(text, index, c))
-            .map(|c| self.finding(text, index, c))
+            .filter(|c| !self.suppressed(text, index.get(), c))
+            .map(|c| self.finding(text, index.get(), c))
             .collect();
         (out, multiline_hit)
     }
 
-    fn match_rule(&self, r: usize, text: &str, hay: &str, base: usize, out: &mut Vec<Candidate>) {
+    /// Runs rule `r` on `hay` (at `base` in `text`). `locs` holds each rule's capture
+    /// slots, allocated once per scan.
+    fn match_rule(
+        &self,
+        r: usize,
+        text: &str,
+        hay: &str,
+        base: usize,
+        locs: &mut [Option<CaptureLocations>],
+        out: &mut Vec<Candidate>,
+    ) {
         let rule = &self.rules[r];
-        for caps in rule.regex.captures_iter(hay) {
+        let locs = locs[r].get_or_insert_with(|| rule.regex.capture_locations());
+        let mut at = 0;
+        while at <= hay.len() {
+            let Some(whole) = rule.regex.captures_read_at(locs, hay, at) else {
+                break;
+            };
+            at = if whole.end() > whole.start() {
+                whole.end()
+            } else {
+                whole.end() + 1
+            };
             // Group 0 for rules whose secret may sit in one of several groups.
             let m = if rule.secret_group == 0 {
-                (1..caps.len())
-                    .find_map(|i| caps.get(i))
-                    .or_else(|| caps.get(0))
+                (1..locs.len())
+                    .find_map(|i| locs.get(i))
+                    .unwrap_or((whole.start(), whole.end()))
             } else {
-                caps.get(rule.secret_group)
+                match locs.get(rule.secret_group) {
+                    Some(m) => m,
+                    None => continue,
+                }
             };
-            let Some(m) = m else { continue };
-            let secret = m.as_str();
-            let (start, end) = (base + m.start(), base + m.end());
-            if self.rejects(rule, secret, text, start, end) {
+            let (start, end) = (base + m.0, base + m.1);
+            if self.rejects(rule, &hay[m.0..m.1], text, start, end) {
                 continue;
             }
             out.push(Candidate {
@@ -904,8 +936,7 @@ mod tests {
             text.replace_range(a..b, paste);
             tracked.edit(a, b, paste.len());
             let full = set.scan_with(&text, &ctx).findings;
-            let index = LineIndex::new(&text);
-            if let Some(found) = set.rescan(&text, &index, &ctx, &tracked) {
+            if let Some(found) = set.rescan(&text, &LazyIndex::new(&text), &ctx, &tracked) {
                 assert_eq!(found, full, "step {step}: edit {a}..{b} <- {paste:?}");
                 rescanned += 1;
             }
@@ -938,7 +969,7 @@ mod tests {
         edited.insert(at, 'Z');
         tracked.edit(at, at, 1);
         assert!(
-            set.rescan(&edited, &LineIndex::new(&edited), &ctx, &tracked)
+            set.rescan(&edited, &LazyIndex::new(&edited), &ctx, &tracked)
                 .is_none()
         );
         // An edit far from it keeps the block's finding without a full scan.
@@ -947,7 +978,7 @@ mod tests {
         edited.insert_str(0, "y = 2\n");
         tracked.edit(0, 0, 6);
         let again = set
-            .rescan(&edited, &LineIndex::new(&edited), &ctx, &tracked)
+            .rescan(&edited, &LazyIndex::new(&edited), &ctx, &tracked)
             .unwrap();
         assert_eq!(again, set.scan_with(&edited, &ctx).findings);
     }

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use warden_analysis::lines::Unit;
-use warden_analysis::{Finding, LineIndex, Severity};
+use warden_analysis::lines::{Unit, column_at};
+use warden_analysis::{Finding, Severity};
 
 use crate::root_config::{Extras, Trust};
 use crate::scanner::{FileResult, ScanConfig, Summary};
@@ -162,20 +162,21 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         for (file, result) in results {
             summary.add(&result);
             match result {
-                FileResult::Scanned { findings, text, .. } => {
-                    let index = LineIndex::new(&text);
+                FileResult::Scanned { findings, text, .. } if !findings.is_empty() => {
                     let display = display_path(&file, &root, path, &abs);
                     for f in findings {
+                        let column = |at: usize, col| column_at(&text, at, col, Unit::Char) + 1;
                         reported.push(Reported {
                             line: f.range.start.line + 1,
-                            column: index.column(&text, f.start, Unit::Char) + 1,
+                            column: column(f.start, f.range.start.col),
                             end_line: f.range.end.line + 1,
-                            end_column: index.column(&text, f.end, Unit::Char) + 1,
+                            end_column: column(f.end, f.range.end.col),
                             path: display.clone(),
                             finding: f,
                         });
                     }
                 }
+                FileResult::Scanned { .. } => {}
                 FileResult::Skipped(reason) => {
                     tracing::debug!("skipped {}: {reason}", file.display());
                 }
