@@ -3,7 +3,8 @@
 run: throughput (MB/s, median of N runs) single- and multi-threaded, ratios against
 warden, and recall / false positives on the labelled corpus (fixtures/secrets).
 Prints a Markdown section for bench/RESULTS.md.
-Also recall and false positives per context (fixtures/secrets/contexts).
+Also recall and false positives per context (fixtures/secrets/contexts), and recall per
+provider family (the rule file a labelled secret's rule is defined in).
 Usage: run.py --warden BIN --venv DIR --corpus DIR [--runs 3] [--contexts-only]"""
 import argparse
 import json
@@ -79,23 +80,57 @@ def locations(tool, stdout, base):
     return out
 
 
+RULES = os.path.normpath(os.path.join(HERE, "..", "..", "server", "analysis", "rules", "secrets"))
+
+
+def families():
+    """rule id -> provider family (the rule file it is defined in: `cloud`, `ai`, ...)."""
+    out = {}
+    for name in sorted(os.listdir(RULES)):
+        if name.endswith(".toml"):
+            with open(os.path.join(RULES, name)) as f:
+                for line in f:
+                    if line.startswith("id = "):
+                        out[line.split('"')[1]] = name[:-5]
+    return out
+
+
 def recall(tool, spec):
-    labels = set()
+    """(hits, labelled, false positives, {family: [labelled, hits]}) on fixtures/secrets."""
+    labels = {}
     with open(os.path.join(FIXTURES, "labels.tsv")) as f:
         for line in f:
             if line.startswith("#"):
                 continue
-            path, ln, _ = line.rstrip("\n").split("\t")
-            labels.add((os.path.normpath(path), int(ln)))
+            path, ln, rule = line.rstrip("\n").split("\t")
+            labels[(os.path.normpath(path), int(ln))] = rule
     found = set()
     for sub in ("positives", "negatives"):
         # Run from the corpus folder on a relative target so every tool prints
         # "positives/<file>" style paths.
         _, p = run(tool, spec, sub, 2, cwd=FIXTURES)
         found |= locations(tool, p.stdout, FIXTURES)
-    hits = len(labels & found)
-    fps = len(found - labels)
-    return hits, len(labels), fps
+    family = families()
+    by_family = {}
+    for loc, rule in labels.items():
+        row = by_family.setdefault(family.get(rule, "?"), [0, 0])
+        row[0] += 1
+        row[1] += loc in found
+    hits = len(set(labels) & found)
+    fps = len(found - set(labels))
+    return hits, len(labels), fps, by_family
+
+
+def print_families(rows):
+    names = [t for t in rows if "recall" in rows[t]]
+    print("\n### Secrets recall by provider family (`fixtures/secrets`, three per rule)\n")
+    print("| family | labelled | " + " | ".join(names) + " |")
+    print("|---|---:|" + "---:|" * len(names))
+    fams = sorted({f for t in names for f in rows[t]["recall"][3]})
+    for fam in fams:
+        lab = rows[names[0]]["recall"][3].get(fam, [0, 0])[0]
+        cells = [f"{rows[t]['recall'][3].get(fam, [0, 0])[1]} ({100 * rows[t]['recall'][3].get(fam, [0, 0])[1] / max(lab, 1):.0f}%)" for t in names]
+        print(f"| {fam} | {lab} | " + " | ".join(cells) + " |")
 
 
 def context_recall(tool, spec):
@@ -192,8 +227,9 @@ def main():
     fmt = lambda t: f"{mb / t:.1f}" if t else "n/a"
     ratio = lambda t, w: f"{t / w:.2f}" if t and w else "n/a"
     for tool, r in rows.items():
-        hits, n, fps = r["recall"]
+        hits, n, fps, _ = r["recall"]
         print(f"| {tool} | {fmt(r.get(1))} | {ratio(r.get(1), w1)} | {fmt(r.get(cores))} | {ratio(r.get(cores), wn)} | {hits}/{n} ({100 * hits / n:.0f}%) | {fps} |")
+    print_families(rows)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,11 @@ fn labelled_contexts_recall_and_false_positives_per_context() {
             &corpus.join(kind),
         );
         assert!(err.contains("scanned"), "{err}");
-        for f in json_lines(&out) {
+        // Secrets only: a sample may be a fragment that is no valid program.
+        for f in json_lines(&out)
+            .into_iter()
+            .filter(|f| f["kind"] == "secret")
+        {
             let path = format!("{kind}/{}", f["path"].as_str().unwrap());
             let context = path.split('/').nth(1).unwrap_or("?").to_owned();
             let labelled = labels
@@ -173,8 +177,8 @@ fn labelled_contexts_recall_and_false_positives_per_context() {
         table.values().all(|(_, hit, _)| *hit > 0),
         "every context is covered\n{report}"
     );
-    // Known misses (see bench/RESULTS.md): a value followed by a command on the same
-    // shell line, a curl header value with `^`/`%`, a TOML/INI value in another shape.
+    // The corpus is warden's own (written next to the rules): 90% is a floor against
+    // regressions, not a measure of recall on users' code (bench/RESULTS.md).
     assert!(hit * 10 >= n * 9, "recall at least 90%\n{report}");
 }
 

@@ -29,6 +29,14 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// One level lower (`Info` stays `Info`).
+    pub fn lower(self) -> Severity {
+        match self {
+            Severity::Error => Severity::Warning,
+            Severity::Warning | Severity::Info => Severity::Info,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",

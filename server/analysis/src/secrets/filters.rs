@@ -1,6 +1,7 @@
 //! What makes a regex match not a finding: entropy too low, documented examples and
-//! placeholders, UUIDs, hashes, integrity strings, base64 blobs, inline suppression
-//! comments. Also the environment variable name a fix should use.
+//! placeholders, UUIDs, hashes, integrity strings, base64 blobs, keys that are public
+//! by design, inline suppression comments. Also the environment variable name a fix
+//! should use.
 
 use std::sync::LazyLock;
 
@@ -68,7 +69,9 @@ pub fn is_placeholder(secret: &str, key_block: bool) -> bool {
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && !rest.contains('$')
     });
-    if reference || (secret.starts_with('<') && secret.ends_with('>')) {
+    let wrapped = |open, close| secret.starts_with(open) && secret.ends_with(close);
+    // `<name>`, `{Name}` (a format string's field), `[name]`.
+    if reference || wrapped('<', '>') || wrapped('{', '}') || wrapped('[', ']') {
         return true;
     }
     if key_block {
@@ -118,6 +121,54 @@ static INTEGRITY: LazyLock<Regex> = LazyLock::new(|| {
 /// findings for generic rules.
 pub fn is_benign_random(secret: &str) -> bool {
     UUID.is_match(secret) || HEX_HASH.is_match(secret) || INTEGRITY.is_match(secret)
+}
+
+/// Lines around a Google API key that say it is a Firebase web or Android app's
+/// configuration, where the key identifies the app and is public by design (Firebase's
+/// documentation: "API keys for Firebase services are not secret").
+const FIREBASE_WINDOW: usize = 10;
+static FIREBASE_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)firebase|authDomain|messagingSenderId|"current_key"|google-services"#)
+        .unwrap()
+});
+
+/// Keys published on purpose, by whatever rule matched them: Stripe publishable keys
+/// (`pk_live_`, `pk_test_`), URLs with a user but no password (a Sentry DSN's public
+/// key), a token in a badge image's URL (Codecov's graph token, made to be embedded in
+/// READMEs), and Google API keys in a Firebase app configuration (checked within
+/// [`FIREBASE_WINDOW`] lines of the key).
+pub fn is_public_by_design(secret: &str, text: &str, start: usize) -> bool {
+    if secret.starts_with("pk_live_") || secret.starts_with("pk_test_") {
+        return true;
+    }
+    let url_start = text[..start]
+        .rfind(|c: char| c.is_whitespace() || "\"'`()<>[]".contains(c))
+        .map_or(0, |i| i + 1);
+    let url = &text[url_start..start];
+    if url.contains("://") && url.contains("badge") {
+        return true;
+    }
+    if let Some((scheme, rest)) = secret.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+        && let Some(at) = rest.find('@')
+        && !rest[..at].contains([':', '/'])
+    {
+        return true;
+    }
+    if secret.starts_with("AIza") {
+        let bytes = text.as_bytes();
+        let from = memchr::memrchr_iter(b'\n', &bytes[..start])
+            .nth(FIREBASE_WINDOW)
+            .map_or(0, |i| i + 1);
+        let to = memchr::memchr_iter(b'\n', &bytes[start..])
+            .nth(FIREBASE_WINDOW)
+            .map_or(bytes.len(), |i| start + i);
+        return FIREBASE_CONTEXT.is_match(&text[from..to]);
+    }
+    false
 }
 
 fn is_b64(b: u8) -> bool {

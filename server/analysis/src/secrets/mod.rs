@@ -3,10 +3,14 @@
 //! lines; each triggered rule's regex runs only on those lines (multi-line rules, such
 //! as PEM blocks, on the whole text); matches are then filtered (entropy, placeholders,
 //! allowlists, inline `warden:allow`) and de-duplicated, provider rules winning over
-//! generic ones. Findings carry exact byte spans and a SHA-256 fingerprint of the
-//! secret, never the secret itself.
+//! generic ones. Tokens whose format has a checksum are checked (`checks`); encoded
+//! segments (base64, percent escapes, Kubernetes `Secret` data) are decoded and scanned
+//! too when a trigger keyword points at them (`decode`). Findings carry exact byte
+//! spans and a SHA-256 fingerprint of the secret, never the secret itself.
 
 pub mod baseline;
+pub mod checks;
+pub mod decode;
 pub mod filters;
 pub mod redact;
 pub mod rules;
@@ -47,6 +51,8 @@ pub struct RuleSet {
     automaton: AhoCorasick,
     /// For each automaton pattern, the rules that keyword triggers.
     by_keyword: Vec<Vec<usize>>,
+    /// For each automaton pattern, the decoder it triggers (see `decode::TRIGGERS`).
+    triggers: Vec<Option<decode::Trigger>>,
 }
 
 /// What to scan and how.
@@ -169,6 +175,17 @@ impl RuleSet {
                 }
             }
         }
+        let mut triggers = vec![None; keywords.len()];
+        for (k, t) in decode::TRIGGERS {
+            match keywords.iter().position(|x| x == k) {
+                Some(p) => triggers[p] = Some(*t),
+                None => {
+                    keywords.push((*k).to_owned());
+                    by_keyword.push(Vec::new());
+                    triggers.push(Some(*t));
+                }
+            }
+        }
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -180,6 +197,7 @@ impl RuleSet {
                 rules,
                 automaton,
                 by_keyword,
+                triggers,
             },
             errors,
         )
@@ -239,7 +257,12 @@ impl RuleSet {
         tracked: &Tracked,
     ) -> Option<Vec<Finding>> {
         let multiline = |id: &str| self.rule(id).is_none_or(|r| r.multiline);
-        if tracked.lost.iter().any(|id| multiline(id)) {
+        // A Kubernetes `Secret`'s values are decoded because of a line elsewhere, and
+        // a Google key is public in a Firebase configuration of several lines.
+        if tracked.lost.iter().any(|id| multiline(id))
+            || decode::is_kubernetes_secret(text)
+            || memchr::memmem::find(text.as_bytes(), b"AIza").is_some()
+        {
             return None;
         }
         let Some((a, b)) = tracked.dirty else {
@@ -273,7 +296,7 @@ impl RuleSet {
 
     /// Scans the whole lines `region` of `text` (offsets stay absolute). Multi-line
     /// rules run on the whole text when `multiline` is set; otherwise a hit on one of
-    /// their keywords is only reported (the second value).
+    /// their keywords (or on a whole-file decoder's) is only reported (the second value).
     fn scan_region(
         &self,
         text: &str,
@@ -283,6 +306,33 @@ impl RuleSet {
         multiline: bool,
     ) -> (ScanOutput, bool) {
         let mut out = ScanOutput::default();
+        let mut pass = Pass {
+            decodes_left: decode::MAX_DECODES,
+            long_lines: 0,
+        };
+        let (candidates, multiline_hit) =
+            self.candidates(text, region, ctx, multiline, 0, &mut pass);
+        out.long_lines_skipped = pass.long_lines;
+        out.findings = dedupe(&self.rules, candidates)
+            .into_iter()
+            .filter(|c| !self.suppressed(text, index.get(), c))
+            .map(|c| self.finding(text, index.get(), c))
+            .collect();
+        (out, multiline_hit)
+    }
+
+    /// The matches in `region` of `text`, before de-duplication, and whether a
+    /// multi-line rule or whole-file decoder was triggered. Encoded segments that a
+    /// trigger points at are decoded and scanned `depth + 1` deep (see `decode`).
+    fn candidates(
+        &self,
+        text: &str,
+        region: std::ops::Range<usize>,
+        ctx: &Context<'_>,
+        multiline: bool,
+        depth: u8,
+        pass: &mut Pass,
+    ) -> (Vec<Candidate>, bool) {
         let lockfile = ctx
             .path
             .and_then(|p| p.file_name())
@@ -296,6 +346,9 @@ impl RuleSet {
         let mut current_line_long = false;
         let mut candidates = Vec::new();
         let mut locs = vec![None; self.rules.len()];
+        // Decoding asked for: (trigger, line, keyword offset).
+        let mut decodes: Vec<(decode::Trigger, std::ops::Range<usize>, usize)> = Vec::new();
+        let mut whole_file_decode = false;
 
         let base = region.start;
         for hit in self.automaton.find_overlapping_iter(&text[region]) {
@@ -308,14 +361,32 @@ impl RuleSet {
                     let end = memchr::memchr(b'\n', &bytes[hit_start..])
                         .map_or(bytes.len(), |i| hit_start + i);
                     current_line_long = end - start > ctx.max_line_len;
-                    if current_line_long {
-                        out.long_lines_skipped += 1;
+                    if current_line_long && depth == 0 {
+                        pass.long_lines += 1;
                     }
                     current_line = Some(start..end);
                     start..end
                 }
             };
-            for &r in &self.by_keyword[hit.pattern().as_usize()] {
+            let pattern = hit.pattern().as_usize();
+            if let Some(trigger) = self.triggers[pattern] {
+                match trigger {
+                    decode::Trigger::KubernetesSecret => whole_file_decode = true,
+                    _ if depth < decode::MAX_DEPTH && !current_line_long => {
+                        // Percent-decoding takes the whole line: once a line.
+                        let seen = decodes
+                            .iter()
+                            .rev()
+                            .take_while(|(_, l, _)| *l == line)
+                            .any(|(t, _, _)| *t == trigger);
+                        if !seen || trigger == decode::Trigger::Base64 {
+                            decodes.push((trigger, line.clone(), hit_start));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for &r in &self.by_keyword[pattern] {
                 let rule = &self.rules[r];
                 if (rule.generic && lockfile) || (rule.config_only && !config_style) {
                     continue;
@@ -338,7 +409,7 @@ impl RuleSet {
                 );
             }
         }
-        let multiline_hit = multiline_triggered.iter().any(|t| *t);
+        let multiline_hit = multiline_triggered.iter().any(|t| *t) || whole_file_decode;
         if multiline {
             for (r, triggered) in multiline_triggered.iter().enumerate() {
                 if *triggered {
@@ -346,25 +417,46 @@ impl RuleSet {
                 }
             }
         }
-        candidates.sort_by_key(|c: &Candidate| (c.start, std::cmp::Reverse(c.end)));
-        let mut kept: Vec<Candidate> = Vec::new();
-        for c in candidates {
-            match kept.last_mut() {
-                Some(last) if c.start < last.end => {
-                    // Overlap: a provider rule beats a generic one; otherwise the first stays.
-                    if self.rules[last.rule].generic && !self.rules[c.rule].generic {
-                        *last = c;
-                    }
+        let mut decoded = Vec::new();
+        for (trigger, line, at) in decodes {
+            if pass.decodes_left == 0 {
+                break;
+            }
+            // A base64 run already decoded from another of its triggers.
+            if decoded.iter().any(|d: &decode::Decoded| {
+                d.encoding == decode::Encoding::Base64 && d.span.contains(&at)
+            }) {
+                continue;
+            }
+            pass.decodes_left -= 1;
+            decoded.extend(match trigger {
+                decode::Trigger::Base64 => decode::base64_at(text, line, at),
+                _ => decode::percent_line(text, line),
+            });
+        }
+        if multiline
+            && whole_file_decode
+            && depth < decode::MAX_DEPTH
+            && decode::is_kubernetes_secret(text)
+        {
+            let data = decode::kubernetes_data(text, pass.decodes_left);
+            pass.decodes_left -= data.len();
+            decoded.extend(data);
+        }
+        for d in decoded {
+            let (inner, _) = self.candidates(&d.text, 0..d.text.len(), ctx, true, depth + 1, pass);
+            for c in inner {
+                if let Some(span) = d.original(c.start, c.end) {
+                    candidates.push(Candidate {
+                        start: span.start,
+                        end: span.end,
+                        encoded: Some(c.encoded.unwrap_or(d.encoding)),
+                        ..c
+                    });
                 }
-                _ => kept.push(c),
             }
         }
-        out.findings = kept
-            .into_iter()
-            .filter(|c| !self.suppressed(text, index.get(), c))
-            .map(|c| self.finding(text, index.get(), c))
-            .collect();
-        (out, multiline_hit)
+        (candidates, multiline_hit)
     }
 
     /// Runs rule `r` on `hay` (at `base` in `text`). `locs` holds each rule's capture
@@ -402,13 +494,20 @@ impl RuleSet {
                 }
             };
             let (start, end) = (base + m.0, base + m.1);
-            if self.rejects(rule, &hay[m.0..m.1], text, start, end) {
+            let secret = &hay[m.0..m.1];
+            if self.rejects(rule, secret, text, start, end) {
+                continue;
+            }
+            let checked = rule.checksum.map(|c| c.verify(secret));
+            if checked == Some(false) && rule.checksum.is_some_and(|c| c.required()) {
                 continue;
             }
             out.push(Candidate {
                 rule: r,
                 start,
                 end,
+                checked,
+                encoded: None,
             });
         }
     }
@@ -432,6 +531,9 @@ impl RuleSet {
             return true;
         }
         if rule.generic && filters::is_benign_random(secret) {
+            return true;
+        }
+        if filters::is_public_by_design(secret, text, start) {
             return true;
         }
         let lower = secret.to_ascii_lowercase();
@@ -470,11 +572,24 @@ impl RuleSet {
         } else {
             rule.env.clone()
         };
+        let mut message = message;
+        if let Some(encoding) = c.encoded {
+            message.push_str(&format!(" (found {encoding})"));
+        }
+        let mut severity = rule.severity;
+        match c.checked {
+            Some(true) => message.push_str(" (its checksum is valid: a real token)"),
+            Some(false) => {
+                message.push_str(" (its checksum does not match: made up or mangled?)");
+                severity = severity.lower();
+            }
+            None => {}
+        }
         let mut f = Finding::at(
             index,
             FindingKind::Secret,
             &rule.id,
-            rule.severity,
+            severity,
             message,
             c.start,
             c.end,
@@ -485,11 +600,46 @@ impl RuleSet {
     }
 }
 
+/// Overlapping candidates reduced to one: a provider rule beats a generic one, a
+/// secret found decoded beats the same span read as it is; otherwise the first stays.
+fn dedupe(rules: &[Rule], mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+    candidates.sort_by_key(|c: &Candidate| (c.start, std::cmp::Reverse(c.end)));
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        match kept.last_mut() {
+            Some(last) if c.start < last.end => {
+                let (lg, cg) = (rules[last.rule].generic, rules[c.rule].generic);
+                let decoded_wins = lg == cg
+                    && c.encoded.is_some()
+                    && last.encoded.is_none()
+                    && (c.start, c.end) == (last.start, last.end);
+                if (lg && !cg) || decoded_wins {
+                    *last = c;
+                }
+            }
+            _ => kept.push(c),
+        }
+    }
+    kept
+}
+
+/// What one scan carries through its decoding levels.
+struct Pass {
+    /// Encoded segments it may still decode (at most `decode::MAX_DECODES`).
+    decodes_left: usize,
+    /// Lines skipped as minified (of the text itself, not of decoded text).
+    long_lines: usize,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     rule: usize,
     start: usize,
     end: usize,
+    /// The rule's checksum result, when it has one.
+    checked: Option<bool>,
+    /// How the secret was encoded at `start..end` (found in the decoded text).
+    encoded: Option<decode::Encoding>,
 }
 
 /// SHA-256 (hex) of a secret value: what baselines and stores keep instead of it.
@@ -850,6 +1000,7 @@ mod tests {
                 generic: false,
                 config_only: false,
                 env: None,
+                checksum: None,
                 allowlist: Default::default(),
             },
             RuleSpec {
@@ -1010,5 +1161,243 @@ mod tests {
             wrong.len(),
             wrong.join("\n")
         );
+    }
+
+    fn b64(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    fn in_file(text: &str, name: &str) -> Vec<Finding> {
+        let path = Path::new(name);
+        RuleSet::builtin()
+            .scan_with(
+                text,
+                &Context {
+                    lang: Lang::detect(Some(path), None),
+                    path: Some(path),
+                    ..Context::default()
+                },
+            )
+            .findings
+    }
+
+    #[test]
+    fn kubernetes_secret_data_is_decoded_and_reported_at_the_encoded_value() {
+        let value = b64("Xk9#mP2$vL8qR4wZ7tY1");
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  username: {}\n  password: {value}\n",
+            b64("admin")
+        );
+        let f = in_file(&text, "k8s/db-secret.yaml");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(&text[f[0].start..f[0].end], value);
+        assert!(f[0].message.contains("in base64"), "{}", f[0].message);
+        assert_eq!(f[0].env_name.as_deref(), Some("PASSWORD"));
+        // In a file that is not a Secret the values are not decoded (a random-looking
+        // `password:` value may still be one as it is).
+        let other = text.replace("kind: Secret", "kind: ConfigMap");
+        let f2 = in_file(&other, "k8s/db-secret.yaml");
+        assert!(
+            f2.iter().all(|f| !f.message.contains("in base64")),
+            "{f2:?}"
+        );
+        // An edit elsewhere in a Secret asks for a full scan (the decoding depends on
+        // the `kind:` line).
+        let set = RuleSet::builtin();
+        let tracked = Tracked::new(f.clone());
+        assert!(
+            set.rescan(&text, &LazyIndex::new(&text), &Context::default(), &tracked)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn docker_configs_are_decoded_two_levels_deep() {
+        let auth = b64("deploy:Zr8#qW2vLx9!mK4p");
+        let config = format!(r#"{{"auths":{{"registry.internal:5000":{{"auth":"{auth}"}}}}}}"#);
+        // ~/.docker/config.json as it is: the `auth` value.
+        let f = in_file(&config, "config.json");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "docker-config-auth");
+        assert_eq!(&config[f[0].start..f[0].end], auth);
+        // A Kubernetes pull secret: the whole config in base64.
+        let blob = b64(&config);
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {blob}\n"
+        );
+        let f = in_file(&text, "pull-secret.yaml");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "docker-config-auth");
+        assert_eq!(&text[f[0].start..f[0].end], blob);
+        // An `auth` that is not base64 of user:password is not a Docker credential.
+        let not = r#"{"auth": "bm9jb2xvbmhlcmVhdGFsbA=="}"#;
+        assert!(
+            in_file(not, "x.json")
+                .iter()
+                .all(|f| f.rule != "docker-config-auth")
+        );
+    }
+
+    #[test]
+    fn a_base64_wrapped_private_key_is_found() {
+        let body = b64_lines(7, 8, 64).join("\n");
+        let key = key_block("RSA PRIVATE KEY", &b64_lines(7, 8, 64));
+        assert!(key.contains(&body));
+        let blob = b64(&key);
+        for (at, text) in [
+            ("k8s", format!("data:\n  tls.key: {blob}\n")),
+            ("env", format!("TLS_KEY_B64={blob}\n")),
+            ("json", format!("{{\"key\": \"{blob}\"}}\n")),
+            ("mid", format!("x = \"{}\"\n", b64(&format!("ab{key}")))),
+        ] {
+            let f = in_file(&text, "deploy/values.yaml");
+            assert_eq!(f.len(), 1, "{at}: {f:?}");
+            assert_eq!(f[0].rule, "private-key", "{at}");
+            assert!(f[0].message.contains("in base64"), "{at}");
+            assert!(text[f[0].start..f[0].end].starts_with("LS0t") || at == "mid");
+        }
+    }
+
+    #[test]
+    fn percent_encoded_secrets_are_found_at_their_escapes() {
+        let text = "aws_secret_access_key=wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYzQ8vT3pLm9\n";
+        let f = in_file(text, "settings.ini");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "aws-secret-access-key");
+        assert_eq!(
+            &text[f[0].start..f[0].end],
+            "wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYzQ8vT3pLm9"
+        );
+        assert!(f[0].message.contains("percent-encoded"));
+        // Escapes in an ordinary URL are nothing.
+        assert!(in_file("see https://example.org/a%2Fb?q=x%3Dy\n", "README.md").is_empty());
+    }
+
+    #[test]
+    fn checksums_raise_or_lower_the_severity() {
+        let random = "Zx9QmL2vT7kR4pN8wB3cY6hJ1sD5fG";
+        let good = format!(
+            "ghp_{random}{}",
+            checks::base62_6(crc32fast::hash(random.as_bytes()))
+        );
+        let bad = format!("ghp_{random}AAAAAA");
+        let f = in_file(&format!("token = \"{good}\"\n"), "a.py");
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            ("github-pat", Severity::Error)
+        );
+        assert!(f[0].message.contains("checksum is valid"));
+        let f = in_file(&format!("token = \"{bad}\"\n"), "a.py");
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            ("github-pat", Severity::Warning)
+        );
+        assert!(f[0].message.contains("checksum does not match"));
+    }
+
+    #[test]
+    fn decoding_is_bounded() {
+        // Many triggers on many lines: at most MAX_DECODES decodes, and a scan ends.
+        let line = format!("k: {}\n", b64("-----BEGIN x\n").repeat(3));
+        let text = line.repeat(decode::MAX_DECODES * 4);
+        let _ = in_file(&text, "a.yaml");
+        // A segment larger than the bound is not decoded.
+        let huge = b64(&format!("-----BEGIN {}", "A".repeat(decode::MAX_SEGMENT)));
+        assert!(in_file(&format!("k: {huge}\n"), "a.yaml").is_empty());
+    }
+
+    #[test]
+    fn keys_public_by_design_are_not_findings_and_their_look_alikes_are() {
+        let key = "AIzaSyD4kR7vXq2LmN9pT3wZ8bC1eF6gH0jKsYu";
+        let firebase = format!(
+            "const firebaseConfig = {{\n  apiKey: \"{key}\",\n  authDomain: \"shop-7f2a.firebaseapp.com\",\n  projectId: \"shop-7f2a\",\n}};\n"
+        );
+        assert!(in_file(&firebase, "web/src/firebase.js").is_empty());
+        let android = format!("{{\"api_key\": [{{\"current_key\": \"{key}\"}}]}}");
+        assert!(in_file(&android, "app/google-services.json").is_empty());
+        // The same key for a server API (Gemini, Maps) is a secret.
+        let f = in_file(&format!("GEMINI_API_KEY = \"{key}\"\n"), "llm.py");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "google-api-key");
+        for (text, name) in [
+            (
+                "STRIPE_PUBLISHABLE_KEY = \"pk_live_51Hx9QmL2vT7kR4pN8wB3cY6hJ1sD5fGzXa\"\n",
+                "settings.py",
+            ),
+            (
+                "secret_key: \"pk_test_51Hx9QmL2vT7kR4pN8wB3cY6hJ1sD5fGzXa\"\n",
+                "config.yaml",
+            ),
+            (
+                "SENTRY_DSN = \"https://3f2a9c1b7e4d4f60a8b2c5d9e1f07a3b@o450512.ingest.sentry.io/4505127\"\n",
+                "settings.py",
+            ),
+            (
+                "SENTRY_DSN=https://3f2a9c1b7e4d4f60a8b2c5d9e1f07a3b@o450512.ingest.sentry.io/4505127\n",
+                ".env",
+            ),
+            // A Codecov graph token in a README badge.
+            (
+                "[![codecov](https://codecov.io/gh/o/r/branch/main/graph/badge.svg?token=5iM9farjnC)](https://codecov.io/gh/o/r)\n",
+                "README.md",
+            ),
+            // Minified code, not a query string.
+            (
+                "w.is_end_tag?w.start_tag_token=this._tag_stack.try_pop(w.tag_name):(x)\n",
+                "a.min.js",
+            ),
+            // A Heroku resource's UUID in a URL, not a key.
+            (
+                "see https://dashboard.heroku.com/apps/shop/resources/0b3e6a2c-9d41-4f7e-8a15-c2d96e7b3f08\n",
+                "README.md",
+            ),
+        ] {
+            let f = in_file(text, name);
+            assert!(f.is_empty(), "{text}: {f:?}");
+        }
+        let f = in_file(
+            "HEROKU_API_KEY=0b3e6a2c-9d41-4f7e-8a15-c2d96e7b3f08\n",
+            ".env.production",
+        );
+        assert_eq!(
+            f.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
+            ["heroku-api-key"]
+        );
+        // Sentry user tokens are exactly 64 hex digits (65 is some other string).
+        let hex = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        let rules = |t: &str| -> Vec<String> {
+            in_file(&format!("x = \"{t}\"\n"), "a.py")
+                .into_iter()
+                .map(|f| f.rule)
+                .collect()
+        };
+        assert_eq!(rules(&format!("sntryu_{hex}")), ["sentry-user-token"]);
+        assert!(rules(&format!("sntryu_{hex}0")).is_empty());
+    }
+
+    #[test]
+    fn placeholders_are_not_findings_in_any_context() {
+        for value in [
+            "{Password}",
+            "{{ db_password }}",
+            "<password>",
+            "${DB_PASSWORD}",
+            "%(password)s",
+            "$DB_PASSWORD",
+            "[password]",
+        ] {
+            for (text, name) in [
+                (format!("password = \"{value}\"\n"), "app.py"),
+                (format!("DB_PASSWORD={value}\n"), ".env"),
+                (format!("  password: {value}\n"), "values.yaml"),
+                (format!("export DB_PASSWORD={value}\n"), "deploy.sh"),
+                (format!("<password>{value}</password>\n"), "settings.xml"),
+                (format!("db.password={value}\n"), "app.properties"),
+            ] {
+                let f = in_file(&text, name);
+                assert!(f.is_empty(), "{text}: {f:?}");
+            }
+        }
     }
 }
