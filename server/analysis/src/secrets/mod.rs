@@ -399,6 +399,9 @@ impl RuleSet {
                     continue;
                 }
                 last_line_scanned[r] = line.start;
+                if !rule.may_match(&bytes[line.clone()]) {
+                    continue;
+                }
                 self.match_rule(
                     r,
                     text,
@@ -1001,6 +1004,7 @@ mod tests {
                 config_only: false,
                 env: None,
                 checksum: None,
+                requires: String::new(),
                 allowlist: Default::default(),
             },
             RuleSpec {
