@@ -141,10 +141,11 @@ pub fn is_public_by_design(secret: &str, text: &str, start: usize) -> bool {
     if secret.starts_with("pk_live_") || secret.starts_with("pk_test_") {
         return true;
     }
-    let url_start = text[..start]
+    let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |i| i + 1);
+    let before = &text[line_start..start];
+    let url = before
         .rfind(|c: char| c.is_whitespace() || "\"'`()<>[]".contains(c))
-        .map_or(0, |i| i + 1);
-    let url = &text[url_start..start];
+        .map_or(before, |i| &before[i + 1..]);
     if url.contains("://") && url.contains("badge") {
         return true;
     }

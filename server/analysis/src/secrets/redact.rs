@@ -240,6 +240,18 @@ mod tests {
         assert_eq!(prefix_tail("é"), 0);
     }
 
+    /// A labelled corpus file's text, and the context a scan of it has.
+    fn sample<'a>(corpus: &str, file: &'a str) -> (String, Context<'a>) {
+        let text = std::fs::read_to_string(format!("{corpus}/{file}")).unwrap();
+        let path = std::path::Path::new(file);
+        let ctx = Context {
+            lang: Lang::detect(Some(path), None),
+            path: Some(path),
+            ..Default::default()
+        };
+        (text, ctx)
+    }
+
     /// Every built-in rule's corpus secrets (fixtures/secrets, three per rule, in
     /// several file kinds) leave redacted and come back restored: the LLM actions
     /// redact with the same rules the diagnostics use.
@@ -252,13 +264,7 @@ mod tests {
         for line in labels.lines().filter(|l| !l.starts_with('#')) {
             let mut cols = line.split('\t');
             let (file, rule) = (cols.next().unwrap(), cols.nth(1).unwrap());
-            let text = std::fs::read_to_string(format!("{corpus}/{file}")).unwrap();
-            let path = std::path::Path::new(file);
-            let ctx = Context {
-                lang: Lang::detect(Some(path), None),
-                path: Some(path),
-                ..Default::default()
-            };
+            let (text, ctx) = sample(corpus, file);
             let secrets: Vec<String> = rules
                 .scan_with(&text, &ctx)
                 .findings
@@ -298,13 +304,7 @@ mod tests {
         for line in labels.lines().filter(|l| !l.starts_with('#')) {
             let cols: Vec<&str> = line.split('\t').collect();
             let (file, at, context) = (cols[0], cols[1].parse::<usize>().unwrap(), cols[2]);
-            let text = std::fs::read_to_string(format!("{corpus}/{file}")).unwrap();
-            let path = std::path::Path::new(file);
-            let ctx = Context {
-                lang: Lang::detect(Some(path), None),
-                path: Some(path),
-                ..Default::default()
-            };
+            let (text, ctx) = sample(corpus, file);
             let mut r = Redactions::default();
             let (out, _) = redact(&text, &ctx, &rules, &mut r);
             let before = text.lines().nth(at - 1).unwrap();
