@@ -600,7 +600,9 @@ test('run all, stopping on failure: progress, running count, a terminal per scri
   // A terminal for each script that ran, named with its outcome.
   const tabs = s.page.locator('.panel .monaco-list-row'); // the terminal tabs list
   await tabs.filter({ hasText: '✔ 1.00_fetch.py' }).first().waitFor();
-  assert.ok((await tabs.filter({ hasText: '✘ 2.00_report.py' }).count()) >= 2, 'the failed run and the failed batch member');
+  // Both terminals of the failed script (its own run and the batch member) are named
+  // once their runs end, which may come after the first one's name: wait for them.
+  await until('the failed run and the failed batch member', async () => (await tabs.filter({ hasText: '✘ 2.00_report.py' }).count()) >= 2);
   await s.screenshot('run-all-stopped');
 });
 
