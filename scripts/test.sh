@@ -42,6 +42,13 @@ else
   echo "step-failed: cargo build (the editor tests did not run)" >>"$log"
   status=1
 fi
+# False syntax errors on valid code nobody here wrote (the cargo registry's crate
+# sources, the interpreter's standard library, the extension's node_modules, /usr/bin
+# shell scripts), judged by each language's own parser: fails when a language has more
+# than bench/syntax/baseline.json says. Needs the release build (scripts/demo.sh made it).
+step "syntax corpus" bash -c 'cargo build --release --locked -p warden-lsp -q &&
+  python3 bench/syntax/run.py --warden target/release/warden \
+    --node-modules editors/vscode/node_modules --baseline bench/syntax/baseline.json'
 awk -v status="$status" '
      /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^(nvim|vscode): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }

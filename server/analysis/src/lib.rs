@@ -259,8 +259,8 @@ pub fn analyze(
         if checks.shell {
             findings.extend(shell::scan(text, ctx.lang, tree, index));
         }
-        if let (true, Some(tree)) = (checks.syntax, tree) {
-            findings.extend(syntax::errors(tree, text, index));
+        if let (true, Some(tree), Some(g)) = (checks.syntax, tree, ctx.lang.grammar()) {
+            findings.extend(syntax::checked_errors(g, tree, text, index));
         }
         if let (Some(lookup), Some(tree), Some(g)) = (imports, tree, ctx.lang.grammar()) {
             findings.extend(packages::imports::check(g, tree, text, index, lookup));
