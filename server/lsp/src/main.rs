@@ -8,6 +8,7 @@ mod cli;
 mod diagnostics;
 mod documents;
 mod handlers;
+mod judge;
 mod logging;
 mod lsp_ext;
 mod memory;

@@ -286,6 +286,9 @@ impl ScanConfig {
             lookup.map(|l| l.as_ref() as warden_analysis::Lookup<'_>),
             edited,
         );
+        if self.checks.syntax {
+            crate::judge::drop_false_syntax_errors(lang, text, &mut analysis.findings);
+        }
         if lookup.is_some() {
             crate::packages::drop_local_imports(
                 &mut analysis.findings,
