@@ -141,6 +141,43 @@ pub fn checked_errors(
 /// reads about 8 MB/s, so 16 ms at most, and only while tree-sitter sees an error.
 pub const JUDGED_MAX: usize = 128 << 10;
 
+/// Drops from `findings` (of `text`) the syntax errors that `before` (those of
+/// `before_text`, the file's committed version) already has: same rule, same message,
+/// same text on its line (trimmed), each at most as often as it was there. An error
+/// keeps its identity when lines above it move; once its line is edited it counts as
+/// the user's.
+pub fn drop_pre_existing(
+    findings: &mut Vec<Finding>,
+    text: &str,
+    before: &[Finding],
+    before_text: &str,
+) {
+    let key = |f: &Finding, text: &str| {
+        let line = crate::lines::line_around(text, f.start.min(text.len()));
+        (
+            f.rule.clone(),
+            f.message.clone(),
+            text[line].trim().to_owned(),
+        )
+    };
+    let mut committed: HashMap<(String, String, String), usize> = HashMap::new();
+    for f in before.iter().filter(|f| f.kind == FindingKind::Syntax) {
+        *committed.entry(key(f, before_text)).or_default() += 1;
+    }
+    findings.retain(|f| {
+        if f.kind != FindingKind::Syntax {
+            return true;
+        }
+        match committed.get_mut(&key(f, text)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        }
+    });
+}
+
 /// Syntax findings of a parsed tree, as tree-sitter sees them.
 pub fn errors(tree: &Tree, text: &str, index: &LineIndex) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -320,6 +357,30 @@ hello
         let tree = parse(g, &broken, None).unwrap();
         let found = checked_errors(g, &tree, &broken, &LineIndex::new(&broken));
         assert!(!found.is_empty());
+    }
+
+    #[test]
+    fn errors_already_committed_are_dropped_new_ones_stay() {
+        let g = grammar("python");
+        let all = |text: &str| {
+            let tree = parse(g, text, None).unwrap();
+            errors(&tree, text, &LineIndex::new(text))
+        };
+        let committed = "def f(:\n    pass\n\nx = 1\n";
+        let before = all(committed);
+        assert_eq!(before.len(), 1);
+        // Lines added above: the old error moved but is the same one.
+        let moved = format!("import os\n\n{committed}");
+        let mut found = all(&moved);
+        drop_pre_existing(&mut found, &moved, &before, committed);
+        assert!(found.is_empty(), "{found:?}");
+        // A new error the user typed stays; the old one still goes.
+        let typed = format!("{moved}print(\n");
+        let mut found = all(&typed);
+        assert_eq!(found.len(), 2);
+        drop_pre_existing(&mut found, &typed, &before, committed);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].range.start.line, 6, "{found:?}");
     }
 
     #[test]

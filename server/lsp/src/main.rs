@@ -5,6 +5,7 @@
 //! closed, the editor process gone), as the LSP specification asks.
 
 mod cli;
+mod committed;
 mod diagnostics;
 mod documents;
 mod handlers;

@@ -173,6 +173,9 @@ pub struct ScanConfig {
     pub llm: warden_config::LlmSettings,
     /// The effective `run` settings of this root (sandboxed runs).
     pub run: warden_config::RunSettings,
+    /// Syntax errors the committed version has are dropped (the editor's view); `None`
+    /// reports every error (`warden scan`).
+    pub committed: Option<Arc<crate::committed::Committed>>,
 }
 
 impl ScanConfig {
@@ -246,6 +249,7 @@ impl ScanConfig {
                 locks: Arc::default(),
                 llm: settings.llm.clone(),
                 run: settings.run.clone(),
+                committed: Some(Arc::default()),
             },
             warnings,
         )
@@ -288,6 +292,9 @@ impl ScanConfig {
         );
         if self.checks.syntax {
             crate::judge::drop_false_syntax_errors(lang, text, &mut analysis.findings);
+            if let (Some(committed), Some(path)) = (&self.committed, path) {
+                committed.drop_committed(path, lang, text, &mut analysis.findings);
+            }
         }
         if lookup.is_some() {
             crate::packages::drop_local_imports(

@@ -213,11 +213,12 @@ impl SnapshotCache {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::process::Command;
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// `git ARGS` in `dir`, with an identity and no signing (for test repositories).
+    pub(crate) fn git(dir: &Path, args: &[&str]) {
         let ok = Command::new("git")
             .args([
                 "-c",

@@ -303,6 +303,26 @@ pub fn is_ignored(path: &Path) -> bool {
     !tracked && repo.is_path_ignored(rel).unwrap_or(false)
 }
 
+/// The blob id git gives `bytes` (what `git hash-object` prints).
+pub fn blob_id(bytes: &[u8]) -> Option<String> {
+    git2::Oid::hash_object(git2::ObjectType::Blob, bytes)
+        .ok()
+        .map(|o| o.to_string())
+}
+
+/// The committed (HEAD) version of the file at `path`: its blob id and bytes. `None`
+/// outside git, without a HEAD, or for a file HEAD does not hold.
+pub fn head_version(path: &Path) -> Option<(String, Vec<u8>)> {
+    let repo = Repository::discover(path.parent()?).ok()?;
+    let workdir = repo.workdir().map(canonical)?;
+    let abs = canonical(path.parent()?).join(path.file_name()?);
+    let rel = abs.strip_prefix(&workdir).ok()?;
+    let tree = repo.head().ok()?.peel_to_tree().ok()?;
+    let entry = tree.get_path(rel).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    Some((entry.id().to_string(), blob.content().to_vec()))
+}
+
 /// The repository root (work tree) containing `path`, if any.
 pub fn repo_root(path: &Path) -> Option<PathBuf> {
     let repo = Repository::discover(path).ok()?;

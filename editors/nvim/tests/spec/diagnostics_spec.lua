@@ -45,11 +45,17 @@ describe('diagnostics', function()
     assert.are.equal(1, #h.diagnostics(buf, 'aws-access-key-id'))
   end)
 
-  it('report a syntax error where it is', function()
+  it('report a syntax error an edit introduces where it is, not the committed one', function()
     local buf = h.open(ws .. '/beta/src/config.js')
-    local d = h.wait_diagnostic(buf, 'syntax-missing')
-    assert.are.equal(2, d.lnum)
-    assert.matches('missing "}"', d.message, 1, true)
+    h.wait_diagnostic(buf, 'github-pat')
+    -- The committed file's own error (a missing "}" on line 3) was there before the
+    -- user: only errors an edit introduces are shown (`warden scan` reports both).
+    assert.are.equal(0, #h.diagnostics(buf, 'syntax-missing'))
+    vim.api.nvim_buf_set_lines(buf, 0, 1, false, { 'const broken = (;' })
+    local d = h.wait_diagnostic(buf, 'syntax-error')
+    assert.are.equal(0, d.lnum)
+    assert.matches('unexpected "="', d.message, 1, true)
+    assert.are.equal(0, #h.diagnostics(buf, 'syntax-missing'))
   end)
 
   it('flag malicious and vulnerable packages from the OSV data in settings', function()

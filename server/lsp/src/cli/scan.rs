@@ -141,6 +141,8 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         }
         let mut cfg: ScanConfig = (*root_cfg.scan()).clone();
         cfg.checks = checks;
+        // Every syntax error, committed or not: a scan (CI) judges the tree as it is.
+        cfg.committed = None;
         let files = if abs.is_dir() {
             match warden_workspace::list_files(&abs) {
                 Ok(f) => f,
