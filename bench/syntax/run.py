@@ -105,7 +105,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def judge_ts_all(files, node_modules):
-    ts = os.path.join(node_modules, "typescript")
+    ts = os.path.abspath(os.path.join(node_modules, "typescript"))
     p = subprocess.run(["node", "-e", TS_JUDGE, ts], input=json.dumps(files), capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"TypeScript judge failed: {p.stderr[-2000:]}")
