@@ -3,7 +3,8 @@
 //! says when two errors are the same one). A grammar's gap on valid code, or a broken
 //! file someone committed, stays quiet until its line is edited; `warden scan` (CI)
 //! reports every error. HEAD's version of a path and its errors are cached; HEAD is
-//! looked up again after [`FRESH`], and re-parsed only when its blob changed.
+//! looked up again after [`FRESH`], and re-parsed only when its blob changed. The
+//! edit's first phase (in the message loop's handler) only reads the cache.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use warden_analysis::{Finding, FindingKind, Lang, LineIndex, syntax};
+
+use crate::judge::{Io, Judge};
 
 /// How long a looked-up HEAD version is trusted before it is looked up again.
 const FRESH: Duration = Duration::from_secs(2);
@@ -35,12 +38,26 @@ struct Head {
 
 impl Committed {
     /// Drops from `findings` (of `text`, the file at `path`) the syntax errors its
-    /// committed version already has; all of them when `text` is that version.
-    pub fn drop_committed(&self, path: &Path, lang: Lang, text: &str, findings: &mut Vec<Finding>) {
+    /// committed version already has; all of them when `text` is that version. With
+    /// [`Io::Cached`], only from a HEAD version looked up before. `judge` judged the
+    /// errors of `text` and judges HEAD's.
+    pub fn drop_committed(
+        &self,
+        path: &Path,
+        lang: Lang,
+        text: &str,
+        findings: &mut Vec<Finding>,
+        judge: &Judge,
+        io: Io,
+    ) {
         if !findings.iter().any(|f| f.kind == FindingKind::Syntax) {
             return;
         }
-        let Some(head) = self.head(path, lang) else {
+        let head = match io {
+            Io::Allowed => self.head(path, lang, judge),
+            Io::Cached => self.cache.lock().get(path).and_then(|(_, h)| h.clone()),
+        };
+        let Some(head) = head else {
             return;
         };
         if warden_workspace::blob_id(text.as_bytes()).as_deref() == Some(head.id.as_str()) {
@@ -50,7 +67,7 @@ impl Committed {
         syntax::drop_pre_existing(findings, text, &head.errors, &head.text);
     }
 
-    fn head(&self, path: &Path, lang: Lang) -> Option<Arc<Head>> {
+    fn head(&self, path: &Path, lang: Lang, judge: &Judge) -> Option<Arc<Head>> {
         let cached = self.cache.lock().get(path).cloned();
         if let Some((at, head)) = &cached
             && at.elapsed() < FRESH
@@ -67,7 +84,7 @@ impl Committed {
             let g = lang.grammar()?;
             let tree = syntax::parse(g, &text, None)?;
             let mut errors = syntax::checked_errors(g, &tree, &text, &LineIndex::new(&text));
-            crate::judge::drop_false_syntax_errors(lang, &text, &mut errors);
+            judge.drop_false_syntax_errors(None, lang, &text, &mut errors, Io::Allowed);
             Some(Arc::new(Head { id, text, errors }))
         });
         let mut cache = self.cache.lock();
@@ -88,7 +105,7 @@ mod tests {
         let lang = Lang::detect(Some(path), None);
         let tree = syntax::parse(lang.grammar().unwrap(), text, None).unwrap();
         let mut found = syntax::errors(&tree, text, &LineIndex::new(text));
-        committed.drop_committed(path, lang, text, &mut found);
+        committed.drop_committed(path, lang, text, &mut found, &Judge::default(), Io::Allowed);
         found
     }
 

@@ -4,29 +4,74 @@
 //! nested subshells, here-documents that derail the rest of the file: 25 false errors in
 //! 19 of /usr/bin's 136 shell scripts, `bench/syntax/run.py`); a script `bash -n`
 //! accepts has no syntax error. `-n` reads without running anything; the child gets no
-//! environment and no start-up files.
+//! environment and no start-up files. The edit's first phase runs in the message loop's
+//! handler, where no process may be waited for: it reuses the path's last verdict
+//! ([`Io::Cached`]); the second phase, off the loop, asks again.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use warden_analysis::{Finding, FindingKind, Lang};
 
 /// The largest script judged.
 const JUDGED_MAX: usize = 1 << 20;
 /// How long the judge may take before its verdict is ignored.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// Paths whose last verdict is kept at most (the memo starts over beyond).
+const REMEMBERED_MAX: usize = 256;
 
-/// Drops `findings`' syntax errors when the language's own parser accepts `text`.
-pub fn drop_false_syntax_errors(lang: Lang, text: &str, findings: &mut Vec<Finding>) {
-    if lang.name() != "bash"
-        || text.len() > JUDGED_MAX
-        || !findings.iter().any(|f| f.kind == FindingKind::Syntax)
-    {
-        return;
-    }
-    if bash_accepts(text) == Some(true) {
-        findings.retain(|f| f.kind != FindingKind::Syntax);
+/// Whether a check may do IO (read git, start a process) or must answer from what it
+/// saw before (the edit's first phase, in the message loop's handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    Allowed,
+    Cached,
+}
+
+/// The judges, with each path's last verdict.
+#[derive(Default)]
+pub struct Judge {
+    last: Mutex<HashMap<PathBuf, bool>>,
+}
+
+impl Judge {
+    /// Drops `findings`' syntax errors when the language's own parser accepts `text`
+    /// (with [`Io::Cached`]: when it accepted the last text of `path` it judged).
+    pub fn drop_false_syntax_errors(
+        &self,
+        path: Option<&Path>,
+        lang: Lang,
+        text: &str,
+        findings: &mut Vec<Finding>,
+        io: Io,
+    ) {
+        if lang.name() != "bash"
+            || text.len() > JUDGED_MAX
+            || !findings.iter().any(|f| f.kind == FindingKind::Syntax)
+        {
+            return;
+        }
+        let accepted = match io {
+            Io::Cached => path.and_then(|p| self.last.lock().get(p).copied()),
+            Io::Allowed => {
+                let verdict = bash_accepts(text);
+                if let (Some(v), Some(p)) = (verdict, path) {
+                    let mut last = self.last.lock();
+                    if last.len() >= REMEMBERED_MAX {
+                        last.clear();
+                    }
+                    last.insert(p.to_path_buf(), v);
+                }
+                verdict
+            }
+        };
+        if accepted == Some(true) {
+            findings.retain(|f| f.kind != FindingKind::Syntax);
+        }
     }
 }
 
@@ -71,22 +116,29 @@ mod tests {
     use super::*;
     use warden_analysis::LineIndex;
 
-    fn syntax_errors(text: &str) -> Vec<Finding> {
+    fn syntax_errors(judge: &Judge, text: &str, io: Io) -> Vec<Finding> {
         let lang = Lang::by_name("bash").map(Lang::Grammar).unwrap();
         let g = lang.grammar().unwrap();
         let tree = warden_analysis::syntax::parse(g, text, None).unwrap();
         let mut found = warden_analysis::syntax::errors(&tree, text, &LineIndex::new(text));
-        drop_false_syntax_errors(lang, text, &mut found);
+        judge.drop_false_syntax_errors(Some(Path::new("/w/gz.sh")), lang, text, &mut found, io);
         found
     }
 
     #[test]
     fn valid_shell_the_grammar_rejects_is_no_error_and_broken_shell_still_is() {
+        let judge = Judge::default();
         // POSIX `for` without `in`, as gzip's and bzip2's scripts write it.
         let valid = "#!/bin/sh\nfor i do\n  echo \"$i\"\ndone\n";
-        assert!(syntax_errors(valid).is_empty());
+        // Nothing judged yet: without IO the errors stay.
+        assert!(!syntax_errors(&judge, valid, Io::Cached).is_empty());
+        assert!(syntax_errors(&judge, valid, Io::Allowed).is_empty());
+        // The next edit's first phase reuses that verdict.
+        let edited = format!("{valid}# more\n");
+        assert!(syntax_errors(&judge, &edited, Io::Cached).is_empty());
         let broken = "#!/bin/sh\nfor i do\n  echo \"$i\"\n";
-        assert!(!syntax_errors(broken).is_empty());
+        assert!(!syntax_errors(&judge, broken, Io::Allowed).is_empty());
+        assert!(!syntax_errors(&judge, broken, Io::Cached).is_empty());
     }
 
     #[test]

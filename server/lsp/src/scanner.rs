@@ -17,6 +17,7 @@ use warden_analysis::secrets::{self, RuleSet, RuleSpec};
 use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
 
+use crate::judge::Io;
 use crate::packages::{Advisories, LockCache};
 
 /// The largest baseline file read (`.warden-baseline.json`, `--baseline`), about
@@ -176,6 +177,8 @@ pub struct ScanConfig {
     /// Syntax errors the committed version has are dropped (the editor's view); `None`
     /// reports every error (`warden scan`).
     pub committed: Option<Arc<crate::committed::Committed>>,
+    /// The languages' own parsers as judges of syntax errors, with their last verdicts.
+    pub judge: Arc<crate::judge::Judge>,
 }
 
 impl ScanConfig {
@@ -250,6 +253,7 @@ impl ScanConfig {
                 llm: settings.llm.clone(),
                 run: settings.run.clone(),
                 committed: Some(Arc::default()),
+                judge: Arc::default(),
             },
             warnings,
         )
@@ -266,7 +270,9 @@ impl ScanConfig {
 
     /// Analyses text (an open document, or a file's contents). `edited`: the secrets
     /// of an earlier version of an open document, kept through its edits (see
-    /// [`warden_analysis::analyze`]).
+    /// [`warden_analysis::analyze`]). With [`Io::Cached`] (the edit's first phase, in
+    /// the message loop's handler) the syntax judges answer from their last verdicts
+    /// instead of asking git or starting a process.
     pub fn analyze(
         &self,
         path: Option<&Path>,
@@ -274,6 +280,7 @@ impl ScanConfig {
         lang: Lang,
         tree: Option<&tree_sitter::Tree>,
         edited: Option<&secrets::Tracked>,
+        io: Io,
     ) -> Analysis {
         let ctx = secrets::Context {
             lang,
@@ -291,9 +298,11 @@ impl ScanConfig {
             edited,
         );
         if self.checks.syntax {
-            crate::judge::drop_false_syntax_errors(lang, text, &mut analysis.findings);
+            let findings = &mut analysis.findings;
+            self.judge
+                .drop_false_syntax_errors(path, lang, text, findings, io);
             if let (Some(committed), Some(path)) = (&self.committed, path) {
-                committed.drop_committed(path, lang, text, &mut analysis.findings);
+                committed.drop_committed(path, lang, text, findings, &self.judge, io);
             }
         }
         if lookup.is_some() {
@@ -375,7 +384,7 @@ impl ScanConfig {
         match warden_analysis::text_of(&bytes) {
             Ok(text) => {
                 let lang = Lang::detect(Some(path), None);
-                let a = self.analyze(Some(path), text, lang, None, None);
+                let a = self.analyze(Some(path), text, lang, None, None, Io::Allowed);
                 FileResult::Scanned {
                     bytes: bytes.len() as u64,
                     long_lines: a.long_lines_skipped,
@@ -548,6 +557,7 @@ mod tests {
             Lang::Other,
             None,
             None,
+            Io::Allowed,
         );
         let rules: Vec<&str> = a.findings.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(

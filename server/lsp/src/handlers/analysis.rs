@@ -24,6 +24,7 @@ use warden_trace::{SpanKind, Tracer, WorkspaceRef};
 use super::{invalid, store_error};
 use crate::diagnostics::{FileFindings, FindingInfo};
 use crate::documents::Encoding;
+use crate::judge::Io;
 use crate::progress::Reporter;
 use crate::scanner::{FileResult, ScanConfig, Summary};
 use crate::server::Backend;
@@ -219,11 +220,12 @@ fn analyse(
     snap: &Snapshot,
     tree: Option<&tree_sitter::Tree>,
     kept: Option<&KeptSecrets>,
+    io: Io,
 ) -> (FileFindings, KeptSecrets) {
     let path = snap.path.as_deref();
     let cfg = shared.scan_config(path);
     let kept = kept.filter(|(c, _)| Arc::ptr_eq(c, &cfg)).map(|(_, t)| t);
-    let analysis = cfg.analyze(path, &snap.text, snap.lang, tree, kept);
+    let analysis = cfg.analyze(path, &snap.text, snap.lang, tree, kept, io);
     let file = FileFindings::new(
         shared.workspace_of(path),
         path.map(|p| cfg.relative(p)),
@@ -239,7 +241,8 @@ fn analyse(
 /// for the second phase. `None` without a tree.
 fn first_phase(shared: &Shared, uri: &str, snap: &Snapshot) -> Option<FileFindings> {
     let tree = snap.tree.as_ref()?;
-    let (file, fresh) = analyse(shared, snap, Some(tree), snap.secrets.as_ref());
+    // No process or git lookup here: this may run in the edit's handler.
+    let (file, fresh) = analyse(shared, snap, Some(tree), snap.secrets.as_ref(), Io::Cached);
     if let Some(d) = shared
         .docs
         .lock()
@@ -322,7 +325,13 @@ async fn analyse_once(shared: &Arc<Shared>, client: &Client, uri: &str, cancel: 
             None => None,
         };
         Some((
-            analyse(&shared2, &snap, tree.as_ref(), snap.secrets.as_ref()),
+            analyse(
+                &shared2,
+                &snap,
+                tree.as_ref(),
+                snap.secrets.as_ref(),
+                Io::Allowed,
+            ),
             tree,
         ))
     };
