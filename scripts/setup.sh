@@ -3,7 +3,9 @@
 # packages that are already there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(git build-essential pkg-config python3 ca-certificates)
+# golang-go: Go's standard library sources and gofmt, the corpus and the judge of the
+# syntax-error test (bench/syntax/run.py) and of the server's Go syntax errors.
+packages=(git build-essential pkg-config python3 ca-certificates golang-go)
 
 missing=()
 for p in "${packages[@]}"; do

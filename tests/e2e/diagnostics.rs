@@ -287,6 +287,63 @@ fn env_file_is_not_written_unless_git_ignores_it() {
     assert!(s.shutdown().success());
 }
 
+/// Starts a server on `root` with the start-up scan on, waits for the scan's end and
+/// shuts down; returns the end message.
+fn startup_scan(root: &Path, settings: Value) -> (Server, String) {
+    let mut s = Server::spawn(&db_for(root));
+    s.settings = settings;
+    s.initialize(&[root], Value::Null);
+    let end = s.wait_for("$/progress", |p| {
+        p["value"]["kind"] == "end"
+            && p["token"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("warden/scan/"))
+    });
+    let message = end["value"]["message"].as_str().unwrap().to_owned();
+    (s, message)
+}
+
+#[test]
+fn a_second_startup_scan_reads_only_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = repo(&std::fs::canonicalize(tmp.path()).unwrap(), "inc");
+    std::fs::write(root.join("broken.py"), "def f(:\n    pass\n").unwrap();
+    git(&root, &["add", "."]);
+    git(&root, &["commit", "-q", "-m", "a committed syntax error"]);
+    std::fs::write(root.join("config.yaml"), format!("token: {GHP}\n")).unwrap();
+    std::fs::write(root.join("other.py"), "x = 1\n").unwrap();
+    std::fs::write(root.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0").unwrap();
+    // Files changed within 2 s of a scan's start are read again by the next one.
+    std::thread::sleep(Duration::from_millis(2100));
+    let on = json!({"scan": {"onStartup": true}});
+
+    let (s, first) = startup_scan(&root, on.clone());
+    assert!(first.contains("1 findings in 4 files"), "{first}");
+    assert!(first.contains("0 unchanged"), "{first}");
+    assert!(s.shutdown().success());
+
+    std::fs::write(root.join("other.py"), format!("x = '{AWS}'\n")).unwrap();
+    let (mut s, second) = startup_scan(&root, on.clone());
+    // main.py and logo.png are not read again; config.yaml (a finding), broken.py (its
+    // error is dropped because HEAD has it) and the changed other.py are.
+    assert!(second.contains("2 findings in 4 files"), "{second}");
+    assert!(second.contains("2 unchanged"), "{second}");
+    assert!(second.contains("1 binary"), "{second}");
+    let d = diagnostics(&mut s, &file_uri(&root.join("other.py")), None);
+    assert_eq!(codes(&d), ["aws-access-key-id"], "{d:#?}");
+    let all = s
+        .request("warden/findings", json!({"workspace": "inc"}))
+        .unwrap();
+    assert_eq!(all["findings"].as_array().unwrap().len(), 2, "{all:#}");
+    assert!(s.shutdown().success());
+
+    // Other settings: nothing recorded under the old ones is reused.
+    let other = json!({"scan": {"onStartup": true}, "secrets": {"disable": ["generic-secret"]}});
+    let (s, third) = startup_scan(&root, other);
+    assert!(third.contains("0 unchanged"), "{third}");
+    assert!(s.shutdown().success());
+}
+
 #[test]
 fn startup_scan_reports_unopened_files_with_progress_and_findings() {
     let tmp = tempfile::tempdir().unwrap();

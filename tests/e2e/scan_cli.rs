@@ -225,6 +225,12 @@ fn text_json_and_exit_codes() {
     );
     assert_eq!(rows[0]["fingerprint"].as_str().unwrap().len(), 64);
 
+    // A file named by a path outside the current directory is printed as named.
+    let named = dir.join("a.py").display().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (_, out, _) = scan(&[&named, "--fail-on", "never"], elsewhere.path());
+    assert!(out.starts_with(&format!("{named}:2:8: ")), "{out}");
+
     assert_eq!(scan(&["clean.py"], dir).0, 0);
     assert_eq!(scan(&["clean.py", "--fail-on", "warning"], dir).0, 0);
     assert_eq!(scan(&["missing.py"], dir).0, 2);

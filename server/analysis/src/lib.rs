@@ -250,6 +250,15 @@ pub fn analyze(
         let owned;
         let tree = match (tree, ctx.lang.grammar()) {
             (Some(t), _) => Some(t),
+            // No check needs the tree: the syntax check's fast parser accepts the text,
+            // and the language has no shell-call query or package imports.
+            (None, Some(g))
+                if !((checks.shell && g.query("shell_calls").is_some())
+                    || (imports.is_some() && g.imports.is_some())
+                    || (checks.syntax && !syntax::fast_accepts(g, text))) =>
+            {
+                None
+            }
             (None, Some(g)) => {
                 owned = syntax::parse(g, text, None);
                 owned.as_ref()

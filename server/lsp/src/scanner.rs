@@ -16,6 +16,7 @@ use warden_analysis::secrets::baseline::{self, Baseline};
 use warden_analysis::secrets::{self, RuleSet, RuleSpec};
 use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
 use warden_config::Settings;
+use warden_store::scanned::{FileStat, ScannedFile};
 
 use crate::judge::Io;
 use crate::packages::{Advisories, LockCache};
@@ -179,6 +180,31 @@ pub struct ScanConfig {
     pub committed: Option<Arc<crate::committed::Committed>>,
     /// The languages' own parsers as judges of syntax errors, with their last verdicts.
     pub judge: Arc<crate::judge::Judge>,
+    /// Everything besides a file's bytes that its result depends on, hashed: this
+    /// build, the settings that steer analysis, the baseline. A workspace scan adds the
+    /// advisory data's stamp and keys its per-file cache on the whole (see
+    /// `warden_store::scanned`).
+    pub key: String,
+}
+
+/// This build: its version and the executable's size and modification time (any
+/// rebuild may change rules, grammars or checks).
+fn build_identity() -> &'static str {
+    static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let exe = std::env::current_exe()
+            .and_then(std::fs::metadata)
+            .map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}:{mtime}", m.len())
+            })
+            .unwrap_or_default();
+        format!("{}:{exe}", env!("CARGO_PKG_VERSION"))
+    });
+    &ID
 }
 
 impl ScanConfig {
@@ -236,6 +262,17 @@ impl ScanConfig {
                 None
             }
         };
+        let key = crate::root_config::sha256_hex(
+            serde_json::json!([
+                build_identity(),
+                settings.secrets,
+                settings.scan,
+                settings.packages,
+                baseline.as_ref().map(Baseline::to_json),
+            ])
+            .to_string()
+            .as_bytes(),
+        );
         (
             ScanConfig {
                 root: root.to_path_buf(),
@@ -254,6 +291,7 @@ impl ScanConfig {
                 run: settings.run.clone(),
                 committed: Some(Arc::default()),
                 judge: Arc::default(),
+                key,
             },
             warnings,
         )
@@ -282,6 +320,21 @@ impl ScanConfig {
         edited: Option<&secrets::Tracked>,
         io: Io,
     ) -> Analysis {
+        self.analyze_tracking(path, text, lang, tree, edited, io).0
+    }
+
+    /// [`Self::analyze`], and whether the result depends on more than the text and
+    /// this configuration: a finding was dropped because the committed version has it
+    /// or because an import names a local module.
+    fn analyze_tracking(
+        &self,
+        path: Option<&Path>,
+        text: &str,
+        lang: Lang,
+        tree: Option<&tree_sitter::Tree>,
+        edited: Option<&secrets::Tracked>,
+        io: Io,
+    ) -> (Analysis, bool) {
         let ctx = secrets::Context {
             lang,
             path,
@@ -297,15 +350,19 @@ impl ScanConfig {
             lookup.map(|l| l.as_ref() as warden_analysis::Lookup<'_>),
             edited,
         );
+        let mut depends = false;
         if self.checks.syntax {
             let findings = &mut analysis.findings;
             self.judge
                 .drop_false_syntax_errors(path, lang, text, findings, io);
             if let (Some(committed), Some(path)) = (&self.committed, path) {
+                let before = findings.len();
                 committed.drop_committed(path, lang, text, findings, &self.judge, io);
+                depends |= findings.len() != before;
             }
         }
         if lookup.is_some() {
+            let before = analysis.findings.len();
             crate::packages::drop_local_imports(
                 &mut analysis.findings,
                 text,
@@ -313,6 +370,7 @@ impl ScanConfig {
                 path,
                 &self.root,
             );
+            depends |= analysis.findings.len() != before;
         }
         if let Some(path) = path
             && lookup.is_some()
@@ -336,7 +394,7 @@ impl ScanConfig {
                         b.contains(&f.rule, &rel, f.fingerprint.as_deref().unwrap_or(""))
                     }))
         });
-        analysis
+        (analysis, depends)
     }
 
     /// Package findings and checked dependencies of a manifest (none for other files
@@ -384,10 +442,13 @@ impl ScanConfig {
         match warden_analysis::text_of(&bytes) {
             Ok(text) => {
                 let lang = Lang::detect(Some(path), None);
-                let a = self.analyze(Some(path), text, lang, None, None, Io::Allowed);
+                let (a, depends) =
+                    self.analyze_tracking(Some(path), text, lang, None, None, Io::Allowed);
                 FileResult::Scanned {
                     bytes: bytes.len() as u64,
                     long_lines: a.long_lines_skipped,
+                    // Manifests depend on their lockfiles too.
+                    self_contained: !depends && manifest::kind_of(path).is_none(),
                     // Kept only when a finding needs it: a scan holds every result.
                     text: if a.findings.is_empty() {
                         String::new()
@@ -402,12 +463,113 @@ impl ScanConfig {
     }
 }
 
+/// A file's identity on disk (symbolic links not followed); `None` when it cannot be
+/// read.
+pub fn file_stat(path: &Path) -> Option<FileStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some(FileStat {
+        size: m.len(),
+        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        inode: m.ino(),
+    })
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl ScanConfig {
+    /// [`ScanConfig::scan_file`] unless `previous`, the file's row from the last scan
+    /// under the same key, shows the file unchanged: then its recorded outcome. Also
+    /// the row to keep for the next scan: `None` when the file must be read again
+    /// (it has findings, its result depends on other files, or it changed at or after
+    /// `settled_before` (nanoseconds), too recently for its times to prove that a
+    /// later write would change them).
+    pub fn scan_file_cached(
+        &self,
+        path: &Path,
+        previous: Option<&ScannedFile>,
+        settled_before: i64,
+    ) -> Cached {
+        // Taken before reading: a write after it changes the times the next scan sees.
+        let stat = file_stat(path);
+        if let (Some(stat), Some(prev)) = (stat, previous)
+            && prev.stat == stat
+        {
+            let result = match &prev.skipped {
+                Some(reason) => FileResult::Skipped(reason.clone()),
+                None => FileResult::Scanned {
+                    bytes: stat.size,
+                    findings: Vec::new(),
+                    long_lines: prev.long_lines as usize,
+                    self_contained: true,
+                    text: String::new(),
+                },
+            };
+            return Cached {
+                result,
+                row: Some(prev.clone()),
+                reused: true,
+            };
+        }
+        let result = self.scan_file(path);
+        let row = |skipped: Option<&String>, long_lines: usize| {
+            let stat =
+                stat.filter(|s| s.mtime_ns < settled_before && s.ctime_ns < settled_before)?;
+            Some(ScannedFile {
+                path: self.relative(path),
+                stat,
+                skipped: skipped.cloned(),
+                long_lines: long_lines as u32,
+            })
+        };
+        let keep = match &result {
+            FileResult::Scanned {
+                findings,
+                self_contained: true,
+                long_lines,
+                ..
+            } if findings.is_empty() => row(None, *long_lines),
+            FileResult::Skipped(reason)
+                if !(reason == "deleted" || reason.starts_with("unreadable")) =>
+            {
+                row(Some(reason), 0)
+            }
+            _ => None,
+        };
+        Cached {
+            result,
+            row: keep,
+            reused: false,
+        }
+    }
+}
+
+/// What [`ScanConfig::scan_file_cached`] returns.
+#[derive(Debug)]
+pub struct Cached {
+    pub result: FileResult,
+    /// The row to keep for the next scan (see `warden_store::scanned`).
+    pub row: Option<ScannedFile>,
+    /// The outcome is the last scan's: the file was not read.
+    pub reused: bool,
+}
+
 #[derive(Debug)]
 pub enum FileResult {
     Scanned {
         bytes: u64,
         findings: Vec<Finding>,
         long_lines: usize,
+        /// The result depends on nothing but the file's bytes and the configuration
+        /// (not on the committed version, other files or lockfiles): a workspace scan
+        /// may reuse it while the file is unchanged.
+        self_contained: bool,
         /// The text the findings refer to (for column conversion; empty without
         /// findings); dropped after use.
         text: String,
@@ -423,6 +585,9 @@ pub struct Summary {
     pub bytes: u64,
     pub findings: usize,
     pub long_lines_skipped: usize,
+    /// Files (scanned or skipped) unchanged since the last workspace scan, whose
+    /// outcome was reused without reading them.
+    pub unchanged: usize,
     /// Skipped files by reason kind (`binary`, `too large`, `not UTF-8`, ...).
     pub skipped: BTreeMap<String, usize>,
 }
@@ -469,6 +634,7 @@ impl Summary {
         self.bytes += other.bytes;
         self.findings += other.findings;
         self.long_lines_skipped += other.long_lines_skipped;
+        self.unchanged += other.unchanged;
         for (k, v) in other.skipped {
             *self.skipped.entry(k).or_default() += v;
         }

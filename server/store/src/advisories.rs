@@ -102,6 +102,16 @@ pub fn for_package(conn: &Connection, ecosystem: &str, name: &str) -> Result<Vec
     Ok(rows)
 }
 
+/// A stamp that changes whenever advisories are imported or removed.
+pub fn stamp(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) || '/' || IFNULL(MAX(modified), '') || '/' || IFNULL(MAX(imported_at), '')
+         FROM advisories",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// What is loaded, per ecosystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -18,6 +18,7 @@ mod migrations;
 mod process;
 mod readers;
 pub mod runs;
+pub mod scanned;
 pub mod spans;
 pub mod trust;
 pub mod workspaces;

@@ -186,6 +186,22 @@ const MIGRATIONS: &[&str] = &[
         trusted_at TEXT NOT NULL
     );
     "#,
+    // 7: what the last workspace scan found clean, per file, so that the next start-up
+    // re-reads only what changed (`scanned.rs`).
+    r#"
+    CREATE TABLE scanned_files (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        path         TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        ctime_ns     INTEGER NOT NULL,
+        inode        INTEGER NOT NULL,
+        skipped      TEXT,
+        long_lines   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (workspace_id, path)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

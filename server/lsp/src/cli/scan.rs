@@ -241,6 +241,10 @@ fn display_path(file: &Path, root: &Path, given: &Path, abs_given: &Path) -> Str
         return rel.display().to_string();
     }
     if let Ok(rel) = file.strip_prefix(abs_given) {
+        // A file named itself: `join("")` would add a trailing `/`.
+        if rel.as_os_str().is_empty() {
+            return given.display().to_string();
+        }
         return given.join(rel).display().to_string();
     }
     file.strip_prefix(root)

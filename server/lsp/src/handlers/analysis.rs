@@ -19,6 +19,7 @@ use tower_lsp_server::ls_types::{Uri, WorkDoneProgressCancelParams};
 use warden_analysis::secrets::Tracked;
 use warden_analysis::{FindingKind, Lang};
 use warden_store::findings::{self, FindingRow};
+use warden_store::scanned::{self, ScannedFile};
 use warden_trace::{SpanKind, Tracer, WorkspaceRef};
 
 use super::{invalid, store_error};
@@ -442,8 +443,17 @@ fn record_disk_findings(shared: &Shared, uri: &str, file: FileFindings) -> Optio
 /// Scans one file on disk: its summary, and its findings (None when skipped).
 fn scan_to_findings(shared: &Shared, path: &Path) -> (Summary, Option<FileFindings>) {
     let cfg = shared.scan_config(Some(path));
-    let encoding = shared.docs.lock().encoding();
     let result = cfg.scan_file(path);
+    to_findings(shared, &cfg, path, result)
+}
+
+/// A scanned file's summary and findings (None when skipped).
+fn to_findings(
+    shared: &Shared,
+    cfg: &ScanConfig,
+    path: &Path,
+    result: FileResult,
+) -> (Summary, Option<FileFindings>) {
     let summary = Summary::of(&result);
     let file = match result {
         FileResult::Scanned { findings, text, .. } => Some(FileFindings::new(
@@ -451,11 +461,24 @@ fn scan_to_findings(shared: &Shared, path: &Path) -> (Summary, Option<FileFindin
             Some(cfg.relative(path)),
             &text,
             findings,
-            encoding,
+            shared.docs.lock().encoding(),
         )),
         FileResult::Skipped(_) => None,
     };
     (summary, file)
+}
+
+/// Files changed less than this before a scan starts are read again by the next one: a
+/// write in the same clock tick as the scan's read would leave their times unchanged.
+const SETTLE_NS: i64 = 2_000_000_000;
+
+/// The key of a workspace scan's per-file cache: the root's configuration key and the
+/// advisory data's stamp (new advisories can flag an unchanged file's imports).
+fn scan_key(cfg: &ScanConfig, store: Option<&warden_store::Store>) -> String {
+    let stamp = store
+        .and_then(|s| s.call_blocking(|c| warden_store::advisories::stamp(c)).ok())
+        .unwrap_or_default();
+    crate::root_config::sha256_hex(format!("{}\n{stamp}", cfg.key).as_bytes())
 }
 
 /// What a workspace scan needs from the server.
@@ -526,17 +549,50 @@ async fn run_workspace_scan(
     let files: Vec<PathBuf> = files.into_iter().filter(|f| !open.contains(f)).collect();
     let total = files.len();
 
+    // What the last complete scan found clean, under the same key: those files are
+    // not read again while their size, times and inode are unchanged.
+    let settled_before = crate::scanner::now_ns() - SETTLE_NS;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let worker_shared = job.shared.clone();
     let worker_cancel = cancel.clone();
+    let (worker_store, workspace_id, scan_root) =
+        (job.store.clone(), job.workspace.id, job.root.clone());
     let worker = tokio::task::spawn_blocking(move || {
+        // The scan's own copy of the root's rules: each regular expression keeps a
+        // matching cache per thread that used it (about 15 MB after a large scan),
+        // dropped with the copy when the scan ends.
+        let scan_cfg = {
+            let mut c = (*worker_shared.scan_config(Some(&scan_root))).clone();
+            c.rules = Arc::new((*c.rules).clone());
+            Arc::new(c)
+        };
+        let key = scan_key(&scan_cfg, worker_store.as_ref());
+        let previous = worker_store
+            .as_ref()
+            .and_then(|s| {
+                let key = key.clone();
+                s.call_blocking(move |c| scanned::load(c, workspace_id, &key))
+                    .inspect_err(|e| tracing::warn!("reading the scan cache: {e}"))
+                    .ok()
+            })
+            .unwrap_or_default();
         files.par_iter().for_each(|path| {
             if worker_cancel.is_cancelled() {
                 return;
             }
-            let (summary, file) = scan_to_findings(&worker_shared, path);
-            let _ = tx.send((path.clone(), summary, file));
+            let mut cfg = worker_shared.scan_config(Some(path));
+            // A nested root with its own configuration keeps no rows.
+            let same = cfg.root == scan_cfg.root;
+            if same {
+                cfg = scan_cfg.clone();
+            }
+            let before = previous.get(&cfg.relative(path)).filter(|_| same);
+            let cached = cfg.scan_file_cached(path, before, settled_before);
+            let (mut summary, file) = to_findings(&worker_shared, &cfg, path, cached.result);
+            summary.unchanged = usize::from(cached.reused);
+            let _ = tx.send((path.clone(), summary, file, cached.row.filter(|_| same)));
         });
+        key
     });
 
     let previously: HashSet<String> = job
@@ -549,13 +605,15 @@ async fn run_workspace_scan(
     let mut seen: HashSet<String> = HashSet::new();
     let mut summary = Summary::default();
     let mut rows: Vec<FindingRow> = Vec::new();
+    let mut clean: Vec<ScannedFile> = Vec::new();
     let mut done = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let Some((path, file_summary, file)) = msg else { break };
+                let Some((path, file_summary, file, row)) = msg else { break };
                 done += 1;
+                clean.extend(row);
                 summary.merge(file_summary);
                 let Some(uri) = Uri::from_file_path(&path) else { continue };
                 let uri_s = uri.as_str().to_owned();
@@ -577,7 +635,7 @@ async fn run_workspace_scan(
             }
         }
     }
-    let _ = worker.await;
+    let key = worker.await.ok();
     crate::memory::release_soon(&job.shared.tasks);
     // Files that had findings but are gone (deleted, now ignored) are cleared.
     if !cancel.is_cancelled() {
@@ -595,10 +653,11 @@ async fn run_workspace_scan(
         }
     }
     let message = format!(
-        "{} findings in {} files ({:.1} MB); skipped {} ({}); {} minified lines",
+        "{} findings in {} files ({:.1} MB), {} unchanged since the last scan; skipped {} ({}); {} minified lines",
         summary.findings,
         summary.files,
         summary.bytes as f64 / 1e6,
+        summary.unchanged,
         summary.skipped_total(),
         summary.skipped_text(),
         summary.long_lines_skipped
@@ -619,6 +678,13 @@ async fn run_workspace_scan(
             .await
         {
             tracing::warn!("saving findings: {e}");
+        }
+        if let Some(key) = key
+            && let Err(e) = store
+                .call(move |c| scanned::replace(c, id, &key, &clean))
+                .await
+        {
+            tracing::warn!("saving the scan cache: {e}");
         }
     }
     span.ok();
