@@ -97,6 +97,7 @@ pub struct RootConfig {
     scan: std::sync::OnceLock<(Arc<ScanConfig>, Vec<String>)>,
     baseline: Option<PathBuf>,
     advisories: Option<crate::packages::Advisories>,
+    syntax: SyntaxCaches,
 }
 
 /// How the trust decision for a root is made.
@@ -143,6 +144,15 @@ pub struct Extras<'a> {
     /// A baseline file other than the root's `.warden-baseline.json` (`--baseline`).
     pub baseline: Option<&'a Path>,
     pub advisories: Option<crate::packages::Advisories>,
+    pub syntax: SyntaxCaches,
+}
+
+/// What the syntax check remembers by path, independent of settings: the committed
+/// versions and the judges' verdicts.
+#[derive(Clone, Default)]
+pub struct SyntaxCaches {
+    pub committed: Arc<crate::committed::Committed>,
+    pub judge: Arc<crate::judge::Judge>,
 }
 
 /// Builds a root's configuration. `stamp` is taken by the caller *before* reading, so a
@@ -185,6 +195,7 @@ pub fn build(
         scan: std::sync::OnceLock::new(),
         baseline: extras.baseline.map(Path::to_path_buf),
         advisories: extras.advisories,
+        syntax: extras.syntax,
     }
 }
 
@@ -209,6 +220,8 @@ impl RootConfig {
             let (mut scan, warnings) =
                 ScanConfig::new(&self.root, &self.settings, self.baseline.as_deref());
             scan.advisories = self.advisories.clone();
+            scan.committed = Some(self.syntax.committed.clone());
+            scan.judge = self.syntax.judge.clone();
             (Arc::new(scan), warnings)
         })
     }
@@ -233,6 +246,34 @@ impl RootConfig {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rebuilt_configurations_share_the_syntax_caches() {
+        // A configuration is rebuilt when settings, trust or advisories change; the
+        // edit's first phase only reads the committed-version cache, so a rebuild
+        // that started an empty one showed committed errors until the next phase.
+        let tmp = tempfile::tempdir().unwrap();
+        let editor = EditorSettings::new(json!({}), 1);
+        let caches = SyntaxCaches::default();
+        for generation in [1, 2] {
+            let c = build(
+                tmp.path(),
+                &editor,
+                Trust::Stored(None),
+                Stamp::of(tmp.path(), generation, 0),
+                Extras {
+                    syntax: caches.clone(),
+                    ..Extras::default()
+                },
+            );
+            let scan = c.scan();
+            assert!(Arc::ptr_eq(
+                scan.committed.as_ref().unwrap(),
+                &caches.committed
+            ));
+            assert!(Arc::ptr_eq(&scan.judge, &caches.judge));
+        }
+    }
 
     #[test]
     fn trust_is_for_the_exact_content() {

@@ -83,6 +83,10 @@ pub struct Shared {
     pub publishing: tokio::sync::Mutex<()>,
     /// Runs in progress (shutdown waits for their containers to be removed).
     pub active_runs: std::sync::atomic::AtomicUsize,
+    /// Committed versions and the syntax judges' verdicts, by path: they do not depend
+    /// on settings, so every configuration built shares them (a rebuilt one must not
+    /// forget what the edit's first phase may only read).
+    syntax_caches: root_config::SyntaxCaches,
 }
 
 impl Shared {
@@ -153,6 +157,7 @@ impl Shared {
         let extras = root_config::Extras {
             baseline: None,
             advisories: store.map(crate::packages::store_advisories),
+            syntax: self.syntax_caches.clone(),
         };
         let cfg = Arc::new(root_config::build(
             &root,

@@ -107,17 +107,7 @@ mod tests {
         let store = Store::in_memory();
         store
             .call_blocking(|c| {
-                let ws = workspaces::ensure(
-                    c,
-                    &workspaces::RepoRecord {
-                        key: "/r".into(),
-                        name_hint: "r".into(),
-                        root: "/r".into(),
-                        remote: None,
-                        branch: None,
-                        head: None,
-                    },
-                )?;
+                let ws = workspaces::ensure(c, &workspaces::test_repo("/r"))?;
                 let row = |p: &str, skipped: Option<&str>| ScannedFile {
                     path: p.into(),
                     stat: FileStat {

@@ -264,6 +264,19 @@ pub fn delete(conn: &mut Connection, name: &str) -> Result<WorkspaceRow> {
     Ok(row)
 }
 
+/// A repository without remote, branch or head, rooted at `root` (for tests).
+#[cfg(test)]
+pub(crate) fn test_repo(root: &str) -> RepoRecord {
+    RepoRecord {
+        key: root.into(),
+        name_hint: root.trim_start_matches('/').into(),
+        root: root.into(),
+        remote: None,
+        branch: None,
+        head: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,7 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         let extras = Extras {
             baseline,
             advisories: advisories.clone(),
+            ..Extras::default()
         };
         let root_cfg = super::load_root(&root, trust, extras);
         for w in root_cfg.scan_warnings() {
