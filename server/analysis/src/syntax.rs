@@ -18,6 +18,12 @@ thread_local! {
     static PARSERS: RefCell<HashMap<&'static str, Parser>> = RefCell::new(HashMap::new());
 }
 
+/// Drops this thread's parsers: each keeps buffers as large as the largest text it
+/// parsed. For threads done with a batch of files (a workspace scan's).
+pub fn release_parsers() {
+    PARSERS.with(|parsers| parsers.borrow_mut().clear());
+}
+
 /// Parses `text`, reusing `old` (already edited with [`input_edit`]s) when given.
 /// `None` only if the grammar cannot be loaded (an ABI mismatch).
 pub fn parse(grammar: &'static GrammarDef, text: &str, old: Option<&Tree>) -> Option<Tree> {

@@ -503,6 +503,8 @@ pub fn start_workspace_scan(job: ScanJob) -> String {
     tasks.spawn(async move {
         let _registered = registered;
         run_workspace_scan(&job, &task_token, cancel).await;
+        // Once everything the scan held (a row per file) is freed.
+        crate::memory::release_soon(&job.shared.tasks);
     });
     token
 }
@@ -592,6 +594,8 @@ async fn run_workspace_scan(
             summary.unchanged = usize::from(cached.reused);
             let _ = tx.send((path.clone(), summary, file, cached.row.filter(|_| same)));
         });
+        // The pool's parsers keep buffers sized by the largest file each parsed.
+        rayon::broadcast(|_| warden_analysis::syntax::release_parsers());
         key
     });
 
@@ -636,7 +640,6 @@ async fn run_workspace_scan(
         }
     }
     let key = worker.await.ok();
-    crate::memory::release_soon(&job.shared.tasks);
     // Files that had findings but are gone (deleted, now ignored) are cleared.
     if !cancel.is_cancelled() {
         for stale in previously.difference(&seen) {
