@@ -736,7 +736,9 @@ test('a killed server is reported once with Show logs, and restarts', async () =
   await toast.locator('.monaco-button', { hasText: 'Show logs' }).first().click();
   // The output view renders only the lines in sight, and where it is scrolled to depends
   // on how much was logged: filter it to the line instead of hoping it is on screen.
-  const outputFilter = s.page.locator('.panel .viewpane-filter input').first(); // shared with Problems
+  // The Problems view keeps its own (hidden) filter input, still holding an earlier
+  // test's text: fill the one on screen.
+  const outputFilter = s.page.locator('.panel .viewpane-filter input:visible').first();
   await outputFilter.fill('SIGKILL');
   await s.page.locator('.panel .view-line', { hasText: /warden\s+exited\s+\(signal\s+SIGKILL\)/ }).first().waitFor();
   await s.screenshot('server-restarted-logs');

@@ -19,7 +19,8 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::CaptureLocations;
+use regex_automata::Input;
+use regex_automata::util::captures::Captures;
 use sha2::{Digest, Sha256};
 
 use crate::lines::LazyIndex;
@@ -470,14 +471,17 @@ impl RuleSet {
         text: &str,
         hay: &str,
         base: usize,
-        locs: &mut [Option<CaptureLocations>],
+        locs: &mut [Option<Captures>],
         out: &mut Vec<Candidate>,
     ) {
         let rule = &self.rules[r];
-        let locs = locs[r].get_or_insert_with(|| rule.regex.capture_locations());
+        let caps = locs[r].get_or_insert_with(|| rule.regex.create_captures());
         let mut at = 0;
         while at <= hay.len() {
-            let Some(whole) = rule.regex.captures_read_at(locs, hay, at) else {
+            // The whole line stays the haystack: `\b` and `^` see the text before `at`.
+            rule.regex
+                .search_captures(&Input::new(hay).span(at..hay.len()), caps);
+            let Some(whole) = caps.get_match() else {
                 break;
             };
             at = if whole.end() > whole.start() {
@@ -486,16 +490,17 @@ impl RuleSet {
                 whole.end() + 1
             };
             // Group 0 for rules whose secret may sit in one of several groups.
-            let m = if rule.secret_group == 0 {
-                (1..locs.len())
-                    .find_map(|i| locs.get(i))
-                    .unwrap_or((whole.start(), whole.end()))
+            let span = if rule.secret_group == 0 {
+                (1..caps.group_len())
+                    .find_map(|i| caps.get_group(i))
+                    .unwrap_or(whole.span())
             } else {
-                match locs.get(rule.secret_group) {
-                    Some(m) => m,
+                match caps.get_group(rule.secret_group) {
+                    Some(span) => span,
                     None => continue,
                 }
             };
+            let m = (span.start, span.end);
             let (start, end) = (base + m.0, base + m.1);
             let secret = &hay[m.0..m.1];
             if self.rejects(rule, secret, text, start, end) {
