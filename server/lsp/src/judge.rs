@@ -14,9 +14,9 @@
 //! A file its judge accepts has no syntax error. No judge runs anything: `-n` only
 //! reads, `ast.parse` and `gofmt` only parse (`python3 -I`: no environment, no user
 //! site, no current directory on the module path); the child gets no environment
-//! (`PATH` is /usr/bin:/bin) and no start-up files. The edit's first phase runs in the message loop's handler, where no
-//! process may be waited for: it reuses the path's last verdict ([`Io::Cached`]); the
-//! second phase, off the loop, asks again.
+//! (`PATH` is /usr/bin:/bin) and no start-up files. The edit's first phase runs in the
+//! message loop's handler, where no process may be waited for: it reuses the path's
+//! last verdict ([`Io::Cached`]); the second phase, off the loop, asks again.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -346,7 +346,7 @@ impl RuleSet {
         let mut current_line: Option<std::ops::Range<usize>> = None;
         let mut current_line_long = false;
         let mut candidates = Vec::new();
-        let mut locs = vec![None; self.rules.len()];
+        let mut caps = vec![None; self.rules.len()];
         // Decoding asked for: (trigger, line, keyword offset).
         let mut decodes: Vec<(decode::Trigger, std::ops::Range<usize>, usize)> = Vec::new();
         let mut whole_file_decode = false;
@@ -408,7 +408,7 @@ impl RuleSet {
                     text,
                     &text[line.clone()],
                     line.start,
-                    &mut locs,
+                    &mut caps,
                     &mut candidates,
                 );
             }
@@ -417,7 +417,7 @@ impl RuleSet {
         if multiline {
             for (r, triggered) in multiline_triggered.iter().enumerate() {
                 if *triggered {
-                    self.match_rule(r, text, text, 0, &mut locs, &mut candidates);
+                    self.match_rule(r, text, text, 0, &mut caps, &mut candidates);
                 }
             }
         }
@@ -463,7 +463,7 @@ impl RuleSet {
         (candidates, multiline_hit)
     }
 
-    /// Runs rule `r` on `hay` (at `base` in `text`). `locs` holds each rule's capture
+    /// Runs rule `r` on `hay` (at `base` in `text`). `caps` holds each rule's capture
     /// slots, allocated once per scan.
     fn match_rule(
         &self,
@@ -471,11 +471,11 @@ impl RuleSet {
         text: &str,
         hay: &str,
         base: usize,
-        locs: &mut [Option<Captures>],
+        caps: &mut [Option<Captures>],
         out: &mut Vec<Candidate>,
     ) {
         let rule = &self.rules[r];
-        let caps = locs[r].get_or_insert_with(|| rule.regex.create_captures());
+        let caps = caps[r].get_or_insert_with(|| rule.regex.create_captures());
         let mut at = 0;
         while at <= hay.len() {
             // The whole line stays the haystack: `\b` and `^` see the text before `at`.
@@ -500,9 +500,8 @@ impl RuleSet {
                     None => continue,
                 }
             };
-            let m = (span.start, span.end);
-            let (start, end) = (base + m.0, base + m.1);
-            let secret = &hay[m.0..m.1];
+            let (start, end) = (base + span.start, base + span.end);
+            let secret = &hay[span.range()];
             if self.rejects(rule, secret, text, start, end) {
                 continue;
             }
