@@ -17,10 +17,16 @@ Corpora and judges:
   parser (`ts.createSourceFile`, syntactic diagnostics only), from that folder.
 - Go: the Go standard library when Debian's `golang-go` is installed; judge `gofmt -e`.
 
+With `--mutants N`, measures the other side, missed errors: N files of each corpus the
+judge accepts get one punctuation byte deleted; of those mutants the judge rejects,
+every one warden reports no syntax error in is a missed error. This is what a fast
+path (a parser that accepts a file so tree-sitter need not parse it) could cost.
+
 Prints a Markdown table. With `--baseline FILE` exits non-zero when a language the
 baseline names has more false errors than it says (CI); `--write-baseline FILE` records
 the counts (then keep in it only the languages whose corpus is pinned).
 Usage: run.py --warden BIN [--node-modules DIR] [--only rust,python,...] [--baseline F]
+       run.py --warden BIN --mutants N [--only ...]
 """
 import argparse
 import ast
@@ -142,6 +148,7 @@ def main():
     ap.add_argument("--only", default="rust,python,bash,javascript,go")
     ap.add_argument("--baseline", help="fail when a language has more false errors than this JSON says")
     ap.add_argument("--write-baseline", help="write the false-error counts as JSON")
+    ap.add_argument("--mutants", type=int, help="count missed errors on N broken copies per language")
     args = ap.parse_args()
     warden = os.path.abspath(args.warden)
     only = args.only.split(",")
@@ -160,6 +167,13 @@ def main():
         goroot = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True).stdout.strip()
         if goroot:
             corpora.append(("go", os.path.join(goroot, "src"), (".go",), judge_go))
+    if args.mutants:
+        mutants(warden, corpora, args.mutants, args.node_modules, tmp)
+        if os.environ.get("KEEP_MUTANTS"):
+            print(f"# mutants kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     rows = {}
     for lang, root, exts, judge in corpora:
         flagged, elapsed, scanned = warden_scan(warden, root)
@@ -207,6 +221,61 @@ def main():
                 print(f"syntax corpus: {l}: {n} false errors, baseline {b}", file=sys.stderr)
             sys.exit(1)
         print("syntax corpus: no language has more false errors than its baseline", file=sys.stderr)
+
+
+PUNCTUATION = b"()[]{}:;,=.\"'"
+
+
+def mutants(warden, corpora, n, node_modules, tmp):
+    """Missed errors on n broken copies per language (see the module's docstring)."""
+    import random
+    rows = {}
+    for lang, root, exts, judge in corpora:
+        rng = random.Random(17)
+        files = sorted(walk(root, exts))
+        rng.shuffle(files)
+        out = os.path.join(tmp, "mutants", lang)
+        os.makedirs(out, exist_ok=True)
+        written = []
+        for path in files:
+            if len(written) >= n * 2:  # about half of them stay broken per judge
+                break
+            try:
+                with open(path, "rb") as f:
+                    src = f.read()
+            except OSError:
+                continue
+            if not 0 < len(src) <= 100_000 or (judge is not None and not judge(path)):
+                continue
+            spots = [i for i, b in enumerate(src) if b in PUNCTUATION]
+            if not spots:
+                continue
+            i = rng.choice(spots)
+            ext = os.path.splitext(path)[1] if not path.endswith(".d.ts") else ".d.ts"
+            target = os.path.join(out, f"{len(written)}{ext}")
+            with open(target, "wb") as f:
+                f.write(src[:i] + src[i + 1:])
+            written.append(target)
+        if judge is None:
+            verdicts = judge_ts_all(written, node_modules)
+        else:
+            verdicts = {f: judge(f) for f in written}
+        broken = [f for f in written if not verdicts.get(f)][:n]
+        for f in set(written) - set(broken):
+            os.remove(f)
+        flagged, _, _ = warden_scan(warden, out)
+        missed = [f for f in broken if f not in flagged]
+        rows[lang] = (len(broken), len(missed))
+        for f in missed[:int(os.environ.get("SHOW_MISSED", "0"))]:
+            print(f"<!-- {lang} missed: {f} -->")
+
+        print(f"# {lang}: {len(missed)} of {len(broken)} broken copies without a syntax error", file=sys.stderr, flush=True)
+    print("\n### Missed syntax errors on broken copies of valid code (one punctuation byte deleted)\n")
+    print("| language | copies the judge rejects | warden reports no error | recall |")
+    print("|---|---:|---:|---:|")
+    for lang, (broken, missed) in rows.items():
+        recall = 100.0 * (broken - missed) / broken if broken else float("nan")
+        print(f"| {lang} | {broken} | {missed} | {recall:.2f}% |")
 
 
 def walk(root, exts):

@@ -343,7 +343,9 @@ fn add_to_baseline_refuses_unknown_rules_and_special_files() {
             message(&e).contains(".warden-baseline.json") && message(&e).contains(expected),
             "{expected}: {e}"
         );
-        assert!(took < Duration::from_secs(1), "{expected}: took {took:?}");
+        // Not a speed check: opening a FIFO for reading would block until a writer
+        // came, so an answer at all, within a bound no loaded machine reaches, is it.
+        assert!(took < Duration::from_secs(20), "{expected}: took {took:?}");
     }
     assert_eq!(
         std::fs::read_to_string(&elsewhere).unwrap(),

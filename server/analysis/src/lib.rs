@@ -246,34 +246,14 @@ pub fn analyze(
     let mut findings = secrets.clone();
     let imports = advisories.filter(|_| checks.packages);
     if checks.shell || checks.syntax || imports.is_some() {
-        let index = lazy.get();
-        let owned;
-        let tree = match (tree, ctx.lang.grammar()) {
-            (Some(t), _) => Some(t),
-            // No check needs the tree: the syntax check's fast parser accepts the text,
-            // and the language has no shell-call query or package imports.
-            (None, Some(g))
-                if !((checks.shell && g.query("shell_calls").is_some())
-                    || (imports.is_some() && g.imports.is_some())
-                    || (checks.syntax && !syntax::fast_accepts(g, text))) =>
-            {
-                None
-            }
-            (None, Some(g)) => {
-                owned = syntax::parse(g, text, None);
-                owned.as_ref()
-            }
-            (None, None) => None,
-        };
-        if checks.shell {
-            findings.extend(shell::scan(text, ctx.lang, tree, index));
-        }
-        if let (true, Some(tree), Some(g)) = (checks.syntax, tree, ctx.lang.grammar()) {
-            findings.extend(syntax::checked_errors(g, tree, text, index));
-        }
-        if let (Some(lookup), Some(tree), Some(g)) = (imports, tree, ctx.lang.grammar()) {
-            findings.extend(packages::imports::check(g, tree, text, index, lookup));
-        }
+        findings.extend(tree_checks(
+            text,
+            ctx.lang,
+            lazy.get(),
+            tree,
+            checks,
+            imports,
+        ));
     }
     findings.sort_by_key(|f| (f.start, f.end));
     Analysis {
@@ -281,6 +261,55 @@ pub fn analyze(
         long_lines_skipped: scanned.long_lines_skipped,
         secrets,
     }
+}
+
+/// The shell, syntax and import checks of [`analyze`]. `tree` is the caller's parse
+/// tree; without one the text is parsed at most once, and only when a check needs it:
+/// the shell check only for a shell pattern in code, the syntax and import checks not
+/// when the language's fast parser accepts the text (and, for imports, lists them).
+fn tree_checks(
+    text: &str,
+    lang: Lang,
+    index: &LineIndex,
+    tree: Option<&tree_sitter::Tree>,
+    checks: Checks,
+    imports: Option<Lookup<'_>>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let grammar = lang.grammar();
+    let parsed = std::cell::OnceCell::new();
+    let get_tree = || {
+        tree.or_else(|| {
+            parsed
+                .get_or_init(|| grammar.and_then(|g| syntax::parse(g, text, None)))
+                .as_ref()
+        })
+    };
+    if checks.shell {
+        findings.extend(shell::scan(text, lang, get_tree, index));
+    }
+    let Some(g) = grammar else {
+        return findings;
+    };
+    let imports = imports.zip(g.imports.as_ref());
+    let fast = (tree.is_none() && parsed.get().is_none() && (checks.syntax || imports.is_some()))
+        .then(|| syntax::fast_parse(g, text))
+        .flatten();
+    if checks.syntax
+        && fast.is_none()
+        && let Some(tree) = get_tree()
+    {
+        findings.extend(syntax::checked_errors(g, tree, text, index));
+    }
+    if let Some((lookup, def)) = imports {
+        use packages::imports::{imports, named_packages, python_modules};
+        let found = match &fast {
+            Some(syntax::Fast::Python(module)) => named_packages(def, text, python_modules(module)),
+            _ => get_tree().map_or_else(Vec::new, |t| imports(g, t, text)),
+        };
+        findings.extend(packages::imports::check(g, found, index, lookup));
+    }
+    findings
 }
 
 #[cfg(test)]

@@ -107,9 +107,16 @@ fn is_comment(line: &str, lang: Lang) -> bool {
     }
 }
 
-/// Risky shell patterns in `text`. `tree` is the file's parse tree (when it has a
-/// grammar), used to find strings passed to a shell.
-pub fn scan(text: &str, lang: Lang, tree: Option<&Tree>, index: &LineIndex) -> Vec<Finding> {
+/// Risky shell patterns in `text`. `tree` gives the file's parse tree (when it has a
+/// grammar), used to find strings passed to a shell; it is called only when a shell
+/// pattern matches somewhere in code that has a shell-call query, so most files are
+/// never parsed for this check.
+pub fn scan<'t>(
+    text: &str,
+    lang: Lang,
+    tree: impl FnOnce() -> Option<&'t Tree>,
+    index: &LineIndex,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let line_based = lang.is_shell_like() || matches!(lang, Lang::Yaml);
     let code = matches!(
@@ -132,11 +139,14 @@ pub fn scan(text: &str, lang: Lang, tree: Option<&Tree>, index: &LineIndex) -> V
     let query = lang
         .grammar()
         .and_then(|g| crate::language::compiled_query(g, "shell_calls"));
-    if let (Some(query), Some(tree), false) = (query, tree, line_based) {
-        // A string passed to a shell matters only if a shell pattern matches inside it:
-        // find candidate matches first, then run the query on just their lines.
-        let mut candidates = Vec::new();
+    // A string passed to a shell matters only if a shell pattern matches inside it:
+    // find candidate matches first, then run the query on just their lines.
+    let mut candidates = Vec::new();
+    if query.is_some() && !line_based {
         check(&SHELL, text, 0, index, &mut candidates);
+    }
+    let tree = (!candidates.is_empty()).then(tree).flatten();
+    if let (Some(query), Some(tree)) = (query, tree) {
         let command = query.capture_index_for_name("command");
         let mut cursor = QueryCursor::new();
         for c in candidates {
@@ -178,7 +188,7 @@ mod tests {
         let tree = lang
             .grammar()
             .and_then(|g| crate::syntax::parse(g, text, None));
-        scan(text, lang, tree.as_ref(), &LineIndex::new(text))
+        scan(text, lang, || tree.as_ref(), &LineIndex::new(text))
             .into_iter()
             .map(|f| f.rule)
             .collect()

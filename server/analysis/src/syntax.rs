@@ -127,6 +127,11 @@ pub fn input_edit_at(
 /// the parser of Rust's procedural macros, judges: a file it accepts has no syntax
 /// error. Only files tree-sitter flags are judged (at most [`JUDGED_MAX`] bytes).
 ///
+/// Python: Ruff's parser judges. tree-sitter-python 0.25 rejects a few valid files of
+/// CPython's own library (2 of 11,659, among them a star import from `__future__`) and
+/// accepts some broken ones (`bench/syntax/run.py --mutants`); Ruff accepts the syntax
+/// of every Python version, where the interpreter on the machine knows only its own.
+///
 /// JavaScript and TypeScript: oxc's parser judges (see [`oxc_accepts`]).
 pub fn checked_errors(
     grammar: &GrammarDef,
@@ -140,15 +145,25 @@ pub fn checked_errors(
     }
     let valid = match grammar.name {
         "rust" => text.len() <= JUDGED_MAX && syn::parse_file(text).is_ok(),
-        "javascript" => oxc_accepts(text, &[oxc_span::SourceType::unambiguous().with_jsx(true)]),
-        "typescript" => oxc_accepts(
-            text,
-            &[oxc_span::SourceType::ts(), oxc_span::SourceType::d_ts()],
-        ),
-        "tsx" => oxc_accepts(text, &[oxc_span::SourceType::tsx()]),
-        _ => false,
+        "python" => ruff_python_parser::parse_module(text).is_ok(),
+        name => oxc_kinds(name).is_some_and(|kinds| oxc_accepts(text, kinds)),
     };
     if valid { Vec::new() } else { found }
+}
+
+/// How oxc reads a file of each JavaScript-family grammar (a declaration file allows
+/// what a `.ts` file does not, and the other way round); `None` for other languages.
+fn oxc_kinds(grammar: &str) -> Option<&'static [oxc_span::SourceType]> {
+    use oxc_span::SourceType;
+    const JS: &[SourceType] = &[SourceType::unambiguous().with_jsx(true)];
+    const TS: &[SourceType] = &[SourceType::ts(), SourceType::d_ts()];
+    const TSX: &[SourceType] = &[SourceType::tsx()];
+    match grammar {
+        "javascript" => Some(JS),
+        "typescript" => Some(TS),
+        "tsx" => Some(TSX),
+        _ => None,
+    }
 }
 
 /// The largest JavaScript/TypeScript text oxc judges: it reads about 140 MB/s, so about
@@ -170,18 +185,36 @@ fn oxc_accepts(text: &str, kinds: &[oxc_span::SourceType]) -> bool {
         })
 }
 
-/// Whether a fast parser of the language accepts `text` in full, so that tree-sitter
-/// need not parse it to look for syntax errors (a scan of files nobody has open).
-/// `false` for languages without one: their text is parsed.
+/// What a fast parser made of a text it accepted in full.
+pub enum Fast {
+    /// Python: Ruff's syntax tree, which also lists the imports
+    /// ([`crate::packages::imports::python_modules`]).
+    Python(ruff_python_ast::ModModule),
+    /// Accepted; the tree is not kept.
+    Accepted,
+}
+
+/// Reads `text` with a fast parser of the language, when it has one: `Some` when it
+/// accepts the text in full, so that tree-sitter need not parse it to look for syntax
+/// errors (a scan of files nobody has open). `None` for a text it rejects and for
+/// languages without one: their text is parsed. A text the fast parser rejects is
+/// parsed by tree-sitter and judged as before ([`checked_errors`]), so the errors
+/// reported and their positions do not depend on it; what it could change is only an
+/// error it wrongly accepts (shown once the file is opened: the editor parses open
+/// files with tree-sitter as before). `bench/syntax/run.py --mutants` measures that.
 ///
-/// Rust: rust-analyzer's parser (`ra_ap_parser`), which reads about 75 MB/s where
-/// tree-sitter-rust reads about 8.5, in editions 2021, 2024 and 2015 (a file valid in
-/// any of them). Measured on mutants of the cargo registry's crate sources (one
-/// punctuation byte deleted), it accepted 3 of the 5,115 that `syn` rejects. A file it
-/// rejects is parsed by tree-sitter and judged by `syn` as before ([`checked_errors`]),
-/// so the errors reported and their positions do not depend on it.
-pub fn fast_accepts(grammar: &GrammarDef, text: &str) -> bool {
-    match grammar.name {
+/// - Rust: rust-analyzer's parser (`ra_ap_parser`), about 75 MB/s where tree-sitter-rust
+///   reads about 8.5, in editions 2021, 2024 and 2015 (a file valid in any of them). Of
+///   5,115 mutants of the cargo registry's crate sources that `syn` rejects (one
+///   punctuation byte deleted), it accepted 3.
+/// - Python: Ruff's parser (`ruff_python_parser`), about 60 MB/s where
+///   tree-sitter-python reads about 10; it accepts the syntax of every Python version it
+///   knows. Of 3,000 mutants of CPython's library that `ast.parse` rejects, it accepted
+///   none.
+/// - JavaScript and TypeScript: oxc, their judge (a file it accepts has no reported
+///   error either way), at about 140 MB/s.
+pub fn fast_parse(grammar: &GrammarDef, text: &str) -> Option<Fast> {
+    let accepted = match grammar.name {
         "rust" => {
             use ra_ap_edition::Edition;
             [
@@ -202,8 +235,14 @@ pub fn fast_accepts(grammar: &GrammarDef, text: &str) -> bool {
                     .any(|step| matches!(step, ra_ap_parser::Step::Error { .. }))
             })
         }
-        _ => false,
-    }
+        "python" => {
+            return ruff_python_parser::parse_module(text)
+                .ok()
+                .map(|parsed| Fast::Python(parsed.into_syntax()));
+        }
+        name => oxc_kinds(name).is_some_and(|kinds| oxc_accepts(text, kinds)),
+    };
+    accepted.then_some(Fast::Accepted)
 }
 
 /// The largest Rust text `syn` judges (see [`checked_errors`]): it reads about 8 MB/s,
@@ -352,7 +391,7 @@ mod tests {
             // What tree-sitter-rust rejects: a snapshot macro named like a type.
             "fn t() { let s = str![[r#\"ok\"#]]; }\n",
         ] {
-            assert!(fast_accepts(rust, valid), "{valid}");
+            assert!(fast_parse(rust, valid).is_some(), "{valid}");
         }
         for broken in [
             "fn main() { let x = ; }\n",
@@ -361,16 +400,35 @@ mod tests {
             "fn f() { \"unterminated }\n",
             "impl X for { }\n",
         ] {
-            assert!(!fast_accepts(rust, broken), "{broken}");
+            assert!(fast_parse(rust, broken).is_none(), "{broken}");
             assert!(
                 !check("rust", broken).is_empty(),
                 "tree-sitter reports: {broken}"
             );
         }
         assert!(
-            !fast_accepts(grammar("python"), "x = 1\n"),
+            fast_parse(grammar("bash"), "x=1\n").is_none(),
             "no fast parser"
         );
+    }
+
+    #[test]
+    fn ruff_judges_python_errors() {
+        let g = grammar("python");
+        let judged = |text: &str| {
+            let tree = parse(g, text, None).unwrap();
+            (
+                errors(&tree, text, &LineIndex::new(text)).len(),
+                checked_errors(g, &tree, text, &LineIndex::new(text)).len(),
+            )
+        };
+        // tree-sitter-python rejects a star import from `__future__`; CPython's parser
+        // accepts it (test_future_stmt), and so does Ruff's.
+        let valid = "\"\"\"Doc.\"\"\"\n\nfrom __future__ import *\n\nprint(1)\n";
+        let (seen, kept) = judged(valid);
+        assert!(seen > 0 && kept == 0, "{seen} {kept}");
+        let broken = "from __future__ import *\ndef f(:\n    pass\n";
+        assert!(judged(broken).1 > 0);
     }
 
     #[test]

@@ -139,6 +139,11 @@ fn startup(db: &Path, root: &Path, scratch: &Path, edit: bool) -> Startup {
     // Idle: the memory trims after scans and closes have run.
     std::thread::sleep(Duration::from_secs(5));
     let rss_idle = rss_mb(s.pid());
+    eprintln!(
+        "idle: {:.1} MB anonymous, {:.1} MB file-backed",
+        proc_status(s.pid(), "RssAnon:") as f64 / 1024.0,
+        proc_status(s.pid(), "RssFile:") as f64 / 1024.0
+    );
     let end_message = end["value"]["message"].as_str().unwrap_or("").to_owned();
     s.shutdown();
     edits_ms.sort_by(f64::total_cmp);

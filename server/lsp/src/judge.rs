@@ -1,19 +1,17 @@
 //! The language's own parser as the judge of the syntax errors tree-sitter reports,
-//! where the analysis crate has none in-process: `bash -n` for shell scripts, Python's
-//! `ast.parse` for Python and `gofmt -e` for Go.
+//! where the analysis crate has none in-process (it judges Rust, Python, JavaScript
+//! and TypeScript itself, `warden_analysis::syntax::checked_errors`): `bash -n` for
+//! shell scripts and `gofmt -e` for Go.
 //! - tree-sitter-bash 0.25 rejects valid scripts (`for i do` without `in`, `((` opening
 //!   nested subshells, here-documents that derail the rest of the file: 25 false errors
 //!   in 19 of /usr/bin's 136 shell scripts, `bench/syntax/run.py`).
-//! - tree-sitter-python 0.25 rejects a few valid files of CPython's own library (2 of
-//!   11,659, among them a star import from `__future__`).
 //! - tree-sitter-go 0.25 rejects valid Go: `new(-1)` (a type error, not a syntax
 //!   error), labels in some positions, `~` outside constraints (34 false errors in 10
 //!   of the Go 1.19 library's 5,565 files); `gofmt -e` judges when Go is installed
 //!   in /usr/bin (Debian's `golang-go`).
 //!
 //! A file its judge accepts has no syntax error. No judge runs anything: `-n` only
-//! reads, `ast.parse` and `gofmt` only parse (`python3 -I`: no environment, no user
-//! site, no current directory on the module path); the child gets no environment
+//! reads, `gofmt` only parses; the child gets no environment
 //! (`PATH` is /usr/bin:/bin) and no start-up files. The edit's first phase runs in the
 //! message loop's handler, where no process may be waited for: it reuses the path's
 //! last verdict ([`Io::Cached`]); the second phase, off the loop, asks again.
@@ -90,12 +88,6 @@ impl Judge {
 fn judge_of(lang: Lang) -> Option<&'static [&'static str]> {
     match lang.name() {
         "bash" => Some(&["bash", "--norc", "--noprofile", "-n"]),
-        "python" => Some(&[
-            "python3",
-            "-I",
-            "-c",
-            "import ast, sys; ast.parse(sys.stdin.buffer.read())",
-        ]),
         "go" => Some(&["gofmt", "-e"]),
         _ => None,
     }
@@ -173,18 +165,6 @@ mod tests {
     }
 
     #[test]
-    fn valid_python_the_grammar_rejects_is_no_error_and_broken_python_still_is() {
-        let judge = Judge::default();
-        // tree-sitter-python rejects a star import from `__future__`; `ast.parse`
-        // accepts it (as in CPython's test_future_stmt).
-        let valid = "\"\"\"Doc.\"\"\"\n\nfrom __future__ import *\n\nprint(1)\n";
-        assert!(!errors_in("python", &judge, valid, Io::Cached).is_empty());
-        assert!(errors_in("python", &judge, valid, Io::Allowed).is_empty());
-        let broken = "from __future__ import *\ndef f(:\n    pass\n";
-        assert!(!errors_in("python", &judge, broken, Io::Allowed).is_empty());
-    }
-
-    #[test]
     fn valid_go_the_grammar_rejects_is_no_error_where_gofmt_is_installed() {
         let judge = Judge::default();
         let valid = "package p\n\nvar _ = new(-1)\n";
@@ -205,10 +185,6 @@ mod tests {
         let text = format!("touch {}\nfor i do\n  :\ndone\n", marker.display());
         let bash = judge_of(Lang::by_name("bash").map(Lang::Grammar).unwrap()).unwrap();
         assert_eq!(accepts(bash, &text), Some(true));
-        assert!(!marker.exists());
-        let python = judge_of(Lang::by_name("python").map(Lang::Grammar).unwrap()).unwrap();
-        let text = format!("open({:?}, 'w').close()\n", marker.display().to_string());
-        assert_eq!(accepts(python, &text), Some(true));
         assert!(!marker.exists());
     }
 }
