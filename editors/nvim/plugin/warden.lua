@@ -1,6 +1,6 @@
--- warden.nvim start-up: checks the Neovim version, defines `:Warden`, and attaches the
--- per-root `warden lsp` clients to file buffers as they open. Everything else loads on
--- first use (lua/warden/*).
+-- warden.nvim start-up: checks the Neovim version, defines `:Warden` and the
+-- `<Plug>(warden-...)` mappings, and attaches the per-root `warden lsp` clients to file
+-- buffers as they open. Everything else loads on first use (lua/warden/*).
 
 if vim.g.loaded_warden then
   return
@@ -27,6 +27,40 @@ end, {
     return require('warden.commands').complete(arglead, cmdline, cursorpos)
   end,
 })
+
+-- <Plug> mappings for every action worth a key (suggested keymaps: :help warden-mappings).
+-- Visual-mode ones pass the selected lines as the command's range.
+for _, m in ipairs({
+  { 'explain', 'explain', true },
+  { 'fix', 'fix' },
+  { 'rewrite', 'rewrite', true },
+  { 'docstring', 'docstring' },
+  { 'tests', 'tests', true },
+  { 'retry', 'retry' },
+  { 'run', 'run' },
+  { 'run-all', 'runAll' },
+  { 'runs', 'runs' },
+  { 'scripts', 'scripts' },
+  { 'traces', 'traces' },
+  { 'findings', 'findings' },
+  { 'lfindings', 'lfindings' },
+  { 'scan', 'scan' },
+  { 'cancel', 'cancel' },
+  { 'usage', 'usage' },
+  { 'prompt', 'prompt' },
+  { 'log', 'log' },
+  { 'restart', 'restart' },
+  { 'pick-workspace', 'pick workspaces' },
+  { 'pick-run', 'pick runs' },
+  { 'pick-trace', 'pick traces' },
+  { 'pick-finding', 'pick findings' },
+}) do
+  local lhs, desc = ('<Plug>(warden-%s)'):format(m[1]), 'warden: ' .. m[2]
+  vim.keymap.set('n', lhs, ('<Cmd>Warden %s<CR>'):format(m[2]), { silent = true, desc = desc })
+  if m[3] then
+    vim.keymap.set('x', lhs, (':Warden %s<CR>'):format(m[2]), { silent = true, desc = desc .. ' (selected lines)' })
+  end
+end
 
 local group = vim.api.nvim_create_augroup('warden', { clear = true })
 vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile', 'FileType' }, {

@@ -171,6 +171,17 @@ function h.command(client, command, args)
   return h.request(client, 'workspace/executeCommand', { command = command, arguments = { args } })
 end
 
+--- The buffer named exactly `name`, or nil.
+---@param name string
+---@return integer|nil
+function h.buf_named(name)
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_get_name(b) == name then
+      return b
+    end
+  end
+end
+
 --- The lines of a buffer as one string.
 ---@param buf integer
 ---@return string

@@ -1,8 +1,10 @@
 ---@mod warden.commands The `:Warden <subcommand>` command and its completion.
 ---
 --- Each subcommand is a table entry (`run`, `complete`, `usage`) calling into the
---- feature's module (`warden.runs`, `warden.llm`, `warden.traces`, ...), so a feature
---- adds an entry without changing the dispatcher.
+--- feature's module (`warden.runs`, `warden.llm`, `warden.traces`, `warden.findings`,
+--- `warden.pickers`, `warden.log`, ...), so a feature adds an entry without changing the
+--- dispatcher. A workspace a command needs and was not given is the current buffer's;
+--- a workspace action without its NAME picks one (`vim.ui.select`).
 
 local lsp = require('warden.lsp')
 
@@ -29,31 +31,6 @@ local function client_or_complain()
     say('no warden server is running; open a file in a git repository, or run :Warden restart', vim.log.levels.ERROR)
   end
   return client
-end
-
---- Calls `fn(client, name)` with the named workspace, or, when `name` is nil, the
---- workspace owning the current buffer's file (nil for the active one when the buffer is
---- not a file).
----@param name string|nil
----@param fn fun(client: vim.lsp.Client, name: string|nil)
-local function with_workspace(name, fn)
-  local client = client_or_complain()
-  if not client then
-    return
-  end
-  if name then
-    return fn(client, name)
-  end
-  local file = vim.api.nvim_buf_get_name(0)
-  if file == '' or vim.bo.buftype ~= '' then
-    return fn(client, nil)
-  end
-  lsp.request(client, lsp.requests.workspace_for, { uri = vim.uri_from_fname(file) }, function(err, ws)
-    if err then
-      return fail('finding the workspace of this file', err)
-    end
-    fn(client, ws and ws.name)
-  end)
 end
 
 ---@param client vim.lsp.Client
@@ -240,10 +217,47 @@ local workspace_actions = {
   },
 }
 
+--- Which workspaces a picker offers for an action.
+---@type table<string, fun(ws: warden.WorkspaceInfo): boolean>
+local pickable = {
+  activate = function(ws)
+    return not ws.archived and not ws.active
+  end,
+  rename = function(ws)
+    return ws.name ~= 'default'
+  end,
+  archive = function(ws)
+    return not ws.archived and ws.name ~= 'default'
+  end,
+  restore = function(ws)
+    return ws.archived
+  end,
+  delete = function(ws)
+    return ws.name ~= 'default' and not ws.open
+  end,
+}
+
+--- Asks for the new name of workspace `name` (`vim.ui.input`), then renames it.
+---@param name string
+function M.rename_ask(name)
+  local client = client_or_complain()
+  if not client then
+    return
+  end
+  vim.ui.input({ prompt = ('Rename workspace %s to: '):format(name), default = name }, function(new)
+    if new and vim.trim(new) ~= '' and new ~= name then
+      workspace_actions.rename.run(client, { name, new }, false)
+    end
+  end)
+end
+
+--- Runs `:Warden workspace ACTION ARGS...`: without NAME, the workspace is picked
+--- (`vim.ui.select`; rename then asks for the new name); `rename NEWNAME` renames the
+--- current file's workspace.
+---@param action string
 ---@param args string[]
----@param bang boolean
-local function workspace(args, bang)
-  local action = args[1] or 'list'
+---@param bang? boolean
+function M.workspace_action(action, args, bang)
   local spec = workspace_actions[action]
   if not spec then
     local names = vim.tbl_keys(workspace_actions)
@@ -253,22 +267,34 @@ local function workspace(args, bang)
       vim.log.levels.ERROR
     )
   end
-  local rest = vim.list_slice(args, 2)
-  if action == 'rename' and #rest == 1 then
+  if action == 'rename' and #args == 1 then
     -- `rename NEWNAME` renames the workspace of the current buffer.
-    return with_workspace(nil, function(client, name)
-      if not name then
-        return say('this buffer is not a file; use :Warden workspace rename NAME NEWNAME', vim.log.levels.ERROR)
-      end
-      spec.run(client, { name, rest[1] }, bang)
+    local file = vim.api.nvim_buf_get_name(0)
+    if file == '' or vim.bo.buftype ~= '' then
+      return say('this buffer is not a file; use :Warden workspace rename NAME NEWNAME', vim.log.levels.ERROR)
+    end
+    return lsp.with_workspace(nil, 0, function(client, name)
+      spec.run(client, { name, args[1] }, bang)
     end)
   end
-  if #rest ~= spec.nargs then
+  if #args == 0 and spec.nargs >= 1 then
+    return require('warden.pickers').pick_workspace({
+      prompt = ('%s which workspace?'):format(action:sub(1, 1):upper() .. action:sub(2)),
+      filter = pickable[action],
+    }, function(client, ws)
+      if action == 'rename' then
+        M.rename_ask(ws.name)
+      else
+        spec.run(client, { ws.name }, bang)
+      end
+    end)
+  end
+  if #args ~= spec.nargs then
     return say('usage: :Warden workspace ' .. spec.usage, vim.log.levels.ERROR)
   end
   local client = client_or_complain()
   if client then
-    spec.run(client, rest, bang)
+    spec.run(client, args, bang)
   end
 end
 
@@ -324,18 +350,19 @@ end
 --- `:w` stores it (highest precedence), `:w` on an empty buffer clears the stored one.
 ---@param name string|nil
 function M.prompt(name)
-  with_workspace(name, function(client, ws_name)
-    local target = ws_name or lsp.client_state(client.id).active or 'default'
+  lsp.with_workspace(name, 0, function(client, target)
     execute(client, lsp.commands.workspace_show_system_prompt, { name = target }, 'showing the prompt', function(res)
       local bufname = 'warden://prompt/' .. res.name
-      local buf = vim.fn.bufnr(bufname)
-      if buf == -1 then
-        buf = vim.api.nvim_create_buf(true, false)
+      local ui = require('warden.ui')
+      local buf = ui.find_buf(bufname)
+      if not buf then
+        buf = vim.api.nvim_create_buf(false, false)
         vim.api.nvim_buf_set_name(buf, bufname)
         vim.bo[buf].buftype = 'acwrite'
         vim.bo[buf].swapfile = false
         vim.bo[buf].bufhidden = 'hide'
         vim.bo[buf].filetype = 'markdown'
+        vim.b[buf].warden_view = 'wardenprompt'
         vim.api.nvim_create_autocmd('BufWriteCmd', {
           buffer = buf,
           desc = 'warden: store the workspace system prompt',
@@ -343,13 +370,14 @@ function M.prompt(name)
             save_prompt(ev.buf)
           end,
         })
+        ui.map(buf, 'warden prompt', { { 'q', ui.close, 'close (the prompt stays unsaved until :w)' } })
       end
       if not vim.bo[buf].modified then
         set_prompt_lines(buf, res.prompt)
       end
       vim.b[buf].warden_prompt = { client_id = client.id, name = res.name }
       vim.b[buf].warden_prompt_source = res.source
-      vim.api.nvim_win_set_buf(0, buf)
+      ui.open_view(buf, {})
       say(
         ('system prompt of %s (%s); :w stores it, :w on an empty buffer clears it'):format(
           res.name,
@@ -380,84 +408,18 @@ end)
 --- Starts a workspace scan (default: the current file's workspace, else the active one).
 ---@param name string|nil
 function M.scan(name)
-  with_workspace(name, function(client, ws)
-    local args = ws and { workspace = ws } or {}
-    execute(client, lsp.commands.scan_workspace, args, 'scan', function(res)
+  lsp.with_workspace(name, 0, function(client, ws)
+    execute(client, lsp.commands.scan_workspace, { workspace = ws }, 'scan', function(res)
       scans[tostring(res.progressToken)] = res.workspace
       say(('scanning %s'):format(res.workspace))
     end)
   end)
 end
 
-local severities =
-  { [1] = 'E', [2] = 'W', [3] = 'I', [4] = 'N', error = 'E', warning = 'W', information = 'I', hint = 'N' }
-local kinds = { 'secret', 'shell', 'syntax', 'package' }
-
---- Puts every current finding (open documents and scanned files) in the quickfix list,
---- from every running server (each knows the roots it serves).
+--- Every current finding in the quickfix list (`warden.findings`).
 ---@param kind string|nil secret, shell, syntax or package
 function M.findings(kind)
-  local clients = lsp.clients()
-  if #clients == 0 then
-    client_or_complain()
-    return
-  end
-  local params = kind and { kind = kind } or vim.empty_dict()
-  local pending, seen, findings, errors = #clients, {}, {}, {}
-  local function done()
-    table.sort(findings, function(a, b)
-      if a.uri ~= b.uri then
-        return a.uri < b.uri
-      end
-      if a.range.start.line ~= b.range.start.line then
-        return a.range.start.line < b.range.start.line
-      end
-      return a.range.start.character < b.range.start.character
-    end)
-    local items = {}
-    for _, f in ipairs(findings) do
-      items[#items + 1] = {
-        filename = vim.uri_to_fname(f.uri),
-        lnum = f.range.start.line + 1,
-        col = f.range.start.character + 1,
-        end_lnum = f.range['end'].line + 1,
-        end_col = f.range['end'].character + 1,
-        type = severities[f.severity] or 'W',
-        text = ('[%s] %s'):format(f.rule, f.message),
-      }
-    end
-    local title = 'warden findings' .. (kind and (' (' .. kind .. ')') or '')
-    vim.fn.setqflist({}, ' ', { title = title, items = items })
-    for _, e in ipairs(errors) do
-      fail('findings', e)
-    end
-    if #items == 0 then
-      say('no findings')
-    else
-      vim.cmd('botright copen')
-    end
-  end
-  for _, client in ipairs(clients) do
-    lsp.request(client, lsp.requests.findings, params, function(err, res)
-      if err then
-        errors[#errors + 1] = err
-      else
-        for _, f in ipairs(res.findings or {}) do
-          local r = f.range or { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } }
-          f.range = r
-          local key = table.concat({ f.uri, f.rule, r.start.line, r.start.character }, '\0')
-          if not seen[key] then
-            seen[key] = true
-            findings[#findings + 1] = f
-          end
-        end
-      end
-      pending = pending - 1
-      if pending == 0 then
-        done()
-      end
-    end)
-  end
+  require('warden.findings').quickfix(kind)
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -470,21 +432,47 @@ end
 ---@field complete? fun(arglead: string, args: string[]): string[]
 
 local usage_groups = { 'model', 'day', 'action' }
+local kinds = { 'secret', 'shell', 'syntax', 'package' }
+local span_kinds = { 'command', 'llm', 'run', 'scan', 'index', 'guard' }
+
+--- Checks an optional finding kind; reports a bad one.
+---@param kind string|nil
+---@return boolean ok
+local function valid_kind(kind)
+  if kind and not vim.tbl_contains(kinds, kind) then
+    say(('unknown kind %q; use one of: %s'):format(kind, table.concat(kinds, ', ')), vim.log.levels.ERROR)
+    return false
+  end
+  return true
+end
 
 ---@type table<string, warden.Subcommand>
 M.subcommands = {
   traces = {
-    usage = 'traces [WORKSPACE]  span tree with timing bars, live; <CR> expands a span',
+    usage = 'traces [WORKSPACE] [KIND]  span tree with timing bars, live; <CR> expands a span, f filters by kind',
     run = function(args)
-      require('warden.traces').open({ workspace = args[1] })
+      local opts = {}
+      for _, a in ipairs(args) do
+        if vim.tbl_contains(span_kinds, a) then
+          opts.kind = a
+        else
+          opts.workspace = a
+        end
+      end
+      require('warden.traces').open(opts)
     end,
     complete = function(arglead, args)
-      return #args <= 1 and matching(arglead, workspace_names()) or {}
+      if #args > 2 then
+        return {}
+      end
+      return matching(arglead, vim.list_extend(workspace_names(), span_kinds))
     end,
   },
   workspace = {
-    usage = 'workspace list|activate|rename|archive|restore|delete ...',
-    run = workspace,
+    usage = 'workspace list|activate|rename|archive|restore|delete [NAME]  (no NAME: pick one)',
+    run = function(args, bang)
+      M.workspace_action(args[1] or 'list', vim.list_slice(args, 2), bang)
+    end,
     complete = function(arglead, args)
       if #args <= 1 then
         local actions = vim.tbl_keys(workspace_actions)
@@ -519,13 +507,64 @@ M.subcommands = {
   findings = {
     usage = 'findings [secret|shell|syntax|package]  current findings in the quickfix list',
     run = function(args)
-      if args[1] and not vim.tbl_contains(kinds, args[1]) then
-        return say(('unknown kind %q; use one of: %s'):format(args[1], table.concat(kinds, ', ')), vim.log.levels.ERROR)
+      if valid_kind(args[1]) then
+        M.findings(args[1])
       end
-      M.findings(args[1])
     end,
     complete = function(arglead, args)
       return #args <= 1 and matching(arglead, kinds) or {}
+    end,
+  },
+  lfindings = {
+    usage = "lfindings [secret|shell|syntax|package]  this workspace's findings in the location list",
+    run = function(args)
+      if valid_kind(args[1]) then
+        require('warden.findings').loclist(args[1])
+      end
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, kinds) or {}
+    end,
+  },
+  pick = {
+    usage = 'pick workspaces|runs|traces|findings  choose one through vim.ui.select (your picker)',
+    run = function(args)
+      local what = args[1]
+      local pickers = require('warden.pickers')
+      if not vim.tbl_contains(pickers.names, what or '') then
+        return say(
+          ('pick what? use one of: %s'):format(table.concat(pickers.names, ', ')),
+          what and vim.log.levels.ERROR or vim.log.levels.WARN
+        )
+      end
+      if what == 'findings' then
+        if valid_kind(args[2]) then
+          pickers.findings({ kind = args[2] })
+        end
+      elseif what == 'workspaces' then
+        pickers.workspaces()
+      else
+        pickers[what]({ workspace = args[2] })
+      end
+    end,
+    complete = function(arglead, args)
+      if #args <= 1 then
+        return matching(arglead, require('warden.pickers').names)
+      end
+      if #args == 2 then
+        if args[1] == 'findings' then
+          return matching(arglead, kinds)
+        elseif args[1] == 'runs' or args[1] == 'traces' then
+          return matching(arglead, workspace_names())
+        end
+      end
+      return {}
+    end,
+  },
+  log = {
+    usage = "log  the server's log (of the current buffer's root), following new lines",
+    run = function()
+      require('warden.log').open()
     end,
   },
   explain = {
@@ -658,11 +697,17 @@ M.subcommands = {
     end,
   },
   restart = {
-    usage = 'restart  stop the warden servers and start them again',
+    usage = 'restart  stop the warden servers and start them again (crashed ones too)',
     run = function()
-      local n = #lsp.clients()
-      require('warden').restart(function()
-        say(n == 0 and 'started' or 'restarted')
+      local n, crashed = #lsp.clients(), not vim.tbl_isempty(lsp.orphans)
+      require('warden').restart(function(attached)
+        say(
+          ('%s (%d buffer%s attached)'):format(
+            (n == 0 and not crashed) and 'started' or 'restarted',
+            attached,
+            attached == 1 and '' or 's'
+          )
+        )
       end)
     end,
   },

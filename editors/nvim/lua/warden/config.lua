@@ -56,6 +56,10 @@ local M = {}
 ---@field height integer height of the split showing run output
 ---@field jump boolean after a failed run, move the cursor to the failing line
 
+---@class warden.ViewsConfig
+---@field position "below"|"above"|"right"|"left"|"tab"|"float"|"current" where views open
+---@field size integer|nil lines (below/above), columns (right/left) or percent (float); nil: Neovim's default
+
 ---@class warden.Config
 ---@field cmd string[] command starting the server
 ---@field cmd_env table<string, string> extra environment for the server
@@ -68,6 +72,7 @@ local M = {}
 ---@field notify_progress boolean notify when a scan started by `:Warden scan` ends
 ---@field traces warden.TracesConfig
 ---@field runs warden.RunsConfig
+---@field views warden.ViewsConfig
 
 ---@class (partial) warden.UserConfig: warden.Config
 
@@ -85,6 +90,7 @@ local function defaults()
     notify_progress = true,
     traces = { limit = 200, bar_width = 20, live = true },
     runs = { height = 12, jump = true },
+    views = { position = 'below', size = nil },
   }
 end
 
@@ -395,6 +401,10 @@ local option_schema = {
   runs = {
     height = int(3, 200),
     jump = is('boolean'),
+  },
+  views = {
+    position = one_of({ 'below', 'above', 'right', 'left', 'tab', 'float', 'current' }),
+    size = int(1, 1000),
   },
 }
 

@@ -126,6 +126,13 @@ end
 local function check_clients()
   local lsp = require('warden.lsp')
   local clients = lsp.clients()
+  local orphans = vim.tbl_count(lsp.orphans)
+  if orphans > 0 then
+    health.error(
+      ('a warden server crashed or exited; %d buffer(s) are without warden'):format(orphans),
+      { ':Warden restart starts it again', ':Warden log shows why it ended' }
+    )
+  end
   if #clients == 0 then
     health.info('no warden server is running (open a file in a git repository, or :Warden restart)')
     return
@@ -135,13 +142,15 @@ local function check_clients()
     local caps = c.server_capabilities or {}
     local protocol = type(caps.experimental) == 'table' and caps.experimental.wardenProtocol or nil
     local root = c.root_dir or c.config.root_dir or '?'
-    local msg = ('server %d for %s: %s %s, protocol %s, %d buffer(s)'):format(
+    local log = (c.config.cmd_env or {}).WARDEN_LOG_FILE or os.getenv('WARDEN_LOG_FILE')
+    local msg = ('server %d for %s: %s %s, protocol %s, %d buffer(s)%s'):format(
       c.id,
       root,
       info.name or 'warden',
       info.version or '?',
       tostring(protocol),
-      vim.tbl_count(c.attached_buffers or {})
+      vim.tbl_count(c.attached_buffers or {}),
+      log and ('; log %s (:Warden log)'):format(log) or ''
     )
     if protocol == lsp.protocol then
       health.ok(msg)

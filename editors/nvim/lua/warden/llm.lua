@@ -253,9 +253,7 @@ local function open_float(req, title)
     title = ' ' .. title .. ' ',
     title_pos = 'left',
   })
-  vim.wo[win].wrap = true
-  vim.wo[win].linebreak = true
-  vim.wo[win].conceallevel = 2
+  require('warden.ui').set_local(win, { wrap = true, linebreak = true, conceallevel = 2 })
   req.float = { buf = buf, win = win }
   set_float_lines(req, { '_waiting for the model… (q closes and cancels)_' })
   vim.b[buf].warden_llm_request = req.id

@@ -322,7 +322,20 @@ function M.denull(value)
   return value
 end
 
---- Sends a request; the handler gets the result with nulls removed (`M.denull`).
+--- Params as a JSON object: a Lua table with no keys (`{ workspace = nil }`) would be
+--- encoded as the array `[]`, which the server refuses ("invalid length 0, expected
+--- struct ..."); it becomes `{}`.
+---@param params any
+---@return any
+function M.object(params)
+  if type(params) == 'table' and next(params) == nil then
+    return vim.empty_dict()
+  end
+  return params
+end
+
+--- Sends a request; the handler gets the result with nulls removed (`M.denull`). Empty
+--- params are sent as `{}` (`M.object`).
 ---@param client vim.lsp.Client
 ---@param method string
 ---@param params table|nil
@@ -330,6 +343,7 @@ end
 ---@param bufnr? integer
 ---@return boolean ok
 function M.request(client, method, params, handler, bufnr)
+  params = M.object(params)
   local function wrapped(err, result, ctx)
     handler(err, M.denull(result), ctx)
   end
@@ -346,6 +360,7 @@ end
 ---@param bufnr? integer
 ---@return any result, string|nil err
 function M.request_sync(client, method, params, timeout_ms, bufnr)
+  params = M.object(params)
   local response, err
   if methods then
     response, err = client:request_sync(method, params, timeout_ms, bufnr)
@@ -394,12 +409,9 @@ end
 ---@param args table|nil
 ---@param handler fun(err: lsp.ResponseError|nil, result: any)
 function M.execute(client, command, args, handler)
-  if args == nil or next(args) == nil then
-    args = vim.empty_dict()
-  end
   return M.request(client, 'workspace/executeCommand', {
     command = command,
-    arguments = { args },
+    arguments = { M.object(args or {}) },
   }, function(err, result)
     handler(err, result)
   end)
@@ -498,6 +510,28 @@ end
 
 local group = vim.api.nvim_create_augroup('warden.lsp', { clear = true })
 
+local redraw_pending = false
+
+--- Redraws status lines and winbars, so a status line showing
+--- `require('warden').status()` follows progress (Neovim does not redraw them on its
+--- own when a server reports): at once when a task begins or ends, at most every 100 ms
+--- for reports in between.
+---@param now boolean
+local function redraw_status(now)
+  if now then
+    pcall(vim.cmd, 'redrawstatus!')
+    return
+  end
+  if redraw_pending then
+    return
+  end
+  redraw_pending = true
+  vim.defer_fn(function()
+    redraw_pending = false
+    pcall(vim.cmd, 'redrawstatus!')
+  end, 100)
+end
+
 vim.api.nvim_create_autocmd('LspProgress', {
   group = group,
   desc = 'warden: track progress tokens (for :Warden cancel and the status line)',
@@ -535,6 +569,7 @@ vim.api.nvim_create_autocmd('LspProgress', {
         message = value.message,
       }, { client_id = client.id, method = '$/progress' })
     end
+    redraw_status(value.kind ~= 'report')
   end,
 })
 
@@ -579,6 +614,38 @@ end
 function M.client_for(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   return M.clients({ bufnr = bufnr })[1] or M.clients()[1]
+end
+
+--- Calls `fn(client, name)` with the workspace a command is about: `name` when given;
+--- else the one owning the buffer's file (`warden/workspaceFor`); else (the buffer is
+--- no file) the server's active one. The client is the buffer's, else any running one;
+--- when none runs, or the server cannot say, the user is told and `fn` is not called.
+---@param name string|nil
+---@param bufnr integer|nil default: the current buffer
+---@param fn fun(client: vim.lsp.Client, name: string)
+function M.with_workspace(name, bufnr, fn)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = M.client_for(bufnr)
+  if not client then
+    return vim.notify(
+      'warden: no warden server is running; open a file in a git repository, or run :Warden restart',
+      vim.log.levels.ERROR
+    )
+  end
+  if name then
+    return fn(client, name)
+  end
+  local file = vim.api.nvim_buf_get_name(bufnr)
+  if file == '' or vim.bo[bufnr].buftype ~= '' or file:match('^%a[%w+.-]*://') then
+    return fn(client, M.client_state(client.id).active or 'default')
+  end
+  M.request(client, M.requests.workspace_for, { uri = vim.uri_from_fname(file) }, function(err, ws)
+    if err or type(ws) ~= 'table' or type(ws.name) ~= 'string' then
+      local why = err and err.message or 'no answer'
+      return vim.notify('warden: finding the workspace of this file failed: ' .. why, vim.log.levels.ERROR)
+    end
+    fn(client, ws.name)
+  end)
 end
 
 --- Answers `workspace/configuration` from the current configuration: the `warden`
@@ -632,14 +699,25 @@ M.handlers = {
     return M.configuration(params)
   end,
   -- Neovim's own handler applies the edit (one undo step per buffer); files to create
-  -- are created first (see M.create_missing_files).
+  -- are created first (see M.create_missing_files); files it changed that no window
+  -- shows are shown, or written when they are the git-ignored .env (warden.edits).
   ['workspace/applyEdit'] = function(err, params, ctx, config)
     if type(params) == 'table' then
       pcall(M.create_missing_files, params.edit)
     end
-    return vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, config)
+    local result = vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, config)
+    if type(result) == 'table' and result.applied and type(params) == 'table' then
+      local ok, e = pcall(require('warden.edits').settle, params.edit)
+      if not ok then
+        vim.notify('warden: after the edit: ' .. tostring(e), vim.log.levels.WARN)
+      end
+    end
+    return result
   end,
 }
+-- Its autocommand writes the .env of an environment-variable fix (a code action, which
+-- Neovim applies without a hook).
+require('warden.edits')
 for _, method in pairs(M.notifications) do
   M.handlers[method] = function(_, params, ctx)
     M.emit(method, M.denull(params) or {}, ctx)
@@ -685,20 +763,82 @@ local function on_init(client)
   end)
 end
 
+--- Clients stopped on purpose (`:Warden restart`, `M.stop_all`), by id.
+---@type table<integer, boolean>
+local stopping = {}
+
+--- Buffers whose server ended without being asked to (crash, signal, exit), with the
+--- root it served; `:Warden restart` attaches them again.
+---@type table<integer, string>
+M.orphans = {}
+
+local signal_names = {
+  [1] = 'SIGHUP',
+  [2] = 'SIGINT',
+  [3] = 'SIGQUIT',
+  [4] = 'SIGILL',
+  [6] = 'SIGABRT',
+  [7] = 'SIGBUS',
+  [8] = 'SIGFPE',
+  [9] = 'SIGKILL',
+  [11] = 'SIGSEGV',
+  [13] = 'SIGPIPE',
+  [15] = 'SIGTERM',
+}
+
+--- What to tell the user when a server ended without being asked to.
+---@param root string
+---@param code integer
+---@param signal integer
+---@param buffers integer how many buffers it served
+---@return string
+function M.exit_message(root, code, signal, buffers)
+  local what
+  if signal and signal ~= 0 then
+    what = ('was killed by signal %d (%s)'):format(signal, signal_names[signal] or 'unknown')
+  elseif code == 0 then
+    what = 'exited (code 0) without being asked to'
+  else
+    what = ('exited with code %d'):format(code)
+  end
+  local detached = buffers == 1 and '1 buffer is' or ('%d buffers are'):format(buffers)
+  return ('warden: the server for %s %s; %s without warden now. :Warden restart starts it again (:Warden log shows its log)'):format(
+    vim.fn.fnamemodify(root, ':~'),
+    what,
+    detached
+  )
+end
+
 ---@param code integer
 ---@param signal integer
 ---@param client_id integer
 local function on_exit(code, signal, client_id)
   M.state[client_id] = nil
-  if code ~= 0 and signal == 0 then
-    vim.schedule(function()
-      vim.notify(
-        ('warden: `warden lsp` exited with code %d; see :LspLog, then :Warden restart'):format(code),
-        vim.log.levels.ERROR
-      )
-    end)
+  local asked = stopping[client_id]
+  stopping[client_id] = nil
+  local client = vim.lsp.get_client_by_id(client_id)
+  if asked or (client and client._is_stopping) or vim.v.exiting ~= vim.NIL or M.leaving then
+    return
   end
+  local root = client and (client.root_dir or client.config.root_dir) or '?'
+  local buffers = 0
+  for buf in pairs(client and client.attached_buffers or {}) do
+    M.orphans[buf] = root
+    buffers = buffers + 1
+  end
+  local msg = M.exit_message(root, code, signal, buffers)
+  vim.schedule(function()
+    vim.notify(msg, vim.log.levels.ERROR)
+  end)
 end
+
+vim.api.nvim_create_autocmd('VimLeavePre', {
+  group = group,
+  desc = 'warden: servers stopping with Neovim are no crash',
+  callback = function()
+    M.leaving = true
+  end,
+})
 
 --- The nearest ancestor of the buffer's file holding a root marker, or nil.
 ---@param bufnr integer
@@ -739,6 +879,59 @@ local function llm_commands()
   return out
 end
 
+---@type table<string, boolean> commands reported missing (once each)
+local missing_reported = {}
+
+--- The log file the plugin gives a server (`WARDEN_LOG_FILE`) unless the user names
+--- one: one per root under `stdpath('log')/warden/`, or a shared one (`root` nil, the
+--- `vim.lsp.enable` path, whose configuration is the same for every root).
+---@param root string|nil
+---@return string
+function M.log_file(root)
+  local dir = vim.fs.joinpath(vim.fn.stdpath('log') --[[@as string]], 'warden')
+  if not root then
+    return vim.fs.joinpath(dir, 'warden.log')
+  end
+  local name = vim.fs.basename(root):gsub('[^%w._-]', '_')
+  return vim.fs.joinpath(dir, ('%s-%s.log'):format(name, vim.fn.sha256(root):sub(1, 8)))
+end
+
+--- The log file a server writes: the user's `WARDEN_LOG_FILE` (`cmd_env`, else the
+--- environment), else the plugin's (`M.log_file`).
+---@param root string|nil
+---@param cmd_env? table<string, string>
+---@return string
+function M.log_path(root, cmd_env)
+  local env = cmd_env or config.get().cmd_env
+  return env.WARDEN_LOG_FILE or os.getenv('WARDEN_LOG_FILE') or M.log_file(root)
+end
+
+--- The environment of a server: `cmd_env`, with `WARDEN_LOG_FILE` when the user names
+--- none. The file is created, and moved to `*.1` once it is over 4 MiB (when no running
+--- server writes it).
+---@param root string|nil
+---@return table<string, string>
+local function server_env(root)
+  local env = vim.deepcopy(config.get().cmd_env)
+  if env.WARDEN_LOG_FILE or os.getenv('WARDEN_LOG_FILE') then
+    return env
+  end
+  local path = M.log_file(root)
+  env.WARDEN_LOG_FILE = path
+  pcall(vim.fn.mkdir, vim.fs.dirname(path), 'p')
+  local stat = vim.uv.fs_stat(path)
+  if stat and stat.size > 4 * 1024 * 1024 then
+    local busy = false
+    for _, c in ipairs(M.clients()) do
+      busy = busy or (c.config.cmd_env or {}).WARDEN_LOG_FILE == path
+    end
+    if not busy then
+      vim.uv.fs_rename(path, path .. '.1')
+    end
+  end
+  return env
+end
+
 --- The base client configuration shared by `vim.lsp.start` and `lsp/warden.lua`.
 ---@return vim.lsp.ClientConfig
 function M.base_config()
@@ -756,6 +949,7 @@ function M.base_config()
     on_init = on_init,
     on_exit = on_exit,
     on_attach = function(client, bufnr)
+      M.orphans[bufnr] = nil
       local user = config.get().on_attach
       if user then
         user(client, bufnr)
@@ -770,6 +964,7 @@ end
 function M.lsp_config()
   local c = M.base_config()
   c.name = nil -- vim.lsp.config names it after the file
+  c.cmd_env = server_env(nil)
   c.root_dir = function(bufnr, on_dir)
     if M.wants(bufnr) then
       local root = M.find_root(bufnr)
@@ -780,8 +975,6 @@ function M.lsp_config()
   end
   return c
 end
-
-local missing_reported = false
 
 --- Attaches warden to a buffer: starts (or reuses) the client of the buffer's root; a
 --- file outside every root joins a running client, whose server files it under the
@@ -807,14 +1000,16 @@ function M.attach(bufnr)
   end
   local cfg = config.get()
   if vim.fn.executable(cfg.cmd[1]) ~= 1 then
-    if not missing_reported then
-      missing_reported = true
-      vim.notify(
-        ('warden: cannot run %q (not an executable on PATH); install warden or set `cmd` in vim.g.warden or require("warden").setup{}; see :checkhealth warden'):format(
-          cfg.cmd[1]
-        ),
-        vim.log.levels.ERROR
+    if not missing_reported[cfg.cmd[1]] then
+      missing_reported[cfg.cmd[1]] = true
+      local msg = ('warden: cannot run %q (not an executable on PATH); install warden or set `cmd` in vim.g.warden or require("warden").setup{}; see :checkhealth warden'):format(
+        cfg.cmd[1]
       )
+      -- Scheduled: this runs in FileType/BufReadPost autocommands, where an error
+      -- message would abort the :edit with a Lua stack trace.
+      vim.schedule(function()
+        vim.notify(msg, vim.log.levels.ERROR)
+      end)
     end
     return nil
   end
@@ -823,7 +1018,15 @@ function M.attach(bufnr)
   c.workspace_folders = {
     { uri = vim.uri_from_fname(root), name = vim.fs.basename(root) },
   }
-  return vim.lsp.start(c, { bufnr = bufnr })
+  c.cmd_env = server_env(root)
+  local ok, id = pcall(vim.lsp.start, c, { bufnr = bufnr })
+  if not ok then
+    vim.schedule(function()
+      vim.notify(('warden: starting %s failed: %s'):format(table.concat(cfg.cmd, ' '), id), vim.log.levels.ERROR)
+    end)
+    return nil
+  end
+  return id
 end
 
 --- Stops every warden client; `on_stopped` runs once they have all exited (a server
@@ -832,6 +1035,7 @@ end
 function M.stop_all(on_stopped)
   local clients = M.clients()
   for _, client in ipairs(clients) do
+    stopping[client.id] = true
     stop(client)
   end
   if not on_stopped then

@@ -7,8 +7,11 @@
 --- stderr highlighted), its status in the window's winbar. A failed run moves the
 --- cursor to the `warden-run` diagnostic the server publishes on the failing line.
 --- `:Warden runAll` shows its batch as a list of groups with live statuses; `:Warden
---- runs` pages the stored history (re-run, full log, search, statistics); `:Warden
---- scripts` is the run-all catalog.
+--- runs` pages the stored history of a workspace (re-run, full log, search, statistics
+--- of that same workspace, by default the current buffer's); `:Warden scripts` is the
+--- run-all catalog. The history, search, statistics and catalog open in view windows
+--- (`warden.ui`); run output in its own split below. Window options are set
+--- window-locally, and `q` closes only the view.
 
 local config = require('warden.config')
 local lsp = require('warden.lsp')
@@ -271,7 +274,7 @@ local function update_winbar(run)
   end
   local bar = M.winbar(run, vim.uv.now())
   for _, win in ipairs(windows_of(run.buf)) do
-    vim.wo[win].winbar = bar
+    ui.set_local(win, { winbar = bar })
   end
 end
 
@@ -358,6 +361,7 @@ local function run_window()
   local cur = vim.api.nvim_get_current_win()
   vim.cmd(('botright %dsplit'):format(cfg.height))
   local win = vim.api.nvim_get_current_win()
+  vim.w[win].warden_split = true -- `q` closes it
   vim.api.nvim_set_current_win(cur)
   return win
 end
@@ -449,7 +453,8 @@ function M.show(run, opts)
   local buf = run.buf
   if not buf or not vim.api.nvim_buf_is_valid(buf) then
     local created
-    buf, created = ui.scratch(('warden://run/%s/%s'):format(run.id, run.path), 'wardenrun')
+    -- Wiped when another run takes its window: `M.show` builds it again from the record.
+    buf, created = ui.scratch(('warden://run/%s/%s'):format(run.id, run.path), 'wardenrun', { bufhidden = 'wipe' })
     run.buf = buf
     vim.b[buf].warden_run = run.id
     if created then
@@ -490,9 +495,7 @@ function M.show(run, opts)
   end
   local win = run_window()
   vim.api.nvim_win_set_buf(win, buf)
-  vim.wo[win].wrap = false
-  vim.wo[win].number = false
-  vim.wo[win].winfixheight = true
+  ui.set_local(win, { wrap = false, number = false, relativenumber = false, winfixheight = true })
   update_winbar(run)
   if not run.finished then
     tick()
@@ -802,19 +805,18 @@ function M.run_all(opts)
       end
       local win = run_window()
       vim.api.nvim_win_set_buf(win, buf)
-      vim.wo[win].winbar = ('%%#WardenRunDim# run all %s (progress: LspProgress) %%*'):format(batch.workspace)
+      ui.set_local(win, {
+        winbar = ('%%#WardenRunDim# run all %s (progress: LspProgress) %%*'):format(batch.workspace),
+        wrap = false,
+        number = false,
+        relativenumber = false,
+        winfixheight = true,
+      })
       M.render_batch(batch)
     end)
   end
-  if opts.workspace then
-    return start(opts.workspace)
-  end
-  local file = vim.api.nvim_buf_get_name(0)
-  if file == '' or vim.bo.buftype ~= '' then
-    return start(nil)
-  end
-  lsp.request(client, lsp.requests.workspace_for, { uri = vim.uri_from_fname(file) }, function(err, ws)
-    start(not err and ws and ws.name or nil)
+  lsp.with_workspace(opts.workspace, 0, function(_, workspace)
+    start(workspace)
   end)
 end
 
@@ -862,7 +864,7 @@ end
 ---@class warden.HistoryView
 ---@field buf integer
 ---@field client_id integer
----@field workspace? string
+---@field workspace string
 ---@field status? string
 ---@field runs table[]
 ---@field next_cursor? any
@@ -876,7 +878,7 @@ M.statuses = { 'succeeded', 'failed', 'timedOut', 'oomKilled', 'cancelled', 'err
 local function render_history(view)
   local lines = {
     ('runs of %s%s: %d shown%s'):format(
-      view.workspace or 'the active workspace',
+      view.workspace,
       view.status and (' (' .. view.status .. ')') or '',
       #view.runs,
       view.next_cursor and ', m loads more' or ''
@@ -892,7 +894,8 @@ local function render_history(view)
   ui.set_lines(view.buf, lines)
   vim.api.nvim_buf_clear_namespace(view.buf, ns, 0, -1)
   for _, hl in ipairs(hls) do
-    vim.api.nvim_buf_set_extmark(view.buf, ns, hl[1], 0, { end_col = 1, hl_group = hl[2] })
+    local icon = (lines[hl[1] + 1] or ''):match('^%S+') or ''
+    vim.api.nvim_buf_set_extmark(view.buf, ns, hl[1], 0, { end_col = math.max(1, #icon), hl_group = hl[2] })
   end
   vim.api.nvim_buf_set_extmark(view.buf, ns, 1, 0, { line_hl_group = 'WardenRunDim' })
 end
@@ -955,17 +958,18 @@ end
 ---@type table<integer, {client_id: integer, hits: table<integer, table>}> search buffer -> hits
 local searches = {}
 
---- Searches stored run output by regular expression into a buffer.
+--- Searches the stored run output of a workspace by regular expression into a view.
 ---@param client vim.lsp.Client
----@param workspace string|nil
+---@param workspace string
 ---@param pattern string
 function M.search(client, workspace, pattern)
   lsp.request(client, lsp.requests.run_search, { workspace = workspace, pattern = pattern }, function(err, res)
     if err then
       return say('run search failed: ' .. tostring(err.message), vim.log.levels.ERROR)
     end
-    local buf, created = ui.scratch('warden://runSearch', 'wardenrunsearch')
+    local buf, created = ui.scratch('warden://runSearch/' .. workspace, 'wardenrunsearch')
     local lines, hit_at = M.search_lines(pattern, res.hits or {})
+    lines[1] = lines[1]:gsub('^runs matching', 'runs of ' .. workspace .. ' matching', 1)
     searches[buf] = { client_id = client.id, hits = hit_at }
     if created then
       ui.map(buf, 'warden run search', {
@@ -985,7 +989,7 @@ function M.search(client, workspace, pattern)
       })
     end
     ui.set_lines(buf, lines)
-    vim.api.nvim_win_set_buf(0, buf)
+    ui.open_view(buf, { wrap = false, cursorline = true })
   end)
 end
 
@@ -1010,19 +1014,27 @@ function M.stats_lines(res)
   return lines
 end
 
---- Opens the run history of a workspace (default: the active one), newest first.
+--- Opens the run history of a workspace (default: the current buffer's), newest first,
+--- in a view. Returns the buffer when it opened at once (a workspace was named).
 ---@param opts? {workspace?: string}
 ---@return integer|nil buf
 function M.history(opts)
   opts = opts or {}
-  local client = lsp.client_for(0)
-  if not client then
-    say('no warden server is running; open a file in a git repository', vim.log.levels.ERROR)
-    return nil
-  end
-  local buf, created = ui.scratch('warden://runs' .. (opts.workspace and ('/' .. opts.workspace) or ''), 'wardenruns')
+  local opened
+  lsp.with_workspace(opts.workspace, 0, function(client, workspace)
+    opened = M.open_history(client, workspace)
+  end)
+  return opened
+end
+
+--- The history view of `workspace` on `client`.
+---@param client vim.lsp.Client
+---@param workspace string
+---@return integer buf
+function M.open_history(client, workspace)
+  local buf, created = ui.scratch('warden://runs/' .. workspace, 'wardenruns')
   local view = histories[buf] or { buf = buf, runs = {} }
-  view.client_id, view.workspace = client.id, opts.workspace
+  view.client_id, view.workspace = client.id, workspace
   histories[buf] = view
   if created then
     ui.map(buf, 'warden runs', {
@@ -1050,12 +1062,16 @@ function M.history(opts)
       {
         'f',
         function()
-          vim.ui.select(vim.list_extend({ 'all' }, M.statuses), { prompt = 'Show runs that' }, function(choice)
-            if choice then
-              view.status = choice ~= 'all' and choice or nil
-              load_history(view)
+          vim.ui.select(
+            vim.list_extend({ 'all' }, M.statuses),
+            { prompt = 'Show runs that', kind = 'warden.run.status' },
+            function(choice)
+              if choice then
+                view.status = choice ~= 'all' and choice or nil
+                load_history(view)
+              end
             end
-          end)
+          )
         end,
         'filter by status',
       },
@@ -1073,7 +1089,7 @@ function M.history(opts)
       {
         's',
         function()
-          vim.ui.input({ prompt = 'Search run output (regex): ' }, function(pattern)
+          vim.ui.input({ prompt = ('Search the run output of %s (regex): '):format(view.workspace) }, function(pattern)
             local c = vim.lsp.get_client_by_id(view.client_id)
             if pattern and pattern ~= '' and c then
               M.search(c, view.workspace, pattern)
@@ -1112,16 +1128,14 @@ function M.history(opts)
       end
     end)
   end
-  vim.api.nvim_win_set_buf(0, buf)
-  vim.wo.wrap = false
-  vim.wo.cursorline = true
+  ui.open_view(buf, { wrap = false, cursorline = true })
   load_history(view)
   return buf
 end
 
---- Shows per-script success rate and p50/p95 durations.
+--- Shows per-script success rate and p50/p95 durations of a workspace in a view.
 ---@param client vim.lsp.Client
----@param workspace string|nil
+---@param workspace string
 function M.stats(client, workspace)
   lsp.request(client, lsp.requests.run_stats, { workspace = workspace }, function(err, res)
     if err then
@@ -1132,7 +1146,7 @@ function M.stats(client, workspace)
       ui.map(buf, 'warden run stats', { { 'q', ui.close, 'close' } })
     end
     ui.set_lines(buf, M.stats_lines(res))
-    vim.api.nvim_win_set_buf(0, buf)
+    ui.open_view(buf, { wrap = false, cursorline = true })
   end)
 end
 
@@ -1168,15 +1182,20 @@ end
 ---@type table<integer, table<integer, table>> catalog buffer -> line -> script
 local catalogs = {}
 
---- Opens the run-all catalog of a workspace.
+--- Opens the run-all catalog of a workspace (default: the current buffer's) in a view.
 ---@param opts? {workspace?: string}
 function M.scripts(opts)
   opts = opts or {}
-  local client = lsp.client_for(0)
-  if not client then
-    return say('no warden server is running; open a file in a git repository', vim.log.levels.ERROR)
-  end
-  lsp.request(client, lsp.requests.scripts, { workspace = opts.workspace }, function(err, res)
+  lsp.with_workspace(opts.workspace, 0, function(client, workspace)
+    M.open_scripts(client, workspace)
+  end)
+end
+
+--- The catalog view of `workspace` on `client`.
+---@param client vim.lsp.Client
+---@param workspace string
+function M.open_scripts(client, workspace)
+  lsp.request(client, lsp.requests.scripts, { workspace = workspace }, function(err, res)
     if err then
       return say('scripts failed: ' .. tostring(err.message), vim.log.levels.ERROR)
     end
@@ -1201,7 +1220,7 @@ function M.scripts(opts)
           function()
             local s = script()
             if s then
-              vim.cmd.edit(vim.fn.fnameescape(vim.uri_to_fname(s.uri)))
+              ui.goto_file(vim.uri_to_fname(s.uri))
             end
           end,
           'open the script',
@@ -1227,7 +1246,7 @@ function M.scripts(opts)
       })
     end
     ui.set_lines(buf, lines)
-    vim.api.nvim_win_set_buf(0, buf)
+    ui.open_view(buf, { wrap = false, cursorline = true })
   end)
 end
 

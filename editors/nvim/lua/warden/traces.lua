@@ -6,8 +6,9 @@
 --- it, children sit inside their root's part), latency, outcome, tokens with cached
 --- tokens, cost, "response cache hit" for LLM replies from the response cache, and the
 --- verdict of each `guard` span of an LLM action (redaction, exclusion, deny-list,
---- packages). `<CR>` expands a span's input, output and error; `r` reloads, `m` loads
---- older spans, `q` closes.
+--- packages). `<CR>` expands a span's input, output and error; `f` shows one kind of
+--- span only (command, llm, run, scan, index, guard); `r` reloads, `m` loads older
+--- spans, `q` closes. The buffer opens in a view window (`warden.ui`).
 
 local lsp = require('warden.lsp')
 local config = require('warden.config')
@@ -176,6 +177,8 @@ end
 ---@class warden.TracesView
 ---@field buf integer
 ---@field workspace string|nil only spans of this workspace
+---@field kind string|nil only spans of this kind
+---@field focus string|nil a span to show expanded, with the cursor on it, once loaded
 ---@field spans table<string, warden.Span>
 ---@field expanded table<string, boolean>
 ---@field line_ids table<integer, string> 1-based line -> span id
@@ -403,14 +406,15 @@ local function header(view)
   local count = vim.tbl_count(view.spans)
   local live = config.get().traces.live and 'live' or 'not live'
   return {
-    ('warden traces — %s — %d span%s — %s%s'):format(
+    ('warden traces — %s%s — %d span%s — %s%s'):format(
       view.workspace and ('workspace ' .. view.workspace) or 'all workspaces',
+      view.kind and (' — kind ' .. view.kind) or '',
       count,
       count == 1 and '' or 's',
       live,
       view.status ~= '' and (' — ' .. view.status) or ''
     ),
-    '<CR> details   r reload   m older spans   q close',
+    '<CR> details   f filter by kind   r reload   m older spans   q close',
     '',
   }
 end
@@ -452,6 +456,17 @@ function M.redraw(view)
     local len = #lines[h[1] + 1]
     if h[2] < len then
       vim.api.nvim_buf_set_extmark(buf, ns, h[1], h[2], { end_col = math.min(h[3], len), hl_group = h[4] })
+    end
+  end
+  if view.focus then
+    for lnum = 1, #lines do
+      if line_ids[lnum] == view.focus then
+        for _, win in ipairs(wins) do
+          keep[win] = { id = view.focus, row = lnum, col = 0 }
+        end
+        view.focus = nil
+        break
+      end
     end
   end
   for win, k in pairs(keep) do
@@ -503,7 +518,7 @@ local function load(view, cursor)
     view.status = 'no warden server is running'
     return M.schedule(view)
   end
-  local params = { limit = config.get().traces.limit, workspace = view.workspace, cursor = cursor }
+  local params = { limit = config.get().traces.limit, workspace = view.workspace, kind = view.kind, cursor = cursor }
   view.status = 'loading'
   M.schedule(view)
   lsp.request(client, lsp.requests.traces, params, function(err, res)
@@ -524,6 +539,9 @@ local function load(view, cursor)
     end
     for _, s in ipairs(res.traces or {}) do
       view.spans[s.id] = s
+    end
+    if view.focus and view.spans[view.focus] then
+      view.expanded[view.focus] = true
     end
     view.next_cursor = res.nextCursor
     view.status = res.nextCursor and 'm loads older spans' or ''
@@ -553,7 +571,19 @@ end
 ---@param s warden.Span|warden.TraceStartedParams
 ---@return boolean
 local function wanted(view, s)
-  return view.workspace == nil or s.workspace == view.workspace
+  return (view.workspace == nil or s.workspace == view.workspace) and (view.kind == nil or s.kind == view.kind)
+end
+
+--- The span kinds the server records.
+M.kinds = { 'command', 'llm', 'run', 'scan', 'index', 'guard' }
+
+--- Shows only spans of `kind` (nil: every kind), loaded again from the server.
+---@param view warden.TracesView
+---@param kind string|nil
+function M.set_kind(view, kind)
+  view.kind = kind
+  view.spans, view.expanded = {}, {}
+  M.reload(view)
 end
 
 lsp.on(lsp.notifications.trace_started, function(params)
@@ -582,14 +612,14 @@ lsp.on(lsp.notifications.trace_finished, function(params)
   end
 end)
 
---- Opens (or refreshes) the traces buffer in the current window.
----@param opts? {workspace?: string}
+--- Opens (or refreshes) the traces buffer in a view window.
+---@param opts? {workspace?: string, kind?: string, focus?: string} `focus`: a span id to show expanded
 ---@return integer buf
 function M.open(opts)
   opts = opts or {}
   local name = 'warden://traces' .. (opts.workspace and ('/' .. opts.workspace) or '')
-  local buf = vim.fn.bufnr(name)
-  local view = buf ~= -1 and M.views[buf] or nil
+  local buf = ui.find_buf(name)
+  local view = buf and M.views[buf] or nil
   if not view then
     buf = ui.scratch(name, 'wardentraces')
     view = {
@@ -609,6 +639,21 @@ function M.open(opts)
           M.toggle(view)
         end,
         'expand or collapse the span',
+      },
+      {
+        'f',
+        function()
+          local items = vim.list_extend({ 'every kind' }, M.kinds)
+          vim.ui.select(items, {
+            prompt = 'Show spans of kind',
+            kind = 'warden.span.kind',
+          }, function(choice)
+            if choice then
+              M.set_kind(view, choice ~= 'every kind' and choice or nil)
+            end
+          end)
+        end,
+        'show one kind of span',
       },
       {
         'r',
@@ -638,9 +683,12 @@ function M.open(opts)
       end,
     })
   end
-  vim.api.nvim_win_set_buf(0, buf)
-  vim.wo.wrap = false
-  vim.wo.cursorline = true
+  if opts.kind ~= nil and opts.kind ~= view.kind then
+    view.kind = opts.kind
+    view.spans, view.expanded = {}, {}
+  end
+  view.focus = opts.focus
+  ui.open_view(buf, { wrap = false, cursorline = true })
   M.reload(view)
   return buf
 end

@@ -3,7 +3,8 @@
 --- Reads `warden/usage` (every workspace, all time; the database is shared by every
 --- server) into a scratch buffer: per model, day or action the requests, cache hits and
 --- hit rate, tokens (input, output, cached, reasoning), cost and errors, then the
---- totals. `r` reloads, `g` cycles the grouping, `q` closes.
+--- totals, in a view window (`warden.ui`). `r` reloads, `g` cycles the grouping, `q`
+--- closes.
 
 local lsp = require('warden.lsp')
 local ui = require('warden.ui')
@@ -139,7 +140,7 @@ function M.reload(buf)
   end)
 end
 
---- Opens (or refreshes) the usage buffer in the current window.
+--- Opens (or refreshes) the usage buffer in a view window (`warden.ui`).
 ---@param opts? {group_by?: string}
 ---@return integer buf
 function M.open(opts)
@@ -176,8 +177,7 @@ function M.open(opts)
   if opts.group_by then
     vim.b[buf].warden_usage_group = opts.group_by
   end
-  vim.api.nvim_win_set_buf(0, buf)
-  vim.wo.wrap = false
+  ui.open_view(buf, { wrap = false, cursorline = true })
   M.reload(buf)
   return buf
 end

@@ -1,6 +1,8 @@
 -- Code actions from the real server, applied through vim.lsp.buf.code_action(): the edit
 -- lands in the buffer, the server's copy of the document matches it, and the finding
--- goes away; the baseline action runs its command and writes .warden-baseline.json.
+-- goes away; a value moved to a git-ignored .env is written to disk, not left in a
+-- hidden modified buffer; the baseline action runs its command and writes
+-- .warden-baseline.json.
 
 local h = require('helpers')
 
@@ -58,6 +60,32 @@ describe('code actions', function()
       return #h.diagnostics(buf, 'aws-access-key-id') == 0
     end, 'the secret diagnostic to go')
     assert.are.equal(h.buffer_text(buf), server_text(buf))
+  end)
+
+  it('replace a secret with an environment variable: the value lands in the git-ignored .env, on disk', function()
+    local f = assert(io.open(ws .. '/alpha/.gitignore', 'w'))
+    f:write('.env\n')
+    f:close()
+    local buf = h.open(ws .. '/alpha/scripts/3.00_upload.py')
+    local d = h.wait_diagnostic(buf, 'aws-access-key-id')
+    local messages, restore = h.capture_notify()
+    local titles = apply(buf, d, '^Replace with environment variable .*git%-ignored %.env')
+    local env = ws .. '/alpha/.env'
+    h.wait(10000, function()
+      return (h.read(env) or ''):find('AWS_ACCESS_KEY_ID=AKIAQ3EGRB4XY7MNP2KD\n', 1, true)
+    end, function()
+      return ('the value in %s (on disk: %q); actions offered: %s'):format(env, h.read(env) or '', vim.inspect(titles))
+    end)
+    h.wait_message(messages, 'saved the value to .*%.env %(git ignores it%)')
+    restore()
+    assert.matches('os.environ["AWS_ACCESS_KEY_ID"]', h.text(buf), 1, true)
+    -- Nothing is left modified out of sight (`:qa` would stop with E162): only the
+    -- script the user is looking at has changes.
+    for _, b in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(b) and b ~= buf then
+        assert.is_false(vim.bo[b].modified, vim.api.nvim_buf_get_name(b))
+      end
+    end
   end)
 
   it('allow a risky shell line with a warden:allow comment', function()

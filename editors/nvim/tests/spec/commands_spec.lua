@@ -1,5 +1,5 @@
 -- :Warden subcommands against the real server: workspaces, the system prompt buffer,
--- scans with LspProgress, cancel, and restart.
+-- scans with LspProgress, cancel, and restart (after a crash too, which is reported).
 
 local h = require('helpers')
 local lsp = require('warden.lsp')
@@ -75,7 +75,7 @@ describe(':Warden', function()
     vim.cmd('Warden workspace activate nosuch')
     local msg = h.wait_message(messages, 'activate failed')
     assert.matches('nosuch', msg)
-    vim.cmd('Warden workspace rename')
+    vim.cmd('Warden workspace rename a b c')
     h.wait_message(messages, 'usage: :Warden workspace rename NAME NEWNAME')
   end)
 
@@ -205,5 +205,82 @@ describe(':Warden', function()
     vim.diagnostic.reset(nil, buf)
     vim.api.nvim_buf_set_lines(buf, -1, -1, false, { '' })
     h.wait_diagnostic(buf, 'aws-access-key-id')
+  end)
+
+  it('reports a server killed by a signal, and restart brings its buffers back', function()
+    local buf = h.open(ws .. '/alpha/scripts/3.00_upload.py')
+    local big_buf = h.open(ws .. '/big/d01/f20.py')
+    -- Only alpha's server runs for a moment, so its process is the one warden child of
+    -- this Neovim.
+    local big = lsp.clients({ bufnr = big_buf })[1]
+    vim.lsp.stop_client(big.id)
+    h.wait(10000, function()
+      return vim.lsp.get_client_by_id(big.id) == nil
+    end, "the big root's server to stop")
+    local alpha = lsp.clients({ bufnr = buf })[1]
+    local function warden_children()
+      return vim.tbl_filter(function(pid)
+        local info = vim.api.nvim_get_proc(pid)
+        return info and info.name == 'warden'
+      end, vim.api.nvim_get_proc_children(vim.fn.getpid()))
+    end
+    local pids = h.wait(10000, function()
+      local p = warden_children()
+      return #p == 1 and p
+    end, 'one warden process')
+    local served = vim.tbl_count(alpha.attached_buffers)
+    assert.is_true(served >= 1)
+    vim.uv.kill(pids[1], 'sigkill')
+    local msg = h.wait_message(messages, 'the server for .*alpha was killed by signal 9 %(SIGKILL%)')
+    assert.matches(
+      ('%d buffers? %s without warden now%%. :Warden restart starts it again'):format(
+        served,
+        served == 1 and 'is' or 'are'
+      ),
+      msg
+    )
+    local errors = vim.tbl_filter(function(m)
+      return m.level == vim.log.levels.ERROR
+    end, messages)
+    assert.are.equal(1, #errors)
+    h.wait(10000, function()
+      return #lsp.clients({ bufnr = buf }) == 0
+    end, 'the alpha buffer to lose its server')
+    -- Another server runs when the user restarts.
+    require('warden').attach(big_buf)
+    big = h.wait(10000, function()
+      local c = lsp.clients({ bufnr = big_buf })[1]
+      return c and c.initialized and c
+    end, "the big root's server again")
+    local others = vim.tbl_count(big.attached_buffers)
+
+    vim.cmd('Warden restart')
+    h.wait_message(messages, ('restarted %%(%d buffers attached%%)'):format(served + others), 15000)
+    local new = h.wait(10000, function()
+      local c = lsp.clients({ bufnr = buf })[1]
+      return c and c.initialized and c
+    end, 'a new server for the buffer of the crashed one')
+    assert.are.equal(ws .. '/alpha', new.root_dir)
+    h.wait(10000, function()
+      local c = lsp.clients({ bufnr = big_buf })[1]
+      return c and c.id ~= big.id and c.initialized
+    end, 'the other buffer on a new server')
+    assert.are.same({}, lsp.orphans)
+    -- It analyses the buffer.
+    vim.diagnostic.reset(nil, buf)
+    vim.api.nvim_buf_set_lines(buf, -1, -1, false, { '' })
+    h.wait_diagnostic(buf, 'aws-access-key-id')
+  end)
+
+  it('names the exit in words, whatever the code or signal', function()
+    assert.matches(
+      'the server for /r exited with code 101; 2 buffers are without warden now. :Warden restart',
+      lsp.exit_message('/r', 101, 0, 2),
+      1,
+      true
+    )
+    assert.matches('exited (code 0) without being asked to; 1 buffer is', lsp.exit_message('/r', 0, 0, 1), 1, true)
+    assert.matches('killed by signal 11 (SIGSEGV)', lsp.exit_message('/r', 0, 11, 0), 1, true)
+    assert.matches('killed by signal 15 (SIGTERM)', lsp.exit_message('/r', 143, 15, 0), 1, true)
   end)
 end)

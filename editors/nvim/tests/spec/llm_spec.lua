@@ -243,9 +243,13 @@ describe('LLM actions', function()
     mock.script({
       text = '```python\nfrom scripts import upload\n\n\ndef test_upload():\n    assert upload\n```\n',
     })
+    vim.cmd('only')
+    local win = vim.api.nvim_get_current_win()
     vim.api.nvim_win_set_cursor(0, { 8, 6 })
+    local messages, restore = h.capture_notify()
     vim.cmd('Warden tests')
     local done = h.wait_llm_done(require('warden.llm').last_request_id)
+    restore()
     assert.is_nil(done.error, done.error)
     assert.is_true(done.result.applied, vim.inspect(done.result))
     local test_file = ws .. '/alpha/tests/test_3.00_upload.py'
@@ -253,9 +257,13 @@ describe('LLM actions', function()
     assert.are_not.equal(-1, tbuf, 'a buffer for ' .. test_file)
     assert.matches('^from scripts import upload\n', h.text(tbuf))
     -- Created on disk (empty), its text in a modified buffer for the user to review and
-    -- write.
+    -- write: shown in a split, the cursor still in the script.
     assert.is_truthy(vim.uv.fs_stat(test_file), 'the file was created')
     assert.is_true(vim.bo[tbuf].modified)
+    assert.are.equal(1, #vim.fn.win_findbuf(tbuf), 'the test file is shown')
+    assert.are.equal(win, vim.api.nvim_get_current_win())
+    assert.are.equal(buf, vim.api.nvim_get_current_buf())
+    h.wait_message(messages, 'tests/test_3%.00_upload%.py changed by warden, shown in a split')
     vim.api.nvim_buf_delete(tbuf, { force = true })
   end)
 

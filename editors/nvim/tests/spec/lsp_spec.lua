@@ -171,12 +171,31 @@ describe('warden clients', function()
     assert.is_table(changed.data.params.workspaces)
   end)
 
+  it('report a wrong binary path after the :edit, which goes through (no stack trace)', function()
+    h.stop_all()
+    local path = h.tmp .. '/not/the/warden'
+    vim.g.warden = { cmd = { path, 'lsp' } }
+    -- (config.set, not setup{}: setup attaches the loaded buffers at once, outside any
+    -- autocommand.)
+    require('warden.config').set({})
+    -- Neovim's own vim.notify: an error message from the FileType autocommand would
+    -- abort the :edit ("E5113 ... stack traceback").
+    local ok, err = pcall(vim.cmd, 'edit ' .. vim.fn.fnameescape(ws .. '/gamma/Cargo.toml'))
+    assert.is_true(ok, err)
+    assert.are.equal(ws .. '/gamma/Cargo.toml', vim.api.nvim_buf_get_name(0))
+    assert.are.equal('toml', vim.bo.filetype)
+    h.wait(5000, function()
+      return vim.fn.execute('messages'):find('cannot run "' .. path .. '"', 1, true)
+    end, 'the message in :messages')
+    assert.is_nil(vim.fn.execute('messages'):find('stack traceback', 1, true))
+  end)
   it('say clearly when the binary is missing', function()
     h.stop_all()
     local messages, restore = h.capture_notify()
     vim.g.warden = { cmd = { h.tmp .. '/no-such-warden', 'lsp' } }
     require('warden').setup({})
     vim.cmd('edit ' .. vim.fn.fnameescape(ws .. '/gamma/src/main.rs'))
+    h.wait_message(messages, 'cannot run')
     restore()
     assert.are.same({}, lsp.clients())
     local errors = vim.tbl_filter(function(m)

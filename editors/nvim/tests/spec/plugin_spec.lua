@@ -243,6 +243,9 @@ describe(':Warden completion', function()
       'explain',
       'findings',
       'fix',
+      'lfindings',
+      'log',
+      'pick',
       'prompt',
       'restart',
       'retry',
@@ -262,6 +265,9 @@ describe(':Warden completion', function()
     assert.are.same({ 'traces', 'trust' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
     assert.are.same({ 'run', 'runAll', 'runs' }, vim.fn.getcompletion('Warden ru', 'cmdline'))
     assert.are.same({ 'day' }, vim.fn.getcompletion('Warden usage d', 'cmdline'))
+    assert.are.same({ 'findings', 'runs', 'traces', 'workspaces' }, vim.fn.getcompletion('Warden pick ', 'cmdline'))
+    assert.are.same({ 'scan' }, vim.fn.getcompletion('Warden traces sc', 'cmdline'))
+    assert.are.same({ 'syntax' }, vim.fn.getcompletion('Warden lfindings sy', 'cmdline'))
   end)
 
   it('completes workspace actions and finding kinds', function()
@@ -458,9 +464,28 @@ describe('doc/warden.txt', function()
       ':Warden-explain',
       ':Warden-rewrite',
       ':Warden-usage',
+      ':Warden-pick',
+      ':Warden-lfindings',
+      ':Warden-log',
+      'warden-mappings',
+      'warden-views',
+      'warden-lualine',
       'WardenLlmDone',
     }) do
       assert.is_true(tags[tag] == true, 'missing tag ' .. tag)
+    end
+    -- Every <Plug> mapping the plugin defines is documented with a tag of its own.
+    local plugs = {}
+    for _, mode in ipairs({ 'n', 'x' }) do
+      for _, m in ipairs(vim.api.nvim_get_keymap(mode)) do
+        if m.lhs:find('^<Plug>%(warden%-') then
+          plugs[m.lhs] = true
+        end
+      end
+    end
+    assert.is_true(vim.tbl_count(plugs) >= 20, vim.inspect(plugs))
+    for lhs in pairs(plugs) do
+      assert.is_true(tags[lhs] == true, 'no help tag for ' .. lhs)
     end
     local text = assert(h.read(doc .. '/warden.txt'))
     for link in text:gmatch('|([^|%s]+)|') do

@@ -3,8 +3,10 @@
 -- failing run's traceback becomes a warden-run diagnostic and the cursor jumps there;
 -- :Warden cancel stops a run; :Warden runAll shows its groups with live statuses;
 -- :Warden runs lists the history and opens a stored log; :Warden scripts is the
--- catalog; the traces buffer shows the run span. Without an engine the Docker specs
--- skip with a printed reason unless WARDEN_REQUIRE_DOCKER is set.
+-- catalog; the traces buffer shows the run span; without a workspace name the history,
+-- its statistics and search, and the catalog are the current buffer's workspace; the
+-- runs picker; the run split keeps its window options to itself. Without an engine
+-- the Docker specs skip with a printed reason unless WARDEN_REQUIRE_DOCKER is set.
 
 local h = require('helpers')
 
@@ -289,5 +291,112 @@ describe(':Warden run', function()
     local text = h.text(tbuf)
     assert.matches('warden.run', text, 1, true)
     assert.matches('warden.runAll', text, 1, true)
+  end)
+
+  it(':Warden runs without a name is the buffer workspace; S and s answer for that workspace', function()
+    local messages, restore = h.capture_notify()
+    vim.cmd('Warden runs')
+    local hist = h.wait(10000, function()
+      local b = vim.api.nvim_get_current_buf()
+      return vim.api.nvim_buf_get_name(b) == 'warden://runs/alpha' and h.text(b):find('cancelled', 1, true) and b
+    end, function()
+      return 'the history of alpha: ' .. vim.api.nvim_buf_get_name(0) .. '\n' .. h.text(0)
+    end)
+    assert.matches('^runs of alpha: 7 shown', h.text(hist))
+    -- S: statistics of the same workspace ({ workspace = nil } used to be sent as []).
+    vim.api.nvim_feedkeys('S', 'x', false)
+    local stats = h.wait(10000, function()
+      local b = h.buf_named('warden://runStats/alpha')
+      return b and h.text(b):find('scripts/2.00_report.py', 1, true) and b
+    end, 'the statistics of alpha')
+    assert.are.equal(stats, vim.api.nvim_get_current_buf())
+    assert.matches('^run statistics of alpha\n', h.text(stats))
+    assert.matches('scripts/2%.00_report%.py +4 +25%%', h.text(stats))
+    -- s: search the stored output of the same workspace.
+    vim.api.nvim_win_set_buf(0, hist)
+    local input = vim.ui.input
+    vim.ui.input = function(_, on_confirm)
+      on_confirm('oops on stderr|ZeroDivisionError')
+    end
+    vim.api.nvim_feedkeys('s', 'x', false)
+    vim.ui.input = input
+    local found = h.wait(10000, function()
+      local b = h.buf_named('warden://runSearch/alpha')
+      return b and h.text(b)
+    end, 'the search results')
+    restore()
+    assert.matches('^runs of alpha matching /oops on stderr|ZeroDivisionError/: 2 hits', found)
+    assert.matches('  > oops on stderr', found, 1, true)
+    assert.matches('  > ZeroDivisionError: division by zero', found, 1, true)
+    for _, m in ipairs(messages) do
+      assert.is_true(m.level < vim.log.levels.ERROR, m.msg)
+    end
+  end)
+
+  it(':Warden scripts without a name is the catalog of the buffer workspace', function()
+    -- The catalog of the test above goes, so this one is built anew.
+    vim.api.nvim_buf_delete(assert(h.buf_named('warden://scripts/alpha')), { force = true })
+    local messages, restore = h.capture_notify()
+    vim.cmd('Warden scripts')
+    h.wait(10000, function()
+      local b = h.buf_named('warden://scripts/alpha')
+      return b and h.text(b):find('4.00_train', 1, true)
+    end, function()
+      return 'the catalog of alpha; messages: ' .. vim.inspect(messages)
+    end)
+    restore()
+    for _, m in ipairs(messages) do
+      assert.is_true(m.level < vim.log.levels.ERROR, m.msg)
+    end
+  end)
+
+  it(':Warden pick runs picks a stored run and opens its log', function()
+    local calls, select = {}, vim.ui.select
+    vim.ui.select = function(items, opts, on_choice)
+      calls[#calls + 1] = { items = items, opts = opts }
+      for _, r in ipairs(items) do
+        if r.status == 'failed' and r.batchId == nil then
+          return on_choice(r)
+        end
+      end
+      on_choice(nil)
+    end
+    vim.cmd('Warden pick runs')
+    h.wait(10000, function()
+      return #calls > 0
+    end, 'the runs picker')
+    vim.ui.select = select
+    assert.are.equal('warden.run', calls[1].opts.kind)
+    assert.are.equal(7, #calls[1].items)
+    assert.matches(
+      '^✗ failed .* scripts/2%.00_report%.py',
+      calls[1].opts.format_item(calls[1].items[#calls[1].items - 1])
+    )
+    h.wait(10000, function()
+      return vim.bo[vim.api.nvim_get_current_buf()].filetype == 'wardenrun'
+        and h.text(0):find('ZeroDivisionError', 1, true)
+    end, function()
+      return 'the log of the failed run: ' .. h.text(0)
+    end)
+  end)
+
+  it('the run split sets its options for itself; the next file there keeps the user options', function()
+    vim.go.number, vim.wo.number = true, true
+    set_text('print("hi")')
+    vim.cmd('Warden run')
+    local id = runs.last_run_id
+    local out_win = vim.fn.win_findbuf(runs.runs[id].buf)[1]
+    wait_finished(id)
+    assert.is_false(vim.wo[out_win].number)
+    assert.matches('✓ succeeded', vim.wo[out_win].winbar, 1, true)
+    assert.is_true(vim.go.number)
+    assert.are.equal('', vim.go.winbar)
+    assert.are.equal('', vim.wo[vim.api.nvim_get_current_win()].winbar, "the script's window has no winbar")
+    -- A file never shown before takes the window's global values.
+    vim.api.nvim_win_call(out_win, function()
+      vim.cmd.edit(vim.fn.fnameescape(ws .. '/alpha/fresh.txt'))
+    end)
+    assert.is_true(vim.wo[out_win].number)
+    assert.are.equal('', vim.wo[out_win].winbar)
   end)
 end)
