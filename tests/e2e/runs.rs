@@ -738,3 +738,76 @@ fn lsp_run_all_stops_after_a_failed_group_when_asked() {
         .unwrap();
     assert_eq!(c["cancelled"], false, "nothing left registered");
 }
+
+/// A window reload or a restart forgets published diagnostics; the store does not. The
+/// last failed run of each script is published again at start-up, without the script
+/// being opened, while its text is still the one that ran.
+#[test]
+fn a_failed_run_is_a_diagnostic_again_after_a_restart_until_the_script_changes() {
+    if !docker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let first = "import sys\n\nprint(1 / 0)\n";
+    let second = "\"\"\"Fails too.\"\"\"\nraise SystemExit(int('x'))\n";
+    let root = project(
+        dir.path(),
+        &[("scripts/first.py", first), ("scripts/second.py", second)],
+    );
+    let is_run_diag = |p: &Value| {
+        p["diagnostics"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["source"] == "warden-run"))
+    };
+    let (first_uri, second_uri) = (
+        file_uri(&root.join("scripts/first.py")),
+        file_uri(&root.join("scripts/second.py")),
+    );
+    let mut s = server(dir.path(), &root, &[], json!({}));
+    for (uri, path) in [
+        (&first_uri, "scripts/first.py"),
+        (&second_uri, "scripts/second.py"),
+    ] {
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        open(&mut s, &root.join(path), &text);
+        let r = s.command("warden.run", json!({"uri": uri})).unwrap();
+        assert_eq!(
+            finished(&mut s, r["runId"].as_str().unwrap()).0["status"],
+            "failed"
+        );
+        s.wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == *uri && is_run_diag(p)
+        });
+    }
+    s.shutdown();
+
+    // Restarted, nothing opened: both failures are back where they were.
+    let mut s = server(dir.path(), &root, &[], json!({}));
+    let back = s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == first_uri && is_run_diag(p)
+    });
+    let d = &back["diagnostics"].as_array().unwrap()[0];
+    assert_eq!(d["message"], "ZeroDivisionError: division by zero");
+    assert_eq!(d["range"]["start"], json!({"line": 2, "character": 0}));
+    assert_eq!(d["code"], "run-failed");
+    assert!(d["data"]["runId"].is_string(), "{d}");
+    s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == second_uri && is_run_diag(p)
+    });
+    s.shutdown();
+
+    // first.py changed on disk since it ran: its lines may have moved, so its failure
+    // is not published; second.py's (published after it, in run order) still is.
+    std::fs::write(root.join("scripts/first.py"), format!("\n{first}")).unwrap();
+    let mut s = server(dir.path(), &root, &[], json!({}));
+    s.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == second_uri && is_run_diag(p)
+    });
+    let stale: Vec<Value> = s
+        .take("textDocument/publishDiagnostics", std::time::Duration::ZERO)
+        .into_iter()
+        .filter(|p| p["uri"] == first_uri && is_run_diag(p))
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
+    s.shutdown();
+}

@@ -383,15 +383,38 @@ pub fn findings(spec: &RunSpec, outcome: &Reported) -> Vec<Finding> {
     if outcome.status != Status::Failed {
         return Vec::new();
     }
-    let Some(kind) = Kind::of_command(&spec.command) else {
+    blamed(
+        &spec.command,
+        outcome.script.workspace(),
+        &outcome.stdout,
+        &outcome.stderr,
+    )
+}
+
+/// [`findings`] of a stored run (its output as reported, its workspace path).
+pub fn findings_of_record(run: &Run) -> Vec<Finding> {
+    if run.status != Status::Failed.as_str() {
+        return Vec::new();
+    }
+    blamed(
+        &run.command,
+        &run.path,
+        run.stdout.as_deref().unwrap_or_default(),
+        run.stderr.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The lines of `path` a traceback in the output blames (stderr first).
+fn blamed(command: &[String], path: &str, stdout: &str, stderr: &str) -> Vec<Finding> {
+    let Some(kind) = Kind::of_command(command) else {
         return Vec::new();
     };
-    let path = outcome.script.workspace();
-    let mut found = traceback::parse(kind, path, &outcome.stderr);
+    let found = traceback::parse(kind, path, stderr);
     if found.is_empty() {
-        found = traceback::parse(kind, path, &outcome.stdout);
+        traceback::parse(kind, path, stdout)
+    } else {
+        found
     }
-    found
 }
 
 #[cfg(test)]

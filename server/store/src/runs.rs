@@ -404,6 +404,24 @@ pub fn last_per_path(
     Ok(rows)
 }
 
+/// The last run of each script of a workspace, where it failed: the runs whose
+/// diagnostics the editor shows until the script runs again or changes.
+pub fn last_failed(conn: &Connection, workspace_id: i64) -> Result<Vec<Run>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT run_id FROM runs WHERE id IN
+           (SELECT MAX(id) FROM runs WHERE workspace_id = ?1 GROUP BY path)
+         AND status = 'failed' ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map(params![workspace_id], |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(get(conn, &id)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,6 +529,14 @@ mod tests {
         assert_eq!(st[1].last_status, "succeeded");
         let last = last_per_path(&c, 1).unwrap();
         assert_eq!(last.len(), 2);
+        // s/1.py failed last; s/2.py failed once, then succeeded three times.
+        let failed = last_failed(&c, 1).unwrap();
+        assert_eq!(
+            failed.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(failed[0].stdout.as_deref(), Some("a\nb\nERROR x\nc\nd\n"));
+        assert!(last_failed(&c, 2).unwrap().is_empty());
     }
 
     #[test]

@@ -208,6 +208,7 @@ pub async fn initialized(b: &Backend) {
         }
     }
     drop(reg);
+    super::runs::republish_failed_runs(b);
     super::runs::reap_orphans(b);
     let problem = b.store_problem.lock().clone();
     if let Some(problem) = problem {

@@ -270,6 +270,47 @@ async fn run_one(
     o.status
 }
 
+/// Publishes again, at start-up, the diagnostics of each script of the open folders
+/// whose last run failed, while its text is still the one that ran: a window reload or
+/// a restart forgets them, the store does not. In the background; a script that ran
+/// again since, or changed, is left alone.
+pub fn republish_failed_runs(b: &Backend) {
+    let ctx = Ctx::of(b);
+    let Some(store) = ctx.store.clone() else {
+        return;
+    };
+    let workspaces: Vec<i64> = (b.shared.roots.read().open.iter())
+        .map(|r| r.workspace_id)
+        .collect();
+    tokio::spawn(async move {
+        for id in workspaces {
+            let failed = match store
+                .read(move |c| warden_store::runs::last_failed(c, id))
+                .await
+            {
+                Ok(failed) => failed,
+                Err(e) => {
+                    tracing::warn!("last failed runs of workspace {id}: {e}");
+                    continue;
+                }
+            };
+            for run in failed {
+                let Some(uri) = run.uri.clone() else { continue };
+                let Ok(path) = file_path(&uri) else { continue };
+                let shared = ctx.shared.clone();
+                let key = uri.clone();
+                let text = tokio::task::spawn_blocking(move || text_of(&shared, &key, &path)).await;
+                let Ok(Ok(text)) = text else { continue };
+                if runs::sha256_hex(text.as_bytes()) != run.content_hash {
+                    continue;
+                }
+                let findings = runs::findings_of_record(&run);
+                set_run_diagnostics(&ctx, &uri, Some((&text, &findings, &run.run_id))).await;
+            }
+        }
+    });
+}
+
 /// Replaces a document's run diagnostics (none: clears them) and republishes its
 /// diagnostics. Skipped when the document changed since the text that ran.
 async fn set_run_diagnostics(ctx: &Ctx, uri: &str, failed: Option<(&str, &[RunFinding], &str)>) {
