@@ -6,7 +6,7 @@
 # hardened Docker sandbox (a succeeding one with an artifact, a failing one whose
 # traceback points at its line), then list the workspaces, the runs and the traces,
 # and package the VS Code extension with this warden inside
-# (editors/vscode/dist/warden.vsix, for `code --install-extension`).
+# (editors/vscode/dist/warden-<platform>.vsix, for `code --install-extension`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -71,5 +71,5 @@ echo "== warden traces"
 echo
 echo "== the VS Code extension, with this warden bundled (scripts/build-vscode.sh --bundle-server)"
 WARDEN_BIN="$bin" scripts/build-vscode.sh --bundle-server
-echo "   install it: code --install-extension $PWD/editors/vscode/dist/warden.vsix"
+echo "   install it: code --install-extension $PWD/editors/vscode/dist/warden-<platform>.vsix (the file named above)"
 echo "   Neovim: add $PWD/editors/nvim to 'runtimepath' (see editors/nvim/README.md, :help warden)"

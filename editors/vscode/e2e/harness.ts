@@ -195,6 +195,30 @@ export function prepare(userSettings: Record<string, unknown> = {}): void {
   }
 }
 
+/**
+ * Changes settings.json of `scope` (User: the browser user's; Machine: the remote
+ * machine's) while VS Code runs: keys set to undefined are removed. Returns the old file
+ * to put back with `restoreSettings`.
+ */
+export function editSettings(scope: 'User' | 'Machine', patch: Record<string, unknown>): string {
+  const file = path.join(USER_DATA, scope, 'settings.json');
+  const old = fs.readFileSync(file, 'utf8');
+  const json = JSON.parse(old) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) {
+      delete json[k];
+    } else {
+      json[k] = v;
+    }
+  }
+  fs.writeFileSync(file, JSON.stringify(json, null, 2));
+  return old;
+}
+
+export function restoreSettings(scope: 'User' | 'Machine', text: string): void {
+  fs.writeFileSync(path.join(USER_DATA, scope, 'settings.json'), text);
+}
+
 function codeServerEnv(): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -248,7 +272,11 @@ export class Session {
         '--disable-dev-shm-usage',
       ],
     });
-    const context = await this.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const context = await this.browser.newContext({
+      viewport: { width: 1600, height: 1000 },
+      // Copy buttons write the clipboard; the tests read it back.
+      permissions: ['clipboard-read', 'clipboard-write'],
+    });
     this.page = await context.newPage();
     this.page.setDefaultTimeout(30_000);
     // Errors of the workbench and the webviews, for when a step fails.
@@ -291,7 +319,15 @@ export class Session {
     await input.fill(`>${title}`);
     const item = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
     await item.waitFor();
-    await input.press('Enter');
+    // Enter runs the top row, which is not always the one asked for ("Preferences: Browse
+    // Color Themes in Marketplace" can rank above "Preferences: Color Theme"): click the
+    // row that matches when the top one does not.
+    const top = this.page.locator('.quick-input-widget .monaco-list-row').first();
+    if ((await top.innerText()).includes(title)) {
+      await input.press('Enter');
+    } else {
+      await item.click();
+    }
   }
 
   async openPalette(): Promise<Locator> {
@@ -452,6 +488,24 @@ export class Session {
   /** The warden status bar entry (the one with the shield, or its error/restart forms). */
   statusItem(): Locator {
     return this.page.locator('.statusbar-item').filter({ has: this.page.locator('.codicon-shield') });
+  }
+
+  /** Switches the colour theme through its picker (`label`: e.g. "Dark High Contrast"). */
+  async setTheme(label: string): Promise<void> {
+    await this.runCommand('Preferences: Color Theme');
+    await this.pickByTyping(label, label);
+    await until(`the ${label} theme`, async () => {
+      const cls = (await this.page.locator('.monaco-workbench').getAttribute('class')) ?? '';
+      const want = /High Contrast/.test(label) ? (/Light/.test(label) ? 'hc-light' : 'hc-black') : /Light/.test(label) ? 'vs' : 'vs-dark';
+      return cls.split(/\s+/).includes(want);
+    });
+    // The picker fades out; the next palette must not catch it half gone.
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  }
+
+  /** What a screen reader reads for `target`: its aria-label, else its first descendant's. */
+  async ariaLabel(target: Locator): Promise<string> {
+    return target.first().evaluate((el) => el.getAttribute('aria-label') ?? el.querySelector('[aria-label]')?.getAttribute('aria-label') ?? '');
   }
 
   notification(text: string | RegExp): Locator {

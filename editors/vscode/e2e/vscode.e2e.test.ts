@@ -20,7 +20,13 @@
 // the workspaces view opens a system prompt in a tab and saving it reaches the server; a
 // settings change reaches the server; a repository's .warden.toml that would switch a
 // secret rule off is held back (its lines marked, the user asked once) until Trust; a
-// killed server is reported once with Show logs and comes back.
+// killed server is reported once with Show logs and comes back. Issue 18 ("Editors II"):
+// the status bar names the active editor's workspace and reads words aloud; trace totals
+// count each call once; highlighted explanation code blocks with Copy/Insert; the trace
+// viewer in light, dark and high-contrast themes; the view title's unfiltered trace
+// viewer; accessible tree rows; Show Status and the Getting Started walkthrough; LLM
+// entries without a model; a missing binary (side bar, Remote settings tab); the
+// keybindings; packaging (display name, icon, setting groups, a stripped linux-x64 .vsix).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -30,6 +36,8 @@ import { after, afterEach, before, test } from 'node:test';
 import type { Frame } from 'playwright-core';
 import {
   dockerProblem,
+  editSettings,
+  restoreSettings,
   FIXTURES,
   HISTORY_SPANS,
   llmSettings,
@@ -41,12 +49,14 @@ import {
   WARDEN_BIN,
   wardenPids,
   WORK,
+  WORKSPACE_FILE,
 } from './harness.ts';
 
 const s = new Session();
 let mock: MockLlm;
 const uploadPy = path.join(FIXTURES, 'alpha/scripts/3.00_upload.py');
 const KEY = 'AKIAQ3EGRB4XY7MNP2KD';
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 /** Why the run scenarios cannot run ('' when Docker and the runner image are there). */
 const dockerMissing = dockerProblem();
 const requireDocker = Boolean(process.env.WARDEN_REQUIRE_DOCKER);
@@ -173,7 +183,9 @@ test('the same explanation again is a response cache hit: nothing is sent', asyn
   const first = await frame.locator('#explain').getAttribute('data-request-id');
   const before = (await mock.requests()).length;
   await cursorOnTheKey();
-  await s.runCommand('Warden: Explain with LLM');
+  // The contributed keybinding (Ctrl+Alt+E) instead of the palette.
+  await s.page.locator('.editor-instance .monaco-editor.focused').first().waitFor();
+  await s.page.keyboard.press('Control+Alt+E');
   await until('a new, finished explanation', async () =>
     (await frame.locator('#explain').getAttribute('data-request-id')) !== first &&
     (await frame.locator('body').getAttribute('data-state')) === 'done',
@@ -210,10 +222,26 @@ test('closing the panel while the reply streams cancels the request', async () =
   await s.screenshot('explain-closed-cancelled');
 });
 
+test('the status bar names the workspace of the active editor, the active one with no file open', async () => {
+  // The server's active workspace is `default`; the LLM requests above went to alpha,
+  // the workspace of the file being edited: that is what the status bar says.
+  await s.openFile('3.00_upload.py');
+  await until('alpha in the status bar', async () => /^\s*alpha\b/.test(await s.statusItem().innerText()));
+  // Read aloud: words, not icons or `k`-abbreviations.
+  const label = await s.ariaLabel(s.statusItem());
+  assert.match(label, /^warden: workspace alpha \(this file\), active workspace default/, label);
+  assert.doesNotMatch(label, /\$\(|shield|sparkle/, label);
+  await s.screenshot('status-bar-file-workspace');
+  await s.runCommand('View: Close All Editors');
+  await until('the active workspace with no file open', async () => /^\s*default\b/.test(await s.statusItem().innerText()));
+  assert.match(await s.ariaLabel(s.statusItem()), /^warden: workspace default \(active\)/);
+  await s.screenshot('status-bar-active-workspace');
+  await s.openFile('3.00_upload.py');
+  await until('alpha again', async () => /^\s*alpha\b/.test(await s.statusItem().innerText()));
+});
+
 test('the status bar and the Workspaces view show the tokens and cost', async () => {
   await until('tokens and cost in the status bar', async () => /\b\d+(\.\d)?k? tok · \$0\.\d+/.test(await s.statusItem().innerText()));
-  const text = (await s.statusItem().innerText()).trim();
-  assert.match(text, /default/, text);
   await s.screenshot('status-bar-usage');
 
   const view = await s.wardenView();
@@ -235,20 +263,50 @@ test('the status bar and the Workspaces view show the tokens and cost', async ()
   await alpha.click(); // collapsed again, as later steps expect
 });
 
-test('rewrite from the palette applies the typed instruction, and Undo restores the file', async () => {
+/** The LLM edit's preview: its diff editor and its question; answers `choice`. */
+async function answerPreview(choice: 'Accept' | 'Discard', shot?: string): Promise<void> {
+  const diff = s.page.locator('.tabs-container .tab', { hasText: 'proposed by the LLM' }).first();
+  await diff.waitFor();
+  const question = s.notification(/proposes changes to .*Apply them\?/).first();
+  await question.waitFor();
+  if (shot) {
+    await sleep(600); // let the toast finish fading in
+    await s.screenshot(shot);
+  }
+  await question.locator('.monaco-button', { hasText: choice }).first().click();
+  await until('the preview closed', async () => (await s.page.locator('.tabs-container .tab', { hasText: 'proposed by the LLM' }).count()) === 0);
+}
+
+test('rewrite from the palette: a diff preview; Discard applies nothing, Accept applies, Undo restores', async () => {
   await cursorOnTheKey();
   const original = fs.readFileSync(uploadPy, 'utf8');
-  await mock.script({
+  const reply = {
     text: 'Added a type annotation.\n```python\nAWS_ACCESS_KEY_ID: str = "__WARDEN_SECRET_1__"\n```\n',
     chunk: 4,
-  });
-  await s.runCommand('Warden: Rewrite Selection with LLM');
+  };
   const input = s.page.locator('.quick-input-widget input[type="text"]');
-  await input.waitFor({ state: 'visible' });
-  await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
-  await input.fill('add a type annotation');
+  const rewrite = async (): Promise<void> => {
+    await s.runCommand('Warden: Rewrite Selection with LLM');
+    await input.waitFor({ state: 'visible' });
+    await s.page.locator('.quick-input-widget', { hasText: 'Rewrite 3.00_upload.py, line 4' }).waitFor();
+    await input.fill('add a type annotation');
+  };
+  await mock.script(reply);
+  await rewrite();
+  await input.press('Enter');
+  // The diff editor's right side holds the proposal, with the key restored locally.
+  await until('the proposal in the diff', async () => (await s.page.locator('.editor-instance .view-lines').allInnerTexts()).some((t) => t.replace(/\u00a0/g, ' ').includes(`AWS_ACCESS_KEY_ID: str = "${KEY}"`)));
+  await answerPreview('Discard', 'rewrite-preview');
+  await s.notification(/warden: rewrite: nothing applied: .*Discarded in the preview/).first().waitFor();
+  await cursorOnTheKey();
+  assert.ok(!(await s.editorText()).includes('AWS_ACCESS_KEY_ID: str'), 'Discard applied nothing');
+  await s.runCommand('Notifications: Clear All Notifications');
+
+  await mock.script(reply);
+  await rewrite();
   await s.screenshot('rewrite-instruction');
   await input.press('Enter');
+  await answerPreview('Accept');
   await until('the rewritten line in the editor', async () => (await s.editorText()).includes(`AWS_ACCESS_KEY_ID: str = "${KEY}"`));
   await s.page.locator('.statusbar-item', { hasText: 'warden: rewrite applied' }).first().waitFor();
   const body = (await mock.requests()).at(-1)?.body ?? '';
@@ -286,6 +344,7 @@ test('a Fix with LLM lightbulb runs through the extension and applies the fix; U
   const fix = await s.quickFix(/^Fix with LLM: Risky: runs a downloaded script/);
   await s.screenshot('llm-fix-lightbulb');
   await fix.click();
+  await answerPreview('Accept');
   await until('the fixed line in the editor', async () => (await s.editorText()).includes('subprocess.run(["sh", "scripts/install.sh"], check=True)'));
   assert.ok(!(await s.editorText()).includes('curl -fsSL'));
   await s.page.locator('.statusbar-item', { hasText: 'warden: fix applied' }).first().waitFor();
@@ -345,6 +404,45 @@ test('the quick fix replaces the key with an environment variable', async () => 
   await s.screenshot('quick-fix-applied');
   // The panel's filter is shared with the Output view, which a later step reads.
   await s.page.locator('.viewpane-filter input, .markers-panel-action-filter input').first().fill('');
+});
+
+test('explanation code blocks are highlighted; Copy and Insert put a block to use', async () => {
+  // upload.py, its key replaced by the step before, with the cursor on line 4.
+  await until('the fixed upload script', async () => (await s.editorText()).includes('os.environ["AWS_ACCESS_KEY_ID"]'));
+  await mock.script({
+    text: 'Reads the key from the environment:\n\n```python\nimport os\nKEY = os.environ["KEY"]  # never in the source\nn = 42\n```\n',
+    chunk: 16,
+  });
+  await s.runCommand('Warden: Explain with LLM');
+  const frame = await s.explainFrame();
+  await until('the explanation', async () =>
+    (await frame.locator('body').getAttribute('data-state')) === 'done' && (await frame.locator('#explain').innerText()).includes('never in the source'),
+  );
+  const block = frame.locator('#explain pre').first();
+  await block.locator('.tok-keyword', { hasText: /^import$/ }).waitFor();
+  await block.locator('.tok-string', { hasText: '"KEY"' }).first().waitFor();
+  await block.locator('.tok-comment', { hasText: '# never in the source' }).first().waitFor();
+  await block.locator('.tok-number', { hasText: '42' }).first().waitFor();
+  const colours = await block.evaluate((pre) => {
+    const kw = pre.querySelector('.tok-keyword') as HTMLElement;
+    return { keyword: getComputedStyle(kw).color, plain: getComputedStyle(pre).color };
+  });
+  assert.notEqual(colours.keyword, colours.plain, 'keywords are coloured');
+  await block.hover();
+  await s.screenshot('explain-highlighted');
+  const copy = block.locator('button.code-copy');
+  await copy.click();
+  await until('Copied on the button', async () => (await copy.innerText()) === 'Copied');
+  const copied = await s.page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copied, 'import os\nKEY = os.environ["KEY"]  # never in the source\nn = 42\n');
+  // Insert: at the cursor of the explained file, one undoable edit.
+  await block.locator('button.code-insert').click();
+  await until('the block in the editor', async () => (await s.editorText()).includes('KEY = os.environ["KEY"]'));
+  await s.screenshot('explain-inserted');
+  await s.page.locator('.editor-instance .monaco-editor.focused').first().waitFor();
+  await s.page.keyboard.press('Control+Z');
+  await until('the file as it was', async () => !(await s.editorText()).includes('os.environ["KEY"]'));
+  await until('the tab to be clean again', async () => (await s.page.locator('.tabs-container .tab.dirty').count()) === 0);
 });
 
 test('the baseline fix runs its command through the extension and hides the finding', async () => {
@@ -444,6 +542,131 @@ test('the trace viewer shows guard verdicts, response cache hits and the cancell
   assert.ok((await frame.locator('.span-row .kind', { hasText: 'llm' }).count()) >= 3, 'the llm spans of every request');
   await s.screenshot('trace-viewer-llm');
   await frame.locator('#kind').selectOption('');
+});
+
+test('dark and high-contrast themes: legend chips, run badges, 1-10 s bars and the tab icon show', async () => {
+  await s.runCommand('Warden: Open Trace Viewer');
+  const frame = await s.traceFrame();
+  const tabIcon = (title: string): Promise<string> =>
+    s.page.locator('.tabs-container .tab', { hasText: title }).first().evaluate((tab) => {
+      for (const el of [tab, ...tab.querySelectorAll('*')]) {
+        for (const img of [getComputedStyle(el, '::before').backgroundImage, getComputedStyle(el).backgroundImage]) {
+          if (img && img.includes('warden')) {
+            return img;
+          }
+        }
+      }
+      return '';
+    });
+  // Light theme: the dark shield; dark theme: the light one, not black on black.
+  await s.setTheme('Light Modern');
+  await until('the light-theme tab icon', async () => /warden-light\.svg/.test(await tabIcon('warden traces')));
+  await s.setTheme('Dark Modern');
+  await until('the dark-theme tab icon', async () => /warden-dark\.svg/.test(await tabIcon('warden traces')));
+  await s.screenshot('trace-viewer-dark');
+  /** Contrast of an element's background against the page (WCAG ratio), in the frame. */
+  const contrast = (selector: string, create?: string): Promise<number> =>
+    frame.evaluate(
+      ({ selector, create }) => {
+        let el = document.querySelector(selector) as HTMLElement | null;
+        if (!el && create) {
+          const host = document.createElement('div');
+          host.className = 'track';
+          host.innerHTML = create;
+          document.body.append(host);
+          el = document.querySelector(selector) as HTMLElement;
+        }
+        const rgb = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
+        const lum = (c: number[]): number => {
+          const [r, g, b] = c.slice(0, 3).map((v) => {
+            const x = v / 255;
+            return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+          });
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const bg = rgb(getComputedStyle(el as HTMLElement).backgroundColor);
+        if (bg.length === 4 && bg[3] === 0) {
+          return 1; // transparent: invisible
+        }
+        const page = rgb(getComputedStyle(document.body).backgroundColor);
+        const [a, b] = [lum(bg), lum(page.length ? page : [0, 0, 0])].sort((x, y) => y - x);
+        return (a + 0.05) / (b + 0.05);
+      },
+      { selector, create },
+    );
+  await s.setTheme('Dark High Contrast');
+  await until('the viewer in high contrast', async () => /vscode-high-contrast/.test((await frame.locator('body').getAttribute('class')) ?? ''));
+  for (const [what, selector, create] of [
+    ['the < 10 s legend chip', '.legend .lat.slow', undefined],
+    ['the run kind badge', '.kind.kind-run.e2e', '<span class="kind kind-run e2e">run</span>'],
+    ['a 1-10 s bar', '.bar.lat.slow.e2e', '<div class="bar lat slow e2e"></div>'],
+  ] as const) {
+    const ratio = await contrast(selector, create);
+    assert.ok(ratio >= 3, `${what}: contrast ${ratio.toFixed(2)} against the background`);
+  }
+  await until('the high-contrast tab icon', async () => /warden-dark\.svg/.test(await tabIcon('warden traces')));
+  await s.screenshot('trace-viewer-high-contrast');
+  await s.setTheme('Light Modern');
+  await frame.evaluate(() => document.querySelectorAll('.e2e').forEach((e) => e.parentElement?.remove()));
+});
+
+test("the Workspaces view's title button opens every span, whatever row was selected", async () => {
+  const view = await s.wardenView();
+  const alpha = view.locator('.monaco-list-row', { hasText: 'alpha' }).first();
+  await alpha.click(); // selected (and expanded)
+  await alpha.click(); // collapsed again, still selected
+  const frame = await s.traceFrame();
+  await frame.locator('#workspace').selectOption('');
+  await view.locator('.pane-header').first().hover();
+  await view.locator('.pane-header .action-label[aria-label="Open Trace Viewer"]').first().click();
+  await until('the viewer unfiltered', async () => (await frame.locator('#workspace').inputValue()) === '' && (await frame.locator('.span-row').count()) > 0);
+  const workspaces = new Set(await frame.locator('.span-row.root .workspace').allInnerTexts());
+  assert.ok(workspaces.size > 1, `spans of every workspace, not only alpha's: ${[...workspaces].join(', ')}`);
+  await s.screenshot('trace-viewer-from-view-title');
+});
+
+test('trace totals count each LLM call once; costs print rounded', async () => {
+  const frame = await s.traceFrame();
+  await frame.locator('#kind').selectOption('');
+  // Every explain command tree: the command span (which carries its call's usage) and
+  // its one llm span. The root's figures are the call's, not twice them.
+  const trees = frame.locator('section.trace', { has: frame.locator('.span-row.root[data-name="warden.llm.explain"]') });
+  await until('explain trees with a paid call', async () => {
+    for (let i = 0; i < (await trees.count()); i++) {
+      const llm = trees.nth(i).locator('.span-row:not(.root)', { has: frame.locator('.kind-llm') }).first();
+      if ((await llm.count()) && /^in \d/.test(await llm.locator('.tokens').innerText())) {
+        return true;
+      }
+    }
+    return false;
+  });
+  let checked = 0;
+  for (let i = 0; i < (await trees.count()); i++) {
+    const tree = trees.nth(i);
+    const llm = tree.locator('.span-row:not(.root)', { has: frame.locator('.kind-llm') });
+    if ((await llm.count()) !== 1) {
+      continue;
+    }
+    const callTokens = await llm.locator('.tokens').innerText();
+    if (!callTokens) {
+      continue;
+    }
+    const root = tree.locator('.span-row.root');
+    assert.equal(await root.locator('.tokens').innerText(), callTokens, 'the root counts its one call once');
+    assert.equal(await root.locator('.cost').innerText(), await llm.locator('.cost').innerText());
+    assert.match(await llm.locator('.cost').innerText(), /^\$0\.\d{1,6}$/);
+    checked++;
+    if (checked === 1) {
+      await llm.click();
+      const fact = tree.locator('.details .facts span', { hasText: /^cost / }).first();
+      await fact.waitFor();
+      assert.match(await fact.innerText(), /^cost \$0\.\d{1,6}$/, 'at most six decimals');
+      await s.screenshot('trace-viewer-totals');
+      await llm.click();
+    }
+  }
+  assert.ok(checked >= 1, 'an explain tree with a paid call');
+  assert.doesNotMatch(await frame.locator('#status').innerText(), /^1 spans/);
 });
 
 test('run a script and read its output in the terminal', { skip: runSkip }, async () => {
@@ -548,6 +771,27 @@ test('the Runs view re-runs with the same input, shows a run\'s log and the stat
   await s.screenshot('run-statistics');
 });
 
+test('tree rows read distinct words aloud: no icons, no 40-character hashes', async () => {
+  const view = await s.wardenView();
+  const rows = view.locator('.monaco-list-row');
+  await rows.filter({ hasText: 'alpha' }).first().waitFor();
+  const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+  assert.ok(labels.some((l) => /^Workspace alpha\b/.test(l)), labels.join(' | '));
+  for (const l of labels) {
+    assert.doesNotMatch(l, /[0-9a-f]{40}/, `a full hash read aloud: ${l}`);
+    assert.doesNotMatch(l, /\$\(/, `an icon read aloud: ${l}`);
+  }
+  if (!runSkip) {
+    needDocker();
+    const runs = (await s.runsView()).locator('.monaco-list-row', { hasText: '2.00_report.py' });
+    await until('three runs', async () => (await runs.count()) >= 3);
+    const spoken = await runs.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    assert.equal(new Set(spoken).size, spoken.length, `runs read identically: ${spoken.join(' | ')}`);
+    assert.match(spoken[0], /^scripts\/2\.00_report\.py succeeded in [\d.]+ (seconds|milliseconds), .*at \d\d:\d\d:\d\d, workspace alpha/);
+  }
+  await s.screenshot('accessible-rows');
+});
+
 test('open the trace viewer and see the run span', { skip: runSkip }, async () => {
   needDocker();
   await s.runCommand('Warden: Open Trace Viewer');
@@ -606,7 +850,70 @@ test('run all, stopping on failure: progress, running count, a terminal per scri
   await s.screenshot('run-all-stopped');
 });
 
+/** The frame of a Markdown preview whose body contains `text`. */
+async function previewFrame(text: string): Promise<Frame> {
+  const found = await until<Frame | undefined>(`the preview with ${text}`, async () => {
+    for (const frame of s.page.frames()) {
+      try {
+        // The heading, inside the preview's own frame (the workbench's tab says it too).
+        if (await frame.locator('h1, h2', { hasText: text }).count()) {
+          return frame;
+        }
+      } catch {
+        // a frame navigating away
+      }
+    }
+    return undefined;
+  });
+  return found as Frame;
+}
+
+test('Show Status reports the server, database, advisory data, Docker, the LLM provider and trust', async () => {
+  await s.runCommand('Warden: Show Status');
+  const frame = await previewFrame('warden status');
+  const body = frame.locator('body');
+  await until('every section', async () => /Repository configuration/.test(await body.innerText()));
+  const text = await body.innerText();
+  assert.match(text, /running: warden \S+ at /);
+  assert.match(text, /warden\.db \(WARDEN_DB\), [\d.]+ (KB|MB)/);
+  // The fixtures' OSV records, per ecosystem, with their age.
+  assert.match(text, /\w+: \d+ advisories \(\d+ malicious\) on \d+ packages, newest record (from today|\d+ (days?|months|years) old)/);
+  assert.match(text, /provider local, model gpt-4o-mini/);
+  assert.match(text, /127\.0\.0\.1:\d+\/v1 answers \(HTTP \d+/, 'the mock provider answers');
+  assert.match(text, /\.warden\.toml/);
+  if (!runSkip) {
+    assert.match(text, /engine \d+\.\d+/);
+    assert.match(text, /runner image warden-runner-python:bookworm/);
+  }
+  await s.screenshot('show-status');
+  await s.runCommand('View: Close All Editors');
+});
+
+test('the Getting Started walkthrough leads from install to a first finding, run and LLM action', async () => {
+  await s.runCommand('Welcome: Open Walkthrough...');
+  await s.pickByTyping('Warden', /Get started with Warden/);
+  const page = s.page.locator('.gettingStartedContainer');
+  await page.locator('.getting-started-category .category-title, h2', { hasText: 'Get started with Warden' }).first().waitFor();
+  for (const step of ['Check the server and what it needs', 'Load advisory data', 'See a first finding', 'Run a script in the sandbox', 'Ask the LLM', 'See what happened']) {
+    await page.locator('.getting-started-step', { hasText: step }).first().waitFor();
+  }
+  await s.screenshot('walkthrough');
+  // The first step's button runs Show Status, which completes the step.
+  const first = page.locator('.getting-started-step', { hasText: 'Check the server and what it needs' }).first();
+  await first.click();
+  await first.locator('.monaco-button, a', { hasText: 'Show Status' }).first().click();
+  await previewFrame('warden status');
+  await s.page.locator('.tabs-container .tab', { hasText: 'Welcome' }).first().click();
+  await until('the step checked', () =>
+    first.evaluate((el) => el.classList.contains('complete') || !!el.querySelector('.codicon-pass-filled, .complete, [aria-checked="true"]')),
+  );
+  await s.screenshot('walkthrough-step-done');
+  await s.runCommand('View: Close All Editors');
+});
+
 test('the status bar picker switches the active workspace', async () => {
+  // With no file open the status bar shows the active workspace.
+  await s.runCommand('View: Close All Editors');
   await s.statusItem().click();
   await s.quickPickRows().filter({ hasText: 'beta' }).first().waitFor();
   const labels = await s.quickPickRows().allInnerTexts();
@@ -719,7 +1026,118 @@ test("a repository's .warden.toml is held back until trusted: marked lines, one 
   await filter.fill('');
 });
 
+test('without a model the LLM menu entries hide and Explain opens the LLM settings', async () => {
+  /**
+   * Sets `warden.llm.model` in the workspace file's settings, which win over the user's
+   * (undefined: removed again). VS Code watches the file.
+   */
+  const setModel = (value: string | undefined): void => {
+    const ws = JSON.parse(fs.readFileSync(WORKSPACE_FILE, 'utf8')) as { settings?: Record<string, unknown> };
+    ws.settings ??= {};
+    if (value === undefined) {
+      delete ws.settings['warden.llm.model'];
+    } else {
+      ws.settings['warden.llm.model'] = value;
+    }
+    fs.writeFileSync(WORKSPACE_FILE, JSON.stringify(ws, null, 2));
+  };
+  let seen: string[] = [];
+  const menuHas = async (label: string): Promise<boolean> => {
+    await s.page.locator('.editor-instance .view-lines:visible').first().click({ button: 'right' });
+    const menu = s.page.locator('.context-view .monaco-menu');
+    await menu.waitFor();
+    seen = await menu.locator('.action-label').allInnerTexts();
+    const has = seen.some((t) => t.includes(label));
+    await s.page.keyboard.press('Escape');
+    return has;
+  };
+  setModel('');
+  try {
+    await s.runCommand('View: Close All Editors');
+    await s.openFile('keys.py');
+    await until('Configure LLM… in the editor menu', () => menuHas('Configure LLM…')).catch((e: Error) => {
+      throw new Error(`${e.message}; the menu had: ${seen.join(' | ')}`);
+    });
+    assert.ok(!(await menuHas('Explain with LLM')), 'no Explain entry without a model');
+    await s.screenshot('llm-not-configured-menu');
+    // From the palette, Explain says what is missing and opens where it is set (the
+    // server may still hold the old model a moment: ask until it refuses).
+    const toast = s.notification(/no LLM model is configured/).first();
+    await until('the no-model notification', async () => {
+      await s.runCommand('Warden: Explain with LLM');
+      return toast.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+    }, 60_000);
+    await s.screenshot('llm-not-configured-explain');
+    await toast.locator('.monaco-button', { hasText: 'Open LLM Settings' }).first().click();
+    await s.page.locator('.settings-editor').waitFor();
+    await until('the LLM settings listed', async () => (await s.page.locator('.settings-editor .setting-item-contents', { hasText: 'Llm: Model' }).count()) > 0);
+    await s.screenshot('llm-settings');
+  } finally {
+    setModel(undefined);
+  }
+  await s.runCommand('View: Close All Editors');
+  await s.openFile('keys.py');
+  await until('Explain with LLM back in the editor menu', () => menuHas('Explain with LLM'));
+  await s.runCommand('View: Close All Editors');
+  await s.runCommand('Notifications: Clear All Notifications');
+});
+
+test('a missing binary: the side bar offers the path setting, Open Settings opens the Remote tab', async () => {
+  const old = editSettings('Machine', { 'warden.server.path': '/nonexistent/warden' });
+  try {
+    const toast = s.notification(/warden/i).filter({ has: s.page.locator('.monaco-button', { hasText: 'Open Settings' }) }).first();
+    await toast.waitFor({ timeout: 30_000 });
+    const view = await s.wardenView();
+    const welcome = view.locator('.welcome-view-content');
+    await welcome.filter({ hasText: 'was not found' }).first().waitFor();
+    assert.ok(await welcome.locator('.monaco-button, a', { hasText: 'Set Server Path' }).count(), 'Set Server Path offered');
+    assert.equal(await welcome.locator('.monaco-button, a', { hasText: 'Restart Server' }).count(), 0, 'no Restart Server for a missing binary');
+    await sleep(600); // let the toast finish fading in
+    await s.screenshot('server-missing');
+    await toast.locator('.monaco-button', { hasText: 'Open Settings' }).first().click();
+    await s.page.locator('.settings-editor').waitFor();
+    // warden.server.path is machine-scoped: in code-server (a remote window) it is set on
+    // the Remote tab, where it applies (the User tab shows it as not applicable).
+    await until('the Remote tab, checked', async () => /Remote/.test((await s.page.locator('.settings-editor .settings-tabs-widget .action-label.checked').first().innerText()) ?? ''));
+    await s.page.locator('.settings-editor .setting-item-contents', { hasText: 'Server: Path' }).first().waitFor();
+    await s.screenshot('server-path-remote-settings');
+  } finally {
+    restoreSettings('Machine', old);
+  }
+  await until('the server back', async () => (await s.statusItem().count()) > 0 && !/not found/.test(await s.statusItem().innerText()), 60_000);
+  await s.runCommand('View: Close All Editors');
+  await s.runCommand('Notifications: Clear All Notifications');
+});
+
+test('Explain, Fix, Run and Run All have keybindings, shown in the Command Palette', async () => {
+  // The palette shows a command's keybinding next to it, as VS Code resolves it (the
+  // contributed default, or the user's override).
+  await s.openFile('2.00_report.py');
+  for (const [title, keys] of [
+    ['Warden: Explain with LLM', 'Ctrl+Alt+E'],
+    ['Warden: Fix Problem with LLM', 'Ctrl+Alt+F'],
+    ['Warden: Run Script', 'Ctrl+Alt+R'],
+    ['Warden: Run All Scripts', 'Ctrl+Shift+Alt+R'],
+  ] as const) {
+    const input = await s.openPalette();
+    await input.fill(`>${title}`);
+    // The row of this command, not of one whose title starts alike ("Run Script with
+    // Input…", "Run All Scripts").
+    const rows = s.page.locator('.quick-input-widget .monaco-list-row');
+    await until(`${title} with ${keys}`, async () => {
+      const found = await rows.evaluateAll((els) => els.map((e) => [e.querySelector('.label-name')?.textContent ?? '', e.querySelector('.monaco-keybinding')?.textContent ?? '']));
+      return found.some(([name, keybinding]) => name.trim() === title && keybinding.replace(/\s+/g, '') === keys);
+    });
+    if (title.endsWith('Run All Scripts')) {
+      await s.screenshot('keybindings-in-palette');
+    }
+  }
+  await s.page.keyboard.press('Escape');
+  await s.runCommand('View: Close All Editors');
+});
+
 test('a killed server is reported once with Show logs, and restarts', async () => {
+  await s.runCommand('View: Close All Editors'); // the status bar then names the active workspace
   const root = s.server.pid as number;
   const pids = wardenPids(root);
   assert.equal(pids.length, 1, `one warden under code-server: ${pids}`);
@@ -743,4 +1161,37 @@ test('a killed server is reported once with Show logs, and restarts', async () =
   await s.page.locator('.panel .view-line', { hasText: /warden\s+exited\s+\(signal\s+SIGKILL\)/ }).first().waitFor();
   await s.screenshot('server-restarted-logs');
   await outputFilter.fill('');
+});
+
+test('packaging: display name, icon and grouped settings; a stripped, platform-specific .vsix', async () => {
+  await s.runCommand('Preferences: Open Settings (UI)');
+  await s.page.locator('.settings-editor').waitFor();
+  await s.page.keyboard.type('@ext:warden.warden');
+  const toc = s.page.locator('.settings-editor .settings-toc-container');
+  for (const group of ['General', 'Secrets', 'Packages', 'LLM', 'Runs', 'Traces']) {
+    await toc.locator('.monaco-list-row', { hasText: new RegExp(`^${group}`) }).first().waitFor();
+  }
+  await s.screenshot('settings-groups');
+  await s.runCommand('View: Close All Editors');
+  await s.runCommand('Extensions: Show Installed Extensions');
+  const item = s.page.locator('.extensions-viewlet .extension-list-item', { hasText: 'warden' }).first();
+  await item.waitFor();
+  assert.equal(await item.locator('.name').first().innerText(), 'Warden');
+  assert.match((await item.locator('img.icon').first().getAttribute('src')) ?? '', /icon\.png/);
+  await s.screenshot('extension-icon');
+
+  // The bundled binary is stripped, in a package for one platform.
+  const vsix = path.join(WORK, 'warden-linux-x64.vsix');
+  execFileSync(path.join(REPO_ROOT, 'scripts/build-vscode.sh'), ['--bundle-server', '--target', 'linux-x64', '--out', vsix], {
+    env: { ...process.env, WARDEN_BIN },
+    stdio: 'pipe',
+  });
+  const manifest = execFileSync('unzip', ['-p', vsix, 'extension.vsixmanifest'], { encoding: 'utf8' });
+  assert.match(manifest, /TargetPlatform="linux-x64"/);
+  assert.match(manifest, /DisplayName>Warden</);
+  const dir = fs.mkdtempSync(path.join(WORK, 'vsix-'));
+  execFileSync('unzip', ['-q', vsix, 'extension/server/warden', 'extension/media/icon.png', '-d', dir]);
+  const sections = execFileSync('readelf', ['-S', path.join(dir, 'extension/server/warden')], { encoding: 'utf8' });
+  assert.doesNotMatch(sections, /\.symtab|\.debug_info/, 'the bundled server is stripped');
+  assert.ok(fs.statSync(vsix).size < fs.statSync(WARDEN_BIN).size, 'smaller than the unstripped binary');
 });

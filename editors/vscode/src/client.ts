@@ -3,12 +3,15 @@
 // present while the server is stopped; work-done progress, see progress.ts), the settings
 // section filtered to the server's keys for `initializationOptions`,
 // `workspace/configuration` and `workspace/didChangeConfiguration`, and crash handling
-// handed to the owner (ctx.ts) instead of the library's fixed restart policy.
+// handed to the owner (ctx.ts) instead of the library's fixed restart policy; the
+// server's `workspace/applyEdit` can be taken over (the LLM edits' preview, llm.ts).
 
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import * as vscode from 'vscode';
 import {
+  type ApplyWorkspaceEditParams,
+  type ApplyWorkspaceEditResult,
   CloseAction,
   type CloseHandlerResult,
   type DynamicFeature,
@@ -50,6 +53,11 @@ export interface ClientSetup {
   /** Records how the process exited, for the crash message. */
   onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Takes over a `workspace/applyEdit` from the server (the LLM edits' preview); returns
+   * undefined to let the library apply it as usual.
+   */
+  applyEdit?: (params: ApplyWorkspaceEditParams) => Promise<ApplyWorkspaceEditResult | undefined>;
 }
 
 /**
@@ -106,6 +114,9 @@ export function createClient(setup: ClientSetup): { client: WardenClient; isStop
     },
     middleware: {
       workspace: {
+        // The library passes no token to `next` (its handler ignores it).
+        handleApplyEdit: async (params, next) =>
+          (await setup.applyEdit?.(params)) ?? next(params, new vscode.CancellationTokenSource().token),
         configuration: async (params, token, next) => {
           const defaults = await next(params, token);
           if (defaults instanceof ResponseError) {

@@ -1,5 +1,5 @@
 // Every `warden.*` server command as a VS Code command, plus the extension's own (restart,
-// logs, trace viewer, prompt editor, refresh). Called with a JSON object (from a code
+// logs, trace viewer, prompt editor, refresh, status report, settings shortcuts). Called with a JSON object (from a code
 // action, a keybinding or another extension) a server command passes it through and
 // returns the server's result; called from the palette, the status bar or the workspaces
 // view it asks for what it needs (workspace name, new name, prompt text, confirmation).
@@ -42,11 +42,13 @@ import {
   type WorkspaceInfo,
 } from './lsp_ext.ts';
 import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
+import { openLlmSettings, openSetting } from './openSettings.ts';
 import { openPrompt } from './promptFs.ts';
 import { reportTrust, trustConfig, untrustConfig } from './trust.ts';
 import type { RunUi } from './runCommands.ts';
 import { CMD_RUN_WITH_INPUT } from './runLens.ts';
 import type { RunManager } from './runs.ts';
+import type { StatusDocs } from './status.ts';
 import { CMD_RUNS_LOAD_MORE, CMD_RUNS_REFRESH, CMD_RUNS_REVEAL, CMD_RUNS_SHOW_LOG } from './runsView.ts';
 import { CMD_SHOW_RUNNING } from './statusBar.ts';
 import type { TraceFilter } from './traceModel.ts';
@@ -64,6 +66,11 @@ import {
 export const CMD_RESTART = 'warden.restartServer';
 export const CMD_SHOW_LOGS = 'warden.showLogs';
 export const CMD_OPEN_TRACES = 'warden.openTraceViewer';
+/** The Workspaces view's title button: every span, whatever row was selected last. */
+export const CMD_OPEN_TRACES_ALL = 'warden.openTraceViewerAll';
+export const CMD_OPEN_SERVER_SETTINGS = 'warden.openServerSettings';
+export const CMD_OPEN_LLM_SETTINGS = 'warden.openLlmSettings';
+export const CMD_SHOW_STATUS = 'warden.showStatus';
 export const CMD_EDIT_PROMPT = 'warden.workspace.editSystemPrompt';
 export const CMD_REFRESH_WORKSPACES = 'warden.workspaces.refresh';
 export const CMD_RUNS_RERUN = 'warden.runs.rerun';
@@ -110,6 +117,7 @@ export function registerCommands(
   runner: LlmRunner,
   runs: RunManager,
   runUi: RunUi,
+  status: StatusDocs,
 ): vscode.Disposable[] {
   const reg = (id: string, run: (arg: Arg) => Promise<unknown> | unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (arg: Arg) => {
@@ -358,6 +366,12 @@ export function registerCommands(
       const filter = isTraceFilter(arg) ? arg : undefined;
       traces.show(filter ?? (name ? { workspace: name } : undefined));
     }),
+    // Whatever VS Code passes along (a title button may get the view's selection), this
+    // one shows every span.
+    reg(CMD_OPEN_TRACES_ALL, () => traces.show({})),
+    reg(CMD_OPEN_SERVER_SETTINGS, () => openSetting('warden.server.path')),
+    reg(CMD_SHOW_STATUS, () => status.show()),
+    reg(CMD_OPEN_LLM_SETTINGS, () => openLlmSettings()),
     reg(CMD_EDIT_PROMPT, async (arg) => {
       const ws = await pick('prompt', arg, 'Edit the system prompt of a workspace in an editor tab');
       if (ws) {

@@ -3,13 +3,21 @@
 // Show logs), forwards settings changes, and re-publishes the server's notifications
 // (workspaces, live traces, LLM chunks, run output) as VS Code events for the views.
 // Commands and views talk to the server only through here, so they work (with a clear
-// error) while it is stopped.
+// error) while it is stopped. The context keys `warden.serverRunning` and
+// `warden.serverState` (starting, running, restarting, stopped, missing) drive menus and
+// the side bar's welcome text.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { DidChangeConfigurationNotification, ExecuteCommandRequest, State } from 'vscode-languageclient/node';
+import {
+  type ApplyWorkspaceEditParams,
+  type ApplyWorkspaceEditResult,
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  State,
+} from 'vscode-languageclient/node';
 import { Backoff } from './backoff.ts';
 import { createClient, serverSection, type WardenClient } from './client.ts';
 import {
@@ -34,6 +42,7 @@ import {
   type WorkspaceInfo,
   type WorkspacesChangedParams,
 } from './lsp_ext.ts';
+import { openSetting } from './openSettings.ts';
 import { ProgressTracker } from './progress.ts';
 import { resolveServer } from './serverPath.ts';
 import { RESTART_KEYS, serverKeys } from './settings.ts';
@@ -83,6 +92,9 @@ export class Ctx implements vscode.Disposable {
 
   readonly extension: vscode.ExtensionContext;
 
+  /** Set by the LLM runner: previews the server's edits while an LLM edit runs. */
+  applyEditHook: ((params: ApplyWorkspaceEditParams) => Promise<ApplyWorkspaceEditResult | undefined>) | undefined;
+
   constructor(extension: vscode.ExtensionContext) {
     this.extension = extension;
     this.log = vscode.window.createOutputChannel('warden', { log: true });
@@ -117,6 +129,9 @@ export class Ctx implements vscode.Disposable {
   private setState(state: ServerState): void {
     this._state = state;
     void vscode.commands.executeCommand('setContext', 'warden.serverRunning', state.kind === 'running');
+    // The side bar's welcome text differs per state (a missing binary offers settings,
+    // not a restart).
+    void vscode.commands.executeCommand('setContext', 'warden.serverState', state.kind);
     this.stateEmitter.fire(state);
   }
 
@@ -151,6 +166,7 @@ export class Ctx implements vscode.Disposable {
       outputChannel: this.log,
       traceOutputChannel: this.traceChannel,
       serverKeys: this.keys,
+      applyEdit: (params) => this.applyEditHook?.(params) ?? Promise.resolve(undefined),
       // The process's exit status usually lands just after the connection closes.
       onUnexpectedClose: () => setTimeout(() => this.onCrash(generation), 250),
       onExit: (code, signal) => {
@@ -265,7 +281,7 @@ export class Ctx implements vscode.Disposable {
       if (choice === 'Show logs') {
         this.log.show(true);
       } else if (choice === 'Open Settings') {
-        void vscode.commands.executeCommand('workbench.action.openSettings', 'warden.server.path');
+        void openSetting('warden.server.path');
       } else if (choice === 'Restart') {
         void this.restart();
       }

@@ -3,18 +3,21 @@
 // with its summary (model, tokens, cost, response cache hit, time). Closing the tab, or
 // its Cancel button, while the reply streams cancels the request; once it ended, its
 // Retry button asks the model again (the runner's retry: `noCache: true`). A new
-// explanation takes the tab over (cancelling one still streaming). Rendering happens in
-// webview/explainView.ts.
+// explanation takes the tab over (cancelling one still streaming). Code blocks' Copy
+// (clipboard) and Insert (at the cursor of the explained file, one undoable edit) buttons
+// are answered here. Rendering happens in webview/explainView.ts.
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { LlmStream } from './llmModel.ts';
-import type { ExplainFromWebview, ExplainToWebview } from './webview/messages.ts';
+import type { ExplainFromWebview, ExplainToWebview, ExplainUpdate } from './webview/messages.ts';
 
 export class ExplainPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private stream: LlmStream | undefined;
   private ready = false;
+  /** The file explained: where a code block's Insert goes. */
+  private target: vscode.Uri | undefined;
   private scheduled: NodeJS.Timeout | undefined;
   private readonly extensionUri: vscode.Uri;
   /** Asks the server to cancel a request (the runner's cancel). */
@@ -29,7 +32,8 @@ export class ExplainPanel implements vscode.Disposable {
   }
 
   /** Shows `stream` in the panel (opened beside the editor if needed). */
-  show(stream: LlmStream): void {
+  show(stream: LlmStream, target?: vscode.Uri): void {
+    this.target = target ?? vscode.window.activeTextEditor?.document.uri;
     const previous = this.stream;
     if (previous && previous !== stream && previous.running) {
       this.cancel(previous.requestId);
@@ -64,7 +68,7 @@ export class ExplainPanel implements vscode.Disposable {
       return;
     }
     this.panel.title = `warden: ${s.action}${s.running ? ' …' : ''}`;
-    const m: ExplainToWebview = {
+    const m: ExplainUpdate = {
       type: 'update',
       requestId: s.requestId,
       title: `${capitalize(s.action)}: ${s.subject}`,
@@ -77,6 +81,42 @@ export class ExplainPanel implements vscode.Disposable {
     void this.panel.webview.postMessage(m);
   }
 
+  private reply(m: ExplainToWebview): void {
+    void this.panel?.webview.postMessage(m);
+  }
+
+  private async copy(code: string): Promise<void> {
+    try {
+      await vscode.env.clipboard.writeText(code);
+      this.reply({ type: 'done', action: 'copy', ok: true, message: 'Copied' });
+    } catch (err) {
+      this.reply({ type: 'done', action: 'copy', ok: false, message: 'Copy failed' });
+      void vscode.window.showErrorMessage(`warden: could not copy: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** The code block at the cursor (replacing the selection) of the explained file's editor. */
+  private async insert(code: string): Promise<void> {
+    const target = this.target;
+    try {
+      if (!target) {
+        throw new Error('the explained file is not known');
+      }
+      const editor =
+        vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === target.toString()) ??
+        (await vscode.window.showTextDocument(target, { viewColumn: vscode.ViewColumn.One, preserveFocus: false }));
+      const ok = await editor.edit((b) => b.replace(editor.selection, code));
+      if (!ok) {
+        throw new Error('the editor refused the edit');
+      }
+      await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn, preserveFocus: false });
+      this.reply({ type: 'done', action: 'insert', ok: true, message: 'Inserted' });
+    } catch (err) {
+      this.reply({ type: 'done', action: 'insert', ok: false, message: 'Insert failed' });
+      void vscode.window.showErrorMessage(`warden: could not insert: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   private open(): void {
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
@@ -86,7 +126,11 @@ export class ExplainPanel implements vscode.Disposable {
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
       { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media, dist] },
     );
-    panel.iconPath = vscode.Uri.joinPath(media, 'warden.svg');
+    // A themed pair: one `currentColor` SVG renders black on the dark tab bar.
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(media, 'warden-light.svg'),
+      dark: vscode.Uri.joinPath(media, 'warden-dark.svg'),
+    };
     panel.webview.html = html(panel.webview, media, dist);
     panel.webview.onDidReceiveMessage((m: ExplainFromWebview) => {
       if (m.type === 'ready') {
@@ -96,6 +140,10 @@ export class ExplainPanel implements vscode.Disposable {
         this.cancel(this.stream.requestId);
       } else if (m.type === 'retry' && this.stream && !this.stream.running) {
         this.retry(this.stream);
+      } else if (m.type === 'copy') {
+        void this.copy(m.code);
+      } else if (m.type === 'insert') {
+        void this.insert(m.code);
       }
     });
     panel.onDidDispose(() => {

@@ -1,8 +1,9 @@
 // Entry point of the warden VS Code extension: builds the context (server lifecycle),
 // the LLM runner (with its explanation panel), the run manager (a terminal per
 // sandboxed run) with the Runs view, its documents and CodeLens, the commands, the
-// status bar, the workspaces view, the prompt editor file system and the trace viewer,
-// then starts the server. Everything is disposed on deactivation.
+// status bar, the workspaces view, the prompt editor file system, the trace viewer and
+// the status report (*Warden: Show Status*), keeps the `warden.llmConfigured` context
+// key up to date, then starts the server. Everything is disposed on deactivation.
 
 import * as vscode from 'vscode';
 import { registerCommands } from './commands.ts';
@@ -14,6 +15,8 @@ import { RUN_SCHEME, RunDocs } from './runDocs.ts';
 import { RunLensProvider } from './runLens.ts';
 import { RunManager } from './runs.ts';
 import { RunsView } from './runsView.ts';
+import { llmConfigured } from './settings.ts';
+import { STATUS_SCHEME, StatusDocs } from './status.ts';
 import { RunsStatusItem, StatusBar } from './statusBar.ts';
 import { TraceViewer } from './traceViewer.ts';
 import { PROMPT_SCHEME } from './workspaceModel.ts';
@@ -31,6 +34,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const runDocs = new RunDocs(ctx);
   const lenses = new RunLensProvider();
   const runUi = new RunUi(ctx, runs, runsView, runDocs);
+  const status = new StatusDocs(ctx);
   context.subscriptions.push(
     ctx,
     traces,
@@ -45,11 +49,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.window.registerTreeDataProvider('warden.workspaces', view),
     vscode.window.registerTreeDataProvider('warden.runs', runsView),
     vscode.workspace.registerTextDocumentContentProvider(RUN_SCHEME, runDocs),
+    status,
+    vscode.workspace.registerTextDocumentContentProvider(STATUS_SCHEME, status),
     vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
     vscode.workspace.registerFileSystemProvider(PROMPT_SCHEME, new PromptFileSystem(ctx), {
       isCaseSensitive: true,
     }),
-    ...registerCommands(ctx, traces, runner, runs, runUi),
+    ...registerCommands(ctx, traces, runner, runs, runUi, status),
+  );
+  // LLM menu entries show once the settings name a model (`warden.llmConfigured`).
+  const llmKey = (): Thenable<unknown> =>
+    vscode.commands.executeCommand('setContext', 'warden.llmConfigured', llmConfigured((k) => vscode.workspace.getConfiguration('warden').get(k)));
+  void llmKey();
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('warden.llm')) {
+        void llmKey();
+      }
+    }),
   );
   void ctx.start();
 }

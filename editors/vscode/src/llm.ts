@@ -1,12 +1,14 @@
 // The LLM actions, VS Code side. Every `warden.llm.*` request goes through the runner
 // with a request id chosen here, so its `warden/llmChunk` pieces can be matched and the
 // request cancelled (`warden.llm.cancel`). Explanations stream into the explanation
-// panel; edits (fix, rewrite, docstring, tests) are applied by the server through
-// `workspace/applyEdit`, which VS Code applies as one undoable edit, while a cancellable
-// notification follows them; the outcome is reported (the result's `message` when
+// panel; edits (fix, rewrite, docstring, tests) come from the server through
+// `workspace/applyEdit`, are shown first in a diff editor with *Accept* / *Discard*
+// (`warden.llm.previewEdits`, on by default) and applied as one undoable edit, while a
+// cancellable notification follows them; the outcome is reported (the result's `message` when
 // nothing was applied). When nothing usable came back (not applied, a failure) or the
 // reply was a response-cache replay, the notification offers *Retry*, which runs the
 // same action again with `noCache: true`; the explanation panel has a Retry button too.
+// When no model is configured the error offers *Open LLM Settings* instead.
 // The server's question about a malicious package in a reply
 // (`window/showMessageRequest`) is shown by VS Code itself. After every request the
 // usage views refresh (`onDidFinish`).
@@ -17,9 +19,16 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LSPCancellationError, ResponseError } from 'vscode-languageclient/node';
+import {
+  type ApplyWorkspaceEditParams,
+  type ApplyWorkspaceEditResult,
+  LSPCancellationError,
+  ResponseError,
+  type TextEdit,
+} from 'vscode-languageclient/node';
 import { type Ctx, message } from './ctx.ts';
 import { ExplainPanel } from './explainPanel.ts';
+import { openLlmSettings } from './openSettings.ts';
 import {
   ACTION_OF,
   diagnosticAt,
@@ -35,6 +44,16 @@ import {
   wholeLines,
 } from './llmModel.ts';
 import { CMD_LLM_CANCEL, type LlmArgs, type LlmCommand, type LlmResult, type Position, type Range } from './lsp_ext.ts';
+
+/** The preview's answers. */
+const ACCEPT = 'Accept';
+const DISCARD = 'Discard';
+/** The scheme of the proposed texts the preview's diff editors show. */
+export const PROPOSED_SCHEME = 'warden-proposed';
+
+/** The server's refusal when no model resolves (names `warden.llm.model`). */
+const NO_MODEL = /no model configured/i;
+const OPEN_LLM_SETTINGS = 'Open LLM Settings';
 
 export interface LlmFinished {
   stream: LlmStream;
@@ -57,6 +76,9 @@ export class LlmRunner implements vscode.Disposable {
   /** The request behind each stream, for the panel's Retry button. */
   private readonly requests = new WeakMap<LlmStream, LlmRequest>();
   readonly onDidFinish = this.finishedEmitter.event;
+  /** Texts of the preview's `warden-proposed:` documents, by URI. */
+  private readonly proposedTexts = new Map<string, string>();
+  private previews = 0;
 
   constructor(ctx: Ctx, extensionUri: vscode.Uri) {
     this.ctx = ctx;
@@ -70,7 +92,13 @@ export class LlmRunner implements vscode.Disposable {
         }
       },
     );
+    ctx.applyEditHook = (params) => this.preview(params);
+    const texts = this.proposedTexts;
     this.disposables.push(
+      vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, {
+        provideTextDocumentContent: (uri) => texts.get(uri.toString()) ?? '',
+      }),
+      { dispose: () => (ctx.applyEditHook = undefined) },
       this.panel,
       this.finishedEmitter,
       ctx.onLlmChunk((p) => {
@@ -103,7 +131,7 @@ export class LlmRunner implements vscode.Disposable {
     try {
       const call = this.ctx.command(command, { ...args, requestId });
       if (action === 'explain') {
-        this.panel.show(stream);
+        this.panel.show(stream, vscode.Uri.parse(args.uri));
       }
       const result = action === 'explain' ? await call : await this.followed(stream, call);
       if (!result) {
@@ -124,6 +152,14 @@ export class LlmRunner implements vscode.Disposable {
         return undefined;
       }
       stream.fail(err instanceof ResponseError ? err.message : message(err));
+      if (err instanceof ResponseError && NO_MODEL.test(err.message)) {
+        // Nothing to retry: say what is missing and open where it is set.
+        this.ctx.log.warn(`${command} ${requestId}: ${err.message}`);
+        void vscode.window
+          .showErrorMessage(`warden: no LLM model is configured, so ${action} cannot run. Choose a provider and a model in the LLM settings.`, OPEN_LLM_SETTINGS)
+          .then((c) => (c === OPEN_LLM_SETTINGS ? openLlmSettings() : undefined));
+        return undefined;
+      }
       if (err instanceof ResponseError) {
         // The server refused or the call failed (no code block, HTTP error, ...).
         this.ctx.log.warn(`${command} ${requestId}: ${err.message}`);
@@ -137,6 +173,75 @@ export class LlmRunner implements vscode.Disposable {
       this.panel.update(stream);
       this.finishedEmitter.fire({ stream });
     }
+  }
+
+  /**
+   * The server's `workspace/applyEdit` while an LLM edit of this window runs: each
+   * changed file opens in a diff editor (the file against the proposed text, a read-only
+   * `warden-proposed:` document), and a notification asks *Accept* or *Discard*. Accept
+   * hands the edit back to the client library, which applies it as one undoable edit
+   * (refused if the file changed meanwhile); Discard, or closing the question, answers
+   * `applied: false`, and the server reports nothing applied (the notification then
+   * offers *Retry*). Other edits go through unchanged, and all of them when
+   * `warden.llm.previewEdits` is off.
+   */
+  private async preview(params: ApplyWorkspaceEditParams): Promise<ApplyWorkspaceEditResult | undefined> {
+    const edits = [...this.streams.values()].filter((st) => st.action !== 'explain');
+    if (edits.length === 0 || !vscode.workspace.getConfiguration('warden').get<boolean>('llm.previewEdits', true)) {
+      return undefined;
+    }
+    const stream = edits[edits.length - 1];
+    // The text each file would have: its current text (none for a file the edit creates)
+    // with the edit's changes applied.
+    const proposed = new Map<string, { before?: vscode.TextDocument; changes: TextEdit[] }>();
+    const entry = (uri: string) => {
+      let e = proposed.get(uri);
+      if (!e) {
+        e = { changes: [] };
+        proposed.set(uri, e);
+      }
+      return e;
+    };
+    for (const change of params.edit.documentChanges ?? []) {
+      if ('kind' in change) {
+        if (change.kind !== 'create') {
+          return undefined; // renames and deletes: not from the LLM actions
+        }
+        entry(change.uri);
+        continue;
+      }
+      entry(change.textDocument.uri).changes.push(...(change.edits as TextEdit[]));
+    }
+    for (const [uri, changes] of Object.entries(params.edit.changes ?? {})) {
+      entry(uri).changes.push(...changes);
+    }
+    const shown: vscode.Uri[] = [];
+    for (const [uri, e] of proposed) {
+      const target = vscode.Uri.parse(uri);
+      e.before = await Promise.resolve(vscode.workspace.openTextDocument(target)).catch(() => undefined);
+      const text = applyChanges(e.before, e.changes);
+      const right = proposedUri(target, stream.action, ++this.previews);
+      this.proposedTexts.set(right.toString(), text);
+      const left = e.before ? target : proposedUri(target, 'empty', this.previews);
+      if (!e.before) {
+        this.proposedTexts.set(left.toString(), '');
+      }
+      const name = path.basename(target.fsPath);
+      await vscode.commands.executeCommand('vscode.diff', left, right, `${name} ↔ ${stream.action} proposed by the LLM (warden)`, { preview: false });
+      shown.push(right);
+    }
+    this.ctx.log.info(`${stream.action} ${stream.requestId}: previewing the edit of ${proposed.size} file(s)`);
+    const names = [...proposed.keys()].map((u) => path.basename(vscode.Uri.parse(u).fsPath)).join(', ');
+    const choice = await vscode.window.showInformationMessage(
+      `warden: ${stream.action} proposes changes to ${names}. Apply them?`,
+      ACCEPT,
+      DISCARD,
+    );
+    await closeDiffs(shown);
+    for (const u of shown) {
+      this.proposedTexts.delete(u.toString());
+    }
+    return choice === ACCEPT ? undefined : { applied: false, failureReason: 'Discarded in the preview' };
   }
 
   /** An edit request under a notification whose Cancel button cancels it. */
@@ -242,6 +347,32 @@ function fileName(uri: string): string {
     return path.posix.basename(vscode.Uri.parse(uri).path) || uri;
   } catch {
     return uri;
+  }
+}
+
+/** The read-only document showing what `action` proposes for `target`. */
+function proposedUri(target: vscode.Uri, action: string, n: number): vscode.Uri {
+  return vscode.Uri.from({ scheme: PROPOSED_SCHEME, path: target.path, query: `${action}-${n}` });
+}
+
+/** `before`'s text (empty for a file not there yet) with `changes` applied. */
+function applyChanges(before: vscode.TextDocument | undefined, changes: readonly TextEdit[]): string {
+  const text = before?.getText() ?? '';
+  const offset = (p: Position): number => (before ? before.offsetAt(new vscode.Position(p.line, p.character)) : 0);
+  const sorted = changes.map((c) => ({ start: offset(c.range.start), end: offset(c.range.end), text: c.newText })).sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = text;
+  for (const c of sorted) {
+    out = out.slice(0, c.start) + c.text + out.slice(c.end);
+  }
+  return out;
+}
+
+/** Closes the diff editors whose right side is one of `proposed`. */
+async function closeDiffs(proposed: readonly vscode.Uri[]): Promise<void> {
+  const wanted = new Set(proposed.map((u) => u.toString()));
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && wanted.has(t.input.modified.toString()));
+  if (tabs.length > 0) {
+    await vscode.window.tabGroups.close(tabs);
   }
 }
 

@@ -289,6 +289,14 @@ export function usageBrief(row: UsageRow | undefined): string {
   return `${formatCount(row.tokensInput + row.tokensOutput)} tok · ${formatUsd(row.costUsd)}`;
 }
 
+/** Today's usage for a screen reader: `1234 tokens, 0.0012 US dollars` (no icons, no `k`). */
+export function usageSpoken(row: UsageRow | undefined): string {
+  if (!row || row.requests === 0) {
+    return 'none';
+  }
+  return `${row.tokensInput + row.tokensOutput} tokens, ${formatUsd(row.costUsd).replace(/^\$/, '')} US dollars`;
+}
+
 /** `3 requests · 1.2k tokens · $0.0012 · cache 33%` for the Workspaces view. */
 export function usageLine(row: UsageRow | undefined): string {
   if (!row || row.requests === 0) {

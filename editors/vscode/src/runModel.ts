@@ -219,6 +219,42 @@ export function runDescription(run: Pick<Run, 'status' | 'durationMs' | 'started
     .join(' · ');
 }
 
+/** `14:03:07` in local time. */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) {
+    return iso;
+  }
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** `1.3 s` → `1.3 seconds`, `850 ms` → `850 milliseconds`: durations read aloud. */
+function spokenDuration(ms: number | null | undefined): string {
+  return formatDuration(ms).replace(/ ms$/, ' milliseconds').replace(/ min\b/g, ' minutes').replace(/ s$/, ' seconds');
+}
+
+/**
+ * What a screen reader says for a stored run: the script, the status, how long, when
+ * (relative and the clock time, so runs that differ only by time read differently), the
+ * workspace and the exit code; no icons, no hashes.
+ */
+export function spokenRun(run: Pick<Run, 'path' | 'status' | 'durationMs' | 'startedAt' | 'workspace' | 'exitCode' | 'input'>, now = Date.now()): string {
+  const took = spokenDuration(run.durationMs);
+  const parts = [
+    `${run.path} ${statusLabel(run.status)}${took ? ` in ${took}` : ''}`,
+    `${relativeTime(run.startedAt, now)}, at ${clock(run.startedAt)}`,
+    `workspace ${run.workspace}`,
+  ];
+  if (run.exitCode !== null && run.status !== 'succeeded') {
+    parts.push(`exit code ${run.exitCode}`);
+  }
+  if (run.input) {
+    parts.push(`input ${run.input}`);
+  }
+  return parts.join(', ');
+}
+
 /** Tooltip lines of a stored run (Markdown, one fact a line). */
 export function runDetails(run: Run): string[] {
   const lines = [

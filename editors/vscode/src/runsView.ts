@@ -3,7 +3,8 @@
 // first, a page at a time (a *Load more* row while `nextCursor` says there is more).
 // Each row: a status icon, the script, status · duration · when · workspace, and a
 // tooltip with the git HEAD, exit code and message. Context actions: Re-run, Show log,
-// Cancel. Refreshed when a run finishes and when the server (re)starts.
+// Cancel. Refreshed when a run finishes and when the server (re)starts. Screen readers
+// get a spoken label per row (script, status, duration, when to the second, workspace).
 
 import * as vscode from 'vscode';
 import { type Ctx, message } from './ctx.ts';
@@ -13,8 +14,8 @@ import {
   formatDuration,
   runDescription,
   runDetails,
+  spokenRun,
   statusIcon,
-  statusLabel,
 } from './runModel.ts';
 import type { RunManager, TrackedRun } from './runs.ts';
 
@@ -40,7 +41,7 @@ export class RunItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     this.contextValue = `run:stored${run.uri ? ':file' : ''}`;
     this.command = { command: CMD_RUNS_SHOW_LOG, title: 'Show log', arguments: [this] };
-    this.accessibilityInformation = { label: `${run.path} ${statusLabel(run.status)}` };
+    this.accessibilityInformation = { label: spokenRun(run, now) };
   }
 
   get runId(): string {
@@ -62,6 +63,9 @@ export class RunningItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     this.contextValue = `run:running${run.uri ? ':file' : ''}`;
     this.command = { command: CMD_RUNS_REVEAL, title: 'Show terminal', arguments: [run.runId] };
+    this.accessibilityInformation = {
+      label: `${run.path} running for ${formatDuration(now - run.startedAt)}${run.input ? `, input ${run.input}` : ''}; press to show its terminal`,
+    };
   }
 
   get runId(): string {
@@ -76,6 +80,7 @@ class LoadMoreItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon('ellipsis');
     this.command = { command: CMD_RUNS_LOAD_MORE, title: 'Load more runs' };
     this.contextValue = 'runs:more';
+    this.accessibilityInformation = { label: 'Load more runs' };
   }
 }
 
@@ -84,6 +89,7 @@ class MessageItem extends vscode.TreeItem {
     super(text, vscode.TreeItemCollapsibleState.None);
     this.id = 'runs:message';
     this.iconPath = new vscode.ThemeIcon(icon);
+    this.accessibilityInformation = { label: text };
   }
 }
 

@@ -1,10 +1,12 @@
 // Which contributed settings belong to the server, and the `warden` section the server
 // receives (in `initializationOptions` and through `workspace/configuration`): built from
 // the keys the extension contributes in package.json, minus the keys only the extension
-// reads, with unset values (null, "") left out so the server uses its defaults. Pure.
+// reads, with unset values (null, "") left out so the server uses its defaults; whether
+// the settings name an LLM model (the `warden.llmConfigured` context key that shows the
+// LLM menu entries); and which settings scope to open for a key. Pure.
 
 /** Settings the extension itself reads; the server would reject them as unknown. */
-export const EXTENSION_ONLY_KEYS: readonly string[] = ['server.path', 'trace.server', 'run.codeLens'];
+export const EXTENSION_ONLY_KEYS: readonly string[] = ['server.path', 'trace.server', 'run.codeLens', 'llm.previewEdits'];
 
 /** Settings the server reads only at start-up: changing them needs a restart. */
 export const RESTART_KEYS: readonly string[] = ['database.path'];
@@ -73,4 +75,52 @@ export function toServerSection(
     node[parts[parts.length - 1]] = value;
   }
   return out;
+}
+
+/**
+ * Whether the settings resolve an LLM model: `llm.model`, the chosen provider's own
+ * `model`, or a mux rule. (A repository's .warden.toml can set one too; the commands
+ * stay in the palette and say what is missing when the server refuses.)
+ */
+export function llmConfigured(get: (key: string) => unknown): boolean {
+  const model = get('llm.model');
+  if (typeof model === 'string' && model.trim() !== '') {
+    return true;
+  }
+  const mux = get('llm.mux');
+  if (Array.isArray(mux) && mux.length > 0) {
+    return true;
+  }
+  const provider = get('llm.provider');
+  const providers = get('llm.providers');
+  if (typeof provider === 'string' && providers && typeof providers === 'object') {
+    const p = (providers as Record<string, { model?: unknown } | undefined>)[provider];
+    return typeof p?.model === 'string' && p.model.trim() !== '';
+  }
+  return false;
+}
+
+/** Where a setting is edited, from VS Code's `inspect()` and the window's kind. */
+export type SettingsTarget = 'workspaceFolder' | 'workspace' | 'remote' | 'user';
+
+/**
+ * The settings tab that holds (or should hold) a setting: the most specific scope that
+ * sets it; else, for machine-scoped settings in a remote window (code-server, SSH,
+ * containers: the extension runs on the remote machine), the Remote tab, since the User
+ * tab shows them as "not found"/not applicable there; else User.
+ */
+export function settingsTarget(opts: {
+  workspaceFolderValue?: unknown;
+  workspaceValue?: unknown;
+  machineScoped: boolean;
+  remote: boolean;
+}): SettingsTarget {
+  const set = (v: unknown): boolean => v !== undefined && v !== '';
+  if (set(opts.workspaceFolderValue)) {
+    return 'workspaceFolder';
+  }
+  if (set(opts.workspaceValue)) {
+    return 'workspace';
+  }
+  return opts.machineScoped && opts.remote ? 'remote' : 'user';
 }

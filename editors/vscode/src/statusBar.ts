@@ -1,17 +1,20 @@
-// The status bar item: the active workspace and today's LLM tokens and cost (every
-// workspace, since local midnight, from `warden/usage`) while the server runs (click: a
-// quick pick of workspaces to activate), and the server's state otherwise (starting,
-// restarting, not found, stopped; click: restart or settings). The tooltip also names the
-// workspace that owns the file in the active editor (`warden/workspaceFor`) and breaks
-// today's usage down. Usage is read again after every LLM request of this window and
+// The status bar item: the workspace of the file in the active editor
+// (`warden/workspaceFor`: where its findings, LLM calls and runs go), or the server's
+// active workspace when no file of a folder is open (untitled files and files outside
+// every folder belong to it), and today's LLM tokens and cost (every workspace, since
+// local midnight, from `warden/usage`) while the server runs (click: a quick pick of
+// workspaces to activate); the server's state otherwise (starting, restarting, not
+// found, stopped; click: restart or settings). The tooltip names both workspaces when
+// they differ and breaks today's usage down; screen readers get a spoken label instead
+// of the icons. Usage is read again after every LLM request of this window and
 // every five minutes (other editors share the database). A second item counts the
 // sandboxed runs going.
 
 import * as vscode from 'vscode';
-import { CMD_RESTART } from './commands.ts';
+import { CMD_OPEN_SERVER_SETTINGS, CMD_RESTART } from './commands.ts';
 import type { Ctx } from './ctx.ts';
 import type { LlmRunner } from './llm.ts';
-import { startOfToday, usageBrief, usageDetails } from './llmModel.ts';
+import { startOfToday, usageBrief, usageDetails, usageSpoken } from './llmModel.ts';
 import { CMD_WORKSPACE_ACTIVATE, REQ_USAGE, REQ_WORKSPACE_FOR, type UsageRow } from './lsp_ext.ts';
 import type { RunManager } from './runs.ts';
 
@@ -23,6 +26,7 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
   private fileWorkspace: string | undefined;
+  private fileSeq = 0;
   private today: UsageRow | undefined;
   private usageSeq = 0;
   private readonly timer: NodeJS.Timeout;
@@ -67,16 +71,27 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private async refreshFile(): Promise<void> {
-    const uri = vscode.window.activeTextEditor?.document.uri;
-    this.fileWorkspace = undefined;
+    const editor = vscode.window.activeTextEditor;
+    if (!editor && vscode.window.visibleTextEditors.length > 0 && this.ctx.state.kind === 'running') {
+      // Focus went to a webview (the explanation panel, the trace viewer) or a panel:
+      // the file beside it is still what the user works on.
+      this.update();
+      return;
+    }
+    const uri = editor?.document.uri;
+    const seq = ++this.fileSeq;
+    let name: string | undefined;
     if (uri && uri.scheme === 'file' && this.ctx.state.kind === 'running') {
       try {
-        this.fileWorkspace = (await this.ctx.request(REQ_WORKSPACE_FOR, { uri: uri.toString() })).name;
+        name = (await this.ctx.request(REQ_WORKSPACE_FOR, { uri: uri.toString() })).name;
       } catch {
-        this.fileWorkspace = undefined;
+        name = undefined;
       }
     }
-    this.update();
+    if (seq === this.fileSeq) {
+      this.fileWorkspace = name;
+      this.update();
+    }
   }
 
   private update(): void {
@@ -85,25 +100,38 @@ export class StatusBar implements vscode.Disposable {
     switch (s.kind) {
       case 'running': {
         const brief = usageBrief(this.today);
-        this.item.text = `$(shield) ${this.ctx.activeWorkspace}${brief ? ` · $(sparkle) ${brief}` : ''}`;
+        const active = this.ctx.activeWorkspace;
+        const shown = this.fileWorkspace ?? active;
+        this.item.text = `$(shield) ${shown}${brief ? ` · $(sparkle) ${brief}` : ''}`;
         const md = new vscode.MarkdownString(undefined, true);
         md.appendMarkdown(`**warden** ${s.version ?? ''}\n\n`);
-        md.appendMarkdown(`Active workspace: **${this.ctx.activeWorkspace}**\n\n`);
         if (this.fileWorkspace) {
-          md.appendMarkdown(`This file belongs to: **${this.fileWorkspace}**\n\n`);
+          md.appendMarkdown(`This file belongs to **${this.fileWorkspace}**: its findings, LLM requests and runs go there.\n\n`);
+          if (this.fileWorkspace !== active) {
+            md.appendMarkdown(`Active workspace (untitled files, files outside every folder): **${active}**\n\n`);
+          }
+        } else {
+          md.appendMarkdown(`Active workspace: **${active}** (untitled files and files outside every folder belong to it)\n\n`);
         }
         md.appendMarkdown(`LLM usage today (every workspace):\n\n`);
         for (const line of usageDetails(this.today)) {
           md.appendMarkdown(`- ${line}\n`);
         }
-        md.appendMarkdown('\nClick to switch workspace.');
+        md.appendMarkdown('\nClick to switch the active workspace.');
         this.item.tooltip = md;
         this.item.command = CMD_WORKSPACE_ACTIVATE;
+        this.item.accessibilityInformation = {
+          label: `warden: workspace ${shown}${this.fileWorkspace ? ' (this file)' : ' (active)'}${
+            this.fileWorkspace && this.fileWorkspace !== active ? `, active workspace ${active}` : ''
+          }${brief ? `, LLM usage today ${usageSpoken(this.today)}` : ''}. Press to switch the active workspace.`,
+          role: 'button',
+        };
         break;
       }
       case 'starting':
         this.item.text = '$(loading~spin) warden';
         this.item.tooltip = 'warden is starting';
+        this.item.accessibilityInformation = { label: 'warden is starting. Press to show the logs.', role: 'button' };
         this.item.command = 'warden.showLogs';
         break;
       case 'restarting':
@@ -111,11 +139,13 @@ export class StatusBar implements vscode.Disposable {
         this.item.tooltip = `warden ${s.reason}; restarting in ${Math.round(s.inMs / 1000)} s. Click to restart now.`;
         this.item.command = CMD_RESTART;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+        this.item.accessibilityInformation = { label: `warden ${s.reason}; restarting. Press to restart now.`, role: 'button' };
         break;
       case 'missing':
         this.item.text = '$(warning) warden: not found';
         this.item.tooltip = `${s.reason}\nClick to set warden.server.path.`;
-        this.item.command = { command: 'workbench.action.openSettings', title: 'Settings', arguments: ['warden.server.path'] };
+        this.item.command = CMD_OPEN_SERVER_SETTINGS;
+        this.item.accessibilityInformation = { label: `warden: server not found. ${s.reason} Press to set warden.server.path.`, role: 'button' };
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
         break;
       case 'stopped':
@@ -123,6 +153,7 @@ export class StatusBar implements vscode.Disposable {
         this.item.tooltip = `warden is stopped: ${s.reason}\nClick to restart.`;
         this.item.command = CMD_RESTART;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        this.item.accessibilityInformation = { label: `warden is stopped: ${s.reason}. Press to restart.`, role: 'button' };
         break;
     }
   }
@@ -158,6 +189,10 @@ export class RunsStatusItem implements vscode.Disposable {
       return;
     }
     this.item.text = `$(sync~spin) ${running.length} running`;
+    this.item.accessibilityInformation = {
+      label: `warden: ${running.length} ${running.length === 1 ? 'run' : 'runs'} going. Press to see them.`,
+      role: 'button',
+    };
     this.item.tooltip = `warden runs going or queued:\n${running.map((r) => `• ${r.path}`).join('\n')}\nClick to see them.`;
     this.item.show();
   }

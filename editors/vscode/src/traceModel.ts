@@ -309,28 +309,56 @@ export function formatTokens(tokens: Tokens): string {
   return parts.join(' · ');
 }
 
-/** `$0.0012`, `$0.35`, `$12.40`; '' for zero. */
+/**
+ * `$0.000085`, `$0.0012`, `$0.35`, `$12.40`; '' for zero. Never more than six decimals
+ * (floating-point sums such as 0.00008449999999999999 print as `$0.000084`).
+ */
 export function formatCost(usd: number): string {
   if (!usd || usd <= 0 || !Number.isFinite(usd)) {
     return '';
   }
+  if (usd < 0.0000005) {
+    return '< $0.000001';
+  }
   if (usd < 0.01) {
-    return `$${usd.toPrecision(2)}`;
+    return `$${usd.toFixed(6).replace(/0+$/, '')}`;
+  }
+  if (usd < 1) {
+    return `$${usd.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`;
   }
   return `$${usd.toFixed(2)}`;
 }
 
-/** Sum of tokens and cost over a subtree (what an LLM-heavy command cost in all). */
+/** `1 span`, `2 spans`: a count and its noun, singular for one. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
+
+function hasUsage(span: Span): boolean {
+  const t = span.tokens ?? ZERO_TOKENS;
+  return t.input + t.output + t.cached + t.reasoning > 0 || (span.costUsd || 0) > 0;
+}
+
+/**
+ * Tokens and cost of a subtree (what an LLM-heavy command cost in all), each call counted
+ * once. The server rolls an action's calls up into its command span (the `llm` span and
+ * its `warden.llm.*` parent carry the same tokens), so a span that carries usage stands
+ * for its whole subtree; only a span without any adds up its children.
+ */
 export function subtreeTotals(root: SpanNode): { tokens: Tokens; costUsd: number } {
+  const span = root.span;
+  if (hasUsage(span)) {
+    return { tokens: { ...ZERO_TOKENS, ...span.tokens }, costUsd: span.costUsd || 0 };
+  }
   const tokens = { ...ZERO_TOKENS };
   let costUsd = 0;
-  for (const { node } of flatten(root)) {
-    const t = node.span.tokens ?? ZERO_TOKENS;
-    tokens.input += t.input;
-    tokens.output += t.output;
-    tokens.cached += t.cached;
-    tokens.reasoning += t.reasoning;
-    costUsd += node.span.costUsd || 0;
+  for (const child of root.children) {
+    const t = subtreeTotals(child);
+    tokens.input += t.tokens.input;
+    tokens.output += t.tokens.output;
+    tokens.cached += t.tokens.cached;
+    tokens.reasoning += t.tokens.reasoning;
+    costUsd += t.costUsd;
   }
   return { tokens, costUsd };
 }

@@ -57,7 +57,11 @@ export class TraceViewer implements vscode.Disposable {
       retainContextWhenHidden: true,
       localResourceRoots: [media, dist],
     });
-    panel.iconPath = vscode.Uri.joinPath(media, 'warden.svg');
+    // A themed pair: one `currentColor` SVG renders black on the dark tab bar.
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(media, 'warden-light.svg'),
+      dark: vscode.Uri.joinPath(media, 'warden-dark.svg'),
+    };
     panel.webview.html = this.html(panel.webview, media, dist);
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m), undefined, this.disposables);
     panel.onDidDispose(() => {

@@ -72,6 +72,27 @@ export function describe(w: WorkspaceInfo): string {
   return parts.join(' · ');
 }
 
+/**
+ * What a screen reader says for a workspace row: words, no icons, no 40-character hash
+ * (`Workspace alpha, active, open in this window, branch main, commit 1a2b3c4`).
+ */
+export function spokenWorkspace(w: WorkspaceInfo): string {
+  const parts = [`Workspace ${w.name}`];
+  if (w.active) parts.push('active');
+  if (w.archived) parts.push('archived');
+  if (w.open) parts.push('open in this window');
+  if (w.branch) parts.push(`branch ${w.branch}`);
+  else if (w.head) parts.push('detached');
+  if (w.head) parts.push(`commit ${spokenHash(w.head)}`);
+  if (!w.root) parts.push('files outside every folder');
+  return parts.join(', ');
+}
+
+/** The first seven characters of a git hash, as `git log --oneline` shows it. */
+export function spokenHash(hash: string): string {
+  return hash.slice(0, 7);
+}
+
 /** A longer, multi-line description for tooltips. */
 export function details(w: WorkspaceInfo): string {
   const lines = [`Workspace ${w.name}`];

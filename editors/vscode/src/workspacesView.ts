@@ -3,7 +3,7 @@
 // LLM usage totals (`warden/usage {workspace}`: requests, tokens, cost, cache-hit rate;
 // click for its LLM spans in the trace viewer) and a link to its traces; context-menu
 // actions run the workspace commands. Refreshed by `warden/workspacesChanged` and after
-// every LLM request of this window.
+// every LLM request of this window. Every row has a spoken label (no icons, no hashes).
 
 import * as vscode from 'vscode';
 import { CMD_EDIT_PROMPT, CMD_OPEN_TRACES } from './commands.ts';
@@ -11,7 +11,7 @@ import { type Ctx, message } from './ctx.ts';
 import type { LlmRunner } from './llm.ts';
 import { usageDetails, usageLine } from './llmModel.ts';
 import { REQ_USAGE, type WorkspaceInfo } from './lsp_ext.ts';
-import { describe, details, promptSourceLabel } from './workspaceModel.ts';
+import { describe, details, promptSourceLabel, spokenWorkspace } from './workspaceModel.ts';
 
 export class WorkspaceItem extends vscode.TreeItem {
   readonly workspace: WorkspaceInfo;
@@ -22,6 +22,7 @@ export class WorkspaceItem extends vscode.TreeItem {
     this.id = `workspace:${workspace.name}`;
     this.description = describe(workspace);
     this.tooltip = details(workspace);
+    this.accessibilityInformation = { label: spokenWorkspace(workspace) };
     this.iconPath = new vscode.ThemeIcon(
       workspace.archived ? 'archive' : workspace.active ? 'pass-filled' : workspace.root ? 'repo' : 'folder-library',
     );
@@ -48,6 +49,8 @@ class DetailItem extends vscode.TreeItem {
     this.command = command;
     this.tooltip = tooltip;
     this.contextValue = `detail:${key}`;
+    // Read aloud as `Git: main, commit 1a2b3c4 of alpha`, never the tooltip's long hashes.
+    this.accessibilityInformation = { label: `${label}: ${description} (workspace ${workspace.name})` };
   }
 }
 

@@ -26,6 +26,7 @@ import {
   statusLabel,
   stripAnsi,
   TerminalText,
+  spokenRun,
 } from '../src/runModel.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
@@ -312,5 +313,16 @@ describe('splitArgs', () => {
     assert.deepEqual(splitArgs(`"a b" 'c "d"' e\\ f`), ['a b', 'c "d"', 'e f']);
     assert.deepEqual(splitArgs('"" $HOME *.py'), ['', '$HOME', '*.py']);
     assert.deepEqual(splitArgs('"say \\"hi\\""'), ['say "hi"']);
+  });
+});
+
+describe('spoken run labels', () => {
+  test('runs that differ only by time read differently', () => {
+    const now = Date.parse('2026-11-21T15:00:00Z');
+    const a = spokenRun(run({ startedAt: '2026-11-21T14:58:01Z' }), now);
+    const b = spokenRun(run({ startedAt: '2026-11-21T14:58:09Z' }), now);
+    assert.notEqual(a, b);
+    assert.match(a, /seconds|milliseconds/);
+    assert.doesNotMatch(a, /[0-9a-f]{40}/);
   });
 });

@@ -23,6 +23,7 @@ import {
   outputNote,
   SpanStore,
   subtreeTotals,
+  plural,
 } from '../src/traceModel.ts';
 
 const T0 = Date.parse('2026-11-21T15:09:06.000Z');
@@ -204,10 +205,35 @@ describe('formatting', () => {
     assert.equal(formatCost(12.4), '$12.40');
   });
 
-  test('subtree totals add tokens and cost', () => {
+  test('cost never prints floating-point noise', () => {
+    assert.equal(formatCost(0.00008449999999999999), '$0.000084');
+    assert.equal(formatCost(0.000099), '$0.000099');
+    assert.equal(formatCost(1e-9), '< $0.000001');
+  });
+
+  test('plural', () => {
+    assert.equal(plural(1, 'span'), '1 span');
+    assert.equal(plural(0, 'span'), '0 spans');
+    assert.equal(plural(2, 'query', 'queries'), '2 queries');
+  });
+
+  test('subtree totals count a rolled-up call once', () => {
+    // The command span carries the same usage as its llm child (the server rolls it up).
     const [root] = buildTree([
-      span('root', null, 0, 10, { tokens: tokens(100, 10, 50), costUsd: 0.01 }),
-      span('c', 'root', 1, 5, { tokens: tokens(50, 5, 0, 3), costUsd: 0.005 }),
+      span('root', null, 0, 10, { kind: 'command', tokens: tokens(240, 10, 0), costUsd: 0.000099 }),
+      span('g', 'root', 1, 1, { kind: 'guard' }),
+      span('c', 'root', 1, 5, { kind: 'llm', tokens: tokens(240, 10, 0), costUsd: 0.000099 }),
+    ]);
+    const t = subtreeTotals(root);
+    assert.deepEqual(t.tokens, tokens(240, 10, 0));
+    assert.equal(t.costUsd, 0.000099);
+  });
+
+  test('subtree totals add up children when the parent carries nothing', () => {
+    const [root] = buildTree([
+      span('root', null, 0, 10),
+      span('a', 'root', 1, 5, { kind: 'llm', tokens: tokens(100, 10, 50), costUsd: 0.01 }),
+      span('b', 'root', 2, 5, { kind: 'llm', tokens: tokens(50, 5, 0, 3), costUsd: 0.005 }),
     ]);
     const t = subtreeTotals(root);
     assert.deepEqual(t.tokens, tokens(150, 15, 50, 3));

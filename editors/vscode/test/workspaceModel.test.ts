@@ -12,6 +12,7 @@ import {
   details,
   promptPath,
   workspaceFromPromptPath,
+  spokenWorkspace,
 } from '../src/workspaceModel.ts';
 
 function ws(name: string, over: Partial<WorkspaceInfo> = {}): WorkspaceInfo {
@@ -99,5 +100,14 @@ describe('prompt tab paths', () => {
     assert.equal(workspaceFromPromptPath('/alpha.md'), undefined);
     assert.equal(workspaceFromPromptPath('/a/b system prompt.md'), undefined);
     assert.equal(workspaceFromPromptPath('/ system prompt.md'), undefined);
+  });
+});
+
+describe('spoken labels', () => {
+  test('a workspace row reads words and a short hash, never the 40-character one', () => {
+    const head = 'a'.repeat(40);
+    const label = spokenWorkspace(ws('alpha', { active: true, open: true, branch: 'main', head, root: '/x/alpha' }));
+    assert.equal(label, 'Workspace alpha, active, open in this window, branch main, commit aaaaaaa');
+    assert.ok(!label.includes(head));
   });
 });

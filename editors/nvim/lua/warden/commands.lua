@@ -114,16 +114,7 @@ function M.format_workspaces(list)
   end
   local lines = { 'warden workspaces (* active):' }
   for _, ws in ipairs(list) do
-    local flags = {}
-    if ws.open then
-      flags[#flags + 1] = 'open'
-    end
-    if ws.archived then
-      flags[#flags + 1] = 'archived'
-    end
-    if ws.branch then
-      flags[#flags + 1] = 'branch ' .. ws.branch
-    end
+    local flags = require('warden.pickers').workspace_flags(ws)
     if ws.systemPromptSource then
       flags[#flags + 1] = 'prompt from ' .. ws.systemPromptSource
     end

@@ -102,14 +102,7 @@ local function refresh(view, reset)
   vim.b[view.buf].warden_log_reads = (vim.b[view.buf].warden_log_reads or 0) + 1
 end
 
----@param view warden.LogView
-local function unwatch(view)
-  if view.timer then
-    view.timer:stop()
-    view.timer:close()
-    view.timer = nil
-  end
-end
+local unwatch = ui.stop_timer
 
 --- Follows the file while a window shows the view: its size is checked four times a
 --- second (new lines appended; a rotated file read again).

@@ -23,14 +23,11 @@ M.names = { 'findings', 'runs', 'traces', 'workspaces' }
 -- Workspaces
 -- ---------------------------------------------------------------------------------------
 
---- One workspace as a picker line.
+--- What sets a workspace apart, as short words: open, archived, its branch.
 ---@param ws warden.WorkspaceInfo
----@return string
-function M.workspace_item(ws)
+---@return string[]
+function M.workspace_flags(ws)
   local flags = {}
-  if ws.active then
-    flags[#flags + 1] = 'active'
-  end
   if ws.open then
     flags[#flags + 1] = 'open'
   end
@@ -39,6 +36,17 @@ function M.workspace_item(ws)
   end
   if ws.branch then
     flags[#flags + 1] = 'branch ' .. ws.branch
+  end
+  return flags
+end
+
+--- One workspace as a picker line.
+---@param ws warden.WorkspaceInfo
+---@return string
+function M.workspace_item(ws)
+  local flags = M.workspace_flags(ws)
+  if ws.active then
+    table.insert(flags, 1, 'active')
   end
   local root = ws.root and vim.fn.fnamemodify(ws.root, ':~') or '(files outside every folder)'
   return ('%s%s  %s%s'):format(

@@ -419,14 +419,7 @@ local function header(view)
   }
 end
 
----@param view warden.TracesView
-local function stop_timer(view)
-  if view.timer then
-    view.timer:stop()
-    view.timer:close()
-    view.timer = nil
-  end
-end
+local stop_timer = ui.stop_timer
 
 ---@param view warden.TracesView
 function M.redraw(view)

@@ -65,6 +65,16 @@ function M.map(buf, prefix, maps)
   end
 end
 
+--- Stops and frees `holder.timer` (a `vim.uv` timer), if any.
+---@param holder {timer?: uv.uv_timer_t}
+function M.stop_timer(holder)
+  if holder.timer then
+    holder.timer:stop()
+    holder.timer:close()
+    holder.timer = nil
+  end
+end
+
 --- Sets window options for the buffer shown in `win` only (`:setlocal`). `vim.wo[win].x
 --- = v` is `:set`: it also changes the window's global value, which the next file
 --- opened in that window inherits.

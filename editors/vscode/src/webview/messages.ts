@@ -22,7 +22,12 @@ export type FromWebview =
   | { type: 'open'; uri: string };
 
 /** Extension → explanation panel (explainPanel.ts → webview/explainView.ts). */
-export type ExplainToWebview = {
+export type ExplainToWebview =
+  | ExplainUpdate
+  /** The outcome of a code block's Copy or Insert button. */
+  | { type: 'done'; action: 'copy' | 'insert'; ok: boolean; message: string };
+
+export type ExplainUpdate = {
   type: 'update';
   requestId: string;
   title: string;
@@ -36,4 +41,11 @@ export type ExplainToWebview = {
 };
 
 /** Explanation panel → extension. */
-export type ExplainFromWebview = { type: 'ready' } | { type: 'cancel' } | { type: 'retry' };
+export type ExplainFromWebview =
+  | { type: 'ready' }
+  | { type: 'cancel' }
+  | { type: 'retry' }
+  /** A code block's Copy button: the block's text to the clipboard. */
+  | { type: 'copy'; code: string }
+  /** A code block's Insert button: the block's text at the cursor of the explained file. */
+  | { type: 'insert'; code: string };

@@ -13,6 +13,7 @@ import {
   flatten,
   formatClock,
   formatCost,
+  plural,
   formatDuration,
   formatJson,
   formatTokens,
@@ -162,7 +163,7 @@ function render(): void {
     main.append(el('p', 'empty', 'No spans yet. Everything warden does (commands, scans, indexing) appears here as it happens.'));
   }
   const running = [...store.spans.values()].some((s) => !s.finishedAt);
-  status.textContent = statusText || `${store.spans.size} spans${running ? ' · running' : ''} · live`;
+  status.textContent = statusText || `${plural(store.spans.size, 'span')}${running ? ' · running' : ''} · live`;
   status.classList.toggle('error', statusError);
   moreButton.hidden = !nextCursor;
   endLabel.textContent = loaded && !nextCursor && store.spans.size > 0 ? 'All spans loaded.' : '';
@@ -304,7 +305,7 @@ function renderDetails(node: SpanNode): HTMLElement {
     );
   }
   if (span.costUsd) {
-    facts.append(el('span', undefined, `cost $${span.costUsd}`));
+    facts.append(el('span', 'cost-fact', `cost ${formatCost(span.costUsd)}`));
   }
   facts.append(el('span', 'id', span.id));
   box.append(facts);

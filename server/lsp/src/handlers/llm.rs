@@ -93,8 +93,10 @@ impl Drop for TaskGuard {
 
 /// How long a risky edit waits for the user's "Apply anyway" before it is discarded.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long an edit waits for the editor to answer `workspace/applyEdit`.
-const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an edit waits for the editor to answer `workspace/applyEdit`: an editor may
+/// show the edit for review first (VS Code's diff with Accept/Discard), and the user may
+/// take minutes; a cancel (`warden.llm.cancel`) ends the wait at any time.
+const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// An interaction not stored yet. [`PendingRecord::record`] writes it and waits for
 /// the write; if the request's future is aborted first (`$/cancelRequest` mid-stream),
@@ -1087,9 +1089,13 @@ impl Request<'_> {
             document_changes: Some(changes),
             ..Default::default()
         };
-        let answer = match tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.b.client.apply_edit(edit))
-            .await
-        {
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.b.client.apply_edit(edit)) => waited,
+            () = self.cancel.cancelled() => {
+                return (false, Some("cancelled while the editor had the edit; warden applied nothing".into()));
+            }
+        };
+        let answer = match waited {
             Ok(answer) => answer,
             Err(_) => {
                 return (

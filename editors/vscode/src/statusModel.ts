@@ -1,0 +1,176 @@
+// *Warden: Show Status*, the pure part: the facts gathered by status.ts (server, database,
+// advisory data per ecosystem with its age, Docker engine and runner images, LLM provider
+// reachability, `.warden.toml` trust) as one Markdown report, each section with a verdict
+// (✓ ok, ⚠ warning, ✗ error) and what to do about it, like Neovim's `:checkhealth
+// warden`. A fresh install without advisory data says so here.
+
+export type Verdict = 'ok' | 'warn' | 'error' | 'info';
+
+export interface AdvisoryRow {
+  ecosystem: string;
+  advisories: number;
+  malicious: number;
+  packages: number;
+  /** The newest record's modification time (RFC 3339), when known. */
+  newest: string | null;
+}
+
+export interface StatusReport {
+  extensionVersion: string;
+  server: { state: string; path?: string; version?: string; detail?: string };
+  database: { path: string; source: string; exists: boolean; bytes?: number };
+  advisories: { rows: AdvisoryRow[]; error?: string; osvPaths: string[] };
+  docker: { version?: string; error?: string; images: { image: string; present: boolean }[] };
+  llm: { provider: string; model: string | null; baseUrl: string | null; reachable: boolean | null; detail: string };
+  trust: { roots: { root: string; file: string | null; trusted: boolean; held: string[] }[]; error?: string };
+}
+
+// Plain symbols (not emoji): they render in every editor font, and each line says it in words too.
+const MARK: Record<Verdict, string> = { ok: '✓', warn: '⚠', error: '✗', info: 'ℹ' };
+
+function line(v: Verdict, text: string): string {
+  return `- ${MARK[v]} ${text}`;
+}
+
+/** `3 days old`, `today`, `5 months old` from an RFC 3339 time. */
+export function age(iso: string | null, now = Date.now()): string {
+  if (!iso) {
+    return 'age unknown';
+  }
+  const t = Date.parse(iso);
+  // Records without a date carry the epoch or year 1 (`0001-01-01T00:00:00Z`).
+  if (Number.isNaN(t) || t <= 0) {
+    return 'age unknown';
+  }
+  const days = Math.floor(Math.max(0, now - t) / 86_400_000);
+  if (days === 0) return 'from today';
+  if (days < 60) return `${days} ${days === 1 ? 'day' : 'days'} old`;
+  if (days < 730) return `${Math.round(days / 30)} months old`;
+  return `${Math.round(days / 365)} years old`;
+}
+
+/** Advisory data older than this is flagged: new malicious packages appear daily. */
+export const STALE_DAYS = 30;
+
+export function statusMarkdown(r: StatusReport, now = Date.now()): string {
+  const out: string[] = ['# warden status', '', `Extension ${r.extensionVersion}, checked ${new Date(now).toISOString()}.`, ''];
+
+  out.push('## Server', '');
+  if (r.server.state === 'running') {
+    out.push(line('ok', `running: warden ${r.server.version ?? '(version unknown)'} at \`${r.server.path ?? '?'}\``));
+  } else if (r.server.state === 'missing') {
+    out.push(line('error', `not found: ${r.server.detail ?? ''} Set \`warden.server.path\` (*Warden: Set Server Path…*) or put \`warden\` on PATH.`));
+  } else {
+    out.push(line('error', `${r.server.state}${r.server.detail ? `: ${r.server.detail}` : ''}. Run *Warden: Restart Server*; *Warden: Show Logs* says why.`));
+  }
+
+  out.push('', '## Database', '');
+  out.push(
+    r.database.exists
+      ? line('ok', `\`${r.database.path}\` (${r.database.source}), ${formatSize(r.database.bytes ?? 0)}`)
+      : line('warn', `\`${r.database.path}\` (${r.database.source}) does not exist yet; the server creates it when it starts.`),
+  );
+
+  out.push('', '## Advisory data (vulnerable and malicious packages)', '');
+  if (r.advisories.error) {
+    out.push(line('error', `could not read it: ${r.advisories.error}`));
+  } else if (r.advisories.rows.length === 0) {
+    out.push(
+      line(
+        'warn',
+        'no advisories loaded, so package findings are off: nothing says a dependency is vulnerable or malicious. ' +
+          'Set `warden.packages.osvPaths` to OSV data (osv-scanner offline folders, `all.zip` files or JSON records; *Warden: Show Status* again after the import), or import once with `warden db import PATH`.',
+      ),
+    );
+  } else {
+    for (const row of r.advisories.rows) {
+      const t = row.newest ? Date.parse(row.newest) : Number.NaN;
+      const stale = !Number.isNaN(t) && t > 0 && now - t > STALE_DAYS * 86_400_000;
+      out.push(
+        line(
+          stale ? 'warn' : 'ok',
+          `**${row.ecosystem}**: ${row.advisories} advisories (${row.malicious} malicious) on ${row.packages} packages, newest record ${age(row.newest, now)}${stale ? ': refresh the data' : ''}`,
+        ),
+      );
+    }
+  }
+  if (r.advisories.osvPaths.length) {
+    out.push(line('info', `imported from \`warden.packages.osvPaths\`: ${r.advisories.osvPaths.map((p) => `\`${p}\``).join(', ')}`));
+  }
+
+  out.push('', '## Docker engine (sandboxed runs)', '');
+  if (r.docker.error) {
+    out.push(line('warn', `no engine: ${r.docker.error}. Runs need a Docker engine (Debian: \`apt-get install docker.io\`, or set \`DOCKER_HOST\`).`));
+  } else {
+    out.push(line('ok', `engine ${r.docker.version}`));
+  }
+  for (const img of r.docker.images) {
+    out.push(
+      img.present
+        ? line('ok', `runner image \`${img.image}\``)
+        : line('warn', `runner image \`${img.image}\` is missing (warden never pulls): build it (scripts/docker-setup.sh) or change \`warden.run.runners\``),
+    );
+  }
+
+  out.push('', '## LLM', '');
+  if (!r.llm.model) {
+    out.push(line('warn', `provider \`${r.llm.provider}\`, no model: the LLM actions cannot run. *Warden: Configure LLM…* sets \`warden.llm.model\`.`));
+  } else {
+    out.push(line('ok', `provider \`${r.llm.provider}\`, model \`${r.llm.model}\``));
+  }
+  if (r.llm.baseUrl) {
+    out.push(
+      r.llm.reachable
+        ? line('ok', `\`${r.llm.baseUrl}\` answers (${r.llm.detail})`)
+        : line(r.llm.reachable === null ? 'info' : 'error', `\`${r.llm.baseUrl}\`: ${r.llm.detail}`),
+    );
+  } else {
+    out.push(line('warn', `provider \`${r.llm.provider}\` is not defined in \`warden.llm.providers\``));
+  }
+
+  out.push('', '## Repository configuration (.warden.toml)', '');
+  if (r.trust.error) {
+    out.push(line('info', `unknown: ${r.trust.error}`));
+  } else if (r.trust.roots.length === 0) {
+    out.push(line('info', 'no workspace folder is a repository root'));
+  }
+  for (const root of r.trust.roots) {
+    if (!root.file) {
+      out.push(line('info', `\`${root.root}\`: no .warden.toml`));
+    } else if (root.trusted || root.held.length === 0) {
+      out.push(line('ok', `\`${root.file}\`: ${root.trusted ? 'trusted' : 'nothing held back'}`));
+    } else {
+      out.push(line('warn', `\`${root.file}\`: not trusted, ignoring ${root.held.map((k) => `\`${k}\``).join(', ')} (*Warden: Trust Repository Configuration*)`));
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** A `warden db stats --json` line as an AdvisoryRow (snake or camel case fields). */
+export function advisoryRow(json: Record<string, unknown>): AdvisoryRow {
+  const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  const newest = json.newest_modified ?? json.newestModified ?? null;
+  return {
+    ecosystem: String(json.ecosystem ?? '?'),
+    advisories: num(json.advisories),
+    malicious: num(json.malicious),
+    packages: num(json.packages),
+    newest: typeof newest === 'string' ? newest : null,
+  };
+}
+
+/** Built-in providers' base URLs (the server's defaults), for the reachability check. */
+export const BUILTIN_PROVIDERS: Record<string, string> = {
+  ollama: 'http://localhost:11434/v1',
+  llamacpp: 'http://localhost:8080/v1',
+  openrouter: 'https://openrouter.ai/api/v1',
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com/v1',
+};
