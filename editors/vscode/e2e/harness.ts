@@ -319,15 +319,15 @@ export class Session {
     await input.fill(`>${title}`);
     const item = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
     await item.waitFor();
-    // Enter runs the top row, which is not always the one asked for ("Preferences: Browse
-    // Color Themes in Marketplace" can rank above "Preferences: Color Theme"): click the
-    // row that matches when the top one does not.
-    const top = this.page.locator('.quick-input-widget .monaco-list-row').first();
-    if ((await top.innerText()).includes(title)) {
-      await input.press('Enter');
-    } else {
-      await item.click();
+    // Enter runs the selected row, at first the top one, which is not always the one
+    // asked for ("Preferences: Browse Color Themes in Marketplace" can rank above
+    // "Preferences: Color Theme"): move the selection down to it (a click can miss a list
+    // still settling).
+    const selected = this.page.locator('.quick-input-widget .monaco-list-row.focused').first();
+    for (let i = 0; i < 10 && !(await selected.innerText().catch(() => '')).includes(title); i++) {
+      await input.press('ArrowDown');
     }
+    await input.press('Enter');
   }
 
   async openPalette(): Promise<Locator> {

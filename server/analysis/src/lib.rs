@@ -216,6 +216,14 @@ impl Default for Checks {
 /// (a lookup may cache them).
 pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> packages::Records;
 
+/// The compiled rules an analysis matches with. Both keep regular-expression caches per
+/// thread; a workspace scan passes clones of its own (see [`shell::Patterns`]).
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    pub secrets: &'a secrets::RuleSet,
+    pub shell: &'a shell::Patterns,
+}
+
 /// Secrets, risky shell patterns, syntax errors and (given an advisory lookup) imports
 /// of malicious packages in `text`. `tree` is the current parse tree when the caller
 /// keeps one (incremental editing); otherwise the text is parsed here when its language
@@ -225,7 +233,7 @@ pub type Lookup<'a> = &'a dyn Fn(packages::Ecosystem, &str) -> packages::Records
 pub fn analyze(
     text: &str,
     ctx: &secrets::Context<'_>,
-    rules: &secrets::RuleSet,
+    rules: Rules<'_>,
     tree: Option<&tree_sitter::Tree>,
     checks: Checks,
     advisories: Option<Lookup<'_>>,
@@ -234,13 +242,13 @@ pub fn analyze(
     let lazy = lines::LazyIndex::new(text);
     let scanned = if !checks.secrets {
         secrets::ScanOutput::default()
-    } else if let Some(findings) = edited.and_then(|t| rules.rescan(text, &lazy, ctx, t)) {
+    } else if let Some(findings) = edited.and_then(|t| rules.secrets.rescan(text, &lazy, ctx, t)) {
         secrets::ScanOutput {
             findings,
             long_lines_skipped: 0,
         }
     } else {
-        rules.scan_indexed(text, &lazy, ctx)
+        rules.secrets.scan_indexed(text, &lazy, ctx)
     };
     let secrets = scanned.findings;
     let mut findings = secrets.clone();
@@ -252,6 +260,7 @@ pub fn analyze(
             lazy.get(),
             tree,
             checks,
+            rules.shell,
             imports,
         ));
     }
@@ -273,6 +282,7 @@ fn tree_checks(
     index: &LineIndex,
     tree: Option<&tree_sitter::Tree>,
     checks: Checks,
+    shell_patterns: &shell::Patterns,
     imports: Option<Lookup<'_>>,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -286,7 +296,7 @@ fn tree_checks(
         })
     };
     if checks.shell {
-        findings.extend(shell::scan(text, lang, get_tree, index));
+        findings.extend(shell::scan(shell_patterns, text, lang, get_tree, index));
     }
     let Some(g) = grammar else {
         return findings;
@@ -338,7 +348,10 @@ mod tests {
         let a = analyze(
             text,
             &ctx,
-            &secrets::RuleSet::builtin(),
+            Rules {
+                secrets: &secrets::RuleSet::builtin(),
+                shell: shell::Patterns::builtin(),
+            },
             None,
             Checks::default(),
             None,

@@ -14,7 +14,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use warden_analysis::packages::manifest::{self, Checked};
 use warden_analysis::secrets::baseline::{self, Baseline};
 use warden_analysis::secrets::{self, RuleSet, RuleSpec};
-use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip};
+use warden_analysis::{Analysis, Checks, Finding, FindingKind, Lang, Skip, shell};
 use warden_config::Settings;
 use warden_store::scanned::{FileStat, ScannedFile};
 
@@ -158,10 +158,17 @@ pub fn read_baseline(path: &Path) -> Result<Baseline, String> {
 }
 
 /// Everything needed to scan files of one repository (or folder).
+/// The built-in shell patterns every configuration shares (a workspace scan clones
+/// them, so the caches its threads fill go with it).
+static BUILTIN_SHELL: std::sync::LazyLock<Arc<shell::Patterns>> =
+    std::sync::LazyLock::new(|| Arc::new(shell::Patterns::builtin().clone()));
+
 #[derive(Clone)]
 pub struct ScanConfig {
     pub root: PathBuf,
     pub rules: Arc<RuleSet>,
+    /// The shell check's patterns: the built-in ones, or a workspace scan's own clone.
+    pub shell: Arc<shell::Patterns>,
     pub max_file_size: u64,
     pub max_line_len: usize,
     pub allowlist: GlobSet,
@@ -277,6 +284,7 @@ impl ScanConfig {
             ScanConfig {
                 root: root.to_path_buf(),
                 rules,
+                shell: BUILTIN_SHELL.clone(),
                 max_file_size: settings.scan.max_file_size,
                 max_line_len: settings.scan.max_line_length,
                 allowlist,
@@ -344,7 +352,10 @@ impl ScanConfig {
         let mut analysis = warden_analysis::analyze(
             text,
             &ctx,
-            &self.rules,
+            warden_analysis::Rules {
+                secrets: &self.rules,
+                shell: &self.shell,
+            },
             tree,
             self.checks,
             lookup.map(|l| l.as_ref() as warden_analysis::Lookup<'_>),

@@ -560,12 +560,13 @@ async fn run_workspace_scan(
     let (worker_store, workspace_id, scan_root) =
         (job.store.clone(), job.workspace.id, job.root.clone());
     let worker = tokio::task::spawn_blocking(move || {
-        // The scan's own copy of the root's rules: each regular expression keeps a
-        // matching cache per thread that used it (about 15 MB after a large scan),
-        // dropped with the copy when the scan ends.
+        // The scan's own copy of the root's rules and shell patterns: each regular
+        // expression keeps a matching cache per thread that used it (about 15 and 4 MB
+        // after a large scan), dropped with the copy when the scan ends.
         let scan_cfg = {
             let mut c = (*worker_shared.scan_config(Some(&scan_root))).clone();
             c.rules = Arc::new((*c.rules).clone());
+            c.shell = Arc::new((*c.shell).clone());
             Arc::new(c)
         };
         let key = scan_key(&scan_cfg, worker_store.as_ref());
