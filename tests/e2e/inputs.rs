@@ -23,6 +23,10 @@ const VMEM_KIB: u64 = 3 << 20;
 
 /// The JSON-RPC error code of InvalidParams.
 const INVALID_PARAMS: i64 = -32602;
+/// How soon a refusal must come. Not a speed check (benchmarks measure speed): opening a
+/// FIFO would wait for a writer forever and reading a device never ends, so an answer at
+/// all, within a bound no loaded machine reaches, is what these tests assert.
+const ANSWERED: Duration = Duration::from_secs(20);
 
 fn mkfifo(path: &Path) {
     let ok = Command::new("mkfifo")
@@ -152,7 +156,7 @@ fn lsp_run_refuses_fifo_device_and_oversized_inputs_at_once() {
         message(&e).contains(fifo.to_str().unwrap()) && message(&e).contains("a FIFO"),
         "{e}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(took < ANSWERED, "took {took:?}");
 
     // Over run.limits.inputMb (1 here): refused by its size, named with the limit.
     for (input, size) in [(&small_limit, "2097152 bytes"), (&big, "1073741824 bytes")] {
@@ -165,7 +169,7 @@ fn lsp_run_refuses_fifo_device_and_oversized_inputs_at_once() {
                 && m.contains("run.limits.inputMb = 1"),
             "{e}"
         );
-        assert!(took < Duration::from_secs(1), "took {took:?}");
+        assert!(took < ANSWERED, "took {took:?}");
     }
 
     // A device: never read (`/dev/zero` would fill memory).
@@ -175,7 +179,7 @@ fn lsp_run_refuses_fifo_device_and_oversized_inputs_at_once() {
         message(&e).contains("/dev/zero") && message(&e).contains("character device"),
         "{e}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(took < ANSWERED, "took {took:?}");
 
     // A symbolic-link loop.
     let looped = base.join("loop.csv");
@@ -231,11 +235,7 @@ fn cli_run_refuses_fifo_device_and_oversized_inputs() {
             assert!(r.stderr.contains(e), "{input}: no {e:?} in {}", r.stderr);
         }
         assert!(r.stdout.is_empty(), "{}", r.stdout);
-        assert!(
-            r.took < Duration::from_secs(5),
-            "{input}: took {:?}",
-            r.took
-        );
+        assert!(r.took < ANSWERED, "{input}: took {:?}", r.took);
     }
 }
 
@@ -266,7 +266,7 @@ fn scan_refuses_a_baseline_that_is_not_a_regular_file() {
             "{}",
             r.stderr
         );
-        assert!(r.took < Duration::from_secs(5), "took {:?}", r.took);
+        assert!(r.took < ANSWERED, "took {:?}", r.took);
     }
     // The repository's own baseline as a FIFO costs a warning, not a hang.
     mkfifo(&root.join(".warden-baseline.json"));
@@ -343,9 +343,7 @@ fn add_to_baseline_refuses_unknown_rules_and_special_files() {
             message(&e).contains(".warden-baseline.json") && message(&e).contains(expected),
             "{expected}: {e}"
         );
-        // Not a speed check: opening a FIFO for reading would block until a writer
-        // came, so an answer at all, within a bound no loaded machine reaches, is it.
-        assert!(took < Duration::from_secs(20), "{expected}: took {took:?}");
+        assert!(took < ANSWERED, "{expected}: took {took:?}");
     }
     assert_eq!(
         std::fs::read_to_string(&elsewhere).unwrap(),
@@ -386,7 +384,7 @@ fn db_import_refuses_special_and_huge_files_and_imports_the_rest() {
             "{path}: {}",
             r.stderr
         );
-        assert!(r.took < Duration::from_secs(5), "{path}: took {:?}", r.took);
+        assert!(r.took < ANSWERED, "{path}: took {:?}", r.took);
     }
 
     // Good files in the same call are imported; the refusals still fail the command.
