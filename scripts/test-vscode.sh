@@ -25,7 +25,8 @@ phase() { echo "test-vscode: $1 ($((SECONDS - start)) s)"; }
 
 # shellcheck source=vscode-env.sh
 source "$here/scripts/vscode-env.sh"
-vscode_env_apt ca-certificates git chromium
+# unzip and binutils (readelf): the packaging scenario reads the .vsix and its binary.
+vscode_env_apt ca-certificates git chromium unzip binutils
 vscode_env_node
 vscode_env_code_server
 phase "Node $(node --version), code-server $WARDEN_CODE_SERVER_VERSION, $(chromium --version 2>/dev/null | head -n1)"

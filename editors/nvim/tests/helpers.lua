@@ -159,6 +159,15 @@ function h.request(client, method, params)
   return result
 end
 
+--- Waits for the start-up scan of `client`'s workspace to finish: its span is stored.
+---@param client vim.lsp.Client
+function h.wait_for_startup_scan(client)
+  h.wait(15000, function()
+    local res = h.request(client, 'warden/traces', { kind = 'scan' })
+    return #res.traces > 0 and res.traces[1].finishedAt
+  end, 'the start-up scan span')
+end
+
 --- Runs a warden command synchronously and returns its result.
 ---@param client vim.lsp.Client
 ---@param command string

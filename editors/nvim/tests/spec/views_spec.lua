@@ -59,11 +59,7 @@ describe('views', function()
     ws = h.fixtures()
     h.start()
     src, client = h.open(ws .. '/alpha/scripts/3.00_upload.py')
-    -- The start-up scan has finished once its span is stored.
-    h.wait(15000, function()
-      local res = h.request(client, 'warden/traces', { kind = 'scan' })
-      return #res.traces > 0 and res.traces[1].finishedAt
-    end, 'the start-up scan span')
+    h.wait_for_startup_scan(client)
   end)
 
   teardown(h.stop_all)
