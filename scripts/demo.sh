@@ -27,9 +27,21 @@ export WARDEN_DB="$work/warden.db"
 
 echo
 echo "== $("$bin" --version)"
-echo "== the package-advisory database: importing the bundled OSV subset (fixtures/osv)"
-"$bin" db import fixtures/osv
+echo "== the package-advisory database: downloaded from an OSV mirror (here warden-mock-registry"
+echo "   serving the bundled subset, fixtures/osv, on loopback; by default the OSV project's export)"
+registry_log="$work/mock-registry.json"
+target/release/warden-mock-registry fixtures/osv > "$registry_log" &
+registry_pid=$!
+for _ in $(seq 50); do [ -s "$registry_log" ] && break; sleep 0.1; done
+mirror="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["osv"])' "$registry_log")"
+"$bin" db update PyPI npm crates.io Go --mirror "$mirror"
+echo "   again: only what changed since (modified_id.csv), here nothing"
+"$bin" db update --mirror "$mirror"
+kill $registry_pid 2>/dev/null || true
 "$bin" db stats
+# The editor session below must not download: the data is current, and nothing leaves
+# this machine.
+export WARDEN_OFFLINE=1
 echo "== registering the fixture folders, as an editor opening them would"
 "$bin" workspaces "$work/alpha" "$work/beta" "$work/gamma" "$work/notes"
 echo

@@ -127,7 +127,7 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   (
     cd "$dir"
     env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_MOCK_LLM="$mock" WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
-      WARDEN_DB="$dir/db/warden.db" WARDEN_DEBUG_HOOKS=1 WARDEN_LOG=warn \
+      WARDEN_DB="$dir/db/warden.db" WARDEN_DEBUG_HOOKS=1 WARDEN_LOG=warn WARDEN_OFFLINE=1 \
       XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
       XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \
       timeout 300 "$nvim" --clean --headless -l "$plugin/tests/run.lua" -o "$plugin/tests/tap.lua" "$spec"

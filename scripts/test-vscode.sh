@@ -49,7 +49,10 @@ if [ ! -x "$bin" ] || [ ! -x "$mock" ]; then
 fi
 WARDEN_BIN="$(realpath "$bin")"
 WARDEN_MOCK_LLM="$(realpath "$mock")"
-export WARDEN_BIN WARDEN_MOCK_LLM
+# The server never downloads advisories from the internet here (specs that test the
+# download point it at a loopback mirror and set WARDEN_OFFLINE=0 for their server).
+WARDEN_OFFLINE=1
+export WARDEN_BIN WARDEN_MOCK_LLM WARDEN_OFFLINE
 "$here/scripts/build-vscode.sh"
 phase "built the .vsix"
 

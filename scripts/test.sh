@@ -26,6 +26,9 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # Library, binary and integration-test targets (benchmarks run with `cargo bench`).
 # pipefail gives cargo's status; a failure is counted from its own summary lines.
 cargo test --workspace --locked --lib --bins --tests 2>&1 | tee -a "$log" || status=1
+# Version requirements against each ecosystem's reference implementation (the semver
+# crate, node-semver, Python's packaging): generated cases judged by the oracles.
+scripts/test-oracles.sh 2>&1 | tee -a "$log" || status=1
 # Every benchmark once, cut down (WARDEN_BENCH_SMOKE: a tenth of the counts; 2 runs per
 # sandbox path), in the dev profile: proves each still works and prints its figures.
 # `cargo bench` runs only the benchmark targets (`cargo test --benches` would run every

@@ -1,6 +1,7 @@
 //! End-to-end tests: each spawns the real `warden` binary and speaks LSP (or runs the
 //! CLI) against temporary git repositories and databases.
 
+mod advisories;
 mod bursts;
 mod cli;
 mod diagnostics;
@@ -8,6 +9,7 @@ mod foundation;
 mod hostile;
 mod inputs;
 mod llm;
+mod metadata;
 mod packages;
 mod runs;
 mod scan_cli;

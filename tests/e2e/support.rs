@@ -47,6 +47,9 @@ impl Server {
             .env("WARDEN_DB", db)
             .env("WARDEN_DEBUG_HOOKS", "1")
             .env("WARDEN_LOG", "info")
+            // Never the internet: tests that download name a loopback mirror and set
+            // WARDEN_OFFLINE=0.
+            .env("WARDEN_OFFLINE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -331,7 +331,40 @@ pub struct PackagesSettings {
     pub osv_paths: Vec<String>,
     /// Seconds between checks of `osvPaths` for changed files; 0 turns polling off.
     pub osv_poll_seconds: u64,
+    /// Download advisories in the background (at start-up and when a manifest of an
+    /// ecosystem without data is seen) when they are older than `updateHours`.
+    /// `WARDEN_OFFLINE=1` turns every download off.
+    pub update: bool,
+    pub update_hours: u64,
+    /// The folder (HTTP or HTTPS URL) holding `<Ecosystem>/all.zip`,
+    /// `<Ecosystem>/modified_id.csv` and `<Ecosystem>/<ID>.json`: a team's mirror;
+    /// default [`DEFAULT_OSV_MIRROR`], the OSV project's public export.
+    pub osv_mirror: Option<String>,
+    /// Ecosystems to keep current (`PyPI`, `npm`, `crates.io`, `Go`); empty: those
+    /// whose manifests the open workspaces contain.
+    pub ecosystems: Vec<String>,
+    /// The largest archive downloaded, in MiB.
+    pub max_download_mb: u64,
+    /// Seconds a download may wait for the next bytes before it is abandoned.
+    pub download_timeout_seconds: u64,
+    /// Ask a package metadata API whether packages exist, are deprecated or were
+    /// published recently (`WARDEN_OFFLINE=1` turns it off).
+    pub metadata: bool,
+    /// The API's base URL (the deps.dev v3 shapes); default [`DEFAULT_METADATA_URL`].
+    pub metadata_url: Option<String>,
+    /// Hours an answer is reused before it is asked again.
+    pub metadata_ttl_hours: u64,
+    /// Pinned or locked versions published less than this many days ago are called out.
+    pub cooldown_days: u32,
 }
+
+/// The deps.dev API: one API for PyPI, npm, crates.io and Go (versions with publication
+/// times, the default version, deprecations).
+pub const DEFAULT_METADATA_URL: &str = "https://api.deps.dev";
+
+/// The OSV project's public export, per ecosystem `<Ecosystem>/all.zip` and
+/// `<Ecosystem>/modified_id.csv` (the files osv-scanner's offline mode uses).
+pub const DEFAULT_OSV_MIRROR: &str = "https://osv-vulnerabilities.storage.googleapis.com";
 
 impl Default for PackagesSettings {
     fn default() -> Self {
@@ -339,8 +372,55 @@ impl Default for PackagesSettings {
             enabled: true,
             osv_paths: Vec::new(),
             osv_poll_seconds: 60,
+            update: true,
+            update_hours: 24,
+            osv_mirror: None,
+            ecosystems: Vec::new(),
+            max_download_mb: 2048,
+            download_timeout_seconds: 30,
+            metadata: true,
+            metadata_url: None,
+            metadata_ttl_hours: 24,
+            cooldown_days: 3,
         }
     }
+}
+
+impl PackagesSettings {
+    /// The OSV mirror to download from: `osvMirror`, else the environment's
+    /// `WARDEN_OSV_MIRROR`, else [`DEFAULT_OSV_MIRROR`].
+    pub fn mirror(&self) -> String {
+        let env = std::env::var("WARDEN_OSV_MIRROR").ok();
+        [self.osv_mirror.as_deref(), env.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .find(|m| !m.is_empty())
+            .unwrap_or(DEFAULT_OSV_MIRROR)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+impl PackagesSettings {
+    /// The metadata API to ask: `metadataUrl`, else `WARDEN_METADATA_URL`, else
+    /// [`DEFAULT_METADATA_URL`].
+    pub fn metadata_base(&self) -> String {
+        let env = std::env::var("WARDEN_METADATA_URL").ok();
+        [self.metadata_url.as_deref(), env.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .find(|m| !m.is_empty())
+            .unwrap_or(DEFAULT_METADATA_URL)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// Whether `WARDEN_OFFLINE` asks for no network access (any value but empty and `0`).
+pub fn offline() -> bool {
+    std::env::var("WARDEN_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

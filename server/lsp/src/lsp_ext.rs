@@ -30,6 +30,7 @@ pub const CMD_RUN_CANCEL: &str = "warden.run.cancel";
 pub const CMD_RUN_ALL: &str = "warden.runAll";
 pub const CMD_CONFIG_TRUST: &str = "warden.config.trust";
 pub const CMD_CONFIG_UNTRUST: &str = "warden.config.untrust";
+pub const CMD_PACKAGES_UPDATE_ADVISORIES: &str = "warden.packages.updateAdvisories";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -54,6 +55,7 @@ pub const COMMANDS: &[&str] = &[
     CMD_RUN_ALL,
     CMD_CONFIG_TRUST,
     CMD_CONFIG_UNTRUST,
+    CMD_PACKAGES_UPDATE_ADVISORIES,
 ];
 
 /// `warden.config.trust` / `warden.config.untrust`: which root's `.warden.toml` (one of
@@ -194,6 +196,19 @@ pub struct LlmResult {
     pub message: Option<String>,
     /// Context the token budget left out, in the documented order.
     pub dropped: Vec<String>,
+}
+
+/// `warden.packages.updateAdvisories`: download advisories from the OSV mirror now, in
+/// the background. `ecosystems` (`PyPI`, `npm`, `crates.io`, `Go`; default: those of
+/// the manifests seen); `full` downloads whole archives again. Result:
+/// `{progressToken}`; the outcome is shown as a message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAdvisoriesArgs {
+    #[serde(default)]
+    pub ecosystems: Vec<String>,
+    #[serde(default)]
+    pub full: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,8 +13,10 @@ mod judge;
 mod logging;
 mod lsp_ext;
 mod memory;
+mod metadata;
 mod middleware;
 mod osv_import;
+mod osv_update;
 mod packages;
 mod progress;
 mod registry;
@@ -144,6 +146,28 @@ enum DbCommand {
     Import {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download advisories from an OSV mirror: the whole `<Ecosystem>/all.zip` the
+    /// first time, then only the records changed since (`modified_id.csv`).
+    Update {
+        /// Ecosystems (`PyPI`, `npm`, `crates.io`, `Go`); default: those already
+        /// downloaded, else those whose manifests the current repository contains.
+        ecosystems: Vec<String>,
+        /// The mirror's base URL (a folder with the OSV export's layout); default: the
+        /// OSV project's public export.
+        #[arg(long, env = "WARDEN_OSV_MIRROR", value_name = "URL")]
+        mirror: Option<String>,
+        /// Download the whole archive again.
+        #[arg(long)]
+        full: bool,
+        /// Seconds to wait for the next bytes of a response.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        /// The largest archive downloaded, in MiB.
+        #[arg(long, default_value_t = 2048, value_name = "MIB")]
+        max_mb: u64,
         #[arg(long)]
         json: bool,
     },

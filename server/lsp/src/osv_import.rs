@@ -300,38 +300,76 @@ pub async fn import(store: &Store, paths: &[PathBuf]) -> Result<ImportReport, St
             let batch = tokio::task::spawn_blocking(move || read_batch(&f, MAX_RECORD_BYTES))
                 .await
                 .map_err(|e| e.to_string())?;
-            for r in batch.refused {
-                report.refuse(r);
-            }
-            for p in batch.invalid {
-                report.problem(p);
-            }
-            if !batch.read {
-                continue;
-            }
-            report.files += 1;
-            report.unsupported += batch.unsupported;
-            report.withdrawn += batch.withdrawn.len() as u64;
-            let (rows, withdrawn) = (batch.rows, batch.withdrawn);
-            let counts = store
-                .call(move |c| {
-                    advisories::remove(c, &withdrawn)?;
-                    advisories::import_batch(c, &rows, newer)
-                })
+            store_batch(store, batch, &mut report)
                 .await
                 .map_err(|e| format!("{}: {e}", file.display()))?;
-            for (eco, c) in counts {
-                let total = report.by_ecosystem.entry(eco).or_default();
-                total.added += c.added;
-                total.updated += c.updated;
-                total.unchanged += c.unchanged;
-            }
         }
     }
     if report.files == 0 && report.refused > 0 {
         return Err(report.problems.join("; "));
     }
     Ok(report)
+}
+
+/// Imports records already in memory (downloaded ones: `(label, bytes)`), all in one
+/// transaction, so that either every record is stored or none is.
+pub async fn import_records(
+    store: &Store,
+    records: Vec<(String, Vec<u8>)>,
+) -> Result<ImportReport, String> {
+    let mut report = ImportReport::default();
+    let batch = tokio::task::spawn_blocking(move || {
+        let mut batch = Batch {
+            read: true,
+            ..Batch::default()
+        };
+        for (label, bytes) in records {
+            if bytes.len() as u64 > MAX_RECORD_BYTES {
+                batch.refuse(
+                    &label,
+                    ReadError::TooLarge {
+                        size: Some(bytes.len() as u64),
+                        limit: MAX_RECORD_BYTES,
+                    },
+                );
+            } else {
+                batch.add(&label, bytes);
+            }
+        }
+        batch
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    store_batch(store, batch, &mut report).await?;
+    Ok(report)
+}
+
+/// Stores one batch (one transaction) and adds what it did to `report`.
+async fn store_batch(store: &Store, batch: Batch, report: &mut ImportReport) -> Result<(), String> {
+    for r in batch.refused {
+        report.refuse(r);
+    }
+    for p in batch.invalid {
+        report.problem(p);
+    }
+    if !batch.read {
+        return Ok(());
+    }
+    report.files += 1;
+    report.unsupported += batch.unsupported;
+    report.withdrawn += batch.withdrawn.len() as u64;
+    let (rows, withdrawn) = (batch.rows, batch.withdrawn);
+    let counts = store
+        .call(move |c| advisories::import_batch(c, &rows, &withdrawn, newer))
+        .await
+        .map_err(|e| e.to_string())?;
+    for (eco, c) in counts {
+        let total = report.by_ecosystem.entry(eco).or_default();
+        total.added += c.added;
+        total.updated += c.updated;
+        total.unchanged += c.unchanged;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ pub struct RootConfig {
     scan: std::sync::OnceLock<(Arc<ScanConfig>, Vec<String>)>,
     baseline: Option<PathBuf>,
     advisories: Option<crate::packages::Advisories>,
+    metadata: Option<crate::metadata::Metadata>,
     syntax: SyntaxCaches,
 }
 
@@ -144,6 +145,8 @@ pub struct Extras<'a> {
     /// A baseline file other than the root's `.warden-baseline.json` (`--baseline`).
     pub baseline: Option<&'a Path>,
     pub advisories: Option<crate::packages::Advisories>,
+    /// Package metadata (the server's; the CLI has none).
+    pub metadata: Option<crate::metadata::Metadata>,
     pub syntax: SyntaxCaches,
 }
 
@@ -195,6 +198,7 @@ pub fn build(
         scan: std::sync::OnceLock::new(),
         baseline: extras.baseline.map(Path::to_path_buf),
         advisories: extras.advisories,
+        metadata: extras.metadata,
         syntax: extras.syntax,
     }
 }
@@ -220,6 +224,11 @@ impl RootConfig {
             let (mut scan, warnings) =
                 ScanConfig::new(&self.root, &self.settings, self.baseline.as_deref());
             scan.advisories = self.advisories.clone();
+            // The root's effective settings (a trusted `.warden.toml` may turn it off).
+            scan.metadata = self
+                .metadata
+                .clone()
+                .filter(|_| self.settings.packages.metadata);
             scan.committed = Some(self.syntax.committed.clone());
             scan.judge = self.syntax.judge.clone();
             (Arc::new(scan), warnings)

@@ -177,6 +177,11 @@ pub struct ScanConfig {
     /// Package advisories for manifests and imports; `None` when no database is
     /// available.
     pub advisories: Option<Advisories>,
+    /// Package metadata (unknown, deprecated and new packages); `None` in the CLI or
+    /// when `packages.metadata` is off.
+    pub metadata: Option<crate::metadata::Metadata>,
+    /// `packages.cooldownDays`.
+    pub cooldown_days: u32,
     pub locks: Arc<LockCache>,
     /// The effective `llm` settings of this root (for LLM actions).
     pub llm: warden_config::LlmSettings,
@@ -294,6 +299,8 @@ impl ScanConfig {
                     ..Checks::default()
                 },
                 advisories: None,
+                metadata: None,
+                cooldown_days: settings.packages.cooldown_days,
                 locks: Arc::default(),
                 llm: settings.llm.clone(),
                 run: settings.run.clone(),
@@ -412,9 +419,15 @@ impl ScanConfig {
     /// or without a database).
     pub fn packages(&self, path: &Path, text: &str) -> (Vec<Finding>, Vec<Checked>) {
         match (&self.advisories, manifest::kind_of(path)) {
-            (Some(lookup), Some(kind)) => {
-                crate::packages::check_manifest(path, kind, text, &self.root, &self.locks, lookup)
-            }
+            (Some(lookup), Some(kind)) => crate::packages::check_manifest(
+                path,
+                kind,
+                text,
+                &self.root,
+                &self.locks,
+                lookup,
+                self.metadata.as_ref().map(|m| (m, self.cooldown_days)),
+            ),
             _ => (Vec::new(), Vec::new()),
         }
     }

@@ -68,6 +68,13 @@ pub struct Shared {
     /// The fingerprint of `packages.osvPaths` at the last import; held while importing,
     /// so imports run one at a time.
     pub osv_fingerprint: tokio::sync::Mutex<Option<u64>>,
+    /// Told the ecosystem of every manifest checked, for the background advisory update
+    /// (`handlers::advisories::start_updater`).
+    pub osv_seen: crate::packages::SeenCell,
+    /// Where package metadata lookups send misses (`handlers::metadata::start_fetcher`).
+    pub metadata_misses: crate::metadata::MissCell,
+    /// Downloads from the OSV mirror run one at a time; holds their retry state.
+    pub osv_updates: tokio::sync::Mutex<crate::handlers::advisories::UpdateState>,
     /// Workspace snapshots for `warden/snapshot` and LLM context.
     pub snapshots: Arc<crate::snapshot::SnapshotCache>,
     /// The sandbox engine, connected on the first run (or at start-up, to reap).
@@ -154,9 +161,22 @@ impl Shared {
                 .ok()
                 .flatten()
         });
+        let packages = &editor.settings.packages;
+        let metadata = store
+            .clone()
+            .filter(|_| !warden_config::offline())
+            .map(|s| {
+                crate::metadata::Metadata::new(
+                    s,
+                    packages.metadata_ttl_hours,
+                    self.metadata_misses.clone(),
+                )
+            });
         let extras = root_config::Extras {
             baseline: None,
-            advisories: store.map(crate::packages::store_advisories),
+            metadata,
+            advisories: store
+                .map(|s| crate::packages::store_advisories(s).reporting_to(self.osv_seen.clone())),
             syntax: self.syntax_caches.clone(),
         };
         let cfg = Arc::new(root_config::build(

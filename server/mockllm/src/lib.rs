@@ -10,6 +10,8 @@
 //! code it was sent. Scripts can also be pushed over HTTP (`POST /_script` with a
 //! [`Script`] as JSON) and the log read back (`GET /_requests`), for the binary.
 
+pub mod mirror;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -165,7 +167,9 @@ impl MockLlm {
     }
 }
 
-async fn read_request(sock: &mut TcpStream) -> Option<(String, Vec<(String, String)>, String)> {
+pub(crate) async fn read_request(
+    sock: &mut TcpStream,
+) -> Option<(String, Vec<(String, String)>, String)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {

@@ -31,22 +31,24 @@ pub struct ImportCounts {
     pub unchanged: u64,
 }
 
-/// Stores a batch in one transaction. `newer(a, b)` says whether modification time `a`
-/// is later than `b`. Returns counts keyed by ecosystem.
+/// Stores a batch and removes the `withdrawn` ids, in one transaction. `newer(a, b)`
+/// says whether modification time `a` is later than `b`. Returns counts keyed by
+/// ecosystem.
 pub fn import_batch(
     conn: &mut Connection,
     rows: &[AdvisoryRow],
+    withdrawn: &[String],
     newer: impl Fn(&str, &str) -> bool,
 ) -> Result<BTreeMap<String, ImportCounts>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    remove(&tx, withdrawn)?;
     let mut counts: BTreeMap<String, ImportCounts> = BTreeMap::new();
     let now = warden_trace::now_rfc3339();
     for row in rows {
-        let eco = row
-            .packages
-            .first()
-            .map(|p| p.0.clone())
-            .unwrap_or_default();
+        // A record affecting several ecosystems counts under each of them.
+        let mut ecos: Vec<&str> = row.packages.iter().map(|p| p.0.as_str()).collect();
+        ecos.sort_unstable();
+        ecos.dedup();
         let existing: Option<String> = tx
             .query_row(
                 "SELECT modified FROM advisories WHERE id = ?1",
@@ -54,17 +56,21 @@ pub fn import_batch(
                 |r| r.get(0),
             )
             .optional()?;
-        let c = counts.entry(eco).or_default();
+        let mut count = |f: fn(&mut ImportCounts)| {
+            for eco in &ecos {
+                f(counts.entry((*eco).to_owned()).or_default());
+            }
+        };
         match existing {
             Some(m) if !newer(&row.modified, &m) => {
-                c.unchanged += 1;
+                count(|c| c.unchanged += 1);
                 continue;
             }
             Some(_) => {
                 tx.execute("DELETE FROM advisories WHERE id = ?1", [&row.id])?;
-                c.updated += 1;
+                count(|c| c.updated += 1);
             }
-            None => c.added += 1,
+            None => count(|c| c.added += 1),
         }
         tx.execute(
             "INSERT INTO advisories (id, modified, malicious, summary, record, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -76,6 +82,12 @@ pub fn import_batch(
         for (ecosystem, name) in &row.packages {
             stmt.execute(params![row.id, ecosystem, name])?;
         }
+    }
+    for eco in counts.keys() {
+        tx.execute(
+            "INSERT OR REPLACE INTO advisory_imports (ecosystem, imported_at) VALUES (?1, ?2)",
+            params![eco, now],
+        )?;
     }
     tx.commit()?;
     Ok(counts)
@@ -112,6 +124,105 @@ pub fn stamp(conn: &Connection) -> Result<String> {
     )?)
 }
 
+/// Where an ecosystem's advisories were downloaded from and how current they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub ecosystem: String,
+    /// The mirror's base URL (the folder holding `<Ecosystem>/all.zip`).
+    pub base_url: String,
+    /// Validators of the last full archive and of the last `modified_id.csv`.
+    pub zip_etag: Option<String>,
+    pub zip_modified: Option<String>,
+    pub csv_etag: Option<String>,
+    pub csv_modified: Option<String>,
+    /// The newest `modified` time applied: the incremental update fetches records
+    /// modified at or after it.
+    pub cursor: Option<String>,
+    /// When the last full archive was imported.
+    pub full_at: Option<String>,
+    /// When the source was last checked successfully (RFC 3339).
+    pub checked_at: String,
+    /// Records of this ecosystem stored after the last update.
+    pub records: u64,
+}
+
+/// The download state of every ecosystem that was ever updated.
+pub fn sources(conn: &Connection) -> Result<Vec<Source>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ecosystem, base_url, zip_etag, zip_modified, csv_etag, csv_modified, cursor,
+                full_at, checked_at, records
+         FROM advisory_sources ORDER BY ecosystem",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Source {
+                ecosystem: r.get(0)?,
+                base_url: r.get(1)?,
+                zip_etag: r.get(2)?,
+                zip_modified: r.get(3)?,
+                csv_etag: r.get(4)?,
+                csv_modified: r.get(5)?,
+                cursor: r.get(6)?,
+                full_at: r.get(7)?,
+                checked_at: r.get(8)?,
+                records: r.get::<_, i64>(9)? as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Records (or replaces) an ecosystem's download state.
+pub fn put_source(conn: &Connection, s: &Source) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO advisory_sources
+           (ecosystem, base_url, zip_etag, zip_modified, csv_etag, csv_modified, cursor,
+            full_at, checked_at, records)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            s.ecosystem,
+            s.base_url,
+            s.zip_etag,
+            s.zip_modified,
+            s.csv_etag,
+            s.csv_modified,
+            s.cursor,
+            s.full_at,
+            s.checked_at,
+            s.records as i64
+        ],
+    )?;
+    Ok(())
+}
+
+/// The newest `modified` time and the number of stored records affecting `ecosystem`.
+pub fn newest(conn: &Connection, ecosystem: &str) -> Result<(Option<String>, u64)> {
+    Ok(conn.query_row(
+        "SELECT MAX(a.modified), COUNT(DISTINCT a.id)
+         FROM advisory_packages p JOIN advisories a ON a.id = p.advisory_id
+         WHERE p.ecosystem = ?1",
+        [ecosystem],
+        |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+/// When each ecosystem's data was last made current, RFC 3339 per ecosystem: the
+/// later of its last successful download check and its last import of a record.
+pub fn current_as_of(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ecosystem, MAX(at) FROM (
+           SELECT ecosystem, checked_at AS at FROM advisory_sources
+           UNION ALL
+           SELECT ecosystem, imported_at FROM advisory_imports
+         ) GROUP BY ecosystem",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// What is loaded, per ecosystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,6 +232,11 @@ pub struct EcosystemStats {
     pub malicious: u64,
     pub packages: u64,
     pub newest_modified: Option<String>,
+    /// When the data was last made current: downloaded, checked against its mirror,
+    /// or imported (RFC 3339).
+    pub current_as_of: Option<String>,
+    /// The mirror it is downloaded from, if it is.
+    pub mirror: Option<String>,
 }
 
 pub fn stats(conn: &Connection) -> Result<Vec<EcosystemStats>> {
@@ -138,9 +254,24 @@ pub fn stats(conn: &Connection) -> Result<Vec<EcosystemStats>> {
                 malicious: r.get::<_, i64>(2)? as u64,
                 packages: r.get::<_, i64>(3)? as u64,
                 newest_modified: r.get(4)?,
+                current_as_of: None,
+                mirror: None,
             })
         })?
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<EcosystemStats>, _>>()?;
+    let mut rows = rows;
+    let current = current_as_of(conn)?;
+    let sources = sources(conn)?;
+    for row in &mut rows {
+        row.current_as_of = current
+            .iter()
+            .find(|(e, _)| *e == row.ecosystem)
+            .map(|(_, at)| at.clone());
+        row.mirror = sources
+            .iter()
+            .find(|s| s.ecosystem == row.ecosystem)
+            .map(|s| s.base_url.clone());
+    }
     Ok(rows)
 }
 
@@ -172,6 +303,7 @@ mod tests {
                         row("PYSEC-1", "2024-01-01T00:00:00Z", "requests"),
                         row("MAL-1", "2024-01-01T00:00:00Z", "pilllow"),
                     ],
+                    &[],
                     newer,
                 )?;
                 assert_eq!(
@@ -185,18 +317,21 @@ mod tests {
                 let again = import_batch(
                     c,
                     &[row("PYSEC-1", "2024-01-01T00:00:00Z", "requests")],
+                    &[],
                     newer,
                 )?;
                 assert_eq!(again["PyPI"].unchanged, 1);
                 let older = import_batch(
                     c,
                     &[row("PYSEC-1", "2023-01-01T00:00:00Z", "requests")],
+                    &[],
                     newer,
                 )?;
                 assert_eq!(older["PyPI"].unchanged, 1);
                 let newer_rec = import_batch(
                     c,
                     &[row("PYSEC-1", "2025-01-01T00:00:00Z", "requests")],
+                    &[],
                     newer,
                 )?;
                 assert_eq!(newer_rec["PyPI"].updated, 1);
@@ -207,6 +342,26 @@ mod tests {
                 assert_eq!((s[0].advisories, s[0].malicious, s[0].packages), (2, 1, 2));
                 assert_eq!(remove(c, &["MAL-1".into()])?, 1);
                 assert!(for_package(c, "PyPI", "pilllow")?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A record affecting two ecosystems is counted under both (it was counted under
+    /// the first only); a withdrawn id goes in the same transaction.
+    #[test]
+    fn a_record_for_two_ecosystems_counts_under_each() {
+        let store = Store::in_memory();
+        store
+            .call_blocking(|c| {
+                let mut two = row("GHSA-1", "2024-01-01T00:00:00Z", "left-pad");
+                two.packages.push(("npm".into(), "left-pad".into()));
+                let counts = import_batch(c, &[two], &[], |a, b| a > b)?;
+                assert_eq!(counts["PyPI"].added, 1);
+                assert_eq!(counts["npm"].added, 1);
+                let counts = import_batch(c, &[], &["GHSA-1".into()], |a, b| a > b)?;
+                assert!(counts.is_empty());
+                assert!(for_package(c, "npm", "left-pad")?.is_empty());
                 Ok(())
             })
             .unwrap();

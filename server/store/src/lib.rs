@@ -14,6 +14,7 @@
 pub mod advisories;
 pub mod findings;
 pub mod llm;
+pub mod metadata;
 mod migrations;
 mod process;
 mod readers;

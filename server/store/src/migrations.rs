@@ -202,6 +202,38 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workspace_id, path)
     ) WITHOUT ROWID;
     "#,
+    // 8: where each ecosystem's advisories were downloaded from and how far they are
+    // current (`advisories::Source`), for `warden db update` and the background update;
+    // when each ecosystem's records were last imported; package metadata from a registry
+    // API (`metadata`).
+    r#"
+    CREATE TABLE advisory_sources (
+        ecosystem     TEXT PRIMARY KEY,
+        base_url      TEXT NOT NULL,
+        zip_etag      TEXT,
+        zip_modified  TEXT,
+        csv_etag      TEXT,
+        csv_modified  TEXT,
+        cursor        TEXT,
+        full_at       TEXT,
+        checked_at    TEXT NOT NULL,
+        records       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE advisory_imports (
+        ecosystem   TEXT PRIMARY KEY,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE package_metadata (
+        ecosystem  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        PRIMARY KEY (ecosystem, name)
+    ) WITHOUT ROWID;
+    INSERT INTO advisory_imports (ecosystem, imported_at)
+      SELECT p.ecosystem, MAX(a.imported_at) FROM advisory_packages p
+        JOIN advisories a ON a.id = p.advisory_id GROUP BY p.ecosystem;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,13 +2,14 @@
 //! judged exactly; a range is judged by whether it allows any affected version; a
 //! malicious record (`MAL-`) that affects every version is an error whatever the
 //! requirement. Suggests the lowest version that no advisory affects (within the
-//! requirement when one exists, else above the pin).
+//! requirement when one exists, else above the pin): never below the requirement's
+//! lowest allowed version, never a pre-release unless the requirement names one.
 
 use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use super::osv::{self, Interval, Record};
+use super::osv::{self, Bound, Interval, Record};
 use super::requirement::Requirement;
 use super::version::{Ecosystem, Version};
 use crate::Severity;
@@ -171,10 +172,12 @@ fn matters(eco: Ecosystem, name: &str, record: &Record, req: &Requirement) -> bo
         match &req.pinned {
             Some(v) => osv::is_affected(eco, a, v),
             None => {
-                req.intervals
-                    .iter()
-                    .any(|r| ranges.iter().any(|i| r.intersects(i)))
-                    || req.intervals.iter().any(|r| a.lists_any_in(eco, r))
+                ranges.iter().any(|i| req.allows_any_in(i))
+                    || req.alternatives.iter().any(|alt| {
+                        a.listed_in(eco, &alt.interval)
+                            .iter()
+                            .any(|v| alt.admits(v))
+                    })
             }
         }
     })
@@ -184,6 +187,23 @@ fn affected_by_any(eco: Ecosystem, name: &str, records: &[&Record], v: &Version)
     records
         .iter()
         .any(|r| entries(eco, name, r).any(|a| osv::is_affected(eco, a, v)))
+}
+
+/// Whether `v` may be suggested as the upgrade of `req`: above the pin, or not below
+/// the lowest version the requirement allows (an upgrade never lowers the floor); not a
+/// pre-release unless the requirement names one; not a PEP 440 local version (no index
+/// serves those).
+fn is_candidate(req: &Requirement, v: &Version) -> bool {
+    let above = match &req.pinned {
+        Some(p) => v > p,
+        None => match req.floor() {
+            Bound::Unbounded => true,
+            Bound::Included(f) => v >= &f,
+            Bound::Excluded(f) => v > &f,
+        },
+    };
+    let local = matches!(v, Version::Pep440(p) if !p.local.is_empty());
+    above && !local && (!v.is_prerelease() || req.names_prerelease())
 }
 
 /// Whether any advisory applies to a requirement: [`check`] without building the
@@ -223,7 +243,7 @@ pub fn check(eco: Ecosystem, name: &str, req: &Requirement, records: &[Record]) 
         .iter()
         .flat_map(|r| entries(eco, &name, r))
         .flat_map(|a| osv::fixed_versions(eco, a))
-        .filter(|v| req.pinned.as_ref().is_none_or(|p| v > p))
+        .filter(|v| is_candidate(req, v))
         .collect();
     candidates.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     candidates.dedup();
@@ -462,6 +482,141 @@ mod tests {
             "a range that allows it"
         );
         assert!(check(npm, "chalk", &req(npm, "~5.5.0"), &chalk).is_none());
+    }
+
+    /// A record for one package: `(ranges' events, listed versions)`.
+    fn record(eco: &str, id: &str, events: serde_json::Value, versions: &[&str]) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "affected": [{"package": {"ecosystem": eco, "name": "pkg"},
+                "ranges": if events.is_null() { serde_json::json!([]) } else {
+                    serde_json::json!([{"type": "ECOSYSTEM", "events": events}]) },
+                "versions": versions}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn requirements_that_exclude_the_affected_versions_are_clean() {
+        use serde_json::json;
+        let py = Ecosystem::PyPI;
+        // Only 1.5 is affected: `!=1.5` excludes it (and its local versions).
+        let only_15 = [
+            record(
+                "PyPI",
+                "A-1",
+                json!([{"introduced": "1.5"}, {"last_affected": "1.5"}]),
+                &[],
+            ),
+            record("PyPI", "A-2", serde_json::Value::Null, &["1.5"]),
+        ];
+        for r in &only_15 {
+            let recs = std::slice::from_ref(r);
+            assert!(
+                check(py, "pkg", &req(py, ">=1.0,!=1.5"), recs).is_none(),
+                "{}",
+                r.id
+            );
+            assert!(
+                check(py, "pkg", &req(py, ">=1.0"), recs).is_some(),
+                "{}",
+                r.id
+            );
+        }
+        // Only pre-releases are affected: ranges that follow the rules cannot install one.
+        let pre = [record(
+            "PyPI",
+            "B",
+            json!([{"introduced": "2.0a1"}, {"fixed": "2.0rc2"}]),
+            &[],
+        )];
+        assert!(check(py, "pkg", &req(py, ">=1.0"), &pre).is_none());
+        assert!(check(py, "pkg", &req(py, ">=2.0b1"), &pre).is_some());
+        let npm = Ecosystem::Npm;
+        let npm_pre = [record(
+            "npm",
+            "C",
+            json!([{"introduced": "2.0.0-alpha"}, {"fixed": "2.0.0-rc.2"}]),
+            &[],
+        )];
+        assert!(check(npm, "pkg", &req(npm, ">=1.0.0"), &npm_pre).is_none());
+        assert!(check(npm, "pkg", &req(npm, "^2.0.0-beta"), &npm_pre).is_some());
+        assert!(
+            check(npm, "pkg", &req(npm, ">= 1.0.0"), &npm_pre).is_none(),
+            "a space after the operator"
+        );
+        // `<0` allows nothing, whatever is affected.
+        let everything = [record("npm", "D", json!([{"introduced": "0"}]), &[])];
+        for (eco, spec) in [
+            (npm, "<0"),
+            (npm, "<0.0.0-0"),
+            (Ecosystem::CratesIo, "<0"),
+            (py, "<0"),
+        ] {
+            let recs = [record(eco.as_str(), "D", json!([{"introduced": "0"}]), &[])];
+            assert!(
+                check(eco, "pkg", &req(eco, spec), &recs).is_none(),
+                "{spec}"
+            );
+        }
+        assert!(check(npm, "pkg", &req(npm, "<=0.0"), &everything).is_some());
+    }
+
+    #[test]
+    fn the_safe_version_keeps_the_floor_and_is_no_prerelease() {
+        use serde_json::json;
+        let npm = Ecosystem::Npm;
+        // 1.1.0 fixes an older advisory but is below `~1.3.9-alpha`: not suggested.
+        let recs = [record(
+            "npm",
+            "TWO",
+            json!([{"introduced": "0"}, {"fixed": "1.1.0"}, {"introduced": "1.3.0"}, {"fixed": "1.3.9"}]),
+            &[],
+        )];
+        let issue = check(npm, "pkg", &req(npm, "~1.3.9-alpha"), &recs).unwrap();
+        assert_eq!(issue.safe_version.as_deref(), Some("1.3.9"));
+        assert_eq!(issue.fixed_candidates, ["1.3.9"]);
+        assert!(
+            issue.message.ends_with("require at least 1.3.9"),
+            "{}",
+            issue.message
+        );
+        // A pre-release fix is skipped for a requirement that names none.
+        let recs = [
+            record(
+                "npm",
+                "P",
+                json!([{"introduced": "1.10.0"}, {"fixed": "1.10.2-pre"}]),
+                &[],
+            ),
+            record(
+                "npm",
+                "Q",
+                json!([{"introduced": "1.10.2"}, {"fixed": "1.10.3"}]),
+                &[],
+            ),
+        ];
+        let issue = check(npm, "pkg", &req(npm, "^1.10.0"), &recs).unwrap();
+        assert_eq!(issue.safe_version.as_deref(), Some("1.10.3"));
+        // Pinned at 1.10.1, only P matters, and its one fix is a pre-release.
+        let pinned = check(npm, "pkg", &req(npm, "1.10.1"), &recs).unwrap();
+        assert_eq!(pinned.safe_version, None);
+        assert!(
+            pinned.message.ends_with("no fixed version is known"),
+            "{}",
+            pinned.message
+        );
+        let pinned_pre = check(npm, "pkg", &req(npm, "1.10.1-rc.1"), &recs).unwrap();
+        assert_eq!(pinned_pre.safe_version.as_deref(), Some("1.10.2-pre"));
+        let cargo = Ecosystem::CratesIo;
+        let recs = [record(
+            cargo.as_str(),
+            "R",
+            json!([{"introduced": "0"}, {"fixed": "0.0.9"}, {"introduced": "0.4.0"}, {"fixed": "0.4.5"}]),
+            &[],
+        )];
+        let issue = check(cargo, "pkg", &req(cargo, "~0.4"), &recs).unwrap();
+        assert_eq!(issue.fixed_candidates, ["0.4.5"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Package intelligence from OSV data: ecosystem version semantics (`version`), OSV
 //! record evaluation (`osv`), requirements as version intervals (`requirement`), the
 //! per-dependency verdict (`check`), manifests and lockfiles (`manifest`, `lock`), the
-//! upgrade edit (`upgrade`) and imports in code (`imports`). Pure: the store imports
+//! upgrade edit (`upgrade`), imports in code (`imports`) and what package registries
+//! say about packages (`metadata`: unknown, deprecated, new releases). Pure: the store imports
 //! records; this decides what they mean for a given text.
 
 pub mod check;
@@ -9,6 +10,7 @@ pub mod imports;
 pub mod lock;
 pub mod manifest;
 pub mod mentions;
+pub mod metadata;
 pub mod osv;
 pub mod requirement;
 pub mod upgrade;

@@ -2,7 +2,9 @@
 //! (the schema's "Evaluation" algorithm over `versions` and SEMVER/ECOSYSTEM ranges;
 //! GIT ranges are ignored, since a package version names no commit), and the affected
 //! version intervals, for deciding whether a version requirement allows an affected
-//! version.
+//! version. A range's `limit` events do not end an affected stretch the way `fixed`
+//! does: per the schema a version is affected only if it is also below some limit
+//! (`"*"`: no limit).
 
 use std::cmp::Ordering;
 
@@ -85,6 +87,22 @@ impl Affected {
         let listed = self.listed(eco);
         let at = listed.partition_point(|v| v.partial_cmp(version) == Some(Ordering::Less));
         listed.get(at).is_some_and(|v| v == version)
+    }
+
+    /// The listed versions that lie in `interval` (binary search).
+    pub fn listed_in(&self, eco: Ecosystem, interval: &Interval) -> &[Version] {
+        let listed = self.listed(eco);
+        let from = listed.partition_point(|v| match &interval.lower {
+            Bound::Unbounded => false,
+            Bound::Included(l) => v.partial_cmp(l) == Some(Ordering::Less),
+            Bound::Excluded(l) => v.partial_cmp(l) != Some(Ordering::Greater),
+        });
+        let to = listed.partition_point(|v| match &interval.upper {
+            Bound::Unbounded => true,
+            Bound::Included(u) => v.partial_cmp(u) != Some(Ordering::Greater),
+            Bound::Excluded(u) => v.partial_cmp(u) == Some(Ordering::Less),
+        });
+        listed.get(from..to.max(from)).unwrap_or_default()
     }
 
     /// Whether a listed version lies in `interval` (binary search).
@@ -215,14 +233,26 @@ impl Interval {
 
     /// Whether two intervals share at least one version.
     pub fn intersects(&self, other: &Interval) -> bool {
-        let i = self.intersection(other);
-        match (&i.lower, &i.upper) {
-            (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
+        !self.intersection(other).is_empty()
+    }
+
+    /// Whether no version lies in the interval: its bounds cross, it ends below the
+    /// lowest version of its scheme (`< 0.0.0-0`, `< 0.dev0`), or nothing sorts
+    /// between its exclusive bounds (`> 1.0.0, < 1.0.1-0`).
+    pub fn is_empty(&self) -> bool {
+        let cmp = |l: &Version, u: &Version| l.partial_cmp(u);
+        match (&self.lower, &self.upper) {
+            (_, Bound::Unbounded) => false,
+            (Bound::Unbounded, Bound::Included(_)) => false,
+            (Bound::Unbounded, Bound::Excluded(u)) => u.is_minimum(),
             (Bound::Included(l), Bound::Included(u)) => {
-                l.partial_cmp(u).is_some_and(|o| o != Ordering::Greater)
+                cmp(l, u).is_none_or(|o| o == Ordering::Greater)
             }
-            (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => {
-                l.partial_cmp(u) == Some(Ordering::Less)
+            (Bound::Included(l), Bound::Excluded(u)) | (Bound::Excluded(l), Bound::Included(u)) => {
+                cmp(l, u) != Some(Ordering::Less)
+            }
+            (Bound::Excluded(l), Bound::Excluded(u)) => {
+                cmp(l, u) != Some(Ordering::Less) || l.is_followed_by(u)
             }
         }
     }
@@ -274,7 +304,8 @@ enum Ev {
     Introduced(Option<Version>),
     Fixed(Version),
     LastAffected(Version),
-    Limit(Version),
+    /// `None` for `"*"`, no limit.
+    Limit(Option<Version>),
 }
 
 /// The range's events, parsed and sorted once per record.
@@ -300,16 +331,18 @@ fn parse_events(eco: Ecosystem, range: &Range) -> Vec<Ev> {
             if let Some(v) = &e.last_affected {
                 return eco.parse_version(v).map(Ev::LastAffected);
             }
-            e.limit
-                .as_ref()
-                .and_then(|v| eco.parse_version(v))
-                .map(Ev::Limit)
+            // The schema: a limit containing `*` is infinity.
+            match e.limit.as_deref()? {
+                v if v.contains('*') => Some(Ev::Limit(None)),
+                v => eco.parse_version(v).map(|v| Ev::Limit(Some(v))),
+            }
         })
         .collect();
     let key = |e: &Ev| -> Option<Version> {
         match e {
             Ev::Introduced(v) => v.clone(),
-            Ev::Fixed(v) | Ev::LastAffected(v) | Ev::Limit(v) => Some(v.clone()),
+            Ev::Fixed(v) | Ev::LastAffected(v) => Some(v.clone()),
+            Ev::Limit(v) => v.clone(),
         }
     };
     events.sort_by(|a, b| match (key(a), key(b)) {
@@ -333,8 +366,12 @@ pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bo
             .iter()
             .filter(|r| evaluable(r))
             .any(|range| {
+                let events = events(eco, range);
+                if limit(events).is_some_and(|l| version >= l) {
+                    return false;
+                }
                 let mut vulnerable = false;
-                for e in events(eco, range) {
+                for e in events {
                     match e {
                         Ev::Introduced(None) => vulnerable = true,
                         Ev::Introduced(Some(v)) => {
@@ -342,7 +379,7 @@ pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bo
                                 vulnerable = true;
                             }
                         }
-                        Ev::Fixed(v) | Ev::Limit(v) => {
+                        Ev::Fixed(v) => {
                             if version >= v {
                                 vulnerable = false;
                             }
@@ -352,10 +389,25 @@ pub fn is_affected(eco: Ecosystem, affected: &Affected, version: &Version) -> bo
                                 vulnerable = false;
                             }
                         }
+                        Ev::Limit(_) => {}
                     }
                 }
                 vulnerable
             })
+}
+
+/// The greatest `limit` of a range, when it has limits and none is `"*"`: only versions
+/// below it can be affected ("below some limit").
+fn limit(events: &[Ev]) -> Option<&Version> {
+    let mut out: Option<&Version> = None;
+    for e in events {
+        match e {
+            Ev::Limit(None) => return None,
+            Ev::Limit(Some(v)) if out.is_none_or(|o| v > o) => out = Some(v),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The intervals of the evaluable ranges only (not the listed versions), computed once
@@ -369,17 +421,19 @@ pub fn range_intervals(eco: Ecosystem, affected: &Affected) -> &[Interval] {
 fn compute_range_intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval> {
     let mut out = Vec::new();
     for range in affected.ranges.iter().filter(|r| evaluable(r)) {
+        let events = events(eco, range);
+        let mut found = Vec::new();
         let mut open: Option<Bound> = None;
-        for e in events(eco, range) {
+        for e in events {
             match e {
                 Ev::Introduced(v) => {
                     if open.is_none() {
                         open = Some(v.clone().map_or(Bound::Unbounded, Bound::Included));
                     }
                 }
-                Ev::Fixed(v) | Ev::Limit(v) => {
+                Ev::Fixed(v) => {
                     if let Some(lower) = open.take() {
-                        out.push(Interval {
+                        found.push(Interval {
                             lower,
                             upper: Bound::Excluded(v.clone()),
                         });
@@ -387,20 +441,29 @@ fn compute_range_intervals(eco: Ecosystem, affected: &Affected) -> Vec<Interval>
                 }
                 Ev::LastAffected(v) => {
                     if let Some(lower) = open.take() {
-                        out.push(Interval {
+                        found.push(Interval {
                             lower,
                             upper: Bound::Included(v.clone()),
                         });
                     }
                 }
+                Ev::Limit(_) => {}
             }
         }
         if let Some(lower) = open {
-            out.push(Interval {
+            found.push(Interval {
                 lower,
                 upper: Bound::Unbounded,
             });
         }
+        if let Some(limit) = limit(events) {
+            let below = Interval {
+                lower: Bound::Unbounded,
+                upper: Bound::Excluded(limit.clone()),
+            };
+            found = found.iter().map(|i| i.intersection(&below)).collect();
+        }
+        out.extend(found.into_iter().filter(|i| !i.is_empty()));
     }
     out
 }
@@ -541,6 +604,79 @@ mod tests {
         let git = affected(json!({"package": {"ecosystem": "PyPI", "name": "y"},
             "ranges": [{"type": "GIT", "repo": "https://example.invalid/y", "events": [{"introduced": "0"}, {"fixed": "abc123"}]}]}));
         check(Ecosystem::PyPI, &git, &[("1.0", false)]);
+    }
+
+    #[test]
+    fn limits_bound_what_is_affected_and_do_not_fix() {
+        let range = |events: serde_json::Value| {
+            affected(json!({"package": {"ecosystem": "npm", "name": "x"},
+                "ranges": [{"type": "SEMVER", "events": events}]}))
+        };
+        let npm = Ecosystem::Npm;
+        // Two limits: affected below either one (below the greater), not up to the first.
+        check(
+            npm,
+            &range(json!([{"introduced": "1.0.0"}, {"limit": "2.0.0"}, {"limit": "3.0.0"}])),
+            &[
+                ("0.9.0", false),
+                ("1.0.0", true),
+                ("2.5.0", true),
+                ("3.0.0", false),
+            ],
+        );
+        // A limit below the introduced version: nothing is below it and affected.
+        check(
+            npm,
+            &range(json!([{"introduced": "2.0.0"}, {"limit": "1.0.0"}])),
+            &[("0.5.0", false), ("2.0.0", false), ("9.0.0", false)],
+        );
+        // A limit caps a fixed range and an open one.
+        check(
+            npm,
+            &range(
+                json!([{"introduced": "0"}, {"fixed": "1.0.0"}, {"introduced": "2.0.0"}, {"limit": "2.5.0"}]),
+            ),
+            &[
+                ("0.1.0", true),
+                ("1.0.0", false),
+                ("2.4.9", true),
+                ("2.5.0", false),
+                ("3.0.0", false),
+            ],
+        );
+        // `*` is infinity: no limit at all.
+        check(
+            npm,
+            &range(json!([{"introduced": "1.0.0"}, {"limit": "*"}, {"limit": "1.5.0"}])),
+            &[("0.9.0", false), ("1.0.0", true), ("9.0.0", true)],
+        );
+    }
+
+    #[test]
+    fn empty_intervals() {
+        let n = |s: &str| Ecosystem::Npm.parse_version(s).unwrap();
+        let p = |s: &str| Ecosystem::PyPI.parse_version(s).unwrap();
+        let below = |v: Version| Interval {
+            lower: Bound::Unbounded,
+            upper: Bound::Excluded(v),
+        };
+        // Nothing sorts below the lowest version of a scheme.
+        assert!(below(n("0.0.0-0")).is_empty());
+        assert!(!below(n("0.0.0")).is_empty());
+        assert!(below(p("0.dev0")).is_empty());
+        assert!(below(p("0.0.0.dev0")).is_empty());
+        assert!(!below(p("0a1")).is_empty());
+        let open = |a: Version, b: Version| Interval {
+            lower: Bound::Excluded(a),
+            upper: Bound::Excluded(b),
+        };
+        // Nothing between a SemVer version and its successor; PEP 440 leaves room.
+        assert!(open(n("1.0.0"), n("1.0.1-0")).is_empty());
+        assert!(open(n("1.0.0-a"), n("1.0.0-a.0")).is_empty());
+        assert!(!open(n("1.0.0"), n("1.0.1-1")).is_empty());
+        assert!(!open(p("1.0"), p("1.0.post0.dev0")).is_empty());
+        // An all-versions record never intersects `<0`.
+        assert!(!Interval::all().intersects(&below(n("0.0.0-0"))));
     }
 
     #[test]

@@ -117,6 +117,57 @@ pub enum Version {
     Pep440(Pep440),
 }
 
+impl Version {
+    /// A pre-release: SemVer with a pre-release part; PEP 440 with a pre or dev part.
+    pub fn is_prerelease(&self) -> bool {
+        match self {
+            Version::Semver(v) => v.is_prerelease(),
+            Version::Pep440(v) => v.is_prerelease(),
+        }
+    }
+
+    /// The lowest version of its scheme (`0.0.0-0`, `0.dev0`): nothing sorts below it.
+    pub fn is_minimum(&self) -> bool {
+        match self {
+            Version::Semver(v) => {
+                (v.major, v.minor, v.patch) == (0, 0, 0) && v.pre == [PreId::Num(0)]
+            }
+            Version::Pep440(v) => {
+                v.epoch == 0
+                    && v.release.iter().all(|&r| r == 0)
+                    && v.pre.is_none()
+                    && v.post.is_none()
+                    && v.dev == Some(0)
+                    && v.local.is_empty()
+            }
+        }
+    }
+
+    /// Whether no version sorts strictly between `self` and the greater `next`
+    /// (SemVer only: `1.0.0` is followed by `1.0.1-0`, `1.0.0-a` by `1.0.0-a.0`; PEP 440
+    /// local versions leave room between any two versions).
+    pub fn is_followed_by(&self, next: &Version) -> bool {
+        match (self, next) {
+            (Version::Semver(a), Version::Semver(b)) => {
+                let succ = if a.pre.is_empty() {
+                    Semver::new(
+                        a.major,
+                        a.minor,
+                        a.patch.saturating_add(1),
+                        vec![PreId::Num(0)],
+                    )
+                } else {
+                    let mut pre = a.pre.clone();
+                    pre.push(PreId::Num(0));
+                    Semver::new(a.major, a.minor, a.patch, pre)
+                };
+                succ == *b
+            }
+            _ => false,
+        }
+    }
+}
+
 impl PartialOrd for Version {
     fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
         match (self, other) {
@@ -171,6 +222,30 @@ impl PartialOrd for PreId {
 }
 
 impl Semver {
+    /// A version from its parts, with its canonical text.
+    pub fn new(major: u64, minor: u64, patch: u64, pre: Vec<PreId>) -> Semver {
+        let mut text = format!("{major}.{minor}.{patch}");
+        for (i, id) in pre.iter().enumerate() {
+            text.push(if i == 0 { '-' } else { '.' });
+            match id {
+                PreId::Num(n) => text.push_str(&n.to_string()),
+                PreId::Alpha(a) => text.push_str(a),
+            }
+        }
+        Semver {
+            major,
+            minor,
+            patch,
+            pre,
+            text,
+        }
+    }
+
+    /// The same major.minor.patch without the pre-release part.
+    pub fn release(&self) -> Semver {
+        Semver::new(self.major, self.minor, self.patch, Vec::new())
+    }
+
     pub fn parse(s: &str) -> Option<Semver> {
         let s = s.trim();
         let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
@@ -352,6 +427,65 @@ impl Pep440 {
 
     pub fn is_prerelease(&self) -> bool {
         self.pre.is_some() || self.dev.is_some()
+    }
+
+    /// A version from its parts, with its normalized text (`1!2.0rc1.post3.dev4+ab.5`).
+    pub fn from_parts(
+        epoch: u64,
+        release: Vec<u64>,
+        pre: Option<(u8, u64)>,
+        post: Option<u64>,
+        dev: Option<u64>,
+        local: Vec<LocalSeg>,
+    ) -> Pep440 {
+        let mut text = String::new();
+        if epoch != 0 {
+            text.push_str(&format!("{epoch}!"));
+        }
+        let parts: Vec<String> = release.iter().map(u64::to_string).collect();
+        text.push_str(&parts.join("."));
+        if let Some((kind, n)) = pre {
+            text.push_str(["a", "b", "rc"][usize::from(kind.min(2))]);
+            text.push_str(&n.to_string());
+        }
+        if let Some(p) = post {
+            text.push_str(&format!(".post{p}"));
+        }
+        if let Some(d) = dev {
+            text.push_str(&format!(".dev{d}"));
+        }
+        for (i, seg) in local.iter().enumerate() {
+            text.push(if i == 0 { '+' } else { '.' });
+            match seg {
+                LocalSeg::Num(n) => text.push_str(&n.to_string()),
+                LocalSeg::Str(t) => text.push_str(t),
+            }
+        }
+        Pep440 {
+            epoch,
+            release,
+            pre,
+            post,
+            dev,
+            local,
+            text,
+        }
+    }
+
+    /// This version with other pre/post/dev/local parts (same epoch and release).
+    pub fn with_suffix(
+        &self,
+        pre: Option<(u8, u64)>,
+        post: Option<u64>,
+        dev: Option<u64>,
+        local: Vec<LocalSeg>,
+    ) -> Pep440 {
+        Pep440::from_parts(self.epoch, self.release.clone(), pre, post, dev, local)
+    }
+
+    /// A post-release (`1.0.post1`, `1.0-1`, also `1.0.post1.dev2`).
+    pub fn is_postrelease(&self) -> bool {
+        self.post.is_some()
     }
 
     /// The pre/post/dev part of the comparison key of `packaging.version`, where a dev

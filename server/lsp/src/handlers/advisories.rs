@@ -1,17 +1,29 @@
-//! Keeping the advisory database in step with the `packages.osvPaths` setting: the
-//! paths are imported at start-up, when the setting changes, and when their files
-//! change (a fingerprint of names, sizes and modification times, polled every
-//! `packages.osvPollSeconds`). Imports run one at a time in a background task with
-//! `$/progress` and an `index` span; afterwards open documents are re-checked.
+//! Keeping the advisory database current:
+//! - `packages.osvPaths` are imported at start-up, when the setting changes, and when
+//!   their files change (a fingerprint of names, sizes and modification times, polled
+//!   every `packages.osvPollSeconds`);
+//! - the ecosystems of the manifests checked (and `packages.ecosystems`) are downloaded
+//!   from the OSV mirror in the background when their data is older than
+//!   `packages.updateHours` (`osv_update`); a failure keeps the old data, is said once
+//!   with the data's age, and is retried with backoff; `packages.update: false` and
+//!   `WARDEN_OFFLINE=1` turn it off;
+//! - the `warden.packages.updateAdvisories` command (the *Download advisories now*
+//!   action) downloads at once.
+//!
+//! Imports and downloads run in background tasks with `$/progress` and a span;
+//! afterwards open documents are re-checked.
 
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::MessageType;
+use warden_analysis::packages::Ecosystem;
 use warden_store::Store;
 use warden_trace::{SpanKind, Tracer};
 
@@ -181,4 +193,308 @@ fn fingerprint(paths: &[PathBuf]) -> u64 {
 fn stamp(file: &Path) -> Option<(std::time::SystemTime, u64)> {
     let m = std::fs::metadata(file).ok()?;
     Some((m.modified().ok()?, m.len()))
+}
+
+/// The first retry after a failed download (each failure doubles it, up to
+/// `packages.updateHours`), which is also how often the background update looks for
+/// ecosystems that are due: a minute, or `WARDEN_DEBUG_OSV_RETRY_MS` with
+/// `WARDEN_DEBUG_HOOKS=1` (tests).
+fn first_retry() -> Duration {
+    static RETRY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *RETRY.get_or_init(|| {
+        let debug = std::env::var("WARDEN_DEBUG_HOOKS").as_deref() == Ok("1");
+        std::env::var("WARDEN_DEBUG_OSV_RETRY_MS")
+            .ok()
+            .filter(|_| debug)
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(60), Duration::from_millis)
+    })
+}
+
+/// Ecosystems seen, and the retry state of those whose download failed.
+#[derive(Default)]
+pub struct UpdateState {
+    wanted: BTreeSet<Ecosystem>,
+    retry: HashMap<Ecosystem, Retry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    failures: u32,
+    next: std::time::Instant,
+}
+
+/// Why an update runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Background,
+    Command,
+}
+
+/// Starts the background update: it listens for the ecosystems of the manifests
+/// checked and downloads those that are due.
+pub fn start_updater(b: &Backend) {
+    let Some(s) = OsvSync::of(b) else { return };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    if s.shared.osv_seen.set(tx).is_err() {
+        return;
+    }
+    let tasks = s.shared.tasks.clone();
+    let stopping = tasks.stopping();
+    tasks.spawn(async move {
+        loop {
+            let mut seen = BTreeSet::new();
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Some(eco) => { seen.insert(eco); }
+                    None => return,
+                },
+                () = tokio::time::sleep(first_retry()) => {}
+                () = stopping.cancelled() => return,
+            }
+            while let Ok(eco) = rx.try_recv() {
+                seen.insert(eco);
+            }
+            let due = {
+                let mut state = s.shared.osv_updates.lock().await;
+                state.wanted.extend(seen);
+                s.due(&state).await
+            };
+            if !due.is_empty() {
+                s.download(due, false, Trigger::Background, stopping.clone())
+                    .await;
+            }
+        }
+    });
+}
+
+/// `warden.packages.updateAdvisories {ecosystems?, full?}`: downloads now, in the
+/// background; returns the progress token.
+pub fn update_now(b: &Backend, ecosystems: Vec<Ecosystem>, full: bool) -> Result<String, String> {
+    if warden_config::offline() {
+        return Err("WARDEN_OFFLINE is set: warden downloads nothing".into());
+    }
+    let s = OsvSync::of(b).ok_or("no database is open, so there is nowhere to store advisories")?;
+    let token = format!("warden/osv/{}", uuid::Uuid::now_v7());
+    let cancel = CancellationToken::new();
+    let registered = s.shared.tasks.register(vec![token.clone()], &cancel);
+    let tasks = s.shared.tasks.clone();
+    let t = token.clone();
+    tasks.spawn(async move {
+        let _registered = registered;
+        let ecosystems = if ecosystems.is_empty() {
+            s.shared.osv_updates.lock().await.wanted.iter().copied().collect()
+        } else {
+            ecosystems
+        };
+        if ecosystems.is_empty() {
+            s.client
+                .show_message(
+                    MessageType::INFO,
+                    "warden: no manifest seen yet, so no ecosystem to download advisories for; name one (PyPI, npm, crates.io, Go)",
+                )
+                .await;
+            return;
+        }
+        s.download_with_token(ecosystems, full, Trigger::Command, cancel, &t)
+            .await;
+    });
+    Ok(token)
+}
+
+impl OsvSync {
+    /// The wanted ecosystems whose data is older than `packages.updateHours` and that
+    /// are not waiting for a retry; none when updates are off.
+    async fn due(&self, state: &UpdateState) -> Vec<Ecosystem> {
+        let settings = self.settings();
+        if !settings.update || warden_config::offline() {
+            return Vec::new();
+        }
+        let configured = settings.ecosystems.iter().filter_map(|n| {
+            Ecosystem::ALL
+                .into_iter()
+                .find(|e| e.as_str().eq_ignore_ascii_case(n))
+        });
+        let wanted: BTreeSet<Ecosystem> = state.wanted.iter().copied().chain(configured).collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let store = self.store.clone();
+        let ages = tokio::task::spawn_blocking(move || crate::packages::advisory_ages(&store))
+            .await
+            .unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc();
+        let every = time::Duration::hours(settings.update_hours.max(1) as i64);
+        let instant = std::time::Instant::now();
+        wanted
+            .into_iter()
+            .filter(|e| state.retry.get(e).is_none_or(|r| r.next <= instant))
+            .filter(|e| ages.get(e).is_none_or(|&at| now - at >= every))
+            .collect()
+    }
+
+    async fn download(
+        &self,
+        ecosystems: Vec<Ecosystem>,
+        full: bool,
+        trigger: Trigger,
+        cancel: CancellationToken,
+    ) {
+        let token = format!("warden/osv/{}", uuid::Uuid::now_v7());
+        let registered = self.shared.tasks.register(vec![token.clone()], &cancel);
+        self.download_with_token(ecosystems, full, trigger, cancel, &token)
+            .await;
+        drop(registered);
+    }
+
+    /// Downloads (one update at a time), reports progress under `token`, keeps the
+    /// retry state, says what failed, and re-checks open documents.
+    async fn download_with_token(
+        &self,
+        ecosystems: Vec<Ecosystem>,
+        full: bool,
+        trigger: Trigger,
+        cancel: CancellationToken,
+        token: &str,
+    ) {
+        let mut state = self.shared.osv_updates.lock().await;
+        let settings = self.settings();
+        let opts = crate::osv_update::Options {
+            mirror: settings.mirror(),
+            ecosystems: ecosystems.clone(),
+            max_download_bytes: settings.max_download_mb.saturating_mul(1 << 20),
+            timeout: Duration::from_secs(settings.download_timeout_seconds.max(1)),
+            cache_dir: crate::osv_update::cache_dir(&self.store),
+            full,
+        };
+        let names: Vec<&str> = ecosystems.iter().map(|e| e.as_str()).collect();
+        let reporter = Reporter::begin(
+            &self.client,
+            self.progress,
+            token,
+            &format!("warden: downloading {} advisories", names.join(", ")),
+            true,
+        )
+        .await;
+        let reporter = Arc::new(reporter);
+        let (tx, mut rx) = tokio::sync::watch::channel(None::<crate::osv_update::Progress>);
+        let forward = {
+            let reporter = reporter.clone();
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    let Some(p) = rx.borrow_and_update().clone() else {
+                        continue;
+                    };
+                    let pct = p
+                        .total
+                        .filter(|&t| t > 0)
+                        .map_or(0, |t| (p.done * 100 / t) as u32);
+                    reporter.report(p.message, pct).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        let progress = move |p: crate::osv_update::Progress| {
+            let _ = tx.send(Some(p));
+        };
+        let report =
+            crate::osv_update::update_traced(&self.store, &self.tracer, &opts, &progress, &cancel)
+                .await;
+        drop(progress);
+        let _ = forward.await;
+        let ages = {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || crate::packages::advisory_ages(&store))
+                .await
+                .unwrap_or_default()
+        };
+        let mut failed = Vec::new();
+        for e in &report.ecosystems {
+            let Some(eco) = Ecosystem::parse(&e.ecosystem) else {
+                continue;
+            };
+            match &e.error {
+                None => {
+                    state.retry.remove(&eco);
+                }
+                Some(err) => {
+                    let r = state.retry.entry(eco).or_insert(Retry {
+                        failures: 0,
+                        next: std::time::Instant::now(),
+                    });
+                    r.failures += 1;
+                    let cap = Duration::from_secs(settings.update_hours.max(1) * 3600);
+                    let wait = first_retry()
+                        .saturating_mul(1 << (r.failures - 1).min(16))
+                        .min(cap);
+                    r.next = std::time::Instant::now() + wait;
+                    // Said once per run of failures (and every time the user asked).
+                    if r.failures == 1 || trigger == Trigger::Command {
+                        failed.push(failure_message(eco, err, ages.get(&eco), wait, trigger));
+                    }
+                }
+            }
+        }
+        drop(state);
+        let ok = report
+            .ecosystems
+            .iter()
+            .filter(|e| e.error.is_none())
+            .count();
+        let reporter = Arc::try_unwrap(reporter).ok();
+        if let Some(r) = reporter {
+            r.end(report.summary()).await;
+        }
+        if ok > 0 {
+            // The data, or at least its age, changed: re-check open documents.
+            super::documents::reanalyze_all(&self.shared, &self.client);
+        }
+        if trigger == Trigger::Command && failed.is_empty() {
+            self.client
+                .show_message(
+                    MessageType::INFO,
+                    format!("warden: advisories updated: {}", report.summary()),
+                )
+                .await;
+        }
+        for message in failed {
+            self.client
+                .show_message(MessageType::WARNING, message)
+                .await;
+        }
+    }
+}
+
+/// What the user reads when a download fails: which data, why, what is kept, and when
+/// it is tried again.
+fn failure_message(
+    eco: Ecosystem,
+    error: &str,
+    age: Option<&time::OffsetDateTime>,
+    retry: Duration,
+    trigger: Trigger,
+) -> String {
+    let kept = match age {
+        Some(&at) => {
+            let days = (time::OffsetDateTime::now_utc() - at).whole_days();
+            let when = match days {
+                0 => "today".to_owned(),
+                1 => "yesterday".to_owned(),
+                d => format!("{d} days ago"),
+            };
+            format!("the {} data from {when} is kept", eco.as_str())
+        }
+        None => format!(
+            "there is no {} data yet, so its packages are not checked",
+            eco.as_str()
+        ),
+    };
+    let again = match trigger {
+        Trigger::Background => format!("; trying again in {} min", retry.as_secs().div_ceil(60)),
+        Trigger::Command => String::new(),
+    };
+    format!(
+        "warden: cannot download {} advisories ({error}): {kept}{again}",
+        eco.as_str()
+    )
 }

@@ -226,7 +226,22 @@ fn analyse(
     let path = snap.path.as_deref();
     let cfg = shared.scan_config(path);
     let kept = kept.filter(|(c, _)| Arc::ptr_eq(c, &cfg)).map(|(_, t)| t);
-    let analysis = cfg.analyze(path, &snap.text, snap.lang, tree, kept, io);
+    let mut analysis = cfg.analyze(path, &snap.text, snap.lang, tree, kept, io);
+    // Imports of packages the registry does not have: open documents only (the edit's
+    // first phase answers from memory: it may not read the store).
+    if let (Some(meta), Some(tree)) = (&cfg.metadata, tree) {
+        let mut unknown =
+            crate::packages::unknown_imports(meta, snap.lang, tree, &snap.text, io == Io::Allowed);
+        crate::packages::drop_local_imports(&mut unknown, &snap.text, snap.lang, path, &cfg.root);
+        let findings = &mut analysis.findings;
+        unknown.retain(|u| {
+            !findings
+                .iter()
+                .any(|f| f.start == u.start && f.end == u.end)
+        });
+        findings.extend(unknown);
+        findings.sort_by_key(|f| (f.start, f.end));
+    }
     let file = FileFindings::new(
         shared.workspace_of(path),
         path.map(|p| cfg.relative(p)),
@@ -478,7 +493,14 @@ fn scan_key(cfg: &ScanConfig, store: Option<&warden_store::Store>) -> String {
     let stamp = store
         .and_then(|s| s.call_blocking(|c| warden_store::advisories::stamp(c)).ok())
         .unwrap_or_default();
-    crate::root_config::sha256_hex(format!("{}\n{stamp}", cfg.key).as_bytes())
+    // Whether each ecosystem's data is missing, old or current decides the manifests'
+    // freshness findings.
+    let fresh = cfg
+        .advisories
+        .as_ref()
+        .map(|a| a.freshness_key(time::OffsetDateTime::now_utc()))
+        .unwrap_or_default();
+    crate::root_config::sha256_hex(format!("{}\n{stamp}\n{fresh}", cfg.key).as_bytes())
 }
 
 /// What a workspace scan needs from the server.

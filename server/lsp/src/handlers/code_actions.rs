@@ -16,7 +16,7 @@ use warden_analysis::{Finding, FindingKind, Lang, LineIndex};
 
 use super::invalid;
 use crate::diagnostics::{self, to_diagnostic};
-use crate::lsp_ext::CMD_SECRETS_ADD_TO_BASELINE;
+use crate::lsp_ext::{CMD_PACKAGES_UPDATE_ADVISORIES, CMD_SECRETS_ADD_TO_BASELINE};
 use crate::scanner;
 use crate::server::Backend;
 
@@ -71,6 +71,9 @@ pub async fn code_action(
                 .chain(allow)
                 .map(CodeActionOrCommand::CodeAction),
         );
+        if let Some(action) = download_action(&doc, finding, &diagnostic) {
+            actions.push(CodeActionOrCommand::CodeAction(action));
+        }
         if let (FindingKind::Secret, Some(fp)) = (finding.kind, &finding.fingerprint) {
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: format!(
@@ -106,6 +109,34 @@ pub async fn code_action(
         );
     }
     Ok((!actions.is_empty()).then_some(actions))
+}
+
+/// *Download advisories now* on a manifest whose ecosystem has no (or old) data.
+fn download_action(
+    doc: &Doc<'_>,
+    finding: &Finding,
+    diagnostic: &Diagnostic,
+) -> Option<CodeAction> {
+    if !matches!(
+        finding.rule.as_str(),
+        "advisories-missing" | "advisories-stale"
+    ) {
+        return None;
+    }
+    let kind = warden_analysis::packages::manifest::kind_of(doc.path?)?;
+    let eco = crate::packages::ecosystem_of(kind);
+    Some(CodeAction {
+        title: format!("Download {} advisories now", eco.as_str()),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![diagnostic.clone()]),
+        is_preferred: Some(true),
+        command: Some(Command {
+            title: "Download advisories now".into(),
+            command: CMD_PACKAGES_UPDATE_ADVISORIES.into(),
+            arguments: Some(vec![json!({ "ecosystems": [eco.as_str()] })]),
+        }),
+        ..Default::default()
+    })
 }
 
 /// The document a code action request is about.

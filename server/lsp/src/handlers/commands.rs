@@ -115,6 +115,7 @@ fn usage(command: &str) -> &'static str {
         CMD_RUN_ALL => r#"{"workspace": "name", "stopOnFailure": false}"#,
         CMD_CONFIG_TRUST => r#"{"root": "/path/to/repo", "sha256": "..."}"#,
         CMD_CONFIG_UNTRUST => r#"{"root": "/path/to/repo"}"#,
+        CMD_PACKAGES_UPDATE_ADVISORIES => r#"{"ecosystems": ["PyPI"], "full": false}"#,
         _ => r#"{"name": "ws"}"#,
     }
 }
@@ -230,6 +231,23 @@ async fn run(
                 json!({ "workspace": row.name, "progressToken": token }),
                 false,
             ))
+        }
+        CMD_PACKAGES_UPDATE_ADVISORIES => {
+            let a: UpdateAdvisoriesArgs = parse(command, args)?;
+            let mut ecosystems = Vec::new();
+            for name in &a.ecosystems {
+                let eco = warden_analysis::packages::Ecosystem::ALL
+                    .into_iter()
+                    .find(|e| e.as_str().eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "unknown ecosystem {name:?}; one of PyPI, npm, crates.io, Go"
+                        ))
+                    })?;
+                ecosystems.push(eco);
+            }
+            let token = super::advisories::update_now(b, ecosystems, a.full).map_err(invalid)?;
+            Ok((json!({ "progressToken": token }), false))
         }
         CMD_SECRETS_ADD_TO_BASELINE => {
             let a: super::code_actions::AddToBaselineArgs = parse(command, args)?;

@@ -183,6 +183,9 @@ pub async fn initialized(b: &Backend) {
             tracing::warn!("client refused the file watchers: {e}");
         }
     }
+    // Before any configuration is built: each one reports its manifests' ecosystems.
+    super::advisories::start_updater(b);
+    super::metadata::start_fetcher(b);
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
     // Reports what each open root's .warden.toml holds back (and asks once).

@@ -503,7 +503,11 @@ impl Request<'_> {
             }
             None => Vec::new(),
         };
-        let warning = (!bad.is_empty()).then(|| {
+        let unknown = match &cfg.metadata {
+            Some(meta) => unknown_packages(meta, &found, &self.b.shared).await,
+            None => Vec::new(),
+        };
+        let malicious = (!bad.is_empty()).then(|| {
             let list: Vec<String> = bad
                 .iter()
                 .map(|(m, issue)| {
@@ -518,15 +522,34 @@ impl Request<'_> {
                 })
                 .collect();
             format!(
-                "The reply brings in a malicious package: {}. Apply the edit anyway?",
+                "The reply brings in a malicious package: {}.",
                 list.join("; ")
             )
         });
+        let made_up = (!unknown.is_empty()).then(|| {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|m| format!("{} ({} {})", m.name, m.ecosystem.as_str(), m.via))
+                .collect();
+            format!(
+                "The reply brings in a package its registry does not have: {} (a misspelling, or a name the model made up, which attackers register).",
+                list.join("; ")
+            )
+        });
+        let warning = match (malicious, made_up) {
+            (None, None) => None,
+            (a, b) => Some(format!(
+                "{} Apply the edit anyway?",
+                a.into_iter().chain(b).collect::<Vec<_>>().join(" ")
+            )),
+        };
         guard(
             span,
             "guard.packages",
             json!({ "packages": found.iter().map(|m| format!("{}:{}", m.ecosystem.as_str(), m.name)).collect::<Vec<_>>() }),
-            warning.clone().map_or(Ok(json!({ "malicious": 0 })), Err),
+            warning
+                .clone()
+                .map_or(Ok(json!({ "malicious": 0, "unknown": 0 })), Err),
         );
         if let Some(w) = &warning {
             result.message = Some(w.clone());
@@ -1205,6 +1228,69 @@ pub fn code_actions(
                 json!({ "uri": uri.as_str(), "range": range }),
                 None,
             ));
+        }
+    }
+    out
+}
+
+/// How long the guard waits for the metadata API per reply before applying without
+/// its answer (no answer is no warning).
+const GUARD_LOOKUP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The packages a reply brings in that their registry does not have: stored answers,
+/// else asked now (within [`GUARD_LOOKUP`]) and stored.
+async fn unknown_packages(
+    meta: &crate::metadata::Metadata,
+    found: &[mentions::Mention],
+    shared: &crate::shared::Shared,
+) -> Vec<mentions::Mention> {
+    use warden_analysis::packages::metadata::PackageMeta;
+    let settings = shared.editor().settings.packages.clone();
+    let mut out = Vec::new();
+    let mut ask = Vec::new();
+    for m in found {
+        let name = m.ecosystem.normalize_name(&m.name);
+        let (meta, name2, eco) = (meta.clone(), name.clone(), m.ecosystem);
+        let stored = tokio::task::spawn_blocking(move || meta.get(eco, &name2))
+            .await
+            .ok()
+            .flatten();
+        match stored {
+            Some(p) if *p == PackageMeta::Unknown => out.push(m.clone()),
+            Some(_) => {}
+            None => ask.push((m.clone(), name)),
+        }
+    }
+    if ask.is_empty() || warden_config::offline() {
+        return out;
+    }
+    let Ok(api) = crate::metadata::Client::new(&settings.metadata_base(), GUARD_LOOKUP) else {
+        return out;
+    };
+    let store = shared.store.get().cloned();
+    let asked = futures::future::join_all(ask.into_iter().map(|(m, name)| {
+        let api = api.clone();
+        async move {
+            let r = api.package(m.ecosystem, &name).await;
+            (m, name, r)
+        }
+    }));
+    let Ok(answers) = tokio::time::timeout(GUARD_LOOKUP, asked).await else {
+        return out;
+    };
+    for (m, name, r) in answers {
+        let Ok(p) = r else { continue };
+        if let Some(store) = &store {
+            let (e, body) = (
+                m.ecosystem.as_str().to_owned(),
+                serde_json::to_string(&p).unwrap_or_default(),
+            );
+            store.submit("store package metadata", move |c| {
+                warden_store::metadata::put(c, &e, &name, &body)
+            });
+        }
+        if p == PackageMeta::Unknown {
+            out.push(m);
         }
     }
     out

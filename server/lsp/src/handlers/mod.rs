@@ -9,6 +9,7 @@ pub mod debug;
 pub mod documents;
 pub mod lifecycle;
 pub mod llm;
+pub mod metadata;
 pub mod packages;
 pub mod runs;
 pub mod traces;

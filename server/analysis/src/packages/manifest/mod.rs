@@ -195,7 +195,8 @@ pub struct Checked {
     pub via: Vec<String>,
     /// The upgrade edit: the target version and the new requirement text for
     /// `dependency.spec_range`. The target is the lowest fixed version whose
-    /// requirement, written in the user's style, allows no affected version.
+    /// requirement, written in the user's style, allows it and no affected version,
+    /// without lowering the old requirement's floor.
     pub upgrade: Option<(String, String)>,
 }
 
@@ -222,8 +223,9 @@ impl Checked {
     }
 }
 
-/// The lowest upgrade whose new requirement the advisories no longer flag (or, failing
-/// that, the one to the safe version).
+/// The lowest upgrade whose new requirement is re-checked clean: it allows the version
+/// it names (and never lowers the floor, nor turns to a pre-release: `upgraded`), and
+/// the advisories no longer flag it. None when no fixed version gives one.
 fn upgrade_of(
     text: &str,
     dep: &Dependency,
@@ -233,14 +235,10 @@ fn upgrade_of(
     let (s, e) = dep.spec_range?;
     let written = text.get(s..e)?;
     let syntax = dep.syntax();
-    let clean = issue.fixed_candidates.iter().find_map(|v| {
+    issue.fixed_candidates.iter().find_map(|v| {
         let new = upgrade::upgraded(syntax, written, v)?;
         let req = syntax.requirement(&new);
         (!check::flags(dep.ecosystem, &dep.name, &req, records)).then(|| (v.clone(), new))
-    });
-    clean.or_else(|| {
-        let safe = issue.safe_version.as_ref()?;
-        Some((safe.clone(), upgrade::upgraded(syntax, written, safe)?))
     })
 }
 
@@ -497,6 +495,37 @@ pub(super) mod tests {
         let text = "[dependencies]\ntime = \"0.1.42\"\n";
         let (_, checked) = check(text, &parse(Kind::CargoToml, text), None, &lookup);
         assert_eq!(checked[0].upgrade, Some(("0.2.23".into(), "0.2.23".into())));
+    }
+
+    #[test]
+    fn an_upgrade_is_offered_only_when_re_checked_clean() {
+        let records: Vec<Record> = [
+            r#"{"id": "FIXED", "affected": [{"package": {"ecosystem": "npm", "name": "pkg"},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.5.0"}]}]}]}"#,
+            r#"{"id": "UNFIXED", "affected": [{"package": {"ecosystem": "npm", "name": "pkg"},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "2.0.0"}]}]}]}"#,
+        ]
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+        let lookup = move |_: Ecosystem, name: &str| -> crate::packages::Records {
+            if name == "pkg" {
+                records.clone().into()
+            } else {
+                Vec::new().into()
+            }
+        };
+        let upgrade = |spec: &str| {
+            let text = format!("{{\"dependencies\": {{\"pkg\": \"{spec}\"}}}}");
+            let (_, checked) = check(&text, &parse(Kind::PackageJson, &text), None, &lookup);
+            assert_eq!(checked.len(), 1, "{spec} is flagged");
+            checked[0].upgrade.clone()
+        };
+        // `^1.5.0` allows no affected version.
+        assert_eq!(upgrade("^1.0.0"), Some(("1.5.0".into(), "^1.5.0".into())));
+        // `>=1.5.0` would still allow 2.x, which nothing fixes: no edit is offered.
+        assert_eq!(upgrade(">=1.0.0"), None);
+        assert_eq!(upgrade("*"), Some(("1.5.0".into(), "^1.5.0".into())));
     }
 
     #[test]
