@@ -178,13 +178,26 @@ fn to_row(text: &str) -> Result<Parsed, String> {
     }))
 }
 
+/// Rows of a large archive are staged in parts of this many (memory stays bounded;
+/// see `warden_store::advisories::stage`).
+const STAGE_ROWS: usize = 2_000;
+
+/// Stages a part of a large archive's rows; `Err` stops the read.
+type Stager<'a> = &'a mut dyn FnMut(Vec<AdvisoryRow>, Vec<String>) -> Result<(), String>;
+
 /// One file's records, parsed as they are read.
 #[derive(Default)]
 struct Batch {
     /// Whether the file itself was read (not refused).
     read: bool,
+    /// Whether parts were staged (then the rest is staged too, and merged).
+    staged: bool,
+    /// Why staging failed (the import of this file is abandoned).
+    stage_error: Option<String>,
     rows: Vec<AdvisoryRow>,
     withdrawn: Vec<String>,
+    /// Withdrawn records already staged.
+    withdrawn_count: u64,
     unsupported: u64,
     invalid: Vec<String>,
     refused: Vec<String>,
@@ -213,8 +226,8 @@ impl Batch {
 }
 
 /// Reads one zip or JSON file (blocking): a regular file; each record at most `cap`
-/// bytes.
-fn read_batch(file: &Path, cap: u64) -> Batch {
+/// bytes. Every [`STAGE_ROWS`] rows of an archive go to `stager`.
+fn read_batch(file: &Path, cap: u64, stager: Stager<'_>) -> Batch {
     let name = file.display().to_string();
     let mut batch = Batch::default();
     if file.extension().is_some_and(|e| e == "zip") {
@@ -262,6 +275,18 @@ fn read_batch(file: &Path, cap: u64) -> Batch {
                 Err(e @ ReadError::TooLarge { .. }) => batch.refuse(&label, e),
                 Err(e) => batch.invalid.push(format!("{label}: {e}")),
             }
+            if batch.rows.len() + batch.withdrawn.len() >= STAGE_ROWS {
+                let (rows, withdrawn) = (
+                    std::mem::take(&mut batch.rows),
+                    std::mem::take(&mut batch.withdrawn),
+                );
+                batch.withdrawn_count += withdrawn.len() as u64;
+                batch.staged = true;
+                if let Err(e) = stager(rows, withdrawn) {
+                    batch.stage_error = Some(e);
+                    return batch;
+                }
+            }
         }
     } else {
         match scanner::read_regular(file, cap) {
@@ -280,6 +305,20 @@ fn read_batch(file: &Path, cap: u64) -> Batch {
 /// could be read and something was refused (then it lists the refusals).
 pub async fn import(store: &Store, paths: &[PathBuf]) -> Result<ImportReport, String> {
     let mut report = ImportReport::default();
+    // Stages of imports interrupted over an hour ago (a crash, a kill) are dropped.
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(std::time::Duration::from_secs(3600));
+    let before = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        hour_ago.as_secs(),
+        0,
+    ))
+    .to_string();
+    let _ = store
+        .call(move |c| advisories::clear_stale_stages(c, &before))
+        .await;
     for path in paths {
         let p = path.clone();
         let found = tokio::task::spawn_blocking(move || walk(&p))
@@ -296,10 +335,30 @@ pub async fn import(store: &Store, paths: &[PathBuf]) -> Result<ImportReport, St
             report.refuse(r);
         }
         for file in found.files {
-            let f = file.clone();
-            let batch = tokio::task::spawn_blocking(move || read_batch(&f, MAX_RECORD_BYTES))
-                .await
-                .map_err(|e| e.to_string())?;
+            let (f, st) = (file.clone(), store.clone());
+            let stage_id = uuid::Uuid::now_v7().to_string();
+            let sid = stage_id.clone();
+            let batch = tokio::task::spawn_blocking(move || {
+                let mut stager = |rows: Vec<AdvisoryRow>, withdrawn: Vec<String>| {
+                    let sid = sid.clone();
+                    st.call_blocking(move |c| advisories::stage(c, &sid, &rows, &withdrawn))
+                        .map_err(|e| e.to_string())
+                };
+                read_batch(&f, MAX_RECORD_BYTES, &mut stager)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            if let Some(e) = batch.stage_error.clone() {
+                let sid = stage_id.clone();
+                let _ = store.call(move |c| advisories::clear_stage(c, &sid)).await;
+                return Err(format!("{}: {e}", file.display()));
+            }
+            if batch.staged {
+                store_staged(store, batch, &stage_id, &mut report)
+                    .await
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                continue;
+            }
             store_batch(store, batch, &mut report)
                 .await
                 .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -342,6 +401,47 @@ pub async fn import_records(
     .map_err(|e| e.to_string())?;
     store_batch(store, batch, &mut report).await?;
     Ok(report)
+}
+
+/// Stages the rest of a staged batch, merges the stage in one transaction, and adds
+/// what it did to `report`. A failure drops the stage: nothing of the file is stored.
+async fn store_staged(
+    store: &Store,
+    batch: Batch,
+    stage_id: &str,
+    report: &mut ImportReport,
+) -> Result<(), String> {
+    for r in batch.refused {
+        report.refuse(r);
+    }
+    for p in batch.invalid {
+        report.problem(p);
+    }
+    report.files += 1;
+    report.unsupported += batch.unsupported;
+    report.withdrawn += batch.withdrawn_count + batch.withdrawn.len() as u64;
+    let (rows, withdrawn, sid) = (batch.rows, batch.withdrawn, stage_id.to_owned());
+    let merged = store
+        .call(move |c| {
+            advisories::stage(c, &sid, &rows, &withdrawn)?;
+            advisories::merge_staged(c, &sid, newer)
+        })
+        .await;
+    let counts = match merged {
+        Ok(c) => c,
+        Err(e) => {
+            let sid = stage_id.to_owned();
+            let _ = store.call(move |c| advisories::clear_stage(c, &sid)).await;
+            return Err(e.to_string());
+        }
+    };
+    for (eco, c) in counts {
+        let total = report.by_ecosystem.entry(eco).or_default();
+        total.added += c.added;
+        total.updated += c.updated;
+        total.unchanged += c.unchanged;
+    }
+    Ok(())
 }
 
 /// Stores one batch (one transaction) and adds what it did to `report`.
@@ -424,6 +524,50 @@ mod tests {
         assert!(r.problems[0].contains("bad.json"), "{:?}", r.problems);
         assert_eq!(r.refused, 0);
         assert!(import(&store, &[tmp.path().join("missing")]).await.is_err());
+    }
+
+    /// An archive over [`STAGE_ROWS`] records is staged in parts and merged in one
+    /// transaction: the same counts as a small one, withdrawn records applied, and no
+    /// stage left behind.
+    #[tokio::test]
+    async fn large_archives_are_staged_and_merged() {
+        let store = Store::in_memory();
+        let tmp = tempfile::tempdir().unwrap();
+        let zip_path = tmp.path().join("all.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        let n = STAGE_ROWS * 2 + 17;
+        for i in 0..n {
+            use std::io::Write;
+            w.start_file(format!("MAL-{i}.json"), opts).unwrap();
+            let body = if i % 500 == 0 {
+                format!(
+                    r#"{{"id":"MAL-{i}","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z","affected":[]}}"#
+                )
+            } else {
+                format!(
+                    r#"{{"id":"MAL-{i}","modified":"2024-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"npm","name":"pkg-{i}"}},"versions":["1.0.0"]}}]}}"#
+                )
+            };
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+        let withdrawn = n.div_ceil(500) as u64;
+        let r = import(&store, std::slice::from_ref(&zip_path))
+            .await
+            .unwrap();
+        assert_eq!(r.files, 1);
+        assert_eq!(r.withdrawn, withdrawn);
+        assert_eq!(r.by_ecosystem["npm"].added, n as u64 - withdrawn);
+        let again = import(&store, &[zip_path]).await.unwrap();
+        assert_eq!(again.by_ecosystem["npm"].unchanged, n as u64 - withdrawn);
+        let left: i64 = store
+            .call(|c| Ok(c.query_row("SELECT COUNT(*) FROM advisory_stage", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        let stats = store.call(|c| advisories::stats(c)).await.unwrap();
+        assert_eq!(stats[0].advisories, n as u64 - withdrawn);
     }
 
     fn mkfifo(path: &Path) {
@@ -512,7 +656,7 @@ mod tests {
             w.write_all(body.as_bytes()).unwrap();
         }
         w.finish().unwrap();
-        let b = read_batch(&zip_path, cap);
+        let b = read_batch(&zip_path, cap, &mut |_, _| Ok(()));
         assert!(b.read);
         assert_eq!((b.rows.len(), b.invalid.len()), (1, 0), "{:?}", b.invalid);
         assert_eq!(b.refused.len(), 1, "{:?}", b.refused);
@@ -525,7 +669,7 @@ mod tests {
         // A zip that is a FIFO is never opened.
         let fifo = tmp.path().join("x.zip");
         mkfifo(&fifo);
-        let b = read_batch(&fifo, cap);
+        let b = read_batch(&fifo, cap, &mut |_, _| Ok(()));
         assert!(!b.read);
         assert!(b.refused[0].contains("a FIFO"), "{:?}", b.refused);
     }

@@ -542,10 +542,31 @@ async fn incremental(
     let body = bounded_body(resp, MAX_LIST_BYTES, &list_url).await?;
     let text = String::from_utf8_lossy(&body);
     let cursor = previous.cursor.clone().unwrap_or_default();
-    let changed = changed_since(&text, &cursor);
-    if changed.len() > MAX_INCREMENTAL {
+    let listed = changed_since(&text, &cursor);
+    if listed.len() > MAX_INCREMENTAL {
         return Ok(None);
     }
+    // Records modified exactly at the cursor are fetched only when the stored copy is
+    // not that version (records modified in the same instant are never missed, and the
+    // one applied last is not fetched again).
+    let at_cursor: Vec<String> = listed
+        .iter()
+        .filter(|(_, at)| *at)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let stored = if at_cursor.is_empty() {
+        Default::default()
+    } else {
+        store
+            .call(move |c| advisories::modified_of(c, &at_cursor))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let changed: Vec<String> = listed
+        .into_iter()
+        .filter(|(id, at)| !*at || !stored.get(id).is_some_and(|m| same_instant(m, &cursor)))
+        .map(|(id, _)| id)
+        .collect();
     let total = changed.len() as u64;
     let mut done = 0u64;
     let mut records = Vec::with_capacity(changed.len());
@@ -610,12 +631,13 @@ async fn bounded_body(resp: reqwest::Response, cap: u64, url: &str) -> Result<Ve
 }
 
 /// The ids in a `modified_id.csv` text modified at or after `cursor` (RFC 3339; empty:
-/// all). Lines that do not parse are skipped.
-pub fn changed_since(csv: &str, cursor: &str) -> Vec<String> {
+/// all), each with whether it was modified exactly at the cursor (then it may be the
+/// record applied last). Lines that do not parse are skipped.
+pub fn changed_since(csv: &str, cursor: &str) -> Vec<(String, bool)> {
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
     let since = OffsetDateTime::parse(cursor, &Rfc3339).ok();
-    let mut ids: Vec<String> = csv
+    let mut ids: Vec<(String, bool)> = csv
         .lines()
         .filter_map(|line| {
             let (when, id) = line.trim().split_once(',')?;
@@ -627,12 +649,25 @@ pub fn changed_since(csv: &str, cursor: &str) -> Vec<String> {
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-            (safe && since.is_none_or(|s| when >= s)).then(|| id.to_owned())
+            (safe && since.is_none_or(|s| when >= s)).then(|| (id.to_owned(), since == Some(when)))
         })
         .collect();
     ids.sort();
-    ids.dedup();
+    ids.dedup_by(|a, b| a.0 == b.0);
     ids
+}
+
+/// Whether RFC 3339 times `a` and `b` are the same instant.
+fn same_instant(a: &str, b: &str) -> bool {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    match (
+        OffsetDateTime::parse(a, &Rfc3339),
+        OffsetDateTime::parse(b, &Rfc3339),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// A URL without credentials (`user:password@`), query or fragment, to show and store.
@@ -688,7 +723,10 @@ mod tests {
                    2024-05-03T00:00:00Z,.hidden\n";
         assert_eq!(
             changed_since(csv, "2024-05-01T00:00:00.123Z"),
-            ["GHSA-new", "PYSEC-same"]
+            [
+                ("GHSA-new".to_owned(), false),
+                ("PYSEC-same".to_owned(), true)
+            ]
         );
         assert_eq!(changed_since(csv, "").len(), 3);
     }

@@ -3,8 +3,8 @@
 //!
 //! - OSV, under `<base>/osv/`: a folder `<dir>/<Ecosystem>/<ID>.json` (the fixtures'
 //!   layout) is served as the OSV export is: `<Ecosystem>/all.zip` (built on each
-//!   request), `<Ecosystem>/modified_id.csv` (`<modified>,<id>`, newest first) and
-//!   `<Ecosystem>/<ID>.json`. Archives and lists carry an `ETag` and a `Last-Modified`
+//!   request, unless the folder has one), `<Ecosystem>/modified_id.csv` (`<modified>,<id>`,
+//!   newest first, likewise) and `<Ecosystem>/<ID>.json`. Archives and lists carry an `ETag` and a `Last-Modified`
 //!   and answer `If-None-Match` with `304`; archives answer `Range: bytes=N-` (with a
 //!   matching `If-Range`) with `206`.
 //! - Metadata, under `<base>/deps/`: the deps.dev v3 shapes, from recorded answers in a
@@ -340,17 +340,24 @@ fn route(
     }
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     match parts.as_slice() {
+        // A folder may hold the real files (a copy of an OSV export): served as they are.
         ["osv", eco, "all.zip"] => {
-            let Some(zip) = archive(&dir.join(eco)) else {
+            let Some(zip) = std::fs::read(dir.join(eco).join("all.zip"))
+                .ok()
+                .or_else(|| archive(&dir.join(eco)))
+            else {
                 return Answer::not_found("ecosystem");
             };
             validated(zip, "application/zip", if_none_match, range, if_range)
         }
         ["osv", eco, "modified_id.csv"] => {
-            let Some(list) = modified_list(&dir.join(eco)) else {
+            let Some(list) = std::fs::read(dir.join(eco).join("modified_id.csv"))
+                .ok()
+                .or_else(|| modified_list(&dir.join(eco)).map(String::into_bytes))
+            else {
                 return Answer::not_found("ecosystem");
             };
-            validated(list.into_bytes(), "text/csv", if_none_match, None, None)
+            validated(list, "text/csv", if_none_match, None, None)
         }
         ["osv", eco, file] if file.ends_with(".json") => {
             match std::fs::read(dir.join(eco).join(file)) {

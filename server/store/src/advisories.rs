@@ -45,52 +45,171 @@ pub fn import_batch(
     let mut counts: BTreeMap<String, ImportCounts> = BTreeMap::new();
     let now = warden_trace::now_rfc3339();
     for row in rows {
-        // A record affecting several ecosystems counts under each of them.
-        let mut ecos: Vec<&str> = row.packages.iter().map(|p| p.0.as_str()).collect();
-        ecos.sort_unstable();
-        ecos.dedup();
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT modified FROM advisories WHERE id = ?1",
-                [&row.id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let mut count = |f: fn(&mut ImportCounts)| {
-            for eco in &ecos {
-                f(counts.entry((*eco).to_owned()).or_default());
-            }
-        };
-        match existing {
-            Some(m) if !newer(&row.modified, &m) => {
-                count(|c| c.unchanged += 1);
-                continue;
-            }
-            Some(_) => {
-                tx.execute("DELETE FROM advisories WHERE id = ?1", [&row.id])?;
-                count(|c| c.updated += 1);
-            }
-            None => count(|c| c.added += 1),
-        }
-        tx.execute(
-            "INSERT INTO advisories (id, modified, malicious, summary, record, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![row.id, row.modified, row.malicious, row.summary, row.record_json, now],
-        )?;
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO advisory_packages (advisory_id, ecosystem, name) VALUES (?1, ?2, ?3)",
-        )?;
-        for (ecosystem, name) in &row.packages {
-            stmt.execute(params![row.id, ecosystem, name])?;
-        }
+        apply(&tx, row, &newer, &now, &mut counts)?;
     }
+    stamp_imports(&tx, &counts, &now)?;
+    tx.commit()?;
+    Ok(counts)
+}
+
+/// Stores one row unless the stored copy is as new; counts it under each ecosystem.
+fn apply(
+    tx: &Connection,
+    row: &AdvisoryRow,
+    newer: &impl Fn(&str, &str) -> bool,
+    now: &str,
+    counts: &mut BTreeMap<String, ImportCounts>,
+) -> Result<()> {
+    // A record affecting several ecosystems counts under each of them.
+    let mut ecos: Vec<&str> = row.packages.iter().map(|p| p.0.as_str()).collect();
+    ecos.sort_unstable();
+    ecos.dedup();
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT modified FROM advisories WHERE id = ?1",
+            [&row.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let mut count = |f: fn(&mut ImportCounts)| {
+        for eco in &ecos {
+            f(counts.entry((*eco).to_owned()).or_default());
+        }
+    };
+    match existing {
+        Some(m) if !newer(&row.modified, &m) => {
+            count(|c| c.unchanged += 1);
+            return Ok(());
+        }
+        Some(_) => {
+            tx.execute("DELETE FROM advisories WHERE id = ?1", [&row.id])?;
+            count(|c| c.updated += 1);
+        }
+        None => count(|c| c.added += 1),
+    }
+    tx.execute(
+        "INSERT INTO advisories (id, modified, malicious, summary, record, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![row.id, row.modified, row.malicious, row.summary, row.record_json, now],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO advisory_packages (advisory_id, ecosystem, name) VALUES (?1, ?2, ?3)",
+    )?;
+    for (ecosystem, name) in &row.packages {
+        stmt.execute(params![row.id, ecosystem, name])?;
+    }
+    Ok(())
+}
+
+fn stamp_imports(
+    tx: &Connection,
+    counts: &BTreeMap<String, ImportCounts>,
+    now: &str,
+) -> Result<()> {
     for eco in counts.keys() {
         tx.execute(
             "INSERT OR REPLACE INTO advisory_imports (ecosystem, imported_at) VALUES (?1, ?2)",
             params![eco, now],
         )?;
     }
+    Ok(())
+}
+
+/// Large archives are imported in two steps so that memory stays bounded and the
+/// import stays atomic: parts of rows are staged (each part its own short transaction,
+/// so other writes are not held up), then [`merge_staged`] applies them all in one
+/// transaction. A stage left by an interrupted import is dropped later by
+/// [`clear_stale_stages`].
+pub fn stage(
+    conn: &mut Connection,
+    stage_id: &str,
+    rows: &[AdvisoryRow],
+    withdrawn: &[String],
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO advisory_stage (stage, id, modified, malicious, summary, record, packages, withdrawn)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for row in rows {
+            let packages = serde_json::to_string(&row.packages).unwrap_or_default();
+            stmt.execute(params![
+                stage_id,
+                row.id,
+                row.modified,
+                row.malicious,
+                row.summary,
+                row.record_json,
+                packages,
+                false
+            ])?;
+        }
+        for id in withdrawn {
+            stmt.execute(params![
+                stage_id,
+                id,
+                "",
+                false,
+                None::<String>,
+                "",
+                "[]",
+                true
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Applies a stage in one transaction (as [`import_batch`] would) and drops it.
+pub fn merge_staged(
+    conn: &mut Connection,
+    stage_id: &str,
+    newer: impl Fn(&str, &str) -> bool,
+) -> Result<BTreeMap<String, ImportCounts>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut counts: BTreeMap<String, ImportCounts> = BTreeMap::new();
+    let now = warden_trace::now_rfc3339();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT id, modified, malicious, summary, record, packages, withdrawn
+             FROM advisory_stage WHERE stage = ?1 ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query([stage_id])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if r.get::<_, bool>(6)? {
+                remove(&tx, std::slice::from_ref(&id))?;
+                continue;
+            }
+            let packages: String = r.get(5)?;
+            let row = AdvisoryRow {
+                id,
+                modified: r.get(1)?,
+                malicious: r.get(2)?,
+                summary: r.get(3)?,
+                record_json: r.get(4)?,
+                packages: serde_json::from_str(&packages).unwrap_or_default(),
+            };
+            apply(&tx, &row, &newer, &now, &mut counts)?;
+        }
+    }
+    tx.execute("DELETE FROM advisory_stage WHERE stage = ?1", [stage_id])?;
+    stamp_imports(&tx, &counts, &now)?;
     tx.commit()?;
     Ok(counts)
+}
+
+/// Drops a stage's rows.
+pub fn clear_stage(conn: &Connection, stage_id: &str) -> Result<()> {
+    conn.execute("DELETE FROM advisory_stage WHERE stage = ?1", [stage_id])?;
+    Ok(())
+}
+
+/// Drops the stages left by interrupted imports: those whose id sorts before `before`
+/// (stage ids are time-ordered UUIDv7 strings).
+pub fn clear_stale_stages(conn: &Connection, before: &str) -> Result<usize> {
+    Ok(conn.execute("DELETE FROM advisory_stage WHERE stage < ?1", [before])?)
 }
 
 /// Removes advisories that have been withdrawn since they were imported.
@@ -100,6 +219,21 @@ pub fn remove(conn: &Connection, ids: &[String]) -> Result<usize> {
         n += conn.execute("DELETE FROM advisories WHERE id = ?1", [id])?;
     }
     Ok(n)
+}
+
+/// The stored `modified` time of each of `ids` that is stored.
+pub fn modified_of(
+    conn: &Connection,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut stmt = conn.prepare_cached("SELECT modified FROM advisories WHERE id = ?1")?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if let Some(m) = stmt.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+            out.insert(id.clone(), m);
+        }
+    }
+    Ok(out)
 }
 
 /// Every stored record (JSON) affecting `name` (normalized) in `ecosystem`.

@@ -204,8 +204,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 8: where each ecosystem's advisories were downloaded from and how far they are
     // current (`advisories::Source`), for `warden db update` and the background update;
-    // when each ecosystem's records were last imported; package metadata from a registry
-    // API (`metadata`).
+    // when each ecosystem's records were last imported; large archives staged before
+    // they are merged in one transaction; package metadata from a registry API
+    // (`metadata`).
     r#"
     CREATE TABLE advisory_sources (
         ecosystem     TEXT PRIMARY KEY,
@@ -223,6 +224,17 @@ const MIGRATIONS: &[&str] = &[
         ecosystem   TEXT PRIMARY KEY,
         imported_at TEXT NOT NULL
     );
+    CREATE TABLE advisory_stage (
+        stage     TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        modified  TEXT NOT NULL,
+        malicious INTEGER NOT NULL,
+        summary   TEXT,
+        record    TEXT NOT NULL,
+        packages  TEXT NOT NULL,
+        withdrawn INTEGER NOT NULL
+    );
+    CREATE INDEX advisory_stage_stage ON advisory_stage(stage);
     CREATE TABLE package_metadata (
         ecosystem  TEXT NOT NULL,
         name       TEXT NOT NULL,
