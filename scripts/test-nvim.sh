@@ -8,10 +8,15 @@
 # is installed (/usr/bin/nvim, 0.7), the plugin's version gate is checked on it too.
 # Ends with one line "nvim: N passed, M failed"; exits non-zero on any failure.
 # The LLM specs drive the real server against target/debug/warden-mock-llm (a scripted
-# loopback provider each spec starts on a free port and stops).
+# loopback provider each spec starts on a free port and stops). Every server is offline
+# (WARDEN_OFFLINE=1) but those of the package-data spec, which sets WARDEN_OFFLINE=0 in
+# its servers' cmd_env and points every download at warden-mock-registry
+# (a loopback OSV mirror and metadata API serving fixtures/osv and fixtures/metadata,
+# started and stopped by the spec): nothing reaches the internet.
 # Env: WARDEN_BIN (default: target/debug/warden), WARDEN_MOCK_LLM (default:
-# target/debug/warden-mock-llm), both built when missing; NVIM_SPEC (run only spec
-# files whose name contains it), XDG_CACHE_HOME.
+# target/debug/warden-mock-llm), WARDEN_MOCK_REGISTRY (default: warden-mock-registry next
+# to WARDEN_MOCK_LLM when that is set, else target/debug/warden-mock-registry), all built
+# when missing; NVIM_SPEC (run only spec files whose name contains it), XDG_CACHE_HOME.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 plugin="$repo/editors/nvim"
@@ -50,25 +55,34 @@ if [ -z "$nvim" ] || [ ! -x "$nvim" ]; then
 fi
 [ -x "$nvim" ] || { echo "test-nvim: no nvim binary in $venv" >&2; exit 1; }
 
-# --- warden and the scripted loopback LLM ------------------------------------------------
+# --- warden, the scripted loopback LLM and the loopback package registry ---------------------
 bin="${WARDEN_BIN:-$repo/target/debug/warden}"
 mock="${WARDEN_MOCK_LLM:-$repo/target/debug/warden-mock-llm}"
-if [ ! -x "$bin" ] || [ ! -x "$mock" ]; then
+# The registry is a binary of the same package as the mock LLM: next to WARDEN_MOCK_LLM
+# when that is given.
+registry="${WARDEN_MOCK_REGISTRY:-}"
+if [ -z "$registry" ] && [ -n "${WARDEN_MOCK_LLM:-}" ]; then
+  registry="$(dirname "$WARDEN_MOCK_LLM")/warden-mock-registry"
+fi
+registry="${registry:-$repo/target/debug/warden-mock-registry}"
+if [ ! -x "$bin" ] || [ ! -x "$mock" ] || [ ! -x "$registry" ]; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
   build=()
   if [ ! -x "$bin" ]; then
     build+=(-p warden-lsp --bin warden)
     bin="$repo/target/debug/warden"
   fi
-  if [ ! -x "$mock" ]; then
-    build+=(-p warden-mockllm --bin warden-mock-llm)
-    mock="$repo/target/debug/warden-mock-llm"
+  if [ ! -x "$mock" ] || [ ! -x "$registry" ]; then
+    build+=(-p warden-mockllm)
+    [ -x "$mock" ] || { build+=(--bin warden-mock-llm); mock="$repo/target/debug/warden-mock-llm"; }
+    [ -x "$registry" ] || { build+=(--bin warden-mock-registry); registry="$repo/target/debug/warden-mock-registry"; }
   fi
   echo "test-nvim: building ${build[*]}"
   (cd "$repo" && cargo build --locked "${build[@]}")
 fi
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 mock="$(cd "$(dirname "$mock")" && pwd)/$(basename "$mock")"
+registry="$(cd "$(dirname "$registry")" && pwd)/$(basename "$registry")"
 
 echo "test-nvim: $("$nvim" --version | head -n1), $("$bin" --version)"
 
@@ -126,7 +140,8 @@ for spec in "$plugin"/tests/spec/*_spec.lua; do
   set +e
   (
     cd "$dir"
-    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_MOCK_LLM="$mock" WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
+    env WARDEN_REPO="$repo" WARDEN_BIN="$bin" WARDEN_MOCK_LLM="$mock" WARDEN_MOCK_REGISTRY="$registry" \
+      WARDEN_TEST_TMP="$dir" WARDEN_TAP="$tap" \
       WARDEN_DB="$dir/db/warden.db" WARDEN_DEBUG_HOOKS=1 WARDEN_LOG=warn WARDEN_OFFLINE=1 \
       XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
       XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \

@@ -9,6 +9,7 @@ h.bin = assert(os.getenv('WARDEN_BIN'), 'WARDEN_BIN is not set (run scripts/test
 h.tmp = assert(os.getenv('WARDEN_TEST_TMP'), 'WARDEN_TEST_TMP is not set (run scripts/test-nvim.sh)')
 h.osv = h.repo .. '/fixtures/osv'
 h.mock_bin = os.getenv('WARDEN_MOCK_LLM')
+h.registry_bin = os.getenv('WARDEN_MOCK_REGISTRY')
 
 --- Whether a Docker engine answers. Without one the Docker specs skip with a printed
 --- reason, unless WARDEN_REQUIRE_DOCKER is set (CI), when they fail.
@@ -326,6 +327,61 @@ function h.mock_llm()
     end
   end
   return mock
+end
+
+---@class warden.test.MockRegistry
+---@field osv string the OSV mirror's URL, token included (pass it as it is)
+---@field metadata string the metadata API's URL, token included
+---@field osv_plain string the mirror's URL without the token (as warden stores and shows it)
+---@field token string
+---@field stop fun()
+
+--- Starts `warden-mock-registry` on a free loopback port: fixtures/osv served as an OSV
+--- mirror, fixtures/metadata as a deps.dev-shaped API (a package without a recorded
+--- answer is a 404: unknown). Like the mock LLM it dies with this Neovim.
+---@return warden.test.MockRegistry
+function h.mock_registry()
+  assert(h.registry_bin, 'WARDEN_MOCK_REGISTRY is not set (run scripts/test-nvim.sh)')
+  local out = ''
+  local proc = vim.system({
+    'sh',
+    '-c',
+    '"$1" "$2" 0 --metadata "$3" & pid=$!; cat >/dev/null; kill "$pid"; wait "$pid"',
+    'sh',
+    h.registry_bin,
+    h.osv,
+    h.repo .. '/fixtures/metadata',
+  }, {
+    stdin = true,
+    stdout = function(_, data)
+      if data then
+        out = out .. data
+      end
+    end,
+  })
+  local line = h.wait(10000, function()
+    return out:match('(%b{})')
+  end, 'warden-mock-registry to print its URLs')
+  local urls = vim.json.decode(line)
+  for _, url in ipairs({ urls.osv, urls.metadata }) do
+    assert(url:match('^http://[^/]*@127%.0%.0%.1:%d+/'), 'the registry is not on loopback: ' .. url)
+  end
+  local reg = {
+    osv = urls.osv,
+    metadata = urls.metadata,
+    osv_plain = urls.osv:gsub('//[^/@]*@', '//'),
+    token = urls.osv:match('//[^:/]*:([^@/]*)@'),
+  }
+  function reg.stop()
+    pcall(function()
+      proc:write(nil)
+    end)
+    local res = proc:wait(5000)
+    if res.signal ~= 0 and res.code ~= 0 then
+      pcall(proc.kill, proc, 9)
+    end
+  end
+  return reg
 end
 
 --- Settings pointing warden at a mock provider.

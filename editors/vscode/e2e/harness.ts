@@ -1,13 +1,17 @@
 // End-to-end harness: runs code-server (real VS Code, from npm) with the packaged .vsix
 // installed, opens the fixture workspaces, and drives the workbench in Debian's Chromium
 // through playwright-core. Helpers for the command palette, quick picks, notifications,
-// the webview frames (trace viewer, explanation panel) and numbered screenshots; and the
-// scripted loopback LLM (warden-mock-llm) the LLM scenarios point warden at: started on
-// a free port, scripted and read over its HTTP hooks, stopped at the end.
+// the webview frames (trace viewer, explanation panel, Markdown previews) and numbered
+// screenshots; the scripted loopback LLM (warden-mock-llm) the LLM scenarios point warden
+// at: started on a free port, scripted and read over its HTTP hooks, stopped at the end;
+// and the loopback package registry (warden-mock-registry: an OSV mirror and a package
+// metadata API serving the repository's fixtures) the package-data scenarios download
+// from.
 //
 // Environment (set by scripts/test-vscode.sh): CODE_SERVER, WARDEN_BIN, WARDEN_MOCK_LLM,
-// WARDEN_VSIX, E2E_WORK (scratch: fixtures, database, user data), E2E_OUT (screenshots,
-// logs), CHROMIUM (default /usr/bin/chromium).
+// WARDEN_MOCK_REGISTRY (only for the registry), WARDEN_VSIX, E2E_WORK (scratch:
+// fixtures, database, user data), E2E_OUT (screenshots, logs), CHROMIUM (default
+// /usr/bin/chromium). Each test file runs with its own E2E_WORK and E2E_OUT.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,10 +31,11 @@ function env(name: string, fallback?: string): string {
 export const CODE_SERVER = env('CODE_SERVER');
 export const WARDEN_BIN = env('WARDEN_BIN');
 export const WARDEN_MOCK_LLM = env('WARDEN_MOCK_LLM');
+export const WARDEN_MOCK_REGISTRY = process.env.WARDEN_MOCK_REGISTRY ?? '';
 export const VSIX = env('WARDEN_VSIX');
 export const WORK = env('E2E_WORK');
 export const OUT = env('E2E_OUT');
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
 export const FIXTURES = path.join(WORK, 'fixtures');
 export const WORKSPACE_FILE = path.join(WORK, 'fixtures.code-workspace');
@@ -122,6 +127,76 @@ export class MockLlm {
   }
 }
 
+/**
+ * `warden-mock-registry` on a free loopback port, serving the repository's OSV fixtures
+ * (`fixtures/osv`) as an OSV mirror and its recorded metadata answers
+ * (`fixtures/metadata`; any other package is a 404, "unknown") as a deps.dev-shaped API.
+ * Its URLs carry a token as basic-auth credentials: pass them as they are.
+ */
+export class MockRegistry {
+  readonly osv: string;
+  readonly metadata: string;
+  private readonly proc: ChildProcess;
+
+  private constructor(proc: ChildProcess, osv: string, metadata: string) {
+    this.proc = proc;
+    this.osv = osv;
+    this.metadata = metadata;
+  }
+
+  /** The token in the URLs (never to be shown to the user). */
+  get token(): string {
+    return new URL(this.osv).password;
+  }
+
+  /** `http://127.0.0.1:PORT/osv`: the mirror as warden stores and shows it. */
+  get osvWithoutToken(): string {
+    const u = new URL(this.osv);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  }
+
+  static async start(): Promise<MockRegistry> {
+    if (!WARDEN_MOCK_REGISTRY) {
+      throw new Error('WARDEN_MOCK_REGISTRY is not set (scripts/test-vscode.sh sets it)');
+    }
+    const proc = spawn(
+      WARDEN_MOCK_REGISTRY,
+      [path.join(REPO, 'fixtures/osv'), '0', '--metadata', path.join(REPO, 'fixtures/metadata')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const urls = await new Promise<{ osv: string; metadata: string }>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`warden-mock-registry printed no URLs: ${out}`)), 10_000);
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const line = out.split('\n').find((l) => l.trim().startsWith('{') && l.trim().endsWith('}'));
+        if (line) {
+          clearTimeout(timer);
+          const parsed = JSON.parse(line) as { osv: string; metadata: string };
+          for (const url of [parsed.osv, parsed.metadata]) {
+            if (new URL(url).hostname !== '127.0.0.1') {
+              reject(new Error(`the registry is not on loopback: ${url}`));
+            }
+          }
+          resolve(parsed);
+        }
+      });
+      proc.once('error', reject);
+      proc.once('exit', (code) => reject(new Error(`warden-mock-registry exited (${code}): ${out}`)));
+    });
+    return new MockRegistry(proc, urls.osv, urls.metadata);
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(5_000)]);
+  }
+}
+
 /** Settings pointing warden at the mock LLM. */
 export function llmSettings(mock: MockLlm): Record<string, unknown> {
   return {
@@ -131,19 +206,45 @@ export function llmSettings(mock: MockLlm): Record<string, unknown> {
   };
 }
 
+/** How a test file's session differs from the default one (the fixture workspaces). */
+export interface PrepareOptions {
+  /**
+   * Creates the workspace folders under FIXTURES and returns their names (default:
+   * scripts/fixtures.sh's alpha, beta, gamma and notes).
+   */
+  fixtures?: (dir: string) => string[];
+  /** Machine settings (default: the server binary and the OSV fixtures as `osvPaths`). */
+  machine?: Record<string, unknown>;
+  /** Spans from earlier sessions, more than a page of the trace viewer (default: true). */
+  history?: boolean;
+  /** More environment for code-server, and so the extension host and warden. */
+  env?: Record<string, string>;
+  /**
+   * The database: `WARDEN_DB` in WORK (default), or false for none in the environment, so
+   * the `warden.database.path` setting chooses it.
+   */
+  databaseFromEnv?: boolean;
+}
+
+let options: PrepareOptions = {};
+
 /** Fixture workspaces as git repositories, user settings, the extension installed. */
-export function prepare(userSettings: Record<string, unknown> = {}): void {
+export function prepare(userSettings: Record<string, unknown> = {}, opts: PrepareOptions = {}): void {
+  options = opts;
   fs.rmSync(WORK, { recursive: true, force: true });
   fs.mkdirSync(WORK, { recursive: true });
   fs.mkdirSync(OUT, { recursive: true });
-  execFileSync(path.join(REPO, 'scripts/fixtures.sh'), [FIXTURES], { stdio: 'ignore' });
-  fs.writeFileSync(
-    WORKSPACE_FILE,
-    JSON.stringify({ folders: ['alpha', 'beta', 'gamma', 'notes'].map((f) => ({ path: path.join(FIXTURES, f) })) }, null, 2),
-  );
+  let folders = ['alpha', 'beta', 'gamma', 'notes'];
+  if (opts.fixtures) {
+    fs.mkdirSync(FIXTURES, { recursive: true });
+    folders = opts.fixtures(FIXTURES);
+  } else {
+    execFileSync(path.join(REPO, 'scripts/fixtures.sh'), [FIXTURES], { stdio: 'ignore' });
+  }
+  fs.writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: folders.map((f) => ({ path: path.join(FIXTURES, f) })) }, null, 2));
   // History from earlier sessions: one span per headless registration, more than one
   // page of the trace viewer.
-  for (let i = 0; i < HISTORY_SPANS; i++) {
+  for (let i = 0; opts.history !== false && i < HISTORY_SPANS; i++) {
     execFileSync(WARDEN_BIN, ['workspaces', path.join(FIXTURES, 'notes')], { env: codeServerEnv(), stdio: 'ignore' });
   }
   fs.mkdirSync(path.join(USER_DATA, 'User'), { recursive: true });
@@ -179,7 +280,7 @@ export function prepare(userSettings: Record<string, unknown> = {}): void {
   fs.writeFileSync(
     path.join(USER_DATA, 'Machine/settings.json'),
     JSON.stringify(
-      { 'warden.server.path': WARDEN_BIN, 'warden.packages.osvPaths': [path.join(REPO, 'fixtures/osv')] },
+      opts.machine ?? { 'warden.server.path': WARDEN_BIN, 'warden.packages.osvPaths': [path.join(REPO, 'fixtures/osv')] },
       null,
       2,
     ),
@@ -220,7 +321,7 @@ export function restoreSettings(scope: 'User' | 'Machine', text: string): void {
 }
 
 function codeServerEnv(): NodeJS.ProcessEnv {
-  return {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     // The extension host, and so warden, inherit these.
     WARDEN_DB: path.join(WORK, 'warden.db'),
@@ -228,7 +329,12 @@ function codeServerEnv(): NodeJS.ProcessEnv {
     WARDEN_LOG: 'info',
     XDG_CONFIG_HOME: path.join(WORK, 'config'),
     XDG_DATA_HOME: path.join(WORK, 'data'),
+    ...options.env,
   };
+  if (options.databaseFromEnv === false) {
+    delete env.WARDEN_DB;
+  }
+  return env;
 }
 
 export class Session {
@@ -315,10 +421,23 @@ export class Session {
 
   /** Runs a command from the palette by its title (exact match on the first item). */
   async runCommand(title: string): Promise<void> {
-    const input = await this.openPalette();
-    await input.fill(`>${title}`);
     const item = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
-    await item.waitFor();
+    let input: Locator;
+    for (let attempt = 0; ; attempt++) {
+      input = await this.openPalette();
+      try {
+        await input.fill(`>${title}`, { timeout: 10_000 });
+        await item.waitFor();
+        break;
+      } catch (err) {
+        // A webview that had focus (the trace viewer, a preview) can take it back just
+        // after the palette opens, which closes the palette: open it again. Nothing has
+        // run yet (Enter comes below).
+        if (attempt >= 2 || (await input.isVisible())) {
+          throw err;
+        }
+      }
+    }
     // Enter runs the selected row, at first the top one, which is not always the one
     // asked for ("Preferences: Browse Color Themes in Marketplace" can rank above
     // "Preferences: Color Theme"): move the selection down to it (a click can miss a list
@@ -344,6 +463,23 @@ export class Session {
     await input.fill(name); // no ">": Quick Open's file search
     await this.page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
     await input.press('Enter');
+    await this.page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor();
+    await this.page.locator('.editor-instance .view-lines').first().waitFor();
+  }
+
+  /**
+   * Opens a file by its name in the Explorer, which shows files created while VS Code
+   * runs (Quick Open's file list can miss those for a while); waits for its tab.
+   */
+  async openFromExplorer(name: string): Promise<void> {
+    await this.runCommand('View: Show Explorer');
+    const exact = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    const row = this.page
+      .locator('.explorer-folders-view .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: exact }) })
+      .first();
+    await row.waitFor();
+    await row.click();
     await this.page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor();
     await this.page.locator('.editor-instance .view-lines').first().waitFor();
   }
@@ -537,6 +673,24 @@ export class Session {
       await sleep(250);
     }
     throw new Error(`the webview of ${what} did not appear`);
+  }
+
+  /** The frame of a Markdown preview whose heading contains `text`. */
+  async previewFrame(text: string): Promise<Frame> {
+    const found = await until<Frame | undefined>(`the preview with ${text}`, async () => {
+      for (const frame of this.page.frames()) {
+        try {
+          // The heading, inside the preview's own frame (the workbench's tab says it too).
+          if (await frame.locator('h1, h2', { hasText: text }).count()) {
+            return frame;
+          }
+        } catch {
+          // a frame navigating away
+        }
+      }
+      return undefined;
+    });
+    return found as Frame;
   }
 
   /** Text of the visible editor lines (non-breaking spaces turned back into spaces). */

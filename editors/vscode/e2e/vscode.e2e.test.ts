@@ -851,21 +851,8 @@ test('run all, stopping on failure: progress, running count, a terminal per scri
 });
 
 /** The frame of a Markdown preview whose body contains `text`. */
-async function previewFrame(text: string): Promise<Frame> {
-  const found = await until<Frame | undefined>(`the preview with ${text}`, async () => {
-    for (const frame of s.page.frames()) {
-      try {
-        // The heading, inside the preview's own frame (the workbench's tab says it too).
-        if (await frame.locator('h1, h2', { hasText: text }).count()) {
-          return frame;
-        }
-      } catch {
-        // a frame navigating away
-      }
-    }
-    return undefined;
-  });
-  return found as Frame;
+function previewFrame(text: string): Promise<Frame> {
+  return s.previewFrame(text);
 }
 
 test('Show Status reports the server, database, advisory data, Docker, the LLM provider and trust', async () => {
@@ -876,8 +863,14 @@ test('Show Status reports the server, database, advisory data, Docker, the LLM p
   const text = await body.innerText();
   assert.match(text, /running: warden \S+ at /);
   assert.match(text, /warden\.db \(WARDEN_DB\), [\d.]+ (KB|MB)/);
-  // The fixtures' OSV records, per ecosystem, with their age.
-  assert.match(text, /\w+: \d+ advisories \(\d+ malicious\) on \d+ packages, newest record (from today|\d+ (days?|months|years) old)/);
+  // The fixtures' OSV records, imported (this suite is offline), per ecosystem, with
+  // when they were made current and how old the newest record is.
+  assert.match(
+    text,
+    /\w+: \d+ advisories \(\d+ malicious\) on \d+ packages, current as of (just now|\d+ (minutes?|hours?) ago) \(imported files\), newest record (from today|\d+ (days?|months|years) old)/,
+  );
+  assert.match(text, /WARDEN_OFFLINE is set: nothing is downloaded/);
+  assert.doesNotMatch(text, /no advisory data, but this workspace has/, 'every fixture ecosystem has data');
   assert.match(text, /provider local, model gpt-4o-mini/);
   assert.match(text, /127\.0\.0\.1:\d+\/v1 answers \(HTTP \d+/, 'the mock provider answers');
   assert.match(text, /\.warden\.toml/);
@@ -894,7 +887,7 @@ test('the Getting Started walkthrough leads from install to a first finding, run
   await s.pickByTyping('Warden', /Get started with Warden/);
   const page = s.page.locator('.gettingStartedContainer');
   await page.locator('.getting-started-category .category-title, h2', { hasText: 'Get started with Warden' }).first().waitFor();
-  for (const step of ['Check the server and what it needs', 'Load advisory data', 'See a first finding', 'Run a script in the sandbox', 'Ask the LLM', 'See what happened']) {
+  for (const step of ['Check the server and what it needs', 'Keep advisory data current', 'See a first finding', 'Run a script in the sandbox', 'Ask the LLM', 'See what happened']) {
     await page.locator('.getting-started-step', { hasText: step }).first().waitFor();
   }
   await s.screenshot('walkthrough');

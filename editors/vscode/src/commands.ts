@@ -19,6 +19,7 @@ import {
   CMD_LLM_TESTS,
   CMD_CONFIG_TRUST,
   CMD_CONFIG_UNTRUST,
+  CMD_PACKAGES_UPDATE_ADVISORIES,
   CMD_RUN,
   CMD_RUN_ALL,
   CMD_RUN_CANCEL,
@@ -41,6 +42,7 @@ import {
   type ServerCommands,
   type WorkspaceInfo,
 } from './lsp_ext.ts';
+import { downloadAdvisoriesNow, followDownload } from './advisories.ts';
 import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
 import { openLlmSettings, openSetting } from './openSettings.ts';
 import { openPrompt } from './promptFs.ts';
@@ -345,6 +347,14 @@ export function registerCommands(
       runs.runAll(a.workspace, a.stopOnFailure ?? false),
     ),
     server(CMD_RUN_CANCEL, (arg) => runUi.cancel(arg as Parameters<RunUi['cancel']>[0])),
+    // From a code action (*Download PyPI advisories now*) the ecosystems come along;
+    // from the palette the user picks them. Either way the download shows as a
+    // notification with Cancel, and the server says how it went.
+    server(
+      CMD_PACKAGES_UPDATE_ADVISORIES,
+      () => downloadAdvisoriesNow(ctx, () => status.advisoryRows()),
+      (started) => followDownload(ctx, started),
+    ),
     server(CMD_CONFIG_TRUST, () => trustConfig(ctx), reportTrust),
     server(CMD_CONFIG_UNTRUST, () => untrustConfig(ctx), reportTrust),
     reg(CMD_RUN_WITH_INPUT, (arg) => runUi.runWithInput(arg as Parameters<RunUi['runWithInput']>[0])),

@@ -29,6 +29,7 @@ export const CMD_RUN_CANCEL = 'warden.run.cancel';
 export const CMD_RUN_ALL = 'warden.runAll';
 export const CMD_CONFIG_TRUST = 'warden.config.trust';
 export const CMD_CONFIG_UNTRUST = 'warden.config.untrust';
+export const CMD_PACKAGES_UPDATE_ADVISORIES = 'warden.packages.updateAdvisories';
 
 /** Argument and result of each server command. */
 export interface ServerCommands {
@@ -59,6 +60,19 @@ export interface ServerCommands {
   [CMD_RUN_ALL]: { args: RunAllArgs; result: RunAllResult };
   [CMD_CONFIG_TRUST]: { args: ConfigTrustArgs; result: ConfigTrustInfo };
   [CMD_CONFIG_UNTRUST]: { args: ConfigTrustArgs; result: ConfigTrustInfo };
+  [CMD_PACKAGES_UPDATE_ADVISORIES]: { args: UpdateAdvisoriesArgs; result: { progressToken: string | number } };
+}
+
+/**
+ * `warden.packages.updateAdvisories`: download advisories from the OSV mirror now, in the
+ * background, whatever `packages.update` says (refused with `WARDEN_OFFLINE=1`).
+ * `ecosystems` (`PyPI`, `npm`, `crates.io`, `Go`; empty: those of the manifests the
+ * server has seen); `full` downloads whole archives again. The outcome arrives as a
+ * `window/showMessage` ("warden: advisories updated: ...", or a warning per failure).
+ */
+export interface UpdateAdvisoriesArgs {
+  ecosystems?: string[];
+  full?: boolean;
 }
 
 /**
@@ -116,6 +130,7 @@ export const COMMANDS: readonly ServerCommand[] = [
   CMD_RUN_ALL,
   CMD_CONFIG_TRUST,
   CMD_CONFIG_UNTRUST,
+  CMD_PACKAGES_UPDATE_ADVISORIES,
 ];
 
 /** The LLM actions (every `warden.llm.*` command but cancel). */

@@ -1,7 +1,9 @@
 // *Warden: Show Status*: gathers what decides whether warden can do its work here, with
 // what the server and its CLI already offer (no server changes): the server's state and
-// version, the database file, the advisory data per ecosystem with its age (`warden db
-// stats --json`, as Neovim's `:checkhealth warden` does), the Docker engine and the
+// version, the database file, the advisory data per ecosystem with when it was last made
+// current and where it comes from (`warden db stats --json`, as Neovim's `:checkhealth
+// warden` does), the ecosystems of the workspace's manifests, how downloads are set up
+// (`WARDEN_OFFLINE`, `warden.packages.update`, the mirror), the Docker engine and the
 // runner images (`docker version`, `docker image inspect`), whether the LLM provider's
 // base URL answers (`GET <baseUrl>/models`, any HTTP answer counts; nothing is sent to a
 // model), and the trust state of each `.warden.toml` (`warden/configTrust`). The report
@@ -12,10 +14,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { ecosystemsInWorkspace } from './advisories.ts';
+import { effectiveMirror, isOffline } from './advisoriesModel.ts';
 import { type Ctx, message } from './ctx.ts';
 import { REQ_CONFIG_TRUST } from './lsp_ext.ts';
 import { resolveServer } from './serverPath.ts';
-import { advisoryRow, BUILTIN_PROVIDERS, type StatusReport, statusMarkdown } from './statusModel.ts';
+import { type AdvisoryRow, advisoryRow, BUILTIN_PROVIDERS, type StatusReport, statusMarkdown } from './statusModel.ts';
 
 export const STATUS_SCHEME = 'warden-status';
 export const STATUS_URI = vscode.Uri.from({ scheme: STATUS_SCHEME, path: '/warden status.md' });
@@ -79,6 +83,24 @@ async function llmReach(baseUrl: string): Promise<{ reachable: boolean; detail: 
   }
 }
 
+/** `warden db stats --json`: what is loaded per ecosystem, since when, from where. */
+async function readAdvisoryRows(binary: string, db: string): Promise<AdvisoryRow[]> {
+  const out = await run(binary, ['--db', db, 'db', 'stats', '--json']);
+  return out
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => advisoryRow(JSON.parse(l) as Record<string, unknown>));
+}
+
+/** The advisory data per ecosystem of the database the server uses. */
+export async function advisoryRows(ctx: Ctx): Promise<AdvisoryRow[]> {
+  const binary = serverBinary(ctx);
+  if (!binary) {
+    throw new Error('no warden binary to ask');
+  }
+  return readAdvisoryRows(binary, databasePath().path);
+}
+
 export async function gatherStatus(ctx: Ctx): Promise<StatusReport> {
   const config = vscode.workspace.getConfiguration('warden');
   const s = ctx.state;
@@ -98,7 +120,18 @@ export async function gatherStatus(ctx: Ctx): Promise<StatusReport> {
       detail: 'reason' in s ? s.reason : undefined,
     },
     database: { ...db, exists: bytes !== undefined, bytes },
-    advisories: { rows: [], osvPaths: config.get<string[]>('packages.osvPaths') ?? [] },
+    advisories: {
+      rows: [],
+      osvPaths: config.get<string[]>('packages.osvPaths') ?? [],
+      downloads: {
+        offline: isOffline(process.env.WARDEN_OFFLINE),
+        update: config.get<boolean>('packages.update') ?? true,
+        updateHours: config.get<number>('packages.updateHours') ?? 24,
+        ...(({ url, source }) => ({ mirror: url, mirrorSource: source }))(
+          effectiveMirror(config.get<string>('packages.osvMirror'), process.env.WARDEN_OSV_MIRROR),
+        ),
+      },
+    },
     docker: { images: [] },
     llm: { provider: '', model: null, baseUrl: null, reachable: null, detail: '' },
     trust: { roots: [] },
@@ -106,16 +139,17 @@ export async function gatherStatus(ctx: Ctx): Promise<StatusReport> {
 
   const binary = serverBinary(ctx);
   const advisories = (async () => {
+    try {
+      report.advisories.used = [...(await ecosystemsInWorkspace())];
+    } catch {
+      // no folder open, or the search failed: nothing to flag as missing
+    }
     if (!binary) {
       report.advisories.error = 'no warden binary to ask';
       return;
     }
     try {
-      const out = await run(binary, ['--db', db.path, 'db', 'stats', '--json']);
-      report.advisories.rows = out
-        .split('\n')
-        .filter((l) => l.trim().startsWith('{'))
-        .map((l) => advisoryRow(JSON.parse(l) as Record<string, unknown>));
+      report.advisories.rows = await readAdvisoryRows(binary, db.path);
     } catch (err) {
       report.advisories.error = message(err);
     }
@@ -174,6 +208,11 @@ export class StatusDocs implements vscode.TextDocumentContentProvider, vscode.Di
 
   async provideTextDocumentContent(): Promise<string> {
     return statusMarkdown(await gatherStatus(this.ctx));
+  }
+
+  /** The advisory data per ecosystem (for *Download Advisories Now*'s choices). */
+  advisoryRows(): Promise<AdvisoryRow[]> {
+    return advisoryRows(this.ctx);
   }
 
   /** Gathers the facts again and shows them as a Markdown preview. */

@@ -1,8 +1,11 @@
 // *Warden: Show Status*, the pure part: the facts gathered by status.ts (server, database,
-// advisory data per ecosystem with its age, Docker engine and runner images, LLM provider
-// reachability, `.warden.toml` trust) as one Markdown report, each section with a verdict
-// (✓ ok, ⚠ warning, ✗ error) and what to do about it, like Neovim's `:checkhealth
-// warden`. A fresh install without advisory data says so here.
+// advisory data per ecosystem with when it was last made current and where it comes
+// from, Docker engine and runner images, LLM provider reachability, `.warden.toml` trust)
+// as one Markdown report, each section with a verdict (✓ ok, ⚠ warning, ✗ error) and what
+// to do about it, like Neovim's `:checkhealth warden`. Missing data for an ecosystem the
+// workspace uses, and data older than 7 days, are flagged with the way to fix them.
+
+import { ago, type Ecosystem, ECOSYSTEMS, isStale, STALE_DAYS, withoutCredentials } from './advisoriesModel.ts';
 
 export type Verdict = 'ok' | 'warn' | 'error' | 'info';
 
@@ -13,13 +16,36 @@ export interface AdvisoryRow {
   packages: number;
   /** The newest record's modification time (RFC 3339), when known. */
   newest: string | null;
+  /** When the data was last downloaded, checked against its mirror or imported (RFC 3339). */
+  currentAsOf: string | null;
+  /** The mirror it is downloaded from (no credentials); null: imported files. */
+  mirror: string | null;
+}
+
+/** How the server gets advisory data here. */
+export interface AdvisoryDownloads {
+  /** `WARDEN_OFFLINE` is set: nothing is downloaded. */
+  offline: boolean;
+  /** `warden.packages.update`. */
+  update: boolean;
+  updateHours: number;
+  /** The mirror downloads come from (credentials removed) and what chose it. */
+  mirror: string;
+  mirrorSource: string;
 }
 
 export interface StatusReport {
   extensionVersion: string;
   server: { state: string; path?: string; version?: string; detail?: string };
   database: { path: string; source: string; exists: boolean; bytes?: number };
-  advisories: { rows: AdvisoryRow[]; error?: string; osvPaths: string[] };
+  advisories: {
+    rows: AdvisoryRow[];
+    error?: string;
+    osvPaths: string[];
+    /** Ecosystems of the manifests in the workspace folders. */
+    used?: Ecosystem[];
+    downloads?: AdvisoryDownloads;
+  };
   docker: { version?: string; error?: string; images: { image: string; present: boolean }[] };
   llm: { provider: string; model: string | null; baseUrl: string | null; reachable: boolean | null; detail: string };
   trust: { roots: { root: string; file: string | null; trusted: boolean; held: string[] }[]; error?: string };
@@ -49,9 +75,6 @@ export function age(iso: string | null, now = Date.now()): string {
   return `${Math.round(days / 365)} years old`;
 }
 
-/** Advisory data older than this is flagged: new malicious packages appear daily. */
-export const STALE_DAYS = 30;
-
 export function statusMarkdown(r: StatusReport, now = Date.now()): string {
   const out: string[] = ['# warden status', '', `Extension ${r.extensionVersion}, checked ${new Date(now).toISOString()}.`, ''];
 
@@ -72,31 +95,7 @@ export function statusMarkdown(r: StatusReport, now = Date.now()): string {
   );
 
   out.push('', '## Advisory data (vulnerable and malicious packages)', '');
-  if (r.advisories.error) {
-    out.push(line('error', `could not read it: ${r.advisories.error}`));
-  } else if (r.advisories.rows.length === 0) {
-    out.push(
-      line(
-        'warn',
-        'no advisories loaded, so package findings are off: nothing says a dependency is vulnerable or malicious. ' +
-          'Set `warden.packages.osvPaths` to OSV data (osv-scanner offline folders, `all.zip` files or JSON records; *Warden: Show Status* again after the import), or import once with `warden db import PATH`.',
-      ),
-    );
-  } else {
-    for (const row of r.advisories.rows) {
-      const t = row.newest ? Date.parse(row.newest) : Number.NaN;
-      const stale = !Number.isNaN(t) && t > 0 && now - t > STALE_DAYS * 86_400_000;
-      out.push(
-        line(
-          stale ? 'warn' : 'ok',
-          `**${row.ecosystem}**: ${row.advisories} advisories (${row.malicious} malicious) on ${row.packages} packages, newest record ${age(row.newest, now)}${stale ? ': refresh the data' : ''}`,
-        ),
-      );
-    }
-  }
-  if (r.advisories.osvPaths.length) {
-    out.push(line('info', `imported from \`warden.packages.osvPaths\`: ${r.advisories.osvPaths.map((p) => `\`${p}\``).join(', ')}`));
-  }
+  out.push(...advisoryLines(r.advisories, now));
 
   out.push('', '## Docker engine (sandboxed runs)', '');
   if (r.docker.error) {
@@ -147,6 +146,67 @@ export function statusMarkdown(r: StatusReport, now = Date.now()): string {
   return out.join('\n');
 }
 
+const HOW_TO_DOWNLOAD = 'Run *Warden: Download Advisories Now* (or `warden db update ECOSYSTEM` in a terminal)';
+
+/** The advisory section: one line per ecosystem, then how data arrives here. */
+function advisoryLines(a: StatusReport['advisories'], now: number): string[] {
+  const out: string[] = [];
+  const d = a.downloads;
+  const fix = (eco: string): string =>
+    d?.offline
+      ? `\`WARDEN_OFFLINE\` is set, so nothing is downloaded: import OSV files (\`warden.packages.osvPaths\`, or \`warden db import PATH\`), or unset it and point \`warden.packages.osvMirror\` at a mirror this machine can reach`
+      : HOW_TO_DOWNLOAD.replace('ECOSYSTEM', eco);
+  if (a.error) {
+    out.push(line('error', `could not read it: ${a.error}`));
+  } else {
+    for (const row of a.rows) {
+      const source = row.mirror ? `downloaded from \`${row.mirror}\`` : 'imported files';
+      const counts = `${row.advisories} advisories (${row.malicious} malicious) on ${row.packages} packages`;
+      const newest = `newest record ${age(row.newest, now)}`;
+      if (!row.currentAsOf) {
+        out.push(line('info', `**${row.ecosystem}**: ${counts} (${source}), ${newest}; when it was last made current is unknown`));
+      } else if (isStale(row.currentAsOf, now)) {
+        out.push(
+          line(
+            'warn',
+            `**${row.ecosystem}**: ${counts}, last made current ${ago(row.currentAsOf, now)} (${source}), older than ${STALE_DAYS} days: packages flagged since then are not known here. ${fix(row.ecosystem)}.`,
+          ),
+        );
+      } else {
+        out.push(line('ok', `**${row.ecosystem}**: ${counts}, current as of ${ago(row.currentAsOf, now)} (${source}), ${newest}`));
+      }
+    }
+    const have = new Set(a.rows.map((r) => r.ecosystem));
+    for (const eco of ECOSYSTEMS) {
+      if ((a.used ?? []).includes(eco) && !have.has(eco)) {
+        out.push(line('warn', `**${eco}**: no advisory data, but this workspace has ${eco} manifests: their packages are not checked. ${fix(eco)}.`));
+      }
+    }
+    if (a.rows.length === 0 && !(a.used ?? []).length) {
+      out.push(
+        line(
+          'warn',
+          'no advisories loaded yet, so there are no package findings. warden downloads the data of an ecosystem when it first sees one of its manifests (open or scanned); ' +
+            `${HOW_TO_DOWNLOAD.replace('ECOSYSTEM', 'PyPI')} to get it now, or import OSV files with \`warden.packages.osvPaths\` / \`warden db import PATH\`.`,
+        ),
+      );
+    }
+  }
+  if (d) {
+    if (d.offline) {
+      out.push(line('info', '`WARDEN_OFFLINE` is set: nothing is downloaded (advisories nor package metadata); imported files are used as they are'));
+    } else if (!d.update) {
+      out.push(line('info', `background downloads are off (\`warden.packages.update\`); *Warden: Download Advisories Now* downloads from \`${d.mirror}\` (${d.mirrorSource})`));
+    } else {
+      out.push(line('info', `kept current in the background from \`${d.mirror}\` (${d.mirrorSource}), checked when older than ${d.updateHours} h`));
+    }
+  }
+  if (a.osvPaths.length) {
+    out.push(line('info', `imported from \`warden.packages.osvPaths\`: ${a.osvPaths.map((p) => `\`${p}\``).join(', ')}`));
+  }
+  return out;
+}
+
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
@@ -156,13 +216,16 @@ function formatSize(n: number): string {
 /** A `warden db stats --json` line as an AdvisoryRow (snake or camel case fields). */
 export function advisoryRow(json: Record<string, unknown>): AdvisoryRow {
   const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-  const newest = json.newest_modified ?? json.newestModified ?? null;
+  const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+  const mirror = str(json.mirror);
   return {
     ecosystem: String(json.ecosystem ?? '?'),
     advisories: num(json.advisories),
     malicious: num(json.malicious),
     packages: num(json.packages),
-    newest: typeof newest === 'string' ? newest : null,
+    newest: str(json.newest_modified ?? json.newestModified),
+    currentAsOf: str(json.current_as_of ?? json.currentAsOf),
+    mirror: mirror ? withoutCredentials(mirror) : null,
   };
 }
 

@@ -22,24 +22,70 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
 }
 
 describe('status report', () => {
-  test('a fresh install says why there are no package findings', () => {
+  test('a fresh install says why there are no package findings and how data arrives', () => {
     const md = statusMarkdown(report(), NOW);
-    assert.match(md, /no advisories loaded, so package findings are off/);
-    assert.match(md, /warden\.packages\.osvPaths/);
+    assert.match(md, /no advisories loaded yet, so there are no package findings/);
+    assert.match(md, /downloads the data of an ecosystem when it first sees one of its manifests/);
+    assert.match(md, /Warden: Download Advisories Now/);
+    assert.match(md, /warden db import PATH/);
     assert.match(md, /runner image `warden-runner-python:bookworm` is missing/);
     assert.match(md, /no model/);
     assert.match(md, /does not answer/);
     assert.match(md, /not trusted, ignoring `llm\.provider`/);
   });
 
-  test('advisory rows with their age; old data is flagged', () => {
+  test('each ecosystem with when it was made current and where it comes from; old data is flagged', () => {
     const rows = [
-      advisoryRow({ ecosystem: 'PyPI', advisories: 10, malicious: 2, packages: 8, newest_modified: '2026-11-20T00:00:00Z' }),
-      advisoryRow({ ecosystem: 'npm', advisories: 3, malicious: 3, packages: 3, newestModified: '2025-01-01T00:00:00Z' }),
+      advisoryRow({
+        ecosystem: 'PyPI',
+        advisories: 10,
+        malicious: 2,
+        packages: 8,
+        newest_modified: '2026-11-20T00:00:00Z',
+        currentAsOf: '2026-11-21T09:00:00Z',
+        mirror: 'https://user:s3cret@mirror.example/osv',
+      }),
+      advisoryRow({
+        ecosystem: 'npm',
+        advisories: 3,
+        malicious: 3,
+        packages: 3,
+        newestModified: '2025-01-01T00:00:00Z',
+        currentAsOf: '2026-11-12T12:00:00Z',
+        mirror: null,
+      }),
     ];
-    const md = statusMarkdown(report({ advisories: { rows, osvPaths: ['/osv'] } }), NOW);
-    assert.match(md, /✓ \*\*PyPI\*\*: 10 advisories \(2 malicious\) on 8 packages, newest record 1 day old/);
-    assert.match(md, /⚠ \*\*npm\*\*: .* newest record 23 months old: refresh the data/);
+    const md = statusMarkdown(report({ advisories: { rows, osvPaths: ['/osv'], used: ['PyPI', 'npm'] } }), NOW);
+    assert.match(
+      md,
+      /✓ \*\*PyPI\*\*: 10 advisories \(2 malicious\) on 8 packages, current as of 3 hours ago \(downloaded from `https:\/\/mirror\.example\/osv`\), newest record 1 day old/,
+    );
+    assert.doesNotMatch(md, /s3cret/, 'credentials are never shown');
+    assert.match(md, /⚠ \*\*npm\*\*: 3 advisories .* last made current 9 days ago \(imported files\), older than 7 days: .*Warden: Download Advisories Now\* \(or `warden db update npm`/);
+    assert.match(md, /imported from `warden\.packages\.osvPaths`: `\/osv`/);
+  });
+
+  test('an ecosystem the workspace uses without data is flagged with the fix', () => {
+    const rows = [advisoryRow({ ecosystem: 'PyPI', advisories: 5, malicious: 2, packages: 4, currentAsOf: '2026-11-21T11:59:30Z', mirror: 'http://127.0.0.1:9/osv' })];
+    const downloads = { offline: false, update: true, updateHours: 24, mirror: 'http://127.0.0.1:9/osv', mirrorSource: '`warden.packages.osvMirror`' };
+    const md = statusMarkdown(report({ advisories: { rows, osvPaths: [], used: ['PyPI', 'Go'], downloads } }), NOW);
+    assert.match(md, /✓ \*\*PyPI\*\*: .*current as of just now/);
+    assert.match(md, /⚠ \*\*Go\*\*: no advisory data, but this workspace has Go manifests: their packages are not checked\. Run \*Warden: Download Advisories Now\* \(or `warden db update Go`/);
+    assert.match(md, /ℹ kept current in the background from `http:\/\/127\.0\.0\.1:9\/osv` \(`warden\.packages\.osvMirror`\), checked when older than 24 h/);
+    assert.doesNotMatch(md, /no advisories loaded/);
+
+    const off = statusMarkdown(report({ advisories: { rows: [], osvPaths: [], used: ['npm'], downloads: { ...downloads, offline: true } } }), NOW);
+    assert.match(off, /⚠ \*\*npm\*\*: no advisory data.*`WARDEN_OFFLINE` is set, so nothing is downloaded: import OSV files/);
+    assert.match(off, /ℹ `WARDEN_OFFLINE` is set: nothing is downloaded/);
+    const manual = statusMarkdown(report({ advisories: { rows, osvPaths: [], downloads: { ...downloads, update: false } } }), NOW);
+    assert.match(manual, /background downloads are off \(`warden\.packages\.update`\)/);
+  });
+
+  test('rows from an older server without currentAsOf', () => {
+    const row = advisoryRow({ ecosystem: 'Go', advisories: 2, malicious: 0, packages: 2, newest_modified: '2026-11-20T00:00:00Z' });
+    assert.equal(row.currentAsOf, null);
+    assert.equal(row.mirror, null);
+    assert.match(statusMarkdown(report({ advisories: { rows: [row], osvPaths: [] } }), NOW), /ℹ \*\*Go\*\*: .*when it was last made current is unknown/);
   });
 
   test('age', () => {

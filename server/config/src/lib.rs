@@ -390,15 +390,11 @@ impl PackagesSettings {
     /// The OSV mirror to download from: `osvMirror`, else the environment's
     /// `WARDEN_OSV_MIRROR`, else [`DEFAULT_OSV_MIRROR`].
     pub fn mirror(&self) -> String {
-        let env = std::env::var("WARDEN_OSV_MIRROR").ok();
-        [self.osv_mirror.as_deref(), env.as_deref()]
-            .into_iter()
-            .flatten()
-            .map(str::trim)
-            .find(|m| !m.is_empty())
-            .unwrap_or(DEFAULT_OSV_MIRROR)
-            .trim_end_matches('/')
-            .to_owned()
+        base_url(
+            self.osv_mirror.as_deref(),
+            "WARDEN_OSV_MIRROR",
+            DEFAULT_OSV_MIRROR,
+        )
     }
 }
 
@@ -406,16 +402,26 @@ impl PackagesSettings {
     /// The metadata API to ask: `metadataUrl`, else `WARDEN_METADATA_URL`, else
     /// [`DEFAULT_METADATA_URL`].
     pub fn metadata_base(&self) -> String {
-        let env = std::env::var("WARDEN_METADATA_URL").ok();
-        [self.metadata_url.as_deref(), env.as_deref()]
-            .into_iter()
-            .flatten()
-            .map(str::trim)
-            .find(|m| !m.is_empty())
-            .unwrap_or(DEFAULT_METADATA_URL)
-            .trim_end_matches('/')
-            .to_owned()
+        base_url(
+            self.metadata_url.as_deref(),
+            "WARDEN_METADATA_URL",
+            DEFAULT_METADATA_URL,
+        )
     }
+}
+
+/// A base URL: the setting, else the environment variable, else the default; blank
+/// values skipped, no trailing slash.
+fn base_url(setting: Option<&str>, env: &str, default: &str) -> String {
+    let env = std::env::var(env).ok();
+    [setting, env.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|m| !m.is_empty())
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// Whether `WARDEN_OFFLINE` asks for no network access (any value but empty and `0`).

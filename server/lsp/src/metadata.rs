@@ -233,18 +233,11 @@ impl Metadata {
             return hit.clone();
         }
         let (e, n) = (eco.as_str().to_owned(), name.to_owned());
-        let query = || {
-            self.store
-                .call_blocking(move |c| warden_store::metadata::get(c, &e, &n))
-        };
-        let on_worker = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let found = if on_worker {
-            tokio::task::block_in_place(query)
-        } else {
-            query()
-        };
-        let found = found.ok().flatten();
+        let found = crate::packages::query_anywhere(&self.store, move |c| {
+            warden_store::metadata::get(c, &e, &n)
+        })
+        .ok()
+        .flatten();
         let fresh = found.as_ref().is_some_and(|c| {
             OffsetDateTime::parse(&c.fetched_at, &Rfc3339)
                 .is_ok_and(|at| OffsetDateTime::now_utc() - at < self.ttl)

@@ -51,6 +51,15 @@ impl ImportReport {
         }
     }
 
+    fn add(&mut self, counts: BTreeMap<String, ImportCounts>) {
+        for (eco, c) in counts {
+            let total = self.by_ecosystem.entry(eco).or_default();
+            total.added += c.added;
+            total.updated += c.updated;
+            total.unchanged += c.unchanged;
+        }
+    }
+
     fn refuse(&mut self, p: String) {
         // Refusals are listed ahead of invalid records: they are what the user must fix.
         let at = self.problems.len().min(self.refused as usize);
@@ -435,12 +444,7 @@ async fn store_staged(
             return Err(e.to_string());
         }
     };
-    for (eco, c) in counts {
-        let total = report.by_ecosystem.entry(eco).or_default();
-        total.added += c.added;
-        total.updated += c.updated;
-        total.unchanged += c.unchanged;
-    }
+    report.add(counts);
     Ok(())
 }
 
@@ -463,12 +467,7 @@ async fn store_batch(store: &Store, batch: Batch, report: &mut ImportReport) -> 
         .call(move |c| advisories::import_batch(c, &rows, &withdrawn, newer))
         .await
         .map_err(|e| e.to_string())?;
-    for (eco, c) in counts {
-        let total = report.by_ecosystem.entry(eco).or_default();
-        total.added += c.added;
-        total.updated += c.updated;
-        total.unchanged += c.unchanged;
-    }
+    report.add(counts);
     Ok(())
 }
 

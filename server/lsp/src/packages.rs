@@ -175,18 +175,9 @@ pub fn store_advisories(store: warden_store::Store) -> Advisories {
             return hit.clone();
         }
         let (e, n) = (eco.as_str().to_owned(), name.to_owned());
-        // An open document's first analysis phase runs on an async worker: a store
-        // query that waits (the store thread busy with a scan's writes) must hand the
-        // worker's other tasks to another thread rather than hold them.
-        let query =
-            || store.call_blocking(move |c| warden_store::advisories::for_package(c, &e, &n));
-        let on_worker = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let found = if on_worker {
-            tokio::task::block_in_place(query)
-        } else {
-            query()
-        };
+        let found = query_anywhere(&store, move |c| {
+            warden_store::advisories::for_package(c, &e, &n)
+        });
         let records: Records = found
             .unwrap_or_default()
             .iter()
@@ -201,6 +192,24 @@ pub fn store_advisories(store: warden_store::Store) -> Advisories {
         records
     });
     Advisories::new(lookup, ages)
+}
+
+/// A store query from wherever a check runs: an async worker (an open document's first
+/// analysis phase: a query that waits, the store thread busy with a scan's writes, must
+/// hand the worker's other tasks to another thread rather than hold them), a blocking
+/// thread, or outside any runtime (the CLI's scan threads).
+pub fn query_anywhere<R: Send + 'static>(
+    store: &warden_store::Store,
+    f: impl FnOnce(&mut warden_store::Connection) -> warden_store::Result<R> + Send + 'static,
+) -> warden_store::Result<R> {
+    let query = || store.call_blocking(f);
+    let on_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_worker {
+        tokio::task::block_in_place(query)
+    } else {
+        query()
+    }
 }
 
 /// A lockfile, or why it cannot be used.

@@ -116,28 +116,9 @@ impl MockLlm {
     }
 
     pub fn start_on(port: u16) -> MockLlm {
-        let (tx, rx) = std::sync::mpsc::channel();
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("mock runtime");
-            rt.block_on(async move {
-                let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
-                    .expect("report");
-                loop {
-                    let Ok((sock, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    tokio::spawn(handle(sock, st.clone()));
-                }
-            });
-        });
-        let addr = rx.recv().expect("mock started");
+        let addr = serve(port, move |sock| handle(sock, st.clone()));
         MockLlm {
             url: format!("http://{addr}/v1"),
             state,
@@ -165,6 +146,35 @@ impl MockLlm {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Listens on 127.0.0.1:`port` (0: any) on its own thread and runtime, handing each
+/// connection to `handle` in a task; returns the address once it listens.
+pub(crate) fn serve<F, Fut>(port: u16, handle: F) -> std::net::SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("report");
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(handle(sock));
+            }
+        });
+    });
+    rx.recv().expect("server started")
 }
 
 pub(crate) async fn read_request(

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A failure to inject.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -80,30 +80,13 @@ impl MockMirror {
     /// Serves the OSV records of `dir` and the metadata answers of `deps`.
     pub fn start_on(dir: &Path, deps: &Path, port: u16) -> MockMirror {
         let token = random_token();
-        let (tx, rx) = std::sync::mpsc::channel();
         let state = Arc::new(Mutex::new(State::default()));
         let dir = Arc::new(dir.to_path_buf());
         let deps = Arc::new(deps.to_path_buf());
         let (st, d, t, m) = (state.clone(), dir.clone(), token.clone(), deps.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("mirror runtime");
-            rt.block_on(async move {
-                let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
-                    .expect("report");
-                loop {
-                    let Ok((sock, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    tokio::spawn(handle(sock, st.clone(), d.clone(), m.clone(), t.clone()));
-                }
-            });
+        let addr = crate::serve(port, move |sock| {
+            handle(sock, st.clone(), d.clone(), m.clone(), t.clone())
         });
-        let addr = rx.recv().expect("mirror started");
         MockMirror {
             base: format!("http://{addr}"),
             token,

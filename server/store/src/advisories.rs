@@ -396,6 +396,17 @@ pub fn stats(conn: &Connection) -> Result<Vec<EcosystemStats>> {
     let mut rows = rows;
     let current = current_as_of(conn)?;
     let sources = sources(conn)?;
+    // An ecosystem downloaded without any record (none published) is listed too: its
+    // data is current, not missing.
+    for s in &sources {
+        if !rows.iter().any(|r| r.ecosystem == s.ecosystem) {
+            rows.push(EcosystemStats {
+                ecosystem: s.ecosystem.clone(),
+                ..EcosystemStats::default()
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.ecosystem.cmp(&b.ecosystem));
     for row in &mut rows {
         row.current_as_of = current
             .iter()
@@ -496,6 +507,43 @@ mod tests {
                 let counts = import_batch(c, &[], &["GHSA-1".into()], |a, b| a > b)?;
                 assert!(counts.is_empty());
                 assert!(for_package(c, "npm", "left-pad")?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// An ecosystem downloaded without records is listed (current, not missing), with
+    /// its mirror; imported data has no mirror.
+    #[test]
+    fn stats_list_downloaded_ecosystems_without_records() {
+        let store = Store::in_memory();
+        store
+            .call_blocking(|c| {
+                import_batch(
+                    c,
+                    &[row("PYSEC-1", "2024-01-01T00:00:00Z", "x")],
+                    &[],
+                    |a, b| a > b,
+                )?;
+                put_source(
+                    c,
+                    &Source {
+                        ecosystem: "Go".into(),
+                        base_url: "https://mirror.example/osv".into(),
+                        checked_at: "2026-12-05T00:00:00Z".into(),
+                        ..Source::default()
+                    },
+                )?;
+                let s = stats(c)?;
+                assert_eq!(s.len(), 2);
+                assert_eq!((s[0].ecosystem.as_str(), s[0].advisories), ("Go", 0));
+                assert_eq!(s[0].mirror.as_deref(), Some("https://mirror.example/osv"));
+                assert_eq!(s[0].current_as_of.as_deref(), Some("2026-12-05T00:00:00Z"));
+                assert_eq!(
+                    (s[1].ecosystem.as_str(), s[1].mirror.as_deref()),
+                    ("PyPI", None)
+                );
+                assert!(s[1].current_as_of.is_some());
                 Ok(())
             })
             .unwrap();

@@ -29,7 +29,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rusqlite::Connection;
+/// The connection store closures get (`Store::call`, `Store::call_blocking`).
+pub use rusqlite::Connection;
 
 pub use spans::{SpanPage, SpanQuery, StoreSink};
 pub use workspaces::{RepoRecord, WorkspaceRow};

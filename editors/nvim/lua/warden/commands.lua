@@ -2,7 +2,7 @@
 ---
 --- Each subcommand is a table entry (`run`, `complete`, `usage`) calling into the
 --- feature's module (`warden.runs`, `warden.llm`, `warden.traces`, `warden.findings`,
---- `warden.pickers`, `warden.log`, ...), so a feature adds an entry without changing the
+--- `warden.pickers`, `warden.log`, `warden.advisories`, ...), so a feature adds an entry without changing the
 --- dispatcher. A workspace a command needs and was not given is the current buffer's;
 --- a workspace action without its NAME picks one (`vim.ui.select`).
 
@@ -439,6 +439,32 @@ end
 
 ---@type table<string, warden.Subcommand>
 M.subcommands = {
+  advisories = {
+    usage = 'advisories [update] [ECOSYSTEM...]  advisory data per ecosystem (age, source, what is missing); update downloads it now (:Warden! advisories update: whole archives)',
+    run = function(args, bang)
+      local advisories = require('warden.advisories')
+      if #args == 0 then
+        local lines, level = advisories.report(require('warden.config').get())
+        return vim.notify(table.concat(lines, '\n'), level)
+      end
+      local ecosystems = args[1] == 'update' and vim.list_slice(args, 2) or args
+      advisories.update(ecosystems, bang)
+    end,
+    complete = function(arglead, args)
+      local ecosystems = require('warden.advisories').ecosystems
+      local given = {}
+      for i = 1, #args - 1 do
+        given[args[i]] = true
+      end
+      local out = #args <= 1 and { 'update' } or {}
+      for _, e in ipairs(ecosystems) do
+        if not given[e] then
+          out[#out + 1] = e
+        end
+      end
+      return matching(arglead, out)
+    end,
+  },
   traces = {
     usage = 'traces [WORKSPACE] [KIND]  span tree with timing bars, live; <CR> expands a span, f filters by kind',
     run = function(args)

@@ -14,9 +14,24 @@ local M = {}
 ---@field trace? {live?: boolean} publish live trace notifications
 ---@field secrets? {rules?: table[], disable?: string[], allowlistPaths?: string[]}
 ---@field scan? {onStartup?: boolean, maxFileSize?: integer, maxLineLength?: integer}
----@field packages? {enabled?: boolean, osvPaths?: string[], osvPollSeconds?: integer}
+---@field packages? warden.PackagesSettings advisory data and package metadata
 ---@field llm? warden.LlmSettings LLM actions: providers, model, budgets, guardrails
 ---@field run? warden.RunSettings sandboxed runs: runners, limits, run-all scripts
+
+---@class warden.PackagesSettings
+---@field enabled? boolean check manifests and imports against the advisory database
+---@field osvPaths? string[] OSV files to import (besides what is downloaded)
+---@field osvPollSeconds? integer how often osvPaths are checked for changes (0: never)
+---@field update? boolean keep advisory data current in the background (default true)
+---@field updateHours? integer data younger than this is not downloaded again (24)
+---@field osvMirror? string OSV mirror base URL (`https://user:token@host/...` works); default $WARDEN_OSV_MIRROR, else the OSV export
+---@field ecosystems? string[] kept current besides those of the manifests seen (PyPI, npm, crates.io, Go)
+---@field maxDownloadMb? integer largest archive downloaded (2048)
+---@field downloadTimeoutSeconds? integer longest wait to connect and for the next bytes (30)
+---@field metadata? boolean ask the package metadata API: unknown, deprecated, new releases (default true)
+---@field metadataUrl? string metadata API base URL (deps.dev v3 shapes); default $WARDEN_METADATA_URL, else deps.dev
+---@field metadataTtlHours? integer answers younger than this are not asked again (24)
+---@field cooldownDays? integer pinned versions younger than this get package-new-release (3)
 
 ---@class warden.RunSettings
 ---@field runners? {glob: string, image: string, command: string[]}[] first match runs a script
@@ -303,6 +318,20 @@ local function runners_check(v)
 end
 
 ---@type warden.Check
+local function ecosystems_check(v)
+  local known = { pypi = true, npm = true, ['crates.io'] = true, go = true }
+  local expected = 'a list of ecosystems (PyPI, npm, crates.io, Go)'
+  if list_of('string')(v) then
+    return expected
+  end
+  for _, e in ipairs(v) do
+    if not known[e:lower()] then
+      return expected
+    end
+  end
+end
+
+---@type warden.Check
 local function user_check(v)
   if type(v) ~= 'string' or not v:match('^%d+:%d+$') then
     return 'a string "uid:gid"'
@@ -340,6 +369,16 @@ local settings_schema = {
     enabled = is('boolean'),
     osvPaths = list_of('string'),
     osvPollSeconds = int(0),
+    update = is('boolean'),
+    updateHours = int(0),
+    osvMirror = is('string'),
+    ecosystems = ecosystems_check,
+    maxDownloadMb = int(0),
+    downloadTimeoutSeconds = int(1),
+    metadata = is('boolean'),
+    metadataUrl = is('string'),
+    metadataTtlHours = int(0),
+    cooldownDays = int(0),
   },
   llm = {
     provider = is('string'),

@@ -1,6 +1,9 @@
 ---@mod warden.health `:checkhealth warden`: the Neovim version, the configuration, the
 --- `warden` binary and its version, running servers, the database path, the OSV
---- advisory data, the Docker engine and the LLM settings (the provider and model the
+--- advisory data (per ecosystem: since when it is current and where it comes from;
+--- missing data of an ecosystem in use and data older than 7 days flagged, with the
+--- fix; how data arrives: offline, downloads off, or from which mirror; see
+--- `warden.advisories`), the Docker engine and the LLM settings (the provider and model the
 --- editor settings resolve to, whether each provider's API key variable is set (never
 --- its value), and whether its base URL accepts a TCP connection), and the trust state of
 --- each open repository's `.warden.toml` (which keys it holds back until `:Warden trust`).
@@ -204,6 +207,7 @@ end
 ---@param binary_ok boolean
 local function check_osv(cfg, db, binary_ok)
   health.start('warden: OSV advisory data')
+  local advisories = require('warden.advisories')
   local packages = cfg.settings.packages or {}
   if packages.enabled == false then
     health.info('package checks are off (settings.packages.enabled = false)')
@@ -218,39 +222,29 @@ local function check_osv(cfg, db, binary_ok)
       health.warn(('osvPaths: %s does not exist'):format(p), { 'fix settings.packages.osvPaths' })
     end
   end
-  if not db then
-    health.info('no database yet, so no advisories; they are imported from settings.packages.osvPaths')
+  local rows = {}
+  if db and not binary_ok then
+    health.warn('cannot read the advisory data without a working warden binary')
     return
+  elseif db then
+    local got, err = advisories.stats(cfg)
+    if not got then
+      health.error(err or 'warden db stats failed')
+      return
+    end
+    rows = got
   end
-  if not binary_ok then
-    health.warn('cannot read the advisory counts without a working warden binary')
-    return
-  end
-  local res, err = run(
-    { vim.fn.exepath(cfg.cmd[1]), '--db', db, 'db', 'stats', '--json' },
-    next(cfg.cmd_env) and cfg.cmd_env or nil,
-    10000
-  )
-  if not res or res.code ~= 0 then
-    health.error('warden db stats failed: ' .. (err or first_line(res.stderr)))
-    return
-  end
-  local parts, total = {}, 0
-  for line in res.stdout:gmatch('[^\n]+') do
-    local ok, row = pcall(vim.json.decode, line)
-    if ok and type(row) == 'table' and row.ecosystem then
-      total = total + (row.advisories or 0)
-      parts[#parts + 1] = ('%s %d (%d malicious)'):format(row.ecosystem, row.advisories or 0, row.malicious or 0)
+  local findings = advisories.assess(rows, advisories.used(advisories.roots()), { offline = (advisories.offline(cfg)) })
+  for _, f in ipairs(findings) do
+    if f.level == 'ok' then
+      health.ok(f.text)
+    elseif f.level == 'warn' then
+      health.warn(f.text, f.advice)
+    else
+      health.info(f.text)
     end
   end
-  if total == 0 then
-    health.warn('no OSV advisories loaded: vulnerable and malicious packages go unreported', {
-      'set settings.packages.osvPaths to osv-scanner folders, zips or JSON records',
-      'or import them once: warden db import PATH',
-    })
-  else
-    health.ok(('%d advisories: %s'):format(total, table.concat(parts, ', ')))
-  end
+  health.info(advisories.downloads_note(cfg))
 end
 
 --- The images of the configured runners (`settings.run.runners`), else the defaults.

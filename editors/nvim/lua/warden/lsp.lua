@@ -45,6 +45,7 @@ M.commands = {
   run_all = 'warden.runAll', -- {workspace?, stopOnFailure?} -> {batchId, workspace, progressToken, groups}
   config_trust = 'warden.config.trust', -- {root?, uri?, workspace?, sha256?} -> warden.ConfigTrustInfo
   config_untrust = 'warden.config.untrust', -- {root?, uri?, workspace?} -> warden.ConfigTrustInfo
+  packages_update_advisories = 'warden.packages.updateAdvisories', -- {ecosystems?, full?} -> {progressToken}
 }
 
 --- Custom requests (client -> server).

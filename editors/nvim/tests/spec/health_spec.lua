@@ -44,8 +44,16 @@ describe(':checkhealth warden', function()
     has(('OK server 1 for %s/alpha: warden %s, protocol 1, 1 buffer(s)'):format(ws, version))
     has(('OK %s (from $WARDEN_DB)'):format(os.getenv('WARDEN_DB')))
     has(('OK osvPaths: %s exists'):format(h.osv))
-    has('OK 16 advisories: Go 2 (0 malicious), PyPI 5 (2 malicious), ')
-    has(', npm 7 (3 malicious)')
+    -- Per ecosystem, with since when it is current and where it came from (imported:
+    -- these servers are offline).
+    assert.is_truthy(
+      text:find('OK PyPI: 5 advisories %(2 malicious%) on 4 packages, current as of [%w ]+ %(imported files%)'),
+      text
+    )
+    has('OK npm: 7 advisories (3 malicious) on 9 packages, current as of ')
+    has('OK Go: 2 advisories (0 malicious) on ')
+    has('WARDEN_OFFLINE is set ($WARDEN_OFFLINE): nothing is downloaded')
+    assert.is_nil(text:find('no advisory data', 1, true), text)
     has('warden: Docker engine (sandboxed runs)')
     if h.docker() then
       assert.is_truthy(text:find('OK Docker engine %d'), text)
@@ -82,13 +90,30 @@ describe(':checkhealth warden', function()
     has(('WARNING osvPaths: %s/no-osv does not exist'):format(h.tmp))
   end)
 
-  it('warns when no advisories are loaded', function()
+  it('warns when an ecosystem in use has no advisory data, and says how to get it', function()
     local empty = h.tmp .. '/empty.db'
     h.system({ h.bin, '--db', empty, 'db', 'stats' })
+    -- alpha (the running server's root) has a requirements.txt.
     vim.g.warden = { cmd = { h.bin, 'lsp' }, cmd_env = { WARDEN_DB = empty } }
     local text = checkhealth()
-    assert.is_truthy(text:find('WARNING no OSV advisories loaded', 1, true), text)
+    assert.is_truthy(
+      text:find('WARNING PyPI: no advisory data, but PyPI manifests are open or in a workspace', 1, true),
+      text
+    )
+    -- Offline (WARDEN_OFFLINE=1 here): importing files is the fix.
     assert.is_truthy(text:find('warden db import PATH', 1, true), text)
+    -- Online, downloading is.
+    vim.g.warden = { cmd = { h.bin, 'lsp' }, cmd_env = { WARDEN_DB = empty, WARDEN_OFFLINE = '0' } }
+    text = checkhealth()
+    assert.is_truthy(text:find(':Warden advisories update PyPI (or in a shell: warden db update PyPI)', 1, true), text)
+    assert.is_truthy(
+      text:find(
+        "kept current in the background from https://osv-vulnerabilities.storage.googleapis.com (the OSV project's export)",
+        1,
+        true
+      ),
+      text
+    )
   end)
 
   it('reports the LLM provider and model, the API key variable (never its value) and the base URL', function()

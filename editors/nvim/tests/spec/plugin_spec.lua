@@ -96,6 +96,41 @@ describe('configuration', function()
     end
   end)
 
+  it('checks the package data settings', function()
+    config.set({
+      settings = {
+        packages = {
+          update = false,
+          updateHours = 12,
+          osvMirror = 'https://user:token@mirror.example/osv',
+          ecosystems = { 'PyPI', 'crates.io', 'go' },
+          maxDownloadMb = 512,
+          downloadTimeoutSeconds = 10,
+          metadata = false,
+          metadataUrl = 'https://deps.example',
+          metadataTtlHours = 6,
+          cooldownDays = 7,
+        },
+      },
+    })
+    local cfg, problems = config.resolve()
+    assert.are.same({}, problems)
+    assert.are.same({ 'PyPI', 'crates.io', 'go' }, cfg.settings.packages.ecosystems)
+    config.set({
+      settings = { packages = { ecosystems = { 'cobol' }, update = 'daily', downloadTimeoutSeconds = 0 } },
+    })
+    local _
+    _, problems = config.resolve()
+    local all = table.concat(problems, '\n')
+    for _, expected in ipairs({
+      'setup.settings.packages.ecosystems: expected a list of ecosystems (PyPI, npm, crates.io, Go), got table',
+      'setup.settings.packages.update: expected a boolean, got string "daily"',
+      'setup.settings.packages.downloadTimeoutSeconds: expected an integer >= 1, got number 0',
+    }) do
+      assert.is_truthy(all:find(expected, 1, true), ('missing %q in:\n%s'):format(expected, all))
+    end
+  end)
+
   it('checks the llm settings, providers, mux rules and prices', function()
     config.set({
       settings = {
@@ -238,6 +273,7 @@ end)
 describe(':Warden completion', function()
   it('offers exactly the subcommands the server backs', function()
     assert.are.same({
+      'advisories',
       'cancel',
       'docstring',
       'explain',
@@ -268,6 +304,12 @@ describe(':Warden completion', function()
     assert.are.same({ 'findings', 'runs', 'traces', 'workspaces' }, vim.fn.getcompletion('Warden pick ', 'cmdline'))
     assert.are.same({ 'scan' }, vim.fn.getcompletion('Warden traces sc', 'cmdline'))
     assert.are.same({ 'syntax' }, vim.fn.getcompletion('Warden lfindings sy', 'cmdline'))
+    assert.are.same(
+      { 'update', 'PyPI', 'npm', 'crates.io', 'Go' },
+      vim.fn.getcompletion('Warden advisories ', 'cmdline')
+    )
+    assert.are.same({ 'PyPI' }, vim.fn.getcompletion('Warden advisories update P', 'cmdline'))
+    assert.are.same({ 'npm', 'crates.io', 'Go' }, vim.fn.getcompletion('Warden advisories update PyPI ', 'cmdline'))
   end)
 
   it('completes workspace actions and finding kinds', function()
@@ -466,6 +508,8 @@ describe('doc/warden.txt', function()
       ':Warden-usage',
       ':Warden-pick',
       ':Warden-lfindings',
+      ':Warden-advisories',
+      'warden-advisories',
       ':Warden-log',
       'warden-mappings',
       'warden-views',

@@ -249,7 +249,14 @@ pub async fn did_change_configuration(b: &Backend, params: DidChangeConfiguratio
         Value::Object(mut m) if m.contains_key("warden") => m.remove("warden").unwrap_or_default(),
         other => other,
     });
+    let before = b.shared.editor();
     apply_settings(b, section).await;
+    let after = b.shared.editor();
+    // Settings that steer analysis changed: open documents show what they now find.
+    let (x, y) = (&before.settings, &after.settings);
+    if x.secrets != y.secrets || x.scan != y.scan || x.packages != y.packages {
+        super::documents::reanalyze_all(&b.shared, &b.client);
+    }
     super::advisories::sync(b);
     if let Ok(registry) = b.registry() {
         let reg = registry.lock().await;
