@@ -258,8 +258,9 @@ async fn update_one(
         Some(s) if !opts.full && s.cursor.is_some() => {
             match incremental(store, client, opts, eco, &s, report, progress).await? {
                 Some(s) => s,
-                // Too many changes: the archive is cheaper.
-                None => full(store, client, opts, eco, Some(&s), report, progress).await?,
+                // Too many changes: the archive is cheaper (asked for without
+                // validators: the list says it changed).
+                None => full(store, client, opts, eco, None, report, progress).await?,
             }
         }
         previous => {
