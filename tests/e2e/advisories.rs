@@ -163,6 +163,27 @@ fn db_update_downloads_then_fetches_only_what_changed() {
     );
     assert_eq!(records_of(&db, "PyPI"), 4);
 
+    // A listed record the mirror does not serve yet (a 404 while it syncs) is asked for
+    // again by the next update, even once newer records were applied.
+    let late = json!({"id": "PYSEC-9999-1", "modified": "2031-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "late-package"}, "versions": ["1.0"]}]});
+    std::fs::write(m.dir().join("PyPI/PYSEC-9999-1.json"), late.to_string()).unwrap();
+    touch_record(&m, "PyPI", "PYSEC-2024-57", "2032-01-01T00:00:00Z", false);
+    m.fault(Fault {
+        path_contains: "PYSEC-9999-1.json".into(),
+        status: Some(404),
+        times: 1,
+        ..Fault::default()
+    });
+    let (code, r, err) = update(&db, &["PyPI", "--mirror", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(eco(&r, "PyPI")["missing"], 1, "{r:#}");
+    assert_eq!(records_of(&db, "PyPI"), 4);
+    let (code, r, err) = update(&db, &["PyPI", "--mirror", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(eco(&r, "PyPI")["added"], 1, "{r:#}");
+    assert_eq!(records_of(&db, "PyPI"), 5);
+
     // Another mirror starts over with its archive.
     let (code, r, _) = update(&db, &["PyPI", "--mirror", &format!("{url}/")]);
     assert_eq!(code, 0);

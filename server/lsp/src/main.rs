@@ -157,7 +157,12 @@ enum DbCommand {
         ecosystems: Vec<String>,
         /// The mirror's base URL (a folder with the OSV export's layout); default: the
         /// OSV project's public export.
-        #[arg(long, env = "WARDEN_OSV_MIRROR", value_name = "URL")]
+        #[arg(
+            long,
+            env = "WARDEN_OSV_MIRROR",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
         mirror: Option<String>,
         /// Download the whole archive again.
         #[arg(long)]

@@ -131,22 +131,25 @@ impl Client {
                 format!("{shown}: {}", crate::osv_update::innermost(&e))
             }
         })?;
-        match resp.status() {
-            reqwest::StatusCode::NOT_FOUND => return Ok(None),
-            s if !s.is_success() => return Err(format!("{shown}: HTTP {s}")),
-            _ => {}
+        let status = resp.status();
+        if !status.is_success() && status != reqwest::StatusCode::NOT_FOUND {
+            return Err(format!("{shown}: HTTP {status}"));
         }
-        if resp.content_length().is_some_and(|n| n as usize > MAX_BODY) {
-            return Err(format!("{shown}: answer over {MAX_BODY} bytes"));
+        let body = crate::osv_update::bounded_body(resp, MAX_BODY as u64, &shown).await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            // Only the API's own "not found" (gRPC code 5) says the package does not
+            // exist; a 404 from a wrong URL or a proxy is an error, never a finding.
+            let api_not_found =
+                serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["code"] == 5);
+            return if api_not_found {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "{shown}: HTTP 404 without the API's not-found answer"
+                ))
+            };
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("{shown}: {}", crate::osv_update::innermost(&e)))?;
-        if bytes.len() > MAX_BODY {
-            return Err(format!("{shown}: answer over {MAX_BODY} bytes"));
-        }
-        Ok(Some(bytes.to_vec()))
+        Ok(Some(body))
     }
 
     /// What the registry says about `name` (normalized). When every version is
@@ -204,7 +207,7 @@ impl Metadata {
     pub fn new(store: warden_store::Store, ttl_hours: u64, misses: MissCell) -> Metadata {
         Metadata {
             store,
-            ttl: time::Duration::hours(ttl_hours.max(1) as i64),
+            ttl: time::Duration::hours(ttl_hours.clamp(1, 24 * 366) as i64),
             cache: Arc::default(),
             misses,
         }

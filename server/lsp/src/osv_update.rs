@@ -280,7 +280,11 @@ async fn update_one(
         .call(move |c| advisories::newest(c, name))
         .await
         .map_err(|e| e.to_string())?;
-    source.cursor = newest.or(source.cursor);
+    // After a full archive the cursor is its newest record; an incremental update set
+    // its own from the list.
+    if report.mode == "full" {
+        source.cursor = newest.or(source.cursor);
+    }
     source.records = records;
     source.checked_at = warden_trace::now_rfc3339();
     report.records = records;
@@ -356,11 +360,24 @@ async fn full(
     let part = opts
         .cache_dir
         .join(format!("{}.all.zip.part", eco.as_str()));
-    let Some((zip, etag, modified)) =
-        download(client, opts, eco, &url, &part, previous, report, progress).await?
+    // `--full` repairs: the archive is asked for without validators.
+    let conditional_on = previous.filter(|_| !opts.full);
+    let Some((zip, etag, modified)) = download(
+        client,
+        opts,
+        eco,
+        &url,
+        &part,
+        conditional_on,
+        report,
+        progress,
+    )
+    .await?
     else {
         report.mode = "unchanged".into();
-        return Ok(previous.cloned().unwrap_or_default());
+        return previous
+            .cloned()
+            .ok_or_else(|| format!("{url}: 304 Not Modified to a request without validators"));
     };
     progress(Progress {
         message: format!("{}: importing", eco.as_str()),
@@ -420,6 +437,13 @@ async fn download(
     tokio::fs::create_dir_all(&opts.cache_dir)
         .await
         .map_err(|e| format!("{}: {e}", opts.cache_dir.display()))?;
+    // One download of an archive at a time across every warden process on this
+    // database (editor windows, the CLI): they share the partial file.
+    let _lock = lock_exclusive(&part.with_extension("part.lock")).map_err(|e| {
+        format!(
+            "{url}: another warden process is downloading this archive ({e}); try again shortly"
+        )
+    })?;
     let meta_path = part.with_extension("part.validator");
     let have = tokio::fs::metadata(part)
         .await
@@ -439,6 +463,14 @@ async fn download(
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(None);
+    }
+    if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
+        // The partial file is whole or not this archive's: start again next time.
+        let _ = tokio::fs::remove_file(part).await;
+        let _ = tokio::fs::remove_file(&meta_path).await;
+        return Err(format!(
+            "{url}: HTTP {status} resuming; the next attempt starts over"
+        ));
     }
     if !status.is_success() {
         return Err(format!("{url}: HTTP {status}"));
@@ -512,6 +544,37 @@ async fn download(
     Ok(Some((whole, etag, modified)))
 }
 
+/// An exclusive advisory lock on `path` (created if needed), held while the file stays
+/// open; `Err` when another process holds it.
+fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    flock(&file)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn flock(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` takes a file descriptor that `file` keeps open for the call and
+    // touches no memory of ours.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn flock(_: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Applies the records changed since the source's cursor. `None` when there are more
 /// than [`MAX_INCREMENTAL`] (download the archive instead).
 async fn incremental(
@@ -542,18 +605,29 @@ async fn incremental(
     let (etag, modified) = validators(&resp);
     let body = bounded_body(resp, MAX_LIST_BYTES, &list_url).await?;
     let text = String::from_utf8_lossy(&body);
+    if !text.trim().is_empty() && !text.lines().any(|l| changed_since(l, "").len() == 1) {
+        return Err(format!(
+            "{list_url}: not a modified_id.csv list (no `<time>,<id>` line)"
+        ));
+    }
     let cursor = previous.cursor.clone().unwrap_or_default();
-    let listed = changed_since(&text, &cursor);
+    let listed = listed_since(&text, &cursor);
     if listed.len() > MAX_INCREMENTAL {
         return Ok(None);
     }
+    // The next cursor comes from this list (not from the store, whose records may come
+    // from other lists or archives): its newest time, or the oldest time of an id the
+    // mirror did not have yet, so that it is asked for again.
+    let when: std::collections::HashMap<String, time::OffsetDateTime> =
+        listed.iter().map(|(id, _, t)| (id.clone(), *t)).collect();
+    let newest_listed = listed.iter().map(|(_, _, t)| *t).max();
     // Records modified exactly at the cursor are fetched only when the stored copy is
     // not that version (records modified in the same instant are never missed, and the
     // one applied last is not fetched again).
     let at_cursor: Vec<String> = listed
         .iter()
-        .filter(|(_, at)| *at)
-        .map(|(id, _)| id.clone())
+        .filter(|(_, at, _)| *at)
+        .map(|(id, _, _)| id.clone())
         .collect();
     let stored = if at_cursor.is_empty() {
         Default::default()
@@ -565,8 +639,8 @@ async fn incremental(
     };
     let changed: Vec<String> = listed
         .into_iter()
-        .filter(|(id, at)| !*at || !stored.get(id).is_some_and(|m| same_instant(m, &cursor)))
-        .map(|(id, _)| id)
+        .filter(|(id, at, _)| !*at || !stored.get(id).is_some_and(|m| same_instant(m, &cursor)))
+        .map(|(id, _, _)| id)
         .collect();
     let total = changed.len() as u64;
     let mut done = 0u64;
@@ -582,18 +656,36 @@ async fn incremental(
             match resp.status() {
                 s if s.is_success() => {
                     let bytes = bounded_body(resp, crate::osv_import::MAX_RECORD_BYTES, &u).await?;
-                    Ok::<_, Failure>(Some((u, bytes)))
+                    Ok::<_, Failure>((id, Some((u, bytes))))
                 }
-                reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::GONE => Ok(None),
+                reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::GONE => Ok((id, None)),
                 s => Err(format!("{u}: HTTP {s}")),
             }
         }
     }))
     .buffer_unordered(FETCH_CONCURRENCY);
+    let mut oldest_missing: Option<time::OffsetDateTime> = None;
+    let mut bytes = 0u64;
     while let Some(fetched) = fetches.next().await {
         match fetched? {
-            Some(r) => records.push(r),
-            None => report.missing += 1,
+            (_, Some(r)) => {
+                // All of an update is held until it is imported: bounded like an archive.
+                bytes += r.1.len() as u64;
+                if bytes > opts.max_download_bytes {
+                    return Err(format!(
+                        "{list_url}: the changed records exceed the {}-byte limit (packages.maxDownloadMb)",
+                        opts.max_download_bytes
+                    ));
+                }
+                report.bytes += r.1.len() as u64;
+                records.push(r);
+            }
+            (id, None) => {
+                report.missing += 1;
+                if let Some(&t) = when.get(&id) {
+                    oldest_missing = Some(oldest_missing.map_or(t, |o| o.min(t)));
+                }
+            }
         }
         done += 1;
         progress(Progress {
@@ -607,15 +699,34 @@ async fn incremental(
         let imported = crate::osv_import::import_records(store, records).await?;
         tally(report, eco, &imported);
     }
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let cursor = oldest_missing
+        .or(newest_listed)
+        .map(fmt)
+        .or_else(|| previous.cursor.clone());
+    // With a record still missing the list is read again next time, not answered `304`.
+    let (etag, modified) = if oldest_missing.is_some() {
+        (None, None)
+    } else {
+        (etag, modified)
+    };
     Ok(Some(Source {
         csv_etag: etag,
         csv_modified: modified,
+        cursor,
         ..previous.clone()
     }))
 }
 
 /// A response body of at most `cap` bytes.
-async fn bounded_body(resp: reqwest::Response, cap: u64, url: &str) -> Result<Vec<u8>, Failure> {
+pub async fn bounded_body(
+    resp: reqwest::Response,
+    cap: u64,
+    url: &str,
+) -> Result<Vec<u8>, Failure> {
     if let Some(n) = resp.content_length().filter(|&n| n > cap) {
         return Err(format!("{url}: {n} bytes, above the {cap}-byte limit"));
     }
@@ -635,10 +746,18 @@ async fn bounded_body(resp: reqwest::Response, cap: u64, url: &str) -> Result<Ve
 /// all), each with whether it was modified exactly at the cursor (then it may be the
 /// record applied last). Lines that do not parse are skipped.
 pub fn changed_since(csv: &str, cursor: &str) -> Vec<(String, bool)> {
+    listed_since(csv, cursor)
+        .into_iter()
+        .map(|(id, at, _)| (id, at))
+        .collect()
+}
+
+/// [`changed_since`] with each id's listed time.
+fn listed_since(csv: &str, cursor: &str) -> Vec<(String, bool, time::OffsetDateTime)> {
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
     let since = OffsetDateTime::parse(cursor, &Rfc3339).ok();
-    let mut ids: Vec<(String, bool)> = csv
+    let mut ids: Vec<(String, bool, OffsetDateTime)> = csv
         .lines()
         .filter_map(|line| {
             let (when, id) = line.trim().split_once(',')?;
@@ -650,7 +769,8 @@ pub fn changed_since(csv: &str, cursor: &str) -> Vec<(String, bool)> {
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-            (safe && since.is_none_or(|s| when >= s)).then(|| (id.to_owned(), since == Some(when)))
+            (safe && since.is_none_or(|s| when >= s))
+                .then(|| (id.to_owned(), since == Some(when), when))
         })
         .collect();
     ids.sort();
@@ -671,18 +791,17 @@ fn same_instant(a: &str, b: &str) -> bool {
     }
 }
 
-/// A URL without credentials (`user:password@`), query or fragment, to show and store.
+/// A URL without credentials (`user:password@`), query or fragment, to show and store;
+/// `<invalid URL>` when it does not parse (its text may hold a password).
 pub fn redact_url(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or(url);
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let Ok(mut u) = reqwest::Url::parse(url.trim()) else {
+        return "<invalid URL>".to_owned();
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}{path}")
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.as_str().trim_end_matches('/').to_owned()
 }
 
 /// Where partial downloads are kept: next to the database, or the user's cache.
@@ -710,8 +829,19 @@ mod tests {
             redact_url("https://user:s3cret@mirror.example/osv?token=x#f"),
             "https://mirror.example/osv"
         );
-        assert_eq!(redact_url("http://127.0.0.1:80"), "http://127.0.0.1:80");
-        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(redact_url("not a url"), "<invalid URL>");
+        // A password with `/`, `?` or `#` in it (unescaped) never shows.
+        for bad in [
+            "https://ci:ab/cd+ef@mirror/osv",
+            "https://ci:a#b@mirror/osv",
+        ] {
+            let shown = redact_url(bad);
+            assert!(
+                !shown.contains("cd+ef") && !shown.contains("a#b") && !shown.contains("ci:"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

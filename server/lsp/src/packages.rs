@@ -357,6 +357,8 @@ pub fn unknown_imports(
     let index = LineIndex::new(text);
     imports::imports(grammar, tree, text)
         .into_iter()
+        // Path aliases of bundlers (`@/components`, `~/x`, `#internal`) are not packages.
+        .filter(|i| !i.package.starts_with(['~', '#']) && !i.package.starts_with("@/"))
         .filter(|i| {
             let name = eco.normalize_name(&i.package);
             let answer = if io {

@@ -105,7 +105,9 @@ fn stamp_imports(
     counts: &BTreeMap<String, ImportCounts>,
     now: &str,
 ) -> Result<()> {
-    for eco in counts.keys() {
+    // Only what changed makes an ecosystem's data newer: re-importing an old copy
+    // (all unchanged) does not.
+    for (eco, _) in counts.iter().filter(|(_, c)| c.added + c.updated > 0) {
         tx.execute(
             "INSERT OR REPLACE INTO advisory_imports (ecosystem, imported_at) VALUES (?1, ?2)",
             params![eco, now],

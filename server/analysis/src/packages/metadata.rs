@@ -38,7 +38,10 @@ pub struct VersionMeta {
 impl PackageMeta {
     fn version(&self, v: &str) -> Option<&VersionMeta> {
         match self {
-            PackageMeta::Known { versions } => versions.iter().find(|m| m.version == v),
+            // Go's versions are `v1.2.3` in the registry, `1.2.3` once parsed.
+            PackageMeta::Known { versions } => versions
+                .iter()
+                .find(|m| m.version == v || m.version.strip_prefix('v') == Some(v)),
             PackageMeta::Unknown => None,
         }
     }
@@ -108,7 +111,9 @@ pub fn check_manifest(
     let resolution = lock.map(|l| l.resolve(manifest));
     let mut out = Vec::new();
     for (i, dep) in manifest.dependencies.iter().enumerate() {
-        if skip(dep.start, dep.end) {
+        // Not from the registry: a URL, git, path or workspace dependency (no editable
+        // version). npm aliases (`npm:real@1`) are parsed to the real package's name.
+        if skip(dep.start, dep.end) || dep.spec_range.is_none() || !from_registry(dep) {
             continue;
         }
         let eco = dep.ecosystem;
@@ -211,6 +216,36 @@ pub fn check_manifest(
     out
 }
 
+/// Whether a dependency comes from its registry (not a path, URL, git or workspace
+/// reference, which name no registry package).
+fn from_registry(dep: &super::manifest::Dependency) -> bool {
+    let spec = dep.spec.trim();
+    if spec.starts_with('@') || spec.starts_with(['.', '/', '~']) {
+        return false;
+    }
+    if dep.ecosystem != Ecosystem::Npm {
+        return true;
+    }
+    const NOT_REGISTRY: [&str; 12] = [
+        "file:",
+        "link:",
+        "portal:",
+        "workspace:",
+        "git+",
+        "git:",
+        "github:",
+        "gitlab:",
+        "bitbucket:",
+        "gist:",
+        "http:",
+        "https:",
+    ];
+    // `user/repo` is GitHub shorthand; an alias (`npm:real@1`) names another package.
+    !NOT_REGISTRY.iter().any(|p| spec.starts_with(p))
+        && !spec.starts_with("npm:")
+        && !spec.contains('/')
+}
+
 /// The message for a package named in code or a reply that the registry does not have.
 pub fn unknown_message(eco: Ecosystem, name: &str) -> String {
     format!(
@@ -308,6 +343,26 @@ mod tests {
         let got = run(
             Kind::Requirements,
             "requests==2.30.0\nrequests>=2.0\nrequests-toolbelt==1.0.0\n",
+        );
+        assert!(got.is_empty(), "{got:#?}");
+    }
+
+    #[test]
+    fn path_git_url_and_alias_dependencies_are_not_asked_about() {
+        let got = run(
+            Kind::PackageJson,
+            r#"{"dependencies": {"left-padd": "file:../left-padd", "y": "github:a/left-padd", "z": "link:../z", "w": "workspace:*"}}"#,
+        );
+        assert!(got.is_empty(), "{got:#?}");
+        // An alias (`npm:real@1`) is not asked about under its alias name.
+        let got = run(
+            Kind::PackageJson,
+            r#"{"dependencies": {"x": "npm:left-padd@1.0.0"}}"#,
+        );
+        assert!(got.iter().all(|g| !g.2.contains("\"x\"")), "{got:#?}");
+        let got = run(
+            Kind::Requirements,
+            "huggingface-cli-tools @ https://example.invalid/h.whl\n",
         );
         assert!(got.is_empty(), "{got:#?}");
     }

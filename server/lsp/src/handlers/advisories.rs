@@ -261,7 +261,7 @@ pub fn start_updater(b: &Backend) {
                 s.due(&state).await
             };
             if !due.is_empty() {
-                s.download(due, false, Trigger::Background, stopping.clone())
+                s.download(due, false, Trigger::Background, stopping.child_token())
                     .await;
             }
         }
@@ -319,12 +319,27 @@ impl OsvSync {
         if wanted.is_empty() {
             return Vec::new();
         }
+        // Due by the last check against the mirror (not by imports: records of other
+        // ecosystems' archives or an old local copy say nothing about this mirror).
         let store = self.store.clone();
-        let ages = tokio::task::spawn_blocking(move || crate::packages::advisory_ages(&store))
+        let mirror = crate::osv_update::redact_url(&settings.mirror());
+        let ages: HashMap<Ecosystem, time::OffsetDateTime> = store
+            .call(|c| warden_store::advisories::sources(c))
             .await
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.base_url == mirror)
+            .filter_map(|s| {
+                let at = time::OffsetDateTime::parse(
+                    &s.checked_at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?;
+                Some((Ecosystem::parse(&s.ecosystem)?, at))
+            })
+            .collect();
         let now = time::OffsetDateTime::now_utc();
-        let every = time::Duration::hours(settings.update_hours.max(1) as i64);
+        let every = time::Duration::hours(update_hours(&settings));
         let instant = std::time::Instant::now();
         wanted
             .into_iter()
@@ -423,7 +438,7 @@ impl OsvSync {
                         next: std::time::Instant::now(),
                     });
                     r.failures += 1;
-                    let cap = Duration::from_secs(settings.update_hours.max(1) * 3600);
+                    let cap = Duration::from_secs(update_hours(&settings) as u64 * 3600);
                     let wait = first_retry()
                         .saturating_mul(1 << (r.failures - 1).min(16))
                         .min(cap);
@@ -463,6 +478,11 @@ impl OsvSync {
                 .await;
         }
     }
+}
+
+/// `packages.updateHours`, between 1 hour and a year.
+fn update_hours(settings: &warden_config::PackagesSettings) -> i64 {
+    settings.update_hours.clamp(1, 24 * 366) as i64
 }
 
 /// What the user reads when a download fails: which data, why, what is kept, and when

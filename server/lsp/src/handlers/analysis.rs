@@ -229,7 +229,7 @@ fn analyse(
     let mut analysis = cfg.analyze(path, &snap.text, snap.lang, tree, kept, io);
     // Imports of packages the registry does not have: open documents only (the edit's
     // first phase answers from memory: it may not read the store).
-    if let (Some(meta), Some(tree)) = (&cfg.metadata, tree) {
+    if let (Some(meta), Some(tree), true) = (&cfg.metadata, tree, cfg.checks.packages) {
         let mut unknown =
             crate::packages::unknown_imports(meta, snap.lang, tree, &snap.text, io == Io::Allowed);
         crate::packages::drop_local_imports(&mut unknown, &snap.text, snap.lang, path, &cfg.root);

@@ -56,7 +56,13 @@ pub fn start_fetcher(b: &Backend) {
             let now = Instant::now();
             failed.retain(|_, at| now.duration_since(*at) < RETRY_AFTER);
             let ttl = Duration::from_secs(
-                shared.editor().settings.packages.metadata_ttl_hours.max(1) * 3600,
+                shared
+                    .editor()
+                    .settings
+                    .packages
+                    .metadata_ttl_hours
+                    .clamp(1, 24 * 366)
+                    * 3600,
             );
             asked.retain(|_, at| now.duration_since(*at) < ttl);
             batch.sort();
