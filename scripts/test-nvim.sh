@@ -33,6 +33,8 @@ sudo=""
 need=()
 [ -f /usr/share/lua/5.1/busted/runner.lua ] || need+=(lua-busted)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The gateway spec calls the gateway from a terminal with curl.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
 if ((${#need[@]})); then

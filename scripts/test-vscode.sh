@@ -21,7 +21,9 @@
 # ${TMPDIR:-/tmp}/warden-vscode-e2e; the second session's in ...-packages), outside this
 # repository. The run scenarios need
 # a Docker engine and the runner images; without them they are skipped with the reason
-# printed, unless WARDEN_REQUIRE_DOCKER is set. Ends with one line
+# printed, unless WARDEN_REQUIRE_DOCKER is set. WARDEN_VSCODE_ONLY=PATTERN runs only the
+# end-to-end tests whose names match (node's --test-name-pattern), for working on one
+# scenario; CI leaves it unset. Ends with one line
 # "vscode: N passed, M failed" (", K skipped" when some were); exits non-zero when a
 # test failed.
 set -euo pipefail
@@ -34,7 +36,7 @@ phase() { echo "test-vscode: $1 ($((SECONDS - start)) s)"; }
 # shellcheck source=vscode-env.sh
 source "$here/scripts/vscode-env.sh"
 # unzip and binutils (readelf): the packaging scenario reads the .vsix and its binary.
-vscode_env_apt ca-certificates git chromium unzip binutils
+vscode_env_apt ca-certificates git chromium unzip binutils curl # curl: the gateway test's terminal call
 vscode_env_node
 vscode_env_code_server
 phase "Node $(node --version), code-server $WARDEN_CODE_SERVER_VERSION, $(chromium --version 2>/dev/null | head -n1)"
@@ -74,6 +76,8 @@ export WARDEN_BIN WARDEN_MOCK_LLM WARDEN_MOCK_REGISTRY WARDEN_OFFLINE
 "$here/scripts/build-vscode.sh"
 phase "built the .vsix"
 
+only=()
+[ -n "${WARDEN_VSCODE_ONLY:-}" ] && only=(--test-name-pattern "$WARDEN_VSCODE_ONLY")
 rm -rf "$out"
 mkdir -p "$out"
 cd "$here/editors/vscode"
@@ -81,10 +85,10 @@ status=0
 node --test --test-reporter=spec test/*.test.ts 2>&1 | tee "$out/unit.log" || status=1
 phase "unit tests done"
 CODE_SERVER="$CODE_SERVER" WARDEN_MOCK_LLM="$WARDEN_MOCK_LLM" WARDEN_VSIX="$PWD/dist/warden.vsix" E2E_WORK="$work" E2E_OUT="$out" \
-  node --test --test-reporter=spec --test-timeout=180000 e2e/vscode.e2e.test.ts 2>&1 | tee "$out/e2e.log" || status=1
+  node --test --test-reporter=spec --test-timeout=180000 "${only[@]}" e2e/vscode.e2e.test.ts 2>&1 | tee "$out/e2e.log" || status=1
 phase "end-to-end tests done; screenshots and logs in $out"
 CODE_SERVER="$CODE_SERVER" WARDEN_VSIX="$PWD/dist/warden.vsix" E2E_WORK="$work-packages" E2E_OUT="$out/packages" \
-  node --test --test-reporter=spec --test-timeout=180000 e2e/packages.e2e.test.ts 2>&1 | tee "$out/e2e-packages.log" || status=1
+  node --test --test-reporter=spec --test-timeout=180000 "${only[@]}" e2e/packages.e2e.test.ts 2>&1 | tee "$out/e2e-packages.log" || status=1
 phase "package-data end-to-end tests done; screenshots and logs in $out/packages"
 
 # node's spec reporter ends each run with "ℹ pass N" and "ℹ fail M".

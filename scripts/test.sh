@@ -29,14 +29,23 @@ cargo test --workspace --locked --lib --bins --tests 2>&1 | tee -a "$log" || sta
 # Version requirements against each ecosystem's reference implementation (the semver
 # crate, node-semver, Python's packaging): generated cases judged by the oracles.
 scripts/test-oracles.sh 2>&1 | tee -a "$log" || status=1
+# Runs on other engines for real: a second dockerd over TLS on loopback, Podman's
+# Docker-compatible service (the dev build made above).
+WARDEN_ENGINES_PROFILE=dev scripts/test-engines.sh 2>&1 | tee -a "$log" || status=1
+# Span export against a real OpenTelemetry backend (Arize Phoenix, on loopback with a
+# token, installed into a cached venv).
+scripts/test-otel.sh 2>&1 | tee -a "$log" || status=1
 # Every benchmark once, cut down (WARDEN_BENCH_SMOKE: a tenth of the counts; 2 runs per
 # sandbox path), in the dev profile: proves each still works and prints its figures.
 # `cargo bench` runs only the benchmark targets (`cargo test --benches` would run every
 # unit test again). No timing is asserted; bench/RESULTS.md comes from release runs.
 step "benchmarks (smoke)" env WARDEN_BENCH_SMOKE=1 WARDEN_BENCH_RUNS=2 \
   cargo bench --workspace --locked --profile dev
-# The editor tests drive the binaries of this checkout.
+# The SDK and editor tests drive the binaries of this checkout.
 if cargo build --locked -p warden-lsp -p warden-mockllm --bins; then
+  # The LLM gateway driven by the official OpenAI and Anthropic SDKs (cached venv).
+  WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
+    scripts/test-gateway.sh 2>&1 | tee -a "$log" || status=1
   WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \
     scripts/test-nvim.sh 2>&1 | tee -a "$log" || status=1
   WARDEN_BIN="$PWD/target/debug/warden" WARDEN_MOCK_LLM="$PWD/target/debug/warden-mock-llm" \

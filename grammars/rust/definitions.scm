@@ -1,5 +1,12 @@
 (function_item name: (identifier) @name) @definition.function
-(struct_item name: (type_identifier) @name) @definition.class
-(enum_item name: (type_identifier) @name) @definition.class
-(trait_item name: (type_identifier) @name) @definition.class
-(impl_item type: (_) @name) @definition.class
+(function_signature_item name: (identifier) @name) @definition.function
+(struct_item name: (type_identifier) @name) @definition.struct
+(enum_item name: (type_identifier) @name) @definition.enum
+(union_item name: (type_identifier) @name) @definition.struct
+(trait_item name: (type_identifier) @name) @definition.trait
+(type_item name: (type_identifier) @name) @definition.type
+(const_item name: (identifier) @name) @definition.constant
+(static_item name: (identifier) @name) @definition.constant
+(mod_item name: (identifier) @name) @definition.module
+(macro_definition name: (identifier) @name) @definition.macro
+(impl_item type: (_) @name) @definition.impl

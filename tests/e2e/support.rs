@@ -13,8 +13,13 @@ use serde_json::{Value, json};
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The `warden` binary under test: this build's, or `WARDEN_BENCH_BIN` (benchmarks
+/// run another build side by side with it).
 pub fn warden_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_warden")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("WARDEN_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warden").into())
+    })
 }
 
 pub struct Server {

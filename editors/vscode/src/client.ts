@@ -32,7 +32,10 @@ export class WardenClient extends LanguageClient {
   override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
     const method = (feature as Partial<DynamicFeature<unknown>>).registrationType?.method;
     if (method === 'workspace/executeCommand') {
-      return; // commands.ts registers every warden.* command
+      // commands.ts registers every warden.* command, the client-side ones of code
+      // actions (warden.worktrees.compare) included: VS Code runs a code action's command
+      // from its own registry, so nothing here may forward it to the server.
+      return;
     }
     const state = feature.getState();
     if (state.kind === 'window' && state.id === 'window/workDoneProgress/create') {

@@ -1,5 +1,6 @@
-// Every `warden.*` server command as a VS Code command, plus the extension's own (restart,
-// logs, trace viewer, prompt editor, refresh, status report, settings shortcuts). Called with a JSON object (from a code
+// Every `warden.*` server command as a VS Code command, plus the extension's own (the
+// worktree-collision quick fix's diff, restart, logs, trace viewer, prompt editor,
+// refresh, status report, settings shortcuts). Called with a JSON object (from a code
 // action, a keybinding or another extension) a server command passes it through and
 // returns the server's result; called from the palette, the status bar or the workspaces
 // view it asks for what it needs (workspace name, new name, prompt text, confirmation).
@@ -15,6 +16,9 @@ import {
   CMD_LLM_DOCSTRING,
   CMD_LLM_EXPLAIN,
   CMD_LLM_FIX,
+  CMD_LLM_FIX_ACCEPT,
+  CMD_LLM_FIX_DISCARD,
+  CMD_LLM_FIX_UNTIL_GREEN,
   CMD_LLM_REWRITE,
   CMD_LLM_TESTS,
   CMD_CONFIG_TRUST,
@@ -33,6 +37,7 @@ import {
   CMD_WORKSPACE_RESTORE,
   CMD_WORKSPACE_SET_SYSTEM_PROMPT,
   CMD_WORKSPACE_SHOW_SYSTEM_PROMPT,
+  CLIENT_CMD_WORKTREE_COMPARE,
   type DiagnosticData,
   type LlmCommand,
   REQ_WORKSPACES,
@@ -43,9 +48,11 @@ import {
   type WorkspaceInfo,
 } from './lsp_ext.ts';
 import { downloadAdvisoriesNow, followDownload } from './advisories.ts';
+import { FixUi } from './fix.ts';
 import { isLlmArgs, llmTarget, type LlmRunner, subjectOf } from './llm.ts';
 import { openLlmSettings, openSetting } from './openSettings.ts';
 import { openPrompt } from './promptFs.ts';
+import { CMD_SEARCH, searchWorkspace } from './search.ts';
 import { reportTrust, trustConfig, untrustConfig } from './trust.ts';
 import type { RunUi } from './runCommands.ts';
 import { CMD_RUN_WITH_INPUT } from './runLens.ts';
@@ -55,6 +62,7 @@ import { CMD_RUNS_LOAD_MORE, CMD_RUNS_REFRESH, CMD_RUNS_REVEAL, CMD_RUNS_SHOW_LO
 import { CMD_SHOW_RUNNING } from './statusBar.ts';
 import type { TraceFilter } from './traceModel.ts';
 import type { TraceViewer } from './traceViewer.ts';
+import { compareWithWorktree } from './worktrees.ts';
 import {
   candidates,
   checkNewName,
@@ -120,6 +128,7 @@ export function registerCommands(
   runs: RunManager,
   runUi: RunUi,
   status: StatusDocs,
+  fix: FixUi,
 ): vscode.Disposable[] {
   const reg = (id: string, run: (arg: Arg) => Promise<unknown> | unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (arg: Arg) => {
@@ -307,10 +316,33 @@ export function registerCommands(
     llm(CMD_LLM_DOCSTRING),
     llm(CMD_LLM_TESTS),
 
+    // Fix until it runs: the quick fix's {uri} (or a caller's arguments) pass through
+    // fix.ts, which follows the loop and shows its diff; from the palette, the active
+    // editor's file. Accept/Discard answer the diff in front (title bar buttons pass
+    // its side's URI), else the newest pending fix.
+    server(
+      CMD_LLM_FIX_UNTIL_GREEN,
+      (arg) => (arg instanceof vscode.Uri && arg.scheme === 'file' ? fix.start({ uri: arg.toString() }) : fix.startFromEditor()),
+      undefined,
+      (a) => fix.start(a),
+    ),
+    server(CMD_LLM_FIX_ACCEPT, (arg) => fix.accept(FixUi.requestOf(arg)), undefined, async (a) =>
+      (await fix.accept(a.requestId)) ?? { applied: false, message: 'no such fix is waiting' },
+    ),
+    server(CMD_LLM_FIX_DISCARD, (arg) => fix.discard(FixUi.requestOf(arg)), undefined, async (a) =>
+      (await fix.discard(a.requestId)) ?? { discarded: false },
+    ),
+
     server(
       CMD_LLM_CANCEL,
       async () => {
         const running = runner.running;
+        const fixes = fix.running;
+        if (running.length === 0 && fixes.length > 0) {
+          // Fix-until-it-runs loops of this window.
+          const answers = await Promise.all(fixes.map((l) => fix.cancel(l.requestId)));
+          return { cancelled: answers.some(Boolean) };
+        }
         if (running.length === 0) {
           void vscode.window.showInformationMessage('warden: no LLM request of this window is running.');
           return;
@@ -357,6 +389,8 @@ export function registerCommands(
     ),
     server(CMD_CONFIG_TRUST, () => trustConfig(ctx), reportTrust),
     server(CMD_CONFIG_UNTRUST, () => untrustConfig(ctx), reportTrust),
+    // Client-side: the worktree-collision quick fix's diff, never sent to the server.
+    reg(CLIENT_CMD_WORKTREE_COMPARE, (arg) => compareWithWorktree(arg)),
     reg(CMD_RUN_WITH_INPUT, (arg) => runUi.runWithInput(arg as Parameters<RunUi['runWithInput']>[0])),
     reg(CMD_RUNS_RERUN, (arg) => runUi.rerun(arg as Parameters<RunUi['rerun']>[0])),
     reg(CMD_RUNS_SHOW_LOG, (arg) => runUi.showLog(arg as Parameters<RunUi['showLog']>[0])),
@@ -368,6 +402,7 @@ export function registerCommands(
     reg(CMD_RUNS_REVEAL, (arg) => runUi.reveal(arg)),
     reg(CMD_SHOW_RUNNING, () => runUi.showRunning()),
 
+    reg(CMD_SEARCH, () => searchWorkspace(ctx)),
     reg(CMD_RESTART, () => ctx.restart()),
     reg(CMD_SHOW_LOGS, () => ctx.log.show(true)),
     reg(CMD_OPEN_TRACES, (arg) => {

@@ -1,7 +1,7 @@
 // The extension's one context object: finds and starts the server, owns the language
 // client, restarts it with backoff when it crashes (one notification per streak, with
 // Show logs), forwards settings changes, and re-publishes the server's notifications
-// (workspaces, live traces, LLM chunks, run output) as VS Code events for the views.
+// (workspaces, live traces, LLM chunks, run output, LLM gateway calls) as VS Code events for the views.
 // Commands and views talk to the server only through here, so they work (with a clear
 // error) while it is stopped. The context keys `warden.serverRunning` and
 // `warden.serverState` (starting, running, restarting, stopped, missing) drive menus and
@@ -22,7 +22,13 @@ import { Backoff } from './backoff.ts';
 import { createClient, serverSection, type WardenClient } from './client.ts';
 import {
   CMD_WORKSPACE_ACTIVATE,
+  type FixFinishedParams,
+  type FixRoundParams,
+  type GatewayCallParams,
   type LlmChunkParams,
+  NOTIF_FIX_FINISHED,
+  NOTIF_FIX_ROUND,
+  NOTIF_GATEWAY_CALL,
   NOTIF_LLM_CHUNK,
   NOTIF_RUN_FINISHED,
   NOTIF_RUN_OUTPUT,
@@ -82,6 +88,9 @@ export class Ctx implements vscode.Disposable {
   private readonly llmChunkEmitter = new vscode.EventEmitter<LlmChunkParams>();
   private readonly runOutputEmitter = new vscode.EventEmitter<RunOutputParams>();
   private readonly runFinishedEmitter = new vscode.EventEmitter<RunFinishedParams>();
+  private readonly gatewayCallEmitter = new vscode.EventEmitter<GatewayCallParams>();
+  private readonly fixRoundEmitter = new vscode.EventEmitter<FixRoundParams>();
+  private readonly fixFinishedEmitter = new vscode.EventEmitter<FixFinishedParams>();
   readonly onDidChangeState = this.stateEmitter.event;
   readonly onDidChangeWorkspaces = this.workspacesEmitter.event;
   readonly onTraceStarted = this.traceStartedEmitter.event;
@@ -89,6 +98,9 @@ export class Ctx implements vscode.Disposable {
   readonly onLlmChunk = this.llmChunkEmitter.event;
   readonly onRunOutput = this.runOutputEmitter.event;
   readonly onRunFinished = this.runFinishedEmitter.event;
+  readonly onGatewayCall = this.gatewayCallEmitter.event;
+  readonly onFixRound = this.fixRoundEmitter.event;
+  readonly onFixFinished = this.fixFinishedEmitter.event;
 
   readonly extension: vscode.ExtensionContext;
 
@@ -110,6 +122,9 @@ export class Ctx implements vscode.Disposable {
       this.llmChunkEmitter,
       this.runOutputEmitter,
       this.runFinishedEmitter,
+      this.gatewayCallEmitter,
+      this.fixRoundEmitter,
+      this.fixFinishedEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChanged(e)),
     );
   }
@@ -228,6 +243,9 @@ export class Ctx implements vscode.Disposable {
     on(NOTIF_LLM_CHUNK, (p) => this.llmChunkEmitter.fire(p));
     on(NOTIF_RUN_OUTPUT, (p) => this.runOutputEmitter.fire(p));
     on(NOTIF_RUN_FINISHED, (p) => this.runFinishedEmitter.fire(p));
+    on(NOTIF_GATEWAY_CALL, (p) => this.gatewayCallEmitter.fire(p));
+    on(NOTIF_FIX_ROUND, (p) => this.fixRoundEmitter.fire(p));
+    on(NOTIF_FIX_FINISHED, (p) => this.fixFinishedEmitter.fire(p));
   }
 
   private updateWorkspaces(p: WorkspacesChangedParams): void {
@@ -359,6 +377,11 @@ export class Ctx implements vscode.Disposable {
       throw new NotRunningError(`The warden language server is not available: ${why}`);
     }
     return client;
+  }
+
+  /** Throws NotRunningError (saying why) unless the server is running. */
+  ensureRunning(): void {
+    this.running();
   }
 
   async request<R extends ServerRequest>(

@@ -24,12 +24,53 @@ export const CMD_LLM_REWRITE = 'warden.llm.rewrite';
 export const CMD_LLM_DOCSTRING = 'warden.llm.docstring';
 export const CMD_LLM_TESTS = 'warden.llm.tests';
 export const CMD_LLM_CANCEL = 'warden.llm.cancel';
+/** Fix until green: LLM fix, sandboxed run of a scratch copy, repeat (see `FixUntilGreenArgs`). */
+export const CMD_LLM_FIX_UNTIL_GREEN = 'warden.llm.fixUntilGreen';
+/** Applies a finished fix-until-green loop's fix (`workspace/applyEdit`). */
+export const CMD_LLM_FIX_ACCEPT = 'warden.llm.fixAccept';
+/** Forgets a finished fix-until-green loop's fix. */
+export const CMD_LLM_FIX_DISCARD = 'warden.llm.fixDiscard';
 export const CMD_RUN = 'warden.run';
 export const CMD_RUN_CANCEL = 'warden.run.cancel';
 export const CMD_RUN_ALL = 'warden.runAll';
 export const CMD_CONFIG_TRUST = 'warden.config.trust';
 export const CMD_CONFIG_UNTRUST = 'warden.config.untrust';
 export const CMD_PACKAGES_UPDATE_ADVISORIES = 'warden.packages.updateAdvisories';
+
+// ---- Client commands: put in code actions by the server, run by the editor itself ----
+// (not in `executeCommandProvider`, not in `COMMANDS`; commands.ts registers a handler)
+
+/**
+ * `warden.worktrees.compare`: opens a diff of the other worktree's copy (`otherUri`,
+ * left) against this document (`uri`, right); the *Compare with the copy in worktree*
+ * quick fix of a `worktree-collision` diagnostic.
+ */
+export const CLIENT_CMD_WORKTREE_COMPARE = 'warden.worktrees.compare';
+
+/** The argument of `warden.worktrees.compare`. */
+export interface WorktreeCompareArgs {
+  /** This document. */
+  uri: string;
+  /** The same file in the other worktree. */
+  otherUri: string;
+  /** The other worktree's folder. */
+  worktree: string;
+  /** Its branch; null when its HEAD is detached. */
+  branch: string | null;
+}
+
+/** One other worktree changing the same file: an entry of a `worktree-collision`'s data. */
+export interface WorktreeCollision {
+  worktree: string;
+  branch: string | null;
+  /** The other copy. */
+  uri: string;
+}
+
+/** `data` of a `worktree-collision` diagnostic. */
+export interface WorktreeCollisionData {
+  worktrees: WorktreeCollision[];
+}
 
 /** Argument and result of each server command. */
 export interface ServerCommands {
@@ -55,6 +96,9 @@ export interface ServerCommands {
   [CMD_LLM_DOCSTRING]: { args: LlmArgs; result: LlmResult };
   [CMD_LLM_TESTS]: { args: LlmArgs; result: LlmResult };
   [CMD_LLM_CANCEL]: { args: { requestId: string }; result: { cancelled: boolean } };
+  [CMD_LLM_FIX_UNTIL_GREEN]: { args: FixUntilGreenArgs; result: { requestId: string } };
+  [CMD_LLM_FIX_ACCEPT]: { args: { requestId: string }; result: { applied: boolean; message: string | null } };
+  [CMD_LLM_FIX_DISCARD]: { args: { requestId: string }; result: { discarded: boolean } };
   [CMD_RUN]: { args: RunArgs; result: { runId: string } };
   [CMD_RUN_CANCEL]: { args: { runId: string }; result: { cancelled: boolean } };
   [CMD_RUN_ALL]: { args: RunAllArgs; result: RunAllResult };
@@ -103,6 +147,20 @@ export interface ConfigTrustInfo {
   trusted: boolean;
   /** Keys ignored until the file is trusted (empty when trusted or harmless). */
   held: HeldKey[];
+  /** The Docker engine the root's runs go to (its effective `run.engine`). */
+  engine: EngineInfo;
+}
+
+/** The Docker engine of a root's runs. */
+export interface EngineInfo {
+  /** `unix:///var/run/docker.sock`, `tcp://HOST:PORT`, ... */
+  url: string;
+  /** `setting` (`run.engine`), `dockerHost` (the server's `DOCKER_HOST`) or `default`. */
+  source: 'setting' | 'dockerHost' | 'default';
+  /** The connection uses TLS (`DOCKER_TLS_VERIFY` / `DOCKER_CERT_PATH`, or `https://`). */
+  tls: boolean;
+  /** What answered (`Docker Engine 20.10.24 (API 1.41)`), once connected; null before. */
+  connected: string | null;
 }
 
 export type ServerCommand = keyof ServerCommands;
@@ -125,6 +183,9 @@ export const COMMANDS: readonly ServerCommand[] = [
   CMD_LLM_DOCSTRING,
   CMD_LLM_TESTS,
   CMD_LLM_CANCEL,
+  CMD_LLM_FIX_UNTIL_GREEN,
+  CMD_LLM_FIX_ACCEPT,
+  CMD_LLM_FIX_DISCARD,
   CMD_RUN,
   CMD_RUN_CANCEL,
   CMD_RUN_ALL,
@@ -194,6 +255,65 @@ export interface SystemPromptResult {
   source: PromptSource | null;
 }
 
+/**
+ * `warden.llm.fixUntilGreen`: runs the open document's text in the sandbox; while it
+ * fails, asks the model for a fix given the file and the failure, runs the fixed copy
+ * (never the file), and repeats until a copy runs, `maxRounds` (default 3, 1 to 10) or
+ * `budgetUsd` is spent, or `warden.llm.cancel {requestId}`. Answers `{requestId}` at
+ * once; rounds arrive as `warden/fixRound`, the end as `warden/fixFinished`.
+ */
+export interface FixUntilGreenArgs {
+  uri: string;
+  maxRounds?: number;
+  budgetUsd?: number;
+  /** Chosen by the client, for `warden.llm.cancel` and to match the notifications. */
+  requestId?: string;
+}
+
+/** How a fix-until-green round ended. */
+export type FixOutcome = 'green' | 'failing' | 'noFix' | 'refused' | 'error' | 'cancelled';
+
+/** One round of a fix-until-green loop. */
+export interface FixRound {
+  /** 1-based. */
+  n: number;
+  outcome: FixOutcome;
+  /** Replayed from the database: neither the model nor the sandbox was asked. */
+  cached: boolean;
+  /** For `failing`, the line the traceback blames; else why it stopped. */
+  message: string | null;
+  runId: string | null;
+  runStatus: RunStatus | null;
+  exitCode: number | null;
+  tokens: Tokens;
+  costUsd: number;
+  /** The round's `fix.round` span. */
+  spanId: string;
+}
+
+/** `warden/fixRound`: a round ended. */
+export interface FixRoundParams {
+  requestId: string;
+  uri: string;
+  round: FixRound;
+}
+
+/** `warden/fixFinished`: the loop ended. */
+export interface FixFinishedParams {
+  requestId: string;
+  uri: string;
+  /** The last fixed copy ran. */
+  green: boolean;
+  /** Why it stopped ("the fixed script runs (round 2)", "still failing after 3 rounds"). */
+  stopped: string;
+  rounds: FixRound[];
+  costUsd: number;
+  /** The document's text when the loop started; with `fixed`, when a round changed it. */
+  original?: string | null;
+  /** The last fixed copy (green or not): answer with fixAccept or fixDiscard. */
+  fixed?: string | null;
+}
+
 /** `warden.run`: runs the document's current text (the editor's, saved or not). */
 export interface RunArgs {
   uri: string;
@@ -249,6 +369,9 @@ export const REQ_RUN_SEARCH = 'warden/runSearch';
 export const REQ_RUN_STATS = 'warden/runStats';
 export const REQ_SCRIPTS = 'warden/scripts';
 export const REQ_CONFIG_TRUST = 'warden/configTrust';
+export const REQ_GATEWAY = 'warden/gateway';
+/** Full-text search over the workspaces' indexed (secret-masked) files. */
+export const REQ_SEARCH = 'warden/search';
 /** Test hooks, registered by the server only when `WARDEN_DEBUG_HOOKS=1`. */
 export const REQ_DEBUG_PANIC = 'warden/debug/panic';
 export const REQ_DEBUG_DOCUMENT = 'warden/debug/document';
@@ -269,6 +392,8 @@ export interface ServerRequests {
   [REQ_RUN_STATS]: { params: { workspace?: string }; result: RunStatsResult };
   [REQ_SCRIPTS]: { params: { workspace?: string }; result: ScriptsResult };
   [REQ_CONFIG_TRUST]: { params: Record<string, never>; result: { roots: ConfigTrustInfo[] } };
+  [REQ_GATEWAY]: { params: GatewayParams; result: GatewayResult };
+  [REQ_SEARCH]: { params: SearchParams; result: SearchResult };
   [REQ_DEBUG_PANIC]: { params: Record<string, never>; result: null };
   [REQ_DEBUG_DOCUMENT]: {
     params: { uri: string };
@@ -278,6 +403,77 @@ export interface ServerRequests {
 }
 
 export type ServerRequest = keyof ServerRequests;
+
+/**
+ * `warden/search`: full-text search over the indexed files of the open workspaces (a
+ * trigram index, SQLite FTS5), line by line, smart case (case-insensitive unless the
+ * query has an upper-case letter). An invalid expression or glob is `InvalidParams`
+ * with the parser's message.
+ */
+export interface SearchParams {
+  /** An open workspace's name (default: every open workspace). */
+  workspace?: string;
+  /** A literal, or (with `regex`) a Rust `regex` expression. */
+  query: string;
+  regex?: boolean;
+  /** Only files whose workspace-relative path matches this glob (`*` crosses `/`: `src*.py`). */
+  glob?: string;
+  /** At most this many matching lines (default 200, at most 5000). */
+  limit?: number;
+  /** Lines of context before and after each match (default 1, at most 10). */
+  context?: number;
+}
+
+/** One matching line. */
+export interface SearchMatch {
+  workspace: string;
+  uri: string;
+  /** Relative to the workspace root. */
+  path: string;
+  /** The first match on the line (in the negotiated position encoding). */
+  range: Range;
+  /** Every match on the line. */
+  ranges: Range[];
+  /** The line, secrets masked with `*`. */
+  text: string;
+  /** Context lines before and after. */
+  before: string[];
+  after: string[];
+}
+
+export interface SearchResult {
+  /** Files best first (BM25), lines in file order. */
+  results: SearchMatch[];
+  /** More lines matched than `limit`. */
+  truncated: boolean;
+  /** Files whose text was matched against the query. */
+  filesSearched: number;
+  /** The trigram index narrowed the files (else every indexed file was read). */
+  indexed: boolean;
+  elapsedMs: number;
+}
+
+/** `warden/gateway`: how the terminals of a workspace reach the LLM gateway. */
+export interface GatewayParams {
+  /** An open workspace's name (default: the active workspace). */
+  workspace?: string;
+}
+
+export interface GatewayResult {
+  workspace: string;
+  /** `http://127.0.0.1:PORT/w/<workspace>`. */
+  baseUrl: string;
+  /** `OPENAI_BASE_URL` for the workspace (the base URL and `/v1`). */
+  openaiBaseUrl: string;
+  /** `ANTHROPIC_BASE_URL` for the workspace (the base URL). */
+  anthropicBaseUrl: string;
+  /** The API key the tools send; valid while this server runs. */
+  token: string;
+  /** The endpoints served, under the base URL. */
+  apis: string[];
+  /** The environment for a terminal: `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`. */
+  env: Record<string, string>;
+}
 
 export interface WorkspaceInfo {
   /** Unique; the repository directory name, "-2", "-3"... on collision. */
@@ -349,6 +545,10 @@ export interface Span {
   /** Time-ordered (UUIDv7). */
   id: string;
   parentId: string | null;
+  /** W3C trace id (32 hex digits): the root span's id, or a TRACEPARENT's trace. */
+  traceId?: string;
+  /** A root continuing a trace begun outside warden (TRACEPARENT): that span's id. */
+  remoteParent?: string;
   workspace: string | null;
   kind: SpanKind;
   name: string;
@@ -603,6 +803,28 @@ export const NOTIF_TRACE_FINISHED = 'warden/traceFinished';
 export const NOTIF_LLM_CHUNK = 'warden/llmChunk';
 export const NOTIF_RUN_OUTPUT = 'warden/runOutput';
 export const NOTIF_RUN_FINISHED = 'warden/runFinished';
+export const NOTIF_GATEWAY_CALL = 'warden/gatewayCall';
+export const NOTIF_FIX_ROUND = 'warden/fixRound';
+export const NOTIF_FIX_FINISHED = 'warden/fixFinished';
+
+/** The API a gateway call used. */
+export type GatewayApi = 'openai.chat' | 'openai.responses' | 'anthropic.messages';
+
+/** A call through the LLM gateway finished. */
+export interface GatewayCallParams {
+  workspace: string;
+  /** The caller's User-Agent (`curl/8.5.0`, `OpenAI/Python 3.63.0`, `claude-cli/...`). */
+  client: string;
+  api: GatewayApi;
+  model: string;
+  /** `cancelled`: the client hung up; `blocked`: a guard refused it. */
+  outcome: 'ok' | 'error' | 'cancelled' | 'blocked';
+  secretsRedacted: number;
+  /** The malicious packages the reply brings in, when it does. */
+  warning: string | null;
+  /** The call's `llm` span. */
+  spanId: string;
+}
 
 /** The next piece of a run's output; `seq` counts from 0 across both streams. */
 export interface RunOutputParams {
@@ -665,6 +887,9 @@ export interface ServerNotifications {
   [NOTIF_LLM_CHUNK]: LlmChunkParams;
   [NOTIF_RUN_OUTPUT]: RunOutputParams;
   [NOTIF_RUN_FINISHED]: RunFinishedParams;
+  [NOTIF_GATEWAY_CALL]: GatewayCallParams;
+  [NOTIF_FIX_ROUND]: FixRoundParams;
+  [NOTIF_FIX_FINISHED]: FixFinishedParams;
 }
 
 export type ServerNotification = keyof ServerNotifications;
@@ -684,6 +909,8 @@ export const METHODS: readonly string[] = [
   REQ_RUN_STATS,
   REQ_SCRIPTS,
   REQ_CONFIG_TRUST,
+  REQ_GATEWAY,
+  REQ_SEARCH,
   REQ_DEBUG_PANIC,
   REQ_DEBUG_DOCUMENT,
   REQ_DEBUG_HOLD,
@@ -693,4 +920,7 @@ export const METHODS: readonly string[] = [
   NOTIF_LLM_CHUNK,
   NOTIF_RUN_OUTPUT,
   NOTIF_RUN_FINISHED,
+  NOTIF_GATEWAY_CALL,
+  NOTIF_FIX_ROUND,
+  NOTIF_FIX_FINISHED,
 ];

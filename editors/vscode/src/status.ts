@@ -6,7 +6,9 @@
 // (`WARDEN_OFFLINE`, `warden.packages.update`, the mirror), the Docker engine and the
 // runner images (`docker version`, `docker image inspect`), whether the LLM provider's
 // base URL answers (`GET <baseUrl>/models`, any HTTP answer counts; nothing is sent to a
-// model), and the trust state of each `.warden.toml` (`warden/configTrust`). The report
+// model), the LLM gateway of each open workspace (`warden/gateway`) with whether terminals
+// use it and the budgets, and the trust state of each `.warden.toml` and the engine each
+// workspace's runs go to (`warden/configTrust`). The report
 // (statusModel.ts) opens as a Markdown preview of a `warden-status:` document.
 
 import { execFile } from 'node:child_process';
@@ -17,7 +19,8 @@ import * as vscode from 'vscode';
 import { ecosystemsInWorkspace } from './advisories.ts';
 import { effectiveMirror, isOffline } from './advisoriesModel.ts';
 import { type Ctx, message } from './ctx.ts';
-import { REQ_CONFIG_TRUST } from './lsp_ext.ts';
+import { budgetLines, type TerminalsState, terminalsLine } from './gatewayModel.ts';
+import { REQ_CONFIG_TRUST, REQ_GATEWAY } from './lsp_ext.ts';
 import { resolveServer } from './serverPath.ts';
 import { type AdvisoryRow, advisoryRow, BUILTIN_PROVIDERS, type StatusReport, statusMarkdown } from './statusModel.ts';
 
@@ -101,7 +104,7 @@ export async function advisoryRows(ctx: Ctx): Promise<AdvisoryRow[]> {
   return readAdvisoryRows(binary, databasePath().path);
 }
 
-export async function gatherStatus(ctx: Ctx): Promise<StatusReport> {
+export async function gatherStatus(ctx: Ctx, terminals?: () => TerminalsState): Promise<StatusReport> {
   const config = vscode.workspace.getConfiguration('warden');
   const s = ctx.state;
   const db = databasePath();
@@ -186,13 +189,34 @@ export async function gatherStatus(ctx: Ctx): Promise<StatusReport> {
   const trust = (async () => {
     try {
       const { roots } = await ctx.request(REQ_CONFIG_TRUST, {});
-      report.trust.roots = roots.map((r) => ({ root: r.root, file: r.file, trusted: r.trusted, held: r.held.map((h) => h.key) }));
+      report.trust.roots = roots.map((r) => ({ root: r.root, file: r.file, trusted: r.trusted, held: r.held.map((h) => h.key), engine: r.engine }));
     } catch (err) {
       report.trust.error = message(err);
     }
   })();
 
-  await Promise.all([advisories, docker, llm, trust]);
+  const gateway = (async () => {
+    if (ctx.state.kind !== 'running') {
+      return;
+    }
+    const g: NonNullable<StatusReport['gateway']> = {
+      workspaces: [],
+      terminals: terminalsLine(terminals?.() ?? { kind: 'unavailable', reason: 'unknown' }),
+      budgets: budgetLines(config.get('llm.budget.dailyUsd'), config.get('llm.budget.requestTokens')),
+    };
+    for (const w of ctx.workspaces.filter((w) => w.open && w.root)) {
+      try {
+        const answer = await ctx.request(REQ_GATEWAY, { workspace: w.name });
+        g.workspaces.push({ workspace: answer.workspace, baseUrl: answer.baseUrl, openaiBaseUrl: answer.openaiBaseUrl });
+      } catch (err) {
+        g.error = message(err);
+        break; // the same reason for every workspace
+      }
+    }
+    report.gateway = g;
+  })();
+
+  await Promise.all([advisories, docker, llm, trust, gateway]);
   return report;
 }
 
@@ -201,13 +225,15 @@ export class StatusDocs implements vscode.TextDocumentContentProvider, vscode.Di
   private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.emitter.event;
   private readonly ctx: Ctx;
+  private readonly terminals: (() => TerminalsState) | undefined;
 
-  constructor(ctx: Ctx) {
+  constructor(ctx: Ctx, terminals?: () => TerminalsState) {
     this.ctx = ctx;
+    this.terminals = terminals;
   }
 
   async provideTextDocumentContent(): Promise<string> {
-    return statusMarkdown(await gatherStatus(this.ctx));
+    return statusMarkdown(await gatherStatus(this.ctx, this.terminals));
   }
 
   /** The advisory data per ecosystem (for *Download Advisories Now*'s choices). */

@@ -8,14 +8,28 @@
 // they differ and breaks today's usage down; screen readers get a spoken label instead
 // of the icons. Usage is read again after every LLM request of this window and
 // every five minutes (other editors share the database). A second item counts the
-// sandboxed runs going.
+// sandboxed runs going; a third the LLM gateway's calls today (the stored count, then
+// one per `warden/gatewayCall`), with the last call, the calls that need attention (a
+// warning toast each, one at a time), whether terminals use the gateway and the budgets
+// in its tooltip.
 
 import * as vscode from 'vscode';
 import { CMD_OPEN_SERVER_SETTINGS, CMD_RESTART } from './commands.ts';
 import type { Ctx } from './ctx.ts';
+import { CMD_GATEWAY_CALLS, CMD_GATEWAY_MENU, type GatewayTerminals } from './gateway.ts';
+import {
+  budgetLines,
+  CallTally,
+  callProblem,
+  gatewayItemText,
+  gatewayRequests,
+  gatewaySpoken,
+  gatewayTooltip,
+  localDay,
+} from './gatewayModel.ts';
 import type { LlmRunner } from './llm.ts';
 import { startOfToday, usageBrief, usageDetails, usageSpoken } from './llmModel.ts';
-import { CMD_WORKSPACE_ACTIVATE, REQ_USAGE, REQ_WORKSPACE_FOR, type UsageRow } from './lsp_ext.ts';
+import { CMD_WORKSPACE_ACTIVATE, type GatewayCallParams, REQ_USAGE, REQ_WORKSPACE_FOR, type UsageRow } from './lsp_ext.ts';
 import type { RunManager } from './runs.ts';
 
 export const CMD_SHOW_RUNNING = 'warden.runs.showRunning';
@@ -198,6 +212,132 @@ export class RunsStatusItem implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+/**
+ * The LLM gateway's item while it runs: `$(plug) gateway 3`, the calls through it
+ * today (every workspace, since local midnight); click for *Warden: LLM Gateway…*. A
+ * blocked call or one whose reply brings in a malicious package turns it to a warning
+ * until the next click, and is a warning notification (one at a time).
+ */
+export class GatewayStatusItem implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly tally = new CallTally();
+  private readonly timer: NodeJS.Timeout;
+  private usageSeq = 0;
+  private unseenProblem = false;
+  private notifying = false;
+  private readonly ctx: Ctx;
+  private readonly terminals: GatewayTerminals;
+
+  constructor(ctx: Ctx, terminals: GatewayTerminals) {
+    this.ctx = ctx;
+    this.terminals = terminals;
+    this.item = vscode.window.createStatusBarItem('warden.gateway', vscode.StatusBarAlignment.Left, -2);
+    this.item.name = 'warden LLM gateway';
+    this.item.command = CMD_GATEWAY_MENU;
+    this.disposables.push(
+      this.item,
+      ctx.onDidChangeState((s) => {
+        if (s.kind === 'running') {
+          void this.refreshCount();
+        }
+        this.update();
+      }),
+      ctx.onGatewayCall((call) => this.onCall(call)),
+      terminals.onDidChange(() => this.update()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('warden.llm.budget')) {
+          this.update();
+        }
+      }),
+    );
+    // The count starts from zero at midnight.
+    this.timer = setInterval(() => this.update(), 60_000);
+    this.update();
+  }
+
+  /** The stored count of today's gateway calls (`warden/usage`, by action). */
+  private async refreshCount(): Promise<void> {
+    const seq = ++this.usageSeq;
+    const now = new Date();
+    try {
+      const usage = await this.ctx.request(REQ_USAGE, { since: startOfToday(now), groupBy: 'action' });
+      if (seq === this.usageSeq) {
+        this.tally.reset(gatewayRequests(usage), new Date(), localDay(now));
+        this.update();
+      }
+    } catch (err) {
+      this.ctx.log.warn(`reading today's gateway calls: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private onCall(call: GatewayCallParams): void {
+    this.tally.record(call, new Date());
+    const problem = callProblem(call);
+    if (problem) {
+      this.unseenProblem = true;
+      this.warn(problem, call);
+    }
+    this.update();
+  }
+
+  private warn(problem: string, call: GatewayCallParams): void {
+    if (this.notifying) {
+      return; // the tooltip lists the latest ones
+    }
+    this.notifying = true;
+    const verb = call.outcome === 'blocked' ? 'blocked a call' : 'passed on a risky reply';
+    void vscode.window
+      .showWarningMessage(`warden's LLM gateway ${verb} (workspace ${call.workspace}): ${problem}`, 'Show in Trace Viewer')
+      .then((choice) => {
+        this.notifying = false;
+        if (choice) {
+          this.unseenProblem = false;
+          this.update();
+          void vscode.commands.executeCommand(CMD_GATEWAY_CALLS);
+        }
+      });
+  }
+
+  private update(): void {
+    const state = this.terminals.state;
+    if (this.ctx.state.kind !== 'running' || state.kind === 'unavailable') {
+      this.item.hide();
+      return;
+    }
+    const count = this.tally.count(new Date());
+    this.item.text = gatewayItemText(count, this.unseenProblem);
+    this.item.backgroundColor = this.unseenProblem ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const config = vscode.workspace.getConfiguration('warden');
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(
+      gatewayTooltip({
+        count,
+        last: this.tally.last,
+        problems: this.tally.problems,
+        terminals: state,
+        budgets: budgetLines(config.get('llm.budget.dailyUsd'), config.get('llm.budget.requestTokens')),
+      }).join('\n'),
+    );
+    this.item.tooltip = md;
+    this.item.accessibilityInformation = { label: gatewaySpoken(count, this.unseenProblem, state.kind), role: 'button' };
+    this.item.show();
+  }
+
+  /** The menu was opened: the warning has been seen. */
+  seen(): void {
+    if (this.unseenProblem) {
+      this.unseenProblem = false;
+      this.update();
+    }
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
     this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -1,11 +1,14 @@
 // *Warden: Show Status*, the pure part: the facts gathered by status.ts (server, database,
 // advisory data per ecosystem with when it was last made current and where it comes
-// from, Docker engine and runner images, LLM provider reachability, `.warden.toml` trust)
+// from, Docker engine and runner images, the engine each workspace's runs go to, LLM
+// provider reachability, the LLM gateway per workspace with whether terminals use it and
+// the budgets, `.warden.toml` trust)
 // as one Markdown report, each section with a verdict (✓ ok, ⚠ warning, ✗ error) and what
 // to do about it, like Neovim's `:checkhealth warden`. Missing data for an ecosystem the
 // workspace uses, and data older than 7 days, are flagged with the way to fix them.
 
 import { ago, type Ecosystem, ECOSYSTEMS, isStale, STALE_DAYS, withoutCredentials } from './advisoriesModel.ts';
+import type { EngineInfo } from './lsp_ext.ts';
 
 export type Verdict = 'ok' | 'warn' | 'error' | 'info';
 
@@ -48,7 +51,16 @@ export interface StatusReport {
   };
   docker: { version?: string; error?: string; images: { image: string; present: boolean }[] };
   llm: { provider: string; model: string | null; baseUrl: string | null; reachable: boolean | null; detail: string };
-  trust: { roots: { root: string; file: string | null; trusted: boolean; held: string[] }[]; error?: string };
+  /** The LLM gateway (`warden/gateway` per open workspace); absent while the server is down. */
+  gateway?: {
+    workspaces: { workspace: string; baseUrl: string; openaiBaseUrl: string }[];
+    error?: string;
+    /** Whether terminals use it (gatewayModel.ts's `terminalsLine`). */
+    terminals: string;
+    /** `warden.llm.budget.*` (gatewayModel.ts's `budgetLines`). */
+    budgets: string[];
+  };
+  trust: { roots: { root: string; file: string | null; trusted: boolean; held: string[]; engine?: EngineInfo }[]; error?: string };
 }
 
 // Plain symbols (not emoji): they render in every editor font, and each line says it in words too.
@@ -127,6 +139,33 @@ export function statusMarkdown(r: StatusReport, now = Date.now()): string {
     out.push(line('warn', `provider \`${r.llm.provider}\` is not defined in \`warden.llm.providers\``));
   }
 
+  if (r.gateway) {
+    out.push('', '## LLM gateway (AI tools in the terminal)', '');
+    const g = r.gateway;
+    if (g.error) {
+      out.push(line('warn', `not available: ${g.error}. \`warden.gateway.enabled\` starts it with the server (read at start-up).`));
+    }
+    for (const w of g.workspaces) {
+      out.push(line('ok', `**${w.workspace}**: \`${w.baseUrl}\` (OpenAI SDKs: \`${w.openaiBaseUrl}\`)`));
+    }
+    if (!g.error) {
+      out.push(line('info', g.terminals));
+    }
+    for (const b of g.budgets) {
+      out.push(line('info', b));
+    }
+  }
+
+  out.push('', '## Engine per workspace (`warden.run.engine`)', '');
+  if (r.trust.error) {
+    out.push(line('info', `unknown: ${r.trust.error}`));
+  }
+  for (const root of r.trust.roots) {
+    if (root.engine) {
+      out.push(engineLine(root.root, root.engine));
+    }
+  }
+
   out.push('', '## Repository configuration (.warden.toml)', '');
   if (r.trust.error) {
     out.push(line('info', `unknown: ${r.trust.error}`));
@@ -144,6 +183,19 @@ export function statusMarkdown(r: StatusReport, now = Date.now()): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+const ENGINE_SOURCE: Record<EngineInfo['source'], string> = {
+  setting: '`warden.run.engine`',
+  dockerHost: 'the server\'s `DOCKER_HOST`',
+  default: 'the default socket',
+};
+
+/** Where a root's runs go: the engine's URL, why that one, TLS, and what answered. */
+export function engineLine(root: string, e: EngineInfo): string {
+  const how = [ENGINE_SOURCE[e.source] ?? e.source, ...(e.tls ? ['TLS'] : [])].join(', ');
+  const state = e.connected ? `; ${e.connected} answered` : '; not contacted yet';
+  return line(e.connected ? 'ok' : 'info', `\`${root}\`: runs go to \`${e.url}\` (${how}${state})`);
 }
 
 const HOW_TO_DOWNLOAD = 'Run *Warden: Download Advisories Now* (or `warden db update ECOSYSTEM` in a terminal)';

@@ -2,8 +2,11 @@
 // `warden/traces` and live `warden/traceStarted`/`warden/traceFinished` notifications
 // in any order, the tree by parent, timing bars scaled to the root span, and the
 // formatting of latency, tokens, cache-hit rate and cost, and the short notes on LLM
-// spans (a response cache hit) and guard spans (their verdict). Used by the webview
-// script and unit-tested on its own.
+// spans (a response cache hit) and guard spans (their verdict); which `llm` spans are
+// calls through the LLM gateway (and from which client, its User-Agent) as opposed to
+// warden's own actions, and the viewer's filter by caller; the badge of a fix-until-green
+// round (`fix.round`: its number and outcome). Used by the webview script and
+// unit-tested on its own.
 
 import type {
   Span,
@@ -16,6 +19,24 @@ import type {
 export interface TraceFilter {
   workspace?: string;
   kind?: SpanKind;
+  /**
+   * Whose spans: `warden`'s own actions (commands, scans, runs and their LLM calls) or the
+   * `gateway`'s calls. The viewer's own filter, applied to whole trees; never sent to
+   * the server.
+   */
+  origin?: Origin;
+  /** Only the gateway calls of this client (User-Agent); implies `origin: "gateway"`. */
+  client?: string;
+}
+
+export type Origin = 'warden' | 'gateway';
+
+/** The gateway call an `llm` span records (`input.gateway: true`). */
+export interface GatewayCallInfo {
+  /** The caller's User-Agent ('' when it sent none). */
+  client: string;
+  /** `openai.chat`, `openai.responses` or `anthropic.messages`. */
+  api: string;
 }
 
 export interface SpanNode {
@@ -130,6 +151,96 @@ export function matchesFilter(
     (filter.workspace === undefined || span.workspace === filter.workspace) &&
     (filter.kind === undefined || span.kind === filter.kind)
   );
+}
+
+/** The part of a filter `warden/traces` takes. */
+export function serverFilter(filter: TraceFilter): { workspace?: string; kind?: SpanKind } {
+  const out: { workspace?: string; kind?: SpanKind } = {};
+  if (filter.workspace !== undefined) {
+    out.workspace = filter.workspace;
+  }
+  if (filter.kind !== undefined) {
+    out.kind = filter.kind;
+  }
+  return out;
+}
+
+/** The client and API of a gateway call's `llm` span; undefined for any other span. */
+export function gatewayCall(span: Pick<Span, 'kind' | 'input'>): GatewayCallInfo | undefined {
+  const input = span.input;
+  if (span.kind !== 'llm' || typeof input !== 'object' || input === null || (input as { gateway?: unknown }).gateway !== true) {
+    return undefined;
+  }
+  const { client, api } = input as { client?: unknown; api?: unknown };
+  return { client: typeof client === 'string' ? client : '', api: typeof api === 'string' ? api : '' };
+}
+
+/** The gateway call a tree belongs to: its root's, else the first in it. */
+export function treeCall(root: SpanNode): GatewayCallInfo | undefined {
+  for (const { node } of flatten(root)) {
+    const call = gatewayCall(node.span);
+    if (call) {
+      return call;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether a tree passes the caller part of the filter: with `client`, the gateway calls
+ * of that client; with `origin`, gateway calls or everything else (warden's own).
+ */
+export function matchesCaller(root: SpanNode, filter: TraceFilter): boolean {
+  if (filter.client === undefined && filter.origin === undefined) {
+    return true;
+  }
+  const call = treeCall(root);
+  if (filter.client !== undefined) {
+    return call !== undefined && call.client === filter.client;
+  }
+  return filter.origin === 'gateway' ? call !== undefined : call === undefined;
+}
+
+/** The gateway clients among `spans`, sorted. */
+export function clientsSeen(spans: Iterable<Span>): string[] {
+  const out = new Set<string>();
+  for (const span of spans) {
+    const call = gatewayCall(span);
+    if (call) {
+      out.add(call.client);
+    }
+  }
+  return [...out].sort();
+}
+
+/** The caller `<select>`'s value for a filter: '', `origin:warden`, `origin:gateway`, `client:<UA>`. */
+export function callerValue(filter: TraceFilter): string {
+  if (filter.client !== undefined) {
+    return `client:${filter.client}`;
+  }
+  return filter.origin ? `origin:${filter.origin}` : '';
+}
+
+/** `filter` with the caller the `<select>`'s value names. */
+export function withCaller(filter: TraceFilter, value: string): TraceFilter {
+  const rest: TraceFilter = { ...filter };
+  delete rest.origin;
+  delete rest.client;
+  if (value.startsWith('client:')) {
+    return { ...rest, origin: 'gateway', client: value.slice('client:'.length) };
+  }
+  if (value === 'origin:warden' || value === 'origin:gateway') {
+    return { ...rest, origin: value.slice('origin:'.length) as Origin };
+  }
+  return rest;
+}
+
+/** A User-Agent short enough for a row (the whole one goes in the tooltip). */
+export function clientLabel(client: string, max = 40): string {
+  if (!client) {
+    return 'unknown client';
+  }
+  return client.length > max ? `${client.slice(0, max - 1)}…` : client;
 }
 
 function startMs(span: Span): number {
@@ -398,6 +509,33 @@ export function outputNote(span: Pick<Span, 'kind' | 'output' | 'outcome'>): str
   }
   const text = notes.join(', ');
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
+
+/** A `fix.round` span's badge: its round and outcome, as the trace viewers show it. */
+export interface FixRoundBadge {
+  /** `round 2 · failing`, `round 1 · green · cached`, `round 3 …` while it runs. */
+  text: string;
+  /** The outcome (`green`, `failing`, `noFix`, `refused`, `error`, `cancelled`), or `running`. */
+  outcome: string;
+}
+
+/** The badge of a fix-until-green round (`command` span `fix.round`); undefined for others. */
+export function fixRoundBadge(span: Pick<Span, 'kind' | 'name' | 'input' | 'output' | 'finishedAt'>): FixRoundBadge | undefined {
+  if (span.kind !== 'command' || span.name !== 'fix.round') {
+    return undefined;
+  }
+  const input = typeof span.input === 'object' && span.input !== null ? (span.input as Record<string, unknown>) : {};
+  const output = typeof span.output === 'object' && span.output !== null && !Array.isArray(span.output) ? (span.output as Record<string, unknown>) : {};
+  const round = typeof input.round === 'number' ? `round ${input.round}` : 'round';
+  if (!span.finishedAt) {
+    return { text: `${round} …`, outcome: 'running' };
+  }
+  const outcome = typeof output.outcome === 'string' ? output.outcome : 'ended';
+  const parts = [round, outcome];
+  if (output.cached === true) {
+    parts.push('cached');
+  }
+  return { text: parts.join(' · '), outcome };
 }
 
 /** Pretty JSON for the expandable input/output, cut after `max` characters. */

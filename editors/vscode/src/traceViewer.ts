@@ -1,14 +1,16 @@
 // The trace viewer panel, extension side: one webview tab that pages through
 // `warden/traces` (newest first, `nextCursor` for older pages, filtered by workspace and
 // kind), forwards live `warden/traceStarted`/`warden/traceFinished` notifications, and
-// reloads after a server restart. Rendering happens in webview/traceView.ts.
+// reloads after a server restart. The filter by caller (warden's own actions, the LLM
+// gateway's calls, one gateway client) is the webview's; the panel only remembers it.
+// Rendering happens in webview/traceView.ts.
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx.ts';
 import { message } from './ctx.ts';
 import { REQ_TRACES, SPAN_KINDS } from './lsp_ext.ts';
-import type { TraceFilter } from './traceModel.ts';
+import { serverFilter, type TraceFilter } from './traceModel.ts';
 import type { FromWebview, ToWebview } from './webview/messages.ts';
 
 export const PAGE_SIZE = 100;
@@ -87,6 +89,10 @@ export class TraceViewer implements vscode.Disposable {
       case 'query':
         await this.query(m.filter);
         break;
+      case 'caller':
+        // Applied by the webview to what it holds: nothing to load.
+        this.filter = m.filter;
+        break;
       case 'more':
         await this.more();
         break;
@@ -113,14 +119,15 @@ export class TraceViewer implements vscode.Disposable {
       return;
     }
     this.loading = true;
-    const filter = this.filter;
+    const filter = serverFilter(this.filter);
+    const key = JSON.stringify(filter);
     try {
       const result = await this.ctx.request(REQ_TRACES, {
         ...filter,
         limit: PAGE_SIZE,
         ...(reset || !this.cursor ? {} : { cursor: this.cursor }),
       });
-      if (filter !== this.filter) {
+      if (key !== JSON.stringify(serverFilter(this.filter))) {
         return; // the filter changed meanwhile; that query answers
       }
       this.cursor = result.nextCursor;
@@ -149,6 +156,7 @@ export class TraceViewer implements vscode.Disposable {
 <header class="toolbar">
   <label>Workspace <select id="workspace"><option value="">all</option></select></label>
   <label>Kind <select id="kind"><option value="">all</option></select></label>
+  <label>Client <select id="caller" title="warden's own actions, or the calls through the LLM gateway (of one client: its User-Agent)"><option value="">all</option></select></label>
   <button id="refresh" title="Reload the newest spans">Refresh</button>
   <span id="status" class="status"></span>
 </header>

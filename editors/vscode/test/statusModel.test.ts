@@ -1,10 +1,10 @@
-// Unit tests of the Show Status report (src/statusModel.ts) and of the settings helpers
+// Unit tests of the Show Status report (src/statusModel.ts, the LLM gateway included) and of the settings helpers
 // behind the LLM menu entries and the settings tab chosen (src/settings.ts).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { llmConfigured, settingsTarget } from '../src/settings.ts';
-import { advisoryRow, age, type StatusReport, statusMarkdown } from '../src/statusModel.ts';
+import { advisoryRow, age, engineLine, type StatusReport, statusMarkdown } from '../src/statusModel.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 
@@ -22,6 +22,37 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
 }
 
 describe('status report', () => {
+  test('each workspace names the engine its runs go to, why that one, and what answered', () => {
+    const roots = [
+      {
+        root: '/a',
+        file: null,
+        trusted: false,
+        held: [],
+        engine: { url: 'tcp://127.0.0.1:2376', source: 'setting' as const, tls: true, connected: 'Docker Engine 20.10.24 (API 1.41)' },
+      },
+      {
+        root: '/b',
+        file: '/b/.warden.toml',
+        trusted: false,
+        held: ['run.engine'],
+        engine: { url: 'unix:///var/run/docker.sock', source: 'default' as const, tls: false, connected: null },
+      },
+    ];
+    const md = statusMarkdown(report({ trust: { roots } }), NOW);
+    assert.match(md, /## Engine per workspace/);
+    assert.ok(
+      md.includes('- ✓ `/a`: runs go to `tcp://127.0.0.1:2376` (`warden.run.engine`, TLS; Docker Engine 20.10.24 (API 1.41) answered)'),
+      md,
+    );
+    assert.ok(md.includes('- ℹ `/b`: runs go to `unix:///var/run/docker.sock` (the default socket; not contacted yet)'), md);
+    assert.match(md, /not trusted, ignoring `run\.engine`/);
+    assert.equal(
+      engineLine('/c', { url: 'unix:///run/podman/podman.sock', source: 'dockerHost', tls: false, connected: 'Podman Engine 4.3.1 (API 1.41)' }),
+      "- ✓ `/c`: runs go to `unix:///run/podman/podman.sock` (the server's `DOCKER_HOST`; Podman Engine 4.3.1 (API 1.41) answered)",
+    );
+  });
+
   test('a fresh install says why there are no package findings and how data arrives', () => {
     const md = statusMarkdown(report(), NOW);
     assert.match(md, /no advisories loaded yet, so there are no package findings/);
@@ -86,6 +117,26 @@ describe('status report', () => {
     assert.equal(row.currentAsOf, null);
     assert.equal(row.mirror, null);
     assert.match(statusMarkdown(report({ advisories: { rows: [row], osvPaths: [] } }), NOW), /ℹ \*\*Go\*\*: .*when it was last made current is unknown/);
+  });
+
+  test('the LLM gateway: its URL per workspace, the terminals, the budgets; or why it is not there', () => {
+    const md = statusMarkdown(
+      report({
+        gateway: {
+          workspaces: [{ workspace: 'alpha', baseUrl: 'http://127.0.0.1:5/w/alpha', openaiBaseUrl: 'http://127.0.0.1:5/w/alpha/v1' }],
+          terminals: 'Terminals of **alpha** use it.',
+          budgets: ['Daily budget: $1.00 per workspace and UTC day'],
+        },
+      }),
+      NOW,
+    );
+    assert.match(md, /## LLM gateway \(AI tools in the terminal\)\n\n- ✓ \*\*alpha\*\*: `http:\/\/127\.0\.0\.1:5\/w\/alpha` \(OpenAI SDKs: `http:\/\/127\.0\.0\.1:5\/w\/alpha\/v1`\)/);
+    assert.match(md, /- ℹ Terminals of \*\*alpha\*\* use it\./);
+    assert.match(md, /- ℹ Daily budget: \$1\.00/);
+    const off = statusMarkdown(report({ gateway: { workspaces: [], error: 'the LLM gateway is not running', terminals: 'x', budgets: [] } }), NOW);
+    assert.match(off, /- ⚠ not available: the LLM gateway is not running\. `warden\.gateway\.enabled` starts it/);
+    assert.doesNotMatch(off, /- ℹ x/);
+    assert.doesNotMatch(statusMarkdown(report(), NOW), /LLM gateway/, 'nothing while the server is down');
   });
 
   test('age', () => {

@@ -1,6 +1,7 @@
 // Unit tests of the trace viewer's model: tree building, live updates and paging in any
 // order, bar geometry scaled to the root span, latency classes and formatting, notes on
-// LLM spans from the response cache and on guard verdicts.
+// LLM spans from the response cache and on guard verdicts, gateway calls told apart from
+// warden's own actions and the filter by client.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,6 +10,14 @@ import {
   bar,
   buildTree,
   cacheHitRate,
+  callerValue,
+  clientLabel,
+  clientsSeen,
+  gatewayCall,
+  matchesCaller,
+  serverFilter,
+  treeCall,
+  withCaller,
   extent,
   flatten,
   formatClock,
@@ -17,6 +26,7 @@ import {
   formatDuration,
   formatJson,
   formatTokens,
+  fixRoundBadge,
   latencyClass,
   matchesFilter,
   MIN_BAR,
@@ -278,5 +288,109 @@ describe('output notes', () => {
     const long = outputNote({ kind: 'guard', outcome: 'ok', output: { reason: 'x'.repeat(100) } });
     assert.equal(long.length, 60);
     assert.ok(long.endsWith('…'));
+  });
+});
+
+describe('gateway calls and the filter by client', () => {
+  const gw = (id: string, client: string, startMs: number, api = 'openai.chat'): Span =>
+    span(id, null, startMs, 20, {
+      kind: 'llm',
+      name: 'local/gpt-4o-mini',
+      input: { gateway: true, client, api, model: 'gpt-4o-mini' },
+    });
+  const spans = [
+    gw('curl-call', 'curl/8.5.0', 0),
+    span('curl-redact', 'curl-call', 1, 1, { kind: 'guard', name: 'guard.redact', output: { secretsRedacted: 1 } }),
+    gw('sdk-call', 'OpenAI/Python 3.63.0', 100, 'openai.responses'),
+    gw('claude-call', 'claude-cli/1.0.0 (external, cli)', 200, 'anthropic.messages'),
+    span('explain', null, 300, 50),
+    span('explain-llm', 'explain', 301, 40, { kind: 'llm', name: 'local/gpt-4o-mini', input: { action: 'explain' } }),
+    span('scan', null, 400, 10, { kind: 'scan', name: 'workspace.scan' }),
+  ];
+  const roots = buildTree(spans);
+  const ids = (f: Parameters<typeof matchesCaller>[1]): string[] =>
+    roots.filter((r) => matchesCaller(r, f)).map((r) => r.span.id);
+
+  test('only llm spans the gateway started are gateway calls', () => {
+    assert.deepEqual(gatewayCall(spans[0]), { client: 'curl/8.5.0', api: 'openai.chat' });
+    assert.equal(gatewayCall(spans[5]), undefined, "warden's own LLM call");
+    assert.equal(gatewayCall({ kind: 'guard', input: { gateway: true } }), undefined);
+    assert.equal(gatewayCall({ kind: 'llm', input: null }), undefined);
+    assert.equal(gatewayCall({ kind: 'llm', input: { gateway: 'yes' } }), undefined);
+    assert.deepEqual(gatewayCall({ kind: 'llm', input: { gateway: true } }), { client: '', api: '' });
+    const curl = roots.find((r) => r.span.id === 'curl-call');
+    assert.ok(curl);
+    assert.deepEqual(treeCall(curl), { client: 'curl/8.5.0', api: 'openai.chat' });
+  });
+
+  test('the clients seen, sorted, once each', () => {
+    assert.deepEqual(clientsSeen([...spans, gw('again', 'curl/8.5.0', 500)]), [
+      'OpenAI/Python 3.63.0',
+      'claude-cli/1.0.0 (external, cli)',
+      'curl/8.5.0',
+    ]);
+    assert.deepEqual(clientsSeen([spans[4], spans[5]]), []);
+  });
+
+  test('filters whole trees: all, warden\'s own, every gateway call, one client', () => {
+    assert.deepEqual(ids({}), ['scan', 'explain', 'claude-call', 'sdk-call', 'curl-call']);
+    assert.deepEqual(ids({ origin: 'warden' }), ['scan', 'explain']);
+    assert.deepEqual(ids({ origin: 'gateway' }), ['claude-call', 'sdk-call', 'curl-call']);
+    assert.deepEqual(ids({ origin: 'gateway', client: 'curl/8.5.0' }), ['curl-call']);
+    assert.deepEqual(ids({ client: 'OpenAI/Python 3.63.0' }), ['sdk-call']);
+    assert.deepEqual(ids({ client: 'nobody/1.0' }), []);
+    // The guard stays in its call's tree.
+    const curl = roots.find((r) => r.span.id === 'curl-call');
+    assert.deepEqual(curl?.children.map((c) => c.span.id), ['curl-redact']);
+  });
+
+  test("the select's values round-trip, and the server never gets the caller", () => {
+    for (const f of [{}, { origin: 'warden' as const }, { origin: 'gateway' as const }, { origin: 'gateway' as const, client: 'curl/8.5.0' }]) {
+      assert.deepEqual(withCaller({ workspace: 'alpha', kind: 'llm' }, callerValue(f)), { workspace: 'alpha', kind: 'llm', ...f });
+    }
+    assert.equal(callerValue({ client: 'a:b' }), 'client:a:b');
+    assert.deepEqual(withCaller({ kind: 'llm', origin: 'gateway', client: 'x' }, ''), { kind: 'llm' });
+    assert.deepEqual(withCaller({}, 'client:'), { origin: 'gateway', client: '' }, 'a client that sent no User-Agent');
+    assert.deepEqual(serverFilter({ workspace: 'alpha', kind: 'llm', origin: 'gateway', client: 'curl/8.5.0' }), {
+      workspace: 'alpha',
+      kind: 'llm',
+    });
+    assert.deepEqual(serverFilter({ origin: 'warden' }), {});
+  });
+
+  test('client labels are short; the empty one is named', () => {
+    assert.equal(clientLabel('curl/8.5.0'), 'curl/8.5.0');
+    assert.equal(clientLabel(''), 'unknown client');
+    const long = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)';
+    assert.equal(clientLabel(long).length, 40);
+    assert.ok(clientLabel(long).endsWith('…'));
+  });
+});
+
+describe('fix-until-green rounds', () => {
+  const round = (extra: Partial<Span>): Span =>
+    span('round', 'fix', 0, 900, { name: 'fix.round', input: { round: 2, maxRounds: 3, failedRun: 'run-1' }, ...extra });
+
+  test('a finished round: its number and outcome, cached when replayed', () => {
+    assert.deepEqual(fixRoundBadge(round({ output: { outcome: 'failing', cached: false, runStatus: 'failed', exitCode: 1, message: 'line 3' } })), {
+      text: 'round 2 · failing',
+      outcome: 'failing',
+    });
+    assert.deepEqual(fixRoundBadge(round({ output: { outcome: 'green', cached: true, runStatus: 'succeeded', exitCode: 0 } })), {
+      text: 'round 2 · green · cached',
+      outcome: 'green',
+    });
+    assert.deepEqual(fixRoundBadge(round({ outcome: 'cancelled', output: null })), { text: 'round 2 · ended', outcome: 'ended' });
+  });
+
+  test('a running round; other spans have no badge', () => {
+    assert.deepEqual(fixRoundBadge(round({ finishedAt: null, latencyMs: null, outcome: null, output: null })), { text: 'round 2 …', outcome: 'running' });
+    assert.deepEqual(fixRoundBadge(round({ input: null, output: { outcome: 'noFix' } })), { text: 'round · noFix', outcome: 'noFix' });
+    assert.equal(fixRoundBadge(span('cmd', null, 0, 10, { name: 'warden.llm.fixUntilGreen', output: { outcome: 'green' } })), undefined);
+    assert.equal(fixRoundBadge(span('llm', 'round', 0, 10, { kind: 'llm', name: 'fix.round' })), undefined, 'only command spans');
+  });
+
+  test('a round\'s cached output is not taken for a response cache hit', () => {
+    assert.equal(outputNote(round({ output: { outcome: 'green', cached: true } })), '');
   });
 });

@@ -15,6 +15,7 @@ const info = (root: string, held: string[], trusted = false): ConfigTrustInfo =>
   sha256: 'ab',
   trusted,
   held: held.map((key) => ({ key, reason: 'what is guarded' })),
+  engine: { url: 'unix:///var/run/docker.sock', source: 'default', tls: false, connected: null },
 });
 
 test('the root owning the file wins, the deepest one', () => {

@@ -7,6 +7,7 @@
 //! text; [`Finding::range`] gives 0-based lines and byte columns. Callers convert to
 //! their own encoding (the LSP layer to UTF-16 when the client wants it).
 
+pub mod fuzzy;
 pub mod language;
 pub mod lines;
 pub mod outline;

@@ -29,6 +29,41 @@ pub struct Settings {
     pub packages: PackagesSettings,
     pub llm: LlmSettings,
     pub run: RunSettings,
+    pub gateway: GatewaySettings,
+}
+
+/// The local LLM gateway for the AI tools of a workspace (`warden-gateway`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewaySettings {
+    /// Start the gateway with the language server.
+    pub enabled: bool,
+    /// Refuse a reply that brings in a malicious package (else: record and notify).
+    pub block_malicious: bool,
+    /// Editors point the terminals of each workspace at the gateway (VS Code asks once).
+    pub terminals: bool,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            enabled: true,
+            block_malicious: false,
+            terminals: true,
+        }
+    }
+}
+
+/// Spending limits of a workspace's LLM calls (the gateway's and the actions'), checked
+/// before a request is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Budget {
+    /// The most a workspace may spend per day (UTC), in USD, at the known prices.
+    pub daily_usd: Option<f64>,
+    /// The most tokens one request may use: its estimated prompt plus the output it
+    /// asks for.
+    pub request_tokens: Option<u64>,
 }
 
 /// Sandboxed script runs: runners per file pattern, limits, run-all.
@@ -46,6 +81,10 @@ pub struct RunSettings {
     pub concurrency: usize,
     /// Started containers kept ready per runner image (0: none); each is used once.
     pub warm_pool: usize,
+    /// The Docker engine runs go to (`unix:///path.sock`, `tcp://host:port`,
+    /// `https://host:port`); `None`: `DOCKER_HOST`, else the default socket. TLS for
+    /// `tcp://` comes from `DOCKER_TLS_VERIFY` / `DOCKER_CERT_PATH`, as for the docker CLI.
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +175,7 @@ impl Default for RunSettings {
             scripts: vec!["scripts/**".into()],
             concurrency: 2,
             warm_pool: 0,
+            engine: None,
         }
     }
 }
@@ -163,6 +203,32 @@ impl RunLimits {
             return Err("user must be a non-root uid:gid".into());
         }
         Ok(())
+    }
+}
+
+/// Why `url` cannot be a `run.engine` (`None`: it can).
+pub fn check_engine_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    match scheme {
+        "unix" if rest.starts_with('/') => None,
+        "unix" => Some(format!(
+            "{url:?} must name an absolute socket path (unix:///run/docker.sock)"
+        )),
+        "tcp" | "http" | "https" => {
+            let host = rest.trim_end_matches('/');
+            let port = host.rsplit_once(':').map(|(_, p)| p);
+            if host.is_empty()
+                || host.contains('/')
+                || port.is_some_and(|p| p.parse::<u16>().is_err())
+            {
+                Some(format!("{url:?} must be {scheme}://HOST:PORT"))
+            } else {
+                None
+            }
+        }
+        _ => Some(format!(
+            "{url:?} is not a Docker engine URL; use unix:///path/to/docker.sock or tcp://HOST:PORT"
+        )),
     }
 }
 
@@ -210,6 +276,7 @@ pub struct LlmSettings {
     pub cache: bool,
     /// USD per million tokens by model, over the built-in table.
     pub prices: std::collections::BTreeMap<String, Price>,
+    pub budget: Budget,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,6 +383,7 @@ impl Default for LlmSettings {
             deny_list: Vec::new(),
             cache: true,
             prices: Default::default(),
+            budget: Budget::default(),
         }
     }
 }
@@ -474,12 +542,31 @@ pub struct DatabaseSettings {
 pub struct TraceSettings {
     /// Publish `warden/traceStarted`/`warden/traceFinished` notifications.
     pub live: bool,
+    /// Export spans to an OpenTelemetry backend over OTLP/HTTP.
+    pub otlp: OtlpSettings,
 }
 
 impl Default for TraceSettings {
     fn default() -> Self {
-        TraceSettings { live: true }
+        TraceSettings {
+            live: true,
+            otlp: OtlpSettings::default(),
+        }
     }
+}
+
+/// `trace.otlp.*`: where spans are exported. Unset fields fall back to the standard
+/// `OTEL_EXPORTER_OTLP_*` variables; with neither, nothing is exported. Only the user's
+/// own settings choose them (a repository's `.warden.toml` cannot).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct OtlpSettings {
+    /// The traces endpoint URL, used as given (e.g. `http://127.0.0.1:6006/v1/traces`).
+    pub endpoint: Option<String>,
+    /// Extra request headers (authentication), added to `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Export LLM prompts and replies (redacted, as stored) as span events.
+    pub include_content: bool,
 }
 
 /// A problem with one key; the key's default was used instead.
@@ -598,6 +685,16 @@ impl Settings {
             });
             run.concurrency = 1;
         }
+        if run.engine.as_deref().is_some_and(|e| e.trim().is_empty()) {
+            run.engine = None;
+        }
+        if let Some(problem) = run.engine.as_deref().and_then(check_engine_url) {
+            warnings.push(Warning {
+                key: "warden.run.engine".into(),
+                message: format!("{problem}; using DOCKER_HOST or the default socket"),
+            });
+            run.engine = None;
+        }
         if let Some(Err(message)) = self.system_prompt.as_deref().map(check_prompt) {
             warnings.push(Warning {
                 key: "warden.systemPrompt".into(),
@@ -671,7 +768,11 @@ pub fn merge(base: &Value, overlay: &Value) -> Value {
 }
 
 /// Settings whose keys are names the user chooses (each entry is validated whole).
-const MAP_SETTINGS: &[[&str; 2]] = &[["llm", "providers"], ["llm", "prices"]];
+const MAP_SETTINGS: &[&[&str]] = &[
+    &["llm", "providers"],
+    &["llm", "prices"],
+    &["trace", "otlp", "headers"],
+];
 
 /// Applies user keys onto the defaults one leaf at a time, keeping each only if the
 /// whole still deserializes; unknown keys and bad values become warnings.
@@ -699,7 +800,7 @@ fn apply_at(
         let dotted = format!("{prefix}.{}", path.join("."));
         let in_map = MAP_SETTINGS
             .iter()
-            .any(|m| path.len() == m.len() + 1 && path.starts_with(&m.map(String::from)));
+            .any(|m| path.len() == m.len() + 1 && path.iter().zip(m.iter()).all(|(a, b)| a == b));
         match pointer(defaults, path).or(in_map.then_some(&Value::Null)) {
             None => warnings.push(Warning {
                 key: dotted,
@@ -896,6 +997,18 @@ mod llm_tests {
     use serde_json::json;
 
     #[test]
+    fn otlp_headers_are_a_map() {
+        let (s, w) = from_editor(&json!({"trace": {"otlp": {
+            "endpoint": "http://127.0.0.1:6006/v1/traces",
+            "headers": {"authorization": "Bearer t", "x-team": "a"},
+        }}}));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.trace.otlp.headers["authorization"], "Bearer t");
+        let (_, w) = from_editor(&json!({"trace": {"otlp": {"headers": {"x": 1}}}}));
+        assert_eq!(w[0].key, "warden.trace.otlp.headers.x");
+    }
+
+    #[test]
     fn llm_providers_are_a_map_and_mux_rules_are_checked() {
         let (s, w) = from_editor(&json!({"llm": {
             "provider": "local",
@@ -972,5 +1085,39 @@ mod run_tests {
             assert_eq!(w.len(), 1, "{w:?}");
             assert!(w[0].message.contains("inputMb"), "{w:?}");
         }
+    }
+
+    #[test]
+    fn engine_urls_are_checked() {
+        assert_eq!(from_editor(&json!({})).0.run.engine, None);
+        for good in [
+            "unix:///run/podman/podman.sock",
+            "tcp://127.0.0.1:2376",
+            "tcp://docker.internal:2376",
+            "https://10.0.0.2:2376",
+        ] {
+            let (s, w) = from_editor(&json!({"run": {"engine": good}}));
+            assert_eq!(s.run.engine.as_deref(), Some(good), "{w:?}");
+            assert!(w.is_empty(), "{w:?}");
+        }
+        for bad in [
+            "ssh://me@host",
+            "/var/run/docker.sock",
+            "unix://relative.sock",
+            "tcp://h:notaport",
+            "tcp://",
+        ] {
+            let (s, w) = from_editor(&json!({"run": {"engine": bad}}));
+            assert_eq!(s.run.engine, None, "{bad}");
+            assert_eq!(w.len(), 1, "{bad}: {w:?}");
+            assert_eq!(w[0].key, "warden.run.engine");
+        }
+        let (s, w) = from_editor(&json!({"run": {"engine": ""}}));
+        assert_eq!((s.run.engine, w.len()), (None, 0));
+        let (s, w) = from_editor(&json!({"run": {"engine": 5}}));
+        assert_eq!(
+            (s.run.engine, w[0].key.as_str()),
+            (None, "warden.run.engine")
+        );
     }
 }

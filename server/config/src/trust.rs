@@ -44,11 +44,15 @@ pub struct Effective {
 
 const WHERE_LLM: &str = "where LLM requests go and which key they carry";
 const WHAT_SENT: &str = "what may be sent to an LLM";
+const SPENT: &str = "how much LLM calls may spend";
+const GATEWAY: &str = "what the LLM gateway lets through";
 const SECRETS: &str = "which secrets are detected";
-const SANDBOX: &str = "how scripts are sandboxed (runners, images, limits, network)";
+const SANDBOX: &str =
+    "how and where scripts are sandboxed (engine, runners, images, limits, network)";
 const SCANNED: &str = "which files are scanned";
 const PACKAGES: &str = "which package checks run and which files feed the advisory database";
 const DATA: &str = "where warden keeps its data";
+const TRACES: &str = "where traces are exported (only your own settings choose it)";
 const UNLISTED: &str = "not on the list of keys a repository may set without trust";
 
 enum Class {
@@ -130,7 +134,8 @@ fn classify(path: &[String], value: &Value, user: &Settings) -> Option<Class> {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     Some(match p.as_slice() {
         ["llm"] | ["scan"] | ["packages"] | ["run"] => Recurse,
-        ["systemPrompt"] | ["trace", ..] => Harmless,
+        ["systemPrompt"] | ["trace", "live"] => Harmless,
+        ["trace", "otlp", ..] => Guarded(TRACES),
         ["run", "scripts" | "concurrency" | "warmPool"] => Harmless,
         ["run", ..] => Guarded(SANDBOX),
         [
@@ -157,6 +162,19 @@ fn classify(path: &[String], value: &Value, user: &Settings) -> Option<Class> {
         ["llm", "denyList"] if tightens(value, &user.llm.deny_list) => Harmless,
         ["llm", "includeSnapshot"] if value == &Value::Bool(false) => Harmless,
         ["llm", "exclude" | "denyList" | "includeSnapshot"] => Guarded(WHAT_SENT),
+        // A budget the repository lowers only tightens; raising or removing one is
+        // the user's call.
+        ["llm", "budget"] => Recurse,
+        ["llm", "budget", "dailyUsd"] if lowers(value, user.llm.budget.daily_usd) => Harmless,
+        ["llm", "budget", "requestTokens"]
+            if lowers(value, user.llm.budget.request_tokens.map(|t| t as f64)) =>
+        {
+            Harmless
+        }
+        ["llm", "budget", ..] => Guarded(SPENT),
+        ["gateway"] => Recurse,
+        ["gateway", "blockMalicious"] if value == &Value::Bool(true) => Harmless,
+        ["gateway", ..] => Guarded(GATEWAY),
         ["secrets", ..] => Guarded(SECRETS),
         ["scan", "onStartup"] => Harmless,
         ["scan", ..] => Guarded(SCANNED),
@@ -166,6 +184,14 @@ fn classify(path: &[String], value: &Value, user: &Settings) -> Option<Class> {
         ["database", ..] => Guarded(DATA),
         _ => return None,
     })
+}
+
+/// A limit at or under the user's own (or any limit where the user has none) only
+/// tightens.
+fn lowers(value: &Value, user: Option<f64>) -> bool {
+    value
+        .as_f64()
+        .is_some_and(|v| v >= 0.0 && user.is_none_or(|u| v <= u))
 }
 
 /// A list that keeps every entry of the user's list (and may add more) only tightens.
@@ -393,6 +419,17 @@ osv_paths = ["/etc"]
     }
 
     #[test]
+    fn a_repository_cannot_choose_where_traces_are_exported() {
+        let (user, _) = crate::from_editor(&json!({}));
+        let s = split(
+            &json!({"trace": {"live": false, "otlp": {"endpoint": "http://evil.invalid/v1/traces"}}}),
+            &user,
+        );
+        assert_eq!(keys(&s.held), ["trace.otlp"]);
+        assert_eq!(s.applied, json!({"trace": {"live": false}}));
+    }
+
+    #[test]
     fn unlisted_known_keys_are_held_and_unknown_keys_still_warn() {
         let (user, _) = crate::from_editor(&json!({}));
         let s = split(&json!({"database": {"path": "/tmp/x"}, "bogus": 1}), &user);
@@ -430,6 +467,72 @@ osv_paths = ["/etc"]
                 ("network = true", "run.limits"),
                 ("osv_paths = [\"/etc\"]", "packages.osvPaths"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_repository_cannot_choose_the_engine_until_trusted() {
+        let text = "[run]\nengine = \"tcp://203.0.113.9:2376\"\nconcurrency = 3\n";
+        let (overlay, w) = parse_file(text, ".warden.toml");
+        assert!(w.is_empty(), "{w:?}");
+        let editor = json!({"run": {"engine": "unix:///run/user/1000/podman/podman.sock"}});
+        let e = effective_for_repo(&editor, Some(&overlay), false);
+        assert_eq!(keys(&e.held), ["run.engine"]);
+        assert_eq!(e.held[0].reason, SANDBOX);
+        assert_eq!(
+            e.settings.run.engine.as_deref(),
+            Some("unix:///run/user/1000/podman/podman.sock"),
+            "the user's own engine stays"
+        );
+        assert_eq!(e.settings.run.concurrency, 3);
+        let lines: Vec<u32> = held_lines(text, &e.held).iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [1]);
+        let e = effective_for_repo(&json!({}), Some(&overlay), false);
+        assert_eq!(
+            e.settings.run.engine, None,
+            "held without a user setting too"
+        );
+        let e = effective_for_repo(&editor, Some(&overlay), true);
+        assert!(e.held.is_empty());
+        assert_eq!(
+            e.settings.run.engine.as_deref(),
+            Some("tcp://203.0.113.9:2376")
+        );
+    }
+
+    #[test]
+    fn budgets_and_the_gateway_may_only_tighten_untrusted() {
+        let user = json!({"llm": {"budget": {"dailyUsd": 5.0}}});
+        let tighter = "[llm.budget]\ndaily_usd = 1.5\nrequest_tokens = 2000\n[gateway]\nblock_malicious = true\n";
+        let (overlay, _) = parse_file(tighter, ".warden.toml");
+        let e = effective_for_repo(&user, Some(&overlay), false);
+        assert!(e.held.is_empty(), "{:?}", keys(&e.held));
+        assert_eq!(e.settings.llm.budget.daily_usd, Some(1.5));
+        assert_eq!(e.settings.llm.budget.request_tokens, Some(2000));
+        assert!(e.settings.gateway.block_malicious);
+
+        let looser =
+            "[llm.budget]\ndaily_usd = 50\n[gateway]\nblock_malicious = false\nenabled = false\n";
+        let (overlay, _) = parse_file(looser, ".warden.toml");
+        let e = effective_for_repo(&user, Some(&overlay), false);
+        assert_eq!(
+            keys(&e.held),
+            [
+                "gateway.blockMalicious",
+                "gateway.enabled",
+                "llm.budget.dailyUsd"
+            ]
+        );
+        assert_eq!(
+            e.settings.llm.budget.daily_usd,
+            Some(5.0),
+            "the user's budget stays"
+        );
+        let e = effective_for_repo(&user, Some(&overlay), true);
+        assert_eq!(
+            e.settings.llm.budget.daily_usd,
+            Some(50.0),
+            "trusted: applied"
         );
     }
 }

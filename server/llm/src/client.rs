@@ -55,6 +55,10 @@ pub struct Reply {
     pub latency: Duration,
     /// How many attempts it took.
     pub attempts: u32,
+    /// The model that answered, as the provider named it.
+    pub response_model: Option<String>,
+    /// Why the reply stopped (`stop`, `length`, `end_turn`, ...), as the provider said.
+    pub finish_reasons: Vec<String>,
 }
 
 fn endpoint(p: &Provider) -> String {
@@ -116,6 +120,19 @@ pub async fn stream(
     key: Option<&str>,
     chat: &Chat,
     cancel: &CancellationToken,
+    on_text: impl FnMut(&str),
+) -> Result<Reply, LlmError> {
+    stream_traced(p, key, chat, None, cancel, on_text).await
+}
+
+/// [`stream`], sending a W3C `traceparent` header naming the caller's span, so a
+/// provider (or a gateway) that traces joins the caller's trace.
+pub async fn stream_traced(
+    p: &Provider,
+    key: Option<&str>,
+    chat: &Chat,
+    traceparent: Option<&str>,
+    cancel: &CancellationToken,
     mut on_text: impl FnMut(&str),
 ) -> Result<Reply, LlmError> {
     let client = reqwest::Client::builder()
@@ -142,6 +159,9 @@ pub async fn stream(
         };
         if p.api == Api::Anthropic {
             req = req.header("anthropic-version", "2023-06-01");
+        }
+        if let Some(tp) = traceparent {
+            req = req.header("traceparent", tp);
         }
         let sent = tokio::select! {
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
@@ -217,6 +237,8 @@ async fn read(
     let mut usage = Usage::default();
     let mut first_token = None;
     let mut done = false;
+    let mut response_model = None;
+    let mut finish_reasons = Vec::new();
     while !done {
         let next = tokio::select! {
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
@@ -237,7 +259,14 @@ async fn read(
             }
         };
         for e in events {
-            match wire::decode(p.api, e.name.as_deref(), &e.data) {
+            let (delta, meta) = wire::decode_with_meta(p.api, e.name.as_deref(), &e.data);
+            if meta.model.is_some() {
+                response_model = meta.model;
+            }
+            if let Some(r) = meta.finish_reason {
+                finish_reasons.push(r);
+            }
+            match delta {
                 Delta::Text(t) => {
                     first_token.get_or_insert_with(|| started.elapsed());
                     on_text(&t);
@@ -256,6 +285,8 @@ async fn read(
         first_token,
         latency: started.elapsed(),
         attempts,
+        response_model,
+        finish_reasons,
     })
 }
 

@@ -132,19 +132,57 @@ fn n(v: &Value, path: &[&str]) -> u64 {
         .unwrap_or(0)
 }
 
+/// What a stream tells about the reply besides its text: the model that answered and
+/// why it stopped (OpenAI `model` and `choices[].finish_reason`, Anthropic
+/// `message.model` and `delta.stop_reason`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub model: Option<String>,
+    pub finish_reason: Option<String>,
+}
+
+/// [`decode`] plus the event's [`Meta`], parsing the event once.
+pub fn decode_with_meta(api: Api, name: Option<&str>, data: &str) -> (Delta, Meta) {
+    match parse(api, data) {
+        Err(delta) => (delta, Meta::default()),
+        Ok(v) => {
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+            let meta = match api {
+                Api::Openai => Meta {
+                    model: s("/model"),
+                    finish_reason: s("/choices/0/finish_reason"),
+                },
+                Api::Anthropic => Meta {
+                    model: s("/message/model"),
+                    finish_reason: s("/delta/stop_reason"),
+                },
+            };
+            (decode_value(api, name, &v), meta)
+        }
+    }
+}
+
+/// The event's JSON, or the [`Delta`] it already is (`[DONE]`, malformed JSON).
+fn parse(api: Api, data: &str) -> Result<Value, Delta> {
+    if api == Api::Openai && data.trim() == "[DONE]" {
+        return Err(Delta::Done);
+    }
+    serde_json::from_str(data).map_err(|e| {
+        let head: String = data.chars().take(80).collect();
+        Delta::Error(format!("malformed stream event ({e}): {head:?}"))
+    })
+}
+
 /// Decodes one SSE event's data (and name, for Anthropic). Malformed JSON is an error
 /// naming the provider's format, never a panic.
 pub fn decode(api: Api, name: Option<&str>, data: &str) -> Delta {
-    if api == Api::Openai && data.trim() == "[DONE]" {
-        return Delta::Done;
+    match parse(api, data) {
+        Ok(v) => decode_value(api, name, &v),
+        Err(delta) => delta,
     }
-    let v: Value = match serde_json::from_str(data) {
-        Ok(v) => v,
-        Err(e) => {
-            let head: String = data.chars().take(80).collect();
-            return Delta::Error(format!("malformed stream event ({e}): {head:?}"));
-        }
-    };
+}
+
+fn decode_value(api: Api, name: Option<&str>, v: &Value) -> Delta {
     if let Some(err) = v.get("error") {
         let message = err
             .get("message")
@@ -220,6 +258,40 @@ mod tests {
             max_tokens: 100,
             temperature: Some(0.2),
         }
+    }
+
+    #[test]
+    fn streams_name_the_model_and_why_they_stopped() {
+        let (d, m) = decode_with_meta(
+            Api::Openai,
+            None,
+            r#"{"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+        );
+        assert_eq!(d, Delta::Nothing);
+        assert_eq!(m.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+        assert_eq!(m.finish_reason.as_deref(), Some("length"));
+        let (_, m) = decode_with_meta(
+            Api::Openai,
+            None,
+            r#"{"model":"m","choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#,
+        );
+        assert_eq!(m.finish_reason, None);
+        let (_, m) = decode_with_meta(
+            Api::Anthropic,
+            Some("message_start"),
+            r#"{"type":"message_start","message":{"model":"claude-sonnet-4-20250514","usage":{"input_tokens":3}}}"#,
+        );
+        assert_eq!(m.model.as_deref(), Some("claude-sonnet-4-20250514"));
+        let (_, m) = decode_with_meta(
+            Api::Anthropic,
+            Some("message_delta"),
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#,
+        );
+        assert_eq!(m.finish_reason.as_deref(), Some("end_turn"));
+        assert_eq!(
+            decode_with_meta(Api::Openai, None, "[DONE]").1,
+            Meta::default()
+        );
     }
 
     #[test]

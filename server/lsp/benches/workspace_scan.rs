@@ -1,7 +1,10 @@
 //! Large workspaces through the real `warden lsp` binary: the start-up scan of a folder
 //! of real code (by default the cargo registry's crate sources, about 11,600 files):
 //! - first scan (empty database): seconds and MB/s with all checks, and resident
-//!   memory when the scan ends and once the server is idle;
+//!   memory when the scan ends and once the server is idle; then the search index's
+//!   update that follows the scan (seconds after the scan's end, resident memory);
+//!   `WARDEN_BENCH_NO_INDEX=1` for builds without the index, and `WARDEN_BENCH_BIN`
+//!   runs another build side by side;
 //! - the same with edits: latency (didChange to publishDiagnostics, p50/p99) on a
 //!   10,000-line Python file edited every 20 ms while the scan runs;
 //! - second start-up of the same workspace (same database, nothing changed): seconds;
@@ -69,10 +72,23 @@ fn is_scan_end(p: &Value) -> bool {
         && p["value"]["kind"] == "end"
 }
 
+/// The end of the search index's update, which follows the scan (not in builds before
+/// the index: `WARDEN_BENCH_NO_INDEX=1` for those).
+fn is_index_end(p: &Value) -> bool {
+    p["token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("warden/index/"))
+        && p["value"]["kind"] == "end"
+}
+
 struct Startup {
     secs: f64,
     end_message: String,
     rss_end: f64,
+    /// Seconds from the scan's end to the index's, and the RSS then.
+    index_secs: f64,
+    rss_index: f64,
+    index_message: String,
     rss_idle: f64,
     edits_ms: Vec<f64>,
 }
@@ -130,6 +146,19 @@ fn startup(db: &Path, root: &Path, scratch: &Path, edit: bool) -> Startup {
     };
     let secs = started.elapsed().as_secs_f64();
     let rss_end = rss_mb(s.pid());
+    let (index_secs, rss_index, index_message) =
+        if std::env::var_os("WARDEN_BENCH_NO_INDEX").is_some() {
+            (f64::NAN, f64::NAN, String::new())
+        } else {
+            let end = s
+                .wait_for_within(Duration::from_secs(900), "$/progress", is_index_end)
+                .expect("the index update ends");
+            (
+                started.elapsed().as_secs_f64() - secs,
+                rss_mb(s.pid()),
+                end["value"]["message"].as_str().unwrap_or("").to_owned(),
+            )
+        };
     if edit {
         s.notify(
             "textDocument/didClose",
@@ -151,6 +180,9 @@ fn startup(db: &Path, root: &Path, scratch: &Path, edit: bool) -> Startup {
         secs,
         end_message,
         rss_end,
+        index_secs,
+        rss_index,
+        index_message,
         rss_idle,
         edits_ms,
     }
@@ -233,15 +265,17 @@ fn main() {
         .expect("the scan's end message gives MB");
 
     println!(
-        "| start-up | scan s | MB/s | RSS at scan end MB | RSS idle MB | edits during scan | edit p50 ms | edit p99 ms |"
+        "| start-up | scan s | MB/s | RSS at scan end MB | index s (after the scan) | RSS at index end MB | RSS idle MB | edits during scan | edit p50 ms | edit p99 ms |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let row = |name: &str, r: &Startup| {
         println!(
-            "| {name} | {:.2} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {:.2} |",
+            "| {name} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {} | {:.2} | {:.2} |",
             r.secs,
             mb / r.secs,
             r.rss_end,
+            r.index_secs,
+            r.rss_index,
             r.rss_idle,
             r.edits_ms.len(),
             percentile(&r.edits_ms, 0.5),
@@ -257,6 +291,8 @@ fn main() {
     println!("\nfirst scan: {}", first.end_message);
     println!("second scan: {}", second[0].end_message);
     println!("touched: {}\n", touched.end_message);
+    println!("first index: {}", first.index_message);
+    println!("second index: {}", second[0].index_message);
 
     println!("| `warden scan --checks` | s | MB/s |");
     println!("|---|---:|---:|");

@@ -31,6 +31,15 @@ pub const CMD_RUN_ALL: &str = "warden.runAll";
 pub const CMD_CONFIG_TRUST: &str = "warden.config.trust";
 pub const CMD_CONFIG_UNTRUST: &str = "warden.config.untrust";
 pub const CMD_PACKAGES_UPDATE_ADVISORIES: &str = "warden.packages.updateAdvisories";
+pub const CMD_LLM_FIX_UNTIL_GREEN: &str = "warden.llm.fixUntilGreen";
+pub const CMD_LLM_FIX_ACCEPT: &str = "warden.llm.fixAccept";
+pub const CMD_LLM_FIX_DISCARD: &str = "warden.llm.fixDiscard";
+
+/// Commands the server puts in code actions for the editor to run itself (they are not
+/// in `executeCommandProvider`): each editor registers a handler under this name.
+/// `warden.worktrees.compare {uri, otherUri, worktree, branch}` opens a diff of the
+/// document against the same file in another worktree.
+pub const CLIENT_CMD_WORKTREE_COMPARE: &str = "warden.worktrees.compare";
 
 /// Every command the server executes, advertised in `executeCommandProvider`.
 pub const COMMANDS: &[&str] = &[
@@ -56,6 +65,9 @@ pub const COMMANDS: &[&str] = &[
     CMD_CONFIG_TRUST,
     CMD_CONFIG_UNTRUST,
     CMD_PACKAGES_UPDATE_ADVISORIES,
+    CMD_LLM_FIX_UNTIL_GREEN,
+    CMD_LLM_FIX_ACCEPT,
+    CMD_LLM_FIX_DISCARD,
 ];
 
 /// `warden.config.trust` / `warden.config.untrust`: which root's `.warden.toml` (one of
@@ -93,6 +105,23 @@ pub struct ConfigTrustInfo {
     pub trusted: bool,
     /// Keys ignored until the file is trusted (empty when trusted or harmless).
     pub held: Vec<HeldKey>,
+    /// The Docker engine the root's runs go to (its effective `run.engine`).
+    pub engine: EngineInfo,
+}
+
+/// The Docker engine of a root's runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineInfo {
+    /// `unix:///var/run/docker.sock`, `tcp://HOST:PORT`, ...
+    pub url: String,
+    /// `setting` (`run.engine`), `dockerHost` (the server's `DOCKER_HOST`) or `default`.
+    pub source: String,
+    /// The connection uses TLS (`DOCKER_TLS_VERIFY` / `DOCKER_CERT_PATH`, or `https://`).
+    pub tls: bool,
+    /// What answered (`Docker Engine 20.10.24 (API 1.41)`, `Podman Engine 4.3.1 (API
+    /// 1.41)`), once a run or the start-up check connected; null before.
+    pub connected: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +204,67 @@ pub struct LlmArgs {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LlmCancelArgs {
     pub request_id: String,
+}
+
+/// `warden.llm.fixUntilGreen`: the script (an open document), at most `maxRounds`
+/// rounds (default 3, 1 to 10) and `budgetUsd` spent. Answers `{requestId}` at once;
+/// `warden.llm.cancel {requestId}` stops it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixUntilGreenArgs {
+    pub uri: String,
+    pub max_rounds: Option<u32>,
+    pub budget_usd: Option<f64>,
+    pub request_id: Option<String>,
+}
+
+/// `warden.llm.fixAccept` / `warden.llm.fixDiscard`: a finished loop's fix.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixAnswerArgs {
+    pub request_id: String,
+}
+
+/// `warden/fixRound`: a round of a fix-until-green loop ended.
+pub enum FixRound {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixRoundParams {
+    pub request_id: String,
+    pub uri: String,
+    pub round: crate::fix_loop::Round,
+}
+
+impl Notification for FixRound {
+    type Params = FixRoundParams;
+    const METHOD: &'static str = "warden/fixRound";
+}
+
+/// `warden/fixFinished`: a fix-until-green loop ended. `original` and `fixed` (the
+/// document's text when the loop started, and the last fixed copy) are there when a
+/// round changed the script: the editor shows their diff and answers with
+/// `warden.llm.fixAccept` or `warden.llm.fixDiscard`.
+pub enum FixFinished {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixFinishedParams {
+    pub request_id: String,
+    pub uri: String,
+    /// The last fixed copy ran.
+    pub green: bool,
+    /// Why it stopped.
+    pub stopped: String,
+    pub rounds: Vec<crate::fix_loop::Round>,
+    pub cost_usd: f64,
+    pub original: Option<String>,
+    pub fixed: Option<String>,
+}
+
+impl Notification for FixFinished {
+    type Params = FixFinishedParams;
+    const METHOD: &'static str = "warden/fixFinished";
 }
 
 /// Result of a `warden.llm.*` action.
@@ -284,6 +374,12 @@ pub const REQ_SNAPSHOT: &str = "warden/snapshot";
 pub const REQ_USAGE: &str = "warden/usage";
 /// `warden/interactions {workspace?, cursor?, limit?}` → `{interactions, nextCursor}`.
 pub const REQ_INTERACTIONS: &str = "warden/interactions";
+/// `warden/gateway {workspace?}` → `{baseUrl, openaiBaseUrl, anthropicBaseUrl, token,
+/// apis, env}`: how a terminal of the workspace reaches the LLM gateway.
+pub const REQ_GATEWAY: &str = "warden/gateway";
+/// `warden/search {workspace?, query, regex?, glob?, limit?, context?}` →
+/// `SearchResult`: full-text search over the workspace's indexed (secret-masked) files.
+pub const REQ_SEARCH: &str = "warden/search";
 /// `warden/runs {workspace?, uri?, status?, cursor?, limit?}` → `{runs, nextCursor}`.
 pub const REQ_RUNS: &str = "warden/runs";
 /// `warden/runLog {runId}` → the run with its full stored output.
@@ -582,6 +678,89 @@ impl Notification for TraceStarted {
     const METHOD: &'static str = "warden/traceStarted";
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayParams {
+    /// The workspace whose terminals the answer is for (default: the active one).
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayResult {
+    pub workspace: String,
+    /// `http://127.0.0.1:PORT/w/<workspace>`.
+    pub base_url: String,
+    /// `OPENAI_BASE_URL` for the workspace (the base URL and `/v1`).
+    pub openai_base_url: String,
+    /// `ANTHROPIC_BASE_URL` for the workspace (the base URL).
+    pub anthropic_base_url: String,
+    /// The API key the tools send; valid while this server runs.
+    pub token: String,
+    /// The endpoints served, under the base URL.
+    pub apis: Vec<String>,
+    /// The environment for a terminal: the four variables above, by name.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchParams {
+    /// An open workspace's name (default: every open workspace).
+    pub workspace: Option<String>,
+    pub query: String,
+    /// `query` is a regular expression (Rust `regex` syntax); else a literal.
+    #[serde(default)]
+    pub regex: bool,
+    /// Only files whose workspace-relative path matches this glob (`src/**/*.py`).
+    pub glob: Option<String>,
+    /// At most this many matching lines (default 200, at most 5000).
+    pub limit: Option<usize>,
+    /// Lines of context before and after each match (default 1, at most 10).
+    pub context: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    pub results: Vec<SearchMatch>,
+    /// More lines matched than `limit`.
+    pub truncated: bool,
+    /// Files whose text was matched against the query.
+    pub files_searched: usize,
+    /// The trigram index narrowed the files (else every indexed file was read: queries
+    /// under three characters, expressions without a required literal).
+    pub indexed: bool,
+    pub elapsed_ms: f64,
+}
+
+/// One matching line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchMatch {
+    pub workspace: String,
+    pub uri: String,
+    /// Relative to the workspace root.
+    pub path: String,
+    /// The first match on the line (in the negotiated position encoding).
+    pub range: tower_lsp_server::ls_types::Range,
+    /// Every match on the line.
+    pub ranges: Vec<tower_lsp_server::ls_types::Range>,
+    /// The line, secrets masked with `*`.
+    pub text: String,
+    /// Context lines before and after.
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+/// `warden/gatewayCall`: a call through the gateway finished.
+pub enum GatewayCall {}
+
+impl Notification for GatewayCall {
+    type Params = warden_gateway::CallEvent;
+    const METHOD: &'static str = "warden/gatewayCall";
+}
+
 /// `warden/traceFinished`: the span id plus its end fields.
 pub enum TraceFinished {}
 
@@ -619,12 +798,18 @@ mod tests {
             REQ_RUN_SEARCH,
             REQ_RUN_STATS,
             REQ_SCRIPTS,
+            REQ_GATEWAY,
+            REQ_SEARCH,
+            GatewayCall::METHOD,
+            FixRound::METHOD,
+            FixFinished::METHOD,
             RunOutput::METHOD,
             RunFinished::METHOD,
             LlmChunk::METHOD,
             WorkspacesChanged::METHOD,
             TraceStarted::METHOD,
             TraceFinished::METHOD,
+            CLIENT_CMD_WORKTREE_COMPARE,
         ];
         for name in COMMANDS.iter().chain(methods.iter()) {
             assert!(

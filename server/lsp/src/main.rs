@@ -8,10 +8,13 @@ mod cli;
 mod committed;
 mod diagnostics;
 mod documents;
+mod fix_loop;
+mod gateway;
 mod handlers;
 mod judge;
 mod logging;
 mod lsp_ext;
+mod mcp;
 mod memory;
 mod metadata;
 mod middleware;
@@ -23,10 +26,12 @@ mod registry;
 mod root_config;
 mod runs;
 mod scanner;
+mod search;
 mod server;
 mod shared;
 mod snapshot;
 mod tasks;
+mod telemetry;
 mod transport;
 
 use std::path::PathBuf;
@@ -83,6 +88,27 @@ enum Command {
         #[arg(long)]
         trust_config: bool,
     },
+    /// Run the local LLM gateway for the AI tools of a workspace (OpenAI Chat
+    /// Completions and Responses, Anthropic Messages), printing its base URL and token.
+    Gateway {
+        /// Port on 127.0.0.1 (default: one the OS picks).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The workspace calls without a `/w/<name>` prefix belong to (default: the
+        /// current directory's repository).
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+        /// Print one JSON object (baseUrl, token, apis, env) instead of shell lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the Model Context Protocol over stdio: warden's checks (scan, packages,
+    /// sandboxed runs, findings, traces) as tools for agents.
+    Mcp {
+        /// The workspace the tools work in (default: the current directory's repository).
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+    },
     /// The package-advisory database (OSV records).
     Db {
         #[command(subcommand)]
@@ -114,6 +140,9 @@ enum Command {
         #[arg(long)]
         show: bool,
     },
+    /// Search the workspace's files (the index the editor keeps, brought up to date
+    /// first): `path:line:column: text`, like ripgrep. Exit 1 when nothing matches.
+    Search(cli::search::Options),
     /// List stored runs, newest first.
     Runs {
         #[arg(long, value_name = "NAME")]
@@ -128,6 +157,8 @@ enum Command {
     },
     /// Show recent spans as a tree with latency bars, or as JSON lines.
     Traces {
+        #[command(subcommand)]
+        export: Option<TracesCommand>,
         #[arg(long, value_name = "NAME")]
         workspace: Option<String>,
         /// Only spans of this kind: command, llm, run, scan, index, guard.
@@ -135,6 +166,22 @@ enum Command {
         kind: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TracesCommand {
+    /// Send stored spans to the OpenTelemetry endpoint the `OTEL_EXPORTER_OTLP_*`
+    /// variables name (a backfill: a span exported twice keeps its ids).
+    Export {
+        /// Only spans started at or after this time: RFC 3339 (`2026-12-01T00:00:00Z`),
+        /// a date, or an age (`30m`, `12h`, `7d`).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -198,53 +245,80 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
-        match cli.command {
-            Command::Lsp { .. } => server::serve_stdio(cli.db).await,
-            Command::Workspaces { paths, json } => cli::workspaces::run(cli.db, &paths, json).await,
-            Command::Scan {
-                paths,
-                format,
-                fail_on,
-                baseline,
-                checks,
-                trust_config,
-            } => cli::scan::run(
-                &paths,
-                cli::scan::Options {
-                    format,
-                    fail_on,
-                    baseline: baseline.as_deref(),
-                    checks: cli::scan::checks(&checks),
-                    trust_config,
-                },
-                cli.db,
-            ),
-            Command::Trust { path, revoke, show } => {
-                cli::trust::run(cli.db, path.as_deref(), revoke, show).await
-            }
-            Command::Db { command } => cli::db::run(cli.db, command).await,
-            Command::Run {
-                path,
-                input,
-                json,
-                args,
-            } => cli::run::run(cli.db, &path, input.as_deref(), args, json).await,
-            Command::Runs {
-                workspace,
-                status,
-                limit,
-                json,
-            } => cli::run::list(cli.db, workspace, status, limit, json).await,
-            Command::Traces {
-                workspace,
-                kind,
-                limit,
-                json,
-            } => cli::traces::run(cli.db, workspace, kind, limit, json).await,
-        }
+        let code = run(cli).await;
+        // Spans still queued for an OpenTelemetry backend get a bounded chance to leave.
+        telemetry::global().shutdown(EXPORT_FLUSH).await;
+        code
     });
     // tokio's stdin reader may still be blocked in read(2) on a pool thread; do not wait
     // for the client to close its end of the pipe before exiting.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     code
+}
+
+/// How long a command waits at exit for queued spans to reach the OTLP endpoint.
+const EXPORT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Lsp { .. } => server::serve_stdio(cli.db).await,
+        Command::Workspaces { paths, json } => cli::workspaces::run(cli.db, &paths, json).await,
+        Command::Scan {
+            paths,
+            format,
+            fail_on,
+            baseline,
+            checks,
+            trust_config,
+        } => cli::scan::run(
+            &paths,
+            cli::scan::Options {
+                format,
+                fail_on,
+                baseline: baseline.as_deref(),
+                checks: cli::scan::checks(&checks),
+                trust_config,
+            },
+            cli.db,
+        ),
+        Command::Trust { path, revoke, show } => {
+            cli::trust::run(cli.db, path.as_deref(), revoke, show).await
+        }
+        Command::Db { command } => cli::db::run(cli.db, command).await,
+        Command::Mcp { workspace } => cli::mcp(cli.db, workspace).await,
+        Command::Gateway {
+            port,
+            workspace,
+            json,
+        } => cli::gateway::run(cli.db, port, workspace, json).await,
+        Command::Run {
+            path,
+            input,
+            json,
+            args,
+        } => cli::run::run(cli.db, &path, input.as_deref(), args, json).await,
+        Command::Search(opts) => cli::search::run(cli.db, opts).await,
+        Command::Runs {
+            workspace,
+            status,
+            limit,
+            json,
+        } => cli::run::list(cli.db, workspace, status, limit, json).await,
+        Command::Traces {
+            export:
+                Some(TracesCommand::Export {
+                    since,
+                    workspace,
+                    json,
+                }),
+            ..
+        } => cli::traces::export(cli.db, since, workspace, json).await,
+        Command::Traces {
+            workspace,
+            kind,
+            limit,
+            json,
+            export: None,
+        } => cli::traces::run(cli.db, workspace, kind, limit, json).await,
+    }
 }

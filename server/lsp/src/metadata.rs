@@ -21,7 +21,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden_analysis::packages::Ecosystem;
+// Package names as path segments (`@scope/x` becomes `%40scope%2Fx`).
 use warden_analysis::packages::metadata::{PackageMeta, VersionMeta};
+use warden_gateway::api::encode_segment as segment;
 
 /// The largest answer read: npm packages with thousands of versions answer with a few
 /// MB.
@@ -35,19 +37,6 @@ fn system(eco: Ecosystem) -> &'static str {
         Ecosystem::CratesIo => "CARGO",
         Ecosystem::Go => "GO",
     }
-}
-
-/// A path segment: everything but unreserved characters percent-encoded (`@scope/x`
-/// becomes `%40scope%2Fx`).
-fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]

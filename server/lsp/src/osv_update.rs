@@ -791,18 +791,8 @@ fn same_instant(a: &str, b: &str) -> bool {
     }
 }
 
-/// A URL without credentials (`user:password@`), query or fragment, to show and store;
-/// `<invalid URL>` when it does not parse (its text may hold a password).
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut u) = reqwest::Url::parse(url.trim()) else {
-        return "<invalid URL>".to_owned();
-    };
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.set_query(None);
-    u.set_fragment(None);
-    u.as_str().trim_end_matches('/').to_owned()
-}
+/// (Moved to the span crate, which the exporter shares; kept here for callers.)
+pub use warden_trace::redact_url;
 
 /// Where partial downloads are kept: next to the database, or the user's cache.
 pub fn cache_dir(store: &Store) -> PathBuf {

@@ -1,5 +1,5 @@
-//! Script runs shared by `warden run` and the server: the lazily connected engine
-//! (orphans reaped on first contact), the run spec for a file (runner by settings,
+//! Script runs shared by `warden run` and the server: the lazily connected engines
+//! (one per `run.engine` URL, orphans reaped on first contact), the run spec for a file (runner by settings,
 //! limits, the text that runs, an input file), one run as a `run` span recorded in the
 //! store with its version (git HEAD, dirty flag, content hash), and the failure lines
 //! a run's output points at. The runtime names the script by its path in the container
@@ -8,6 +8,7 @@
 //! input files are read from disk bounded, and only when they are regular files (never
 //! a FIFO or a device): a script up to 16 MiB, an input up to `run.limits.inputMb`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use warden_config::{RunLimits, RunSettings};
-use warden_sandbox::docker::DockerSandbox;
+use warden_sandbox::docker::{DockerSandbox, connect};
 use warden_sandbox::traceback::{self, Finding, Kind, ScriptPath};
 use warden_sandbox::{Event, Outcome, RunSpec, Sandbox, SandboxError, Status, Stream};
 use warden_store::Store;
@@ -25,34 +26,91 @@ use warden_trace::{ActiveSpan, SpanKind, Tracer, WorkspaceRef};
 
 use crate::scanner::{self, ReadError};
 
-/// The engine, connected on first use; a failed connection is retried next time.
+/// The engines runs go to, each connected on first use (its orphaned containers reaped
+/// then) and kept by URL: `None` is the process default (`DOCKER_HOST`, else the default
+/// socket), `Some(url)` a workspace's `run.engine`. A failed connection is retried
+/// next time; connecting one engine never waits for another.
 #[derive(Default)]
 pub struct Engine {
-    cell: tokio::sync::Mutex<Option<Arc<DockerSandbox>>>,
+    cells: std::sync::Mutex<HashMap<Option<String>, Arc<Cell>>>,
 }
 
+type Cell = tokio::sync::Mutex<Option<Arc<DockerSandbox>>>;
+
 impl Engine {
-    /// The connected sandbox (reaping orphaned containers on first contact).
-    pub async fn get(&self, warm_pool: usize) -> Result<Arc<DockerSandbox>, SandboxError> {
-        let mut cell = self.cell.lock().await;
+    /// The sandbox of `engine` (a `run.engine` URL, `None`: the default), connected.
+    pub async fn get(
+        &self,
+        engine: Option<&str>,
+        warm_pool: usize,
+    ) -> Result<Arc<DockerSandbox>, SandboxError> {
+        let cell = self
+            .cells
+            .lock()
+            .expect("engine map")
+            .entry(engine.map(str::to_owned))
+            .or_default()
+            .clone();
+        let mut cell = cell.lock().await;
         if let Some(s) = cell.as_ref() {
             return Ok(s.clone());
         }
-        let s = Arc::new(DockerSandbox::connect().await?.with_pool(warm_pool));
+        let s = Arc::new(
+            DockerSandbox::connect_to(engine)
+                .await?
+                .with_pool(warm_pool),
+        );
+        tracing::info!("sandbox: connected to {}", s.describe());
         match s.reap().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!("removed {n} containers left by warden processes that died"),
+            Ok(n) => tracing::info!(
+                "removed {n} containers left by warden processes that died ({})",
+                s.endpoint()
+            ),
             Err(e) => tracing::warn!("reaping orphaned containers: {e}"),
         }
         *cell = Some(s.clone());
         Ok(s)
     }
 
-    /// Removes pooled containers (at shutdown).
+    /// What answered at `engine`, when it is connected (never waits).
+    pub fn connected(&self, engine: Option<&str>) -> Option<String> {
+        let cell = self
+            .cells
+            .lock()
+            .expect("engine map")
+            .get(&engine.map(str::to_owned))?
+            .clone();
+        let s = cell.try_lock().ok()?.clone()?;
+        Some(s.server().to_owned())
+    }
+
+    /// Removes pooled containers of every engine (at shutdown).
     pub async fn shutdown(&self) {
-        if let Some(s) = self.cell.lock().await.as_ref() {
-            s.drain_pool().await;
+        let cells: Vec<Arc<Cell>> = self
+            .cells
+            .lock()
+            .expect("engine map")
+            .values()
+            .cloned()
+            .collect();
+        for cell in cells {
+            if let Some(s) = cell.lock().await.as_ref() {
+                s.drain_pool().await;
+            }
         }
+    }
+}
+
+/// The engine a root's runs go to, as the editors show it: the URL, where it came from
+/// (`setting`, `dockerHost`, `default`), TLS, and what answered once connected.
+pub fn engine_info(engine: &Engine, setting: Option<&str>) -> crate::lsp_ext::EngineInfo {
+    let target = connect::resolve(setting, &connect::EnvVars::from_process());
+    crate::lsp_ext::EngineInfo {
+        connected: engine.connected(setting),
+        url: target.url,
+        source: target.source.as_str().into(),
+        tls: target.tls.is_some(),
     }
 }
 
@@ -73,6 +131,8 @@ pub struct Job {
     pub uri: Option<String>,
     pub root: PathBuf,
     pub spec: RunSpec,
+    /// The root's `run.engine` (`None`: `DOCKER_HOST`, else the default socket).
+    pub engine: Option<String>,
 }
 
 /// The largest script read from disk (an open document runs as the editor has it).
@@ -279,6 +339,7 @@ pub async fn execute(
             "limits": spec.limits,
             "contentHash": content_hash,
             "input": spec.input.as_ref().map(|(n, _)| n),
+            "engine": job.engine,
         }))
         .begin();
     let root = job.root.clone();
@@ -287,7 +348,7 @@ pub async fn execute(
     let script = script_path(&spec, &job.rel);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let forward = tokio::spawn(forward_rewritten(rx, events, script.clone()));
-    let outcome = match engine.get(warm_pool).await {
+    let outcome = match engine.get(job.engine.as_deref(), warm_pool).await {
         Ok(sandbox) => sandbox.run(spec.clone(), tx, cancel).await,
         Err(e) => {
             drop(tx);

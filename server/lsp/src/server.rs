@@ -50,6 +50,8 @@ pub struct Backend {
     pub shared: Arc<Shared>,
     pub flags: OnceLock<ClientFlags>,
     pub initial_folders: parking_lot::Mutex<Vec<PathBuf>>,
+    /// The LLM gateway for the workspaces' AI tools, started at `initialized`.
+    pub gateway: tokio::sync::OnceCell<Option<warden_gateway::Gateway>>,
     live_traces: Arc<AtomicBool>,
     live_tx: tokio::sync::mpsc::UnboundedSender<LiveEvent>,
 }
@@ -57,6 +59,7 @@ pub struct Backend {
 impl Backend {
     pub fn new(client: Client, db_override: Option<PathBuf>, store: Arc<OnceLock<Store>>) -> Self {
         let tracer = Tracer::new();
+        crate::telemetry::attach(&tracer);
         let live_traces = Arc::new(AtomicBool::new(true));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LiveEvent>();
         let forward = client.clone();
@@ -80,6 +83,7 @@ impl Backend {
             shared: Arc::new(Shared::default()),
             flags: OnceLock::new(),
             initial_folders: parking_lot::Mutex::new(Vec::new()),
+            gateway: tokio::sync::OnceCell::new(),
             live_traces,
             live_tx: tx,
         }
@@ -192,6 +196,13 @@ impl LanguageServer for Backend {
         handlers::documents::did_change_watched_files(self, params).await
     }
 
+    async fn symbol(
+        &self,
+        params: WorkspaceSymbolParams,
+    ) -> Result<Option<WorkspaceSymbolResponse>> {
+        handlers::search::workspace_symbol(self, params).await
+    }
+
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let trust = handlers::trust::code_actions(&params);
         let mut actions = handlers::code_actions::code_action(self, params)
@@ -243,12 +254,14 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) -> ExitCode {
     .custom_method(lsp_ext::REQ_SNAPSHOT, handlers::usage::snapshot)
     .custom_method(lsp_ext::REQ_USAGE, handlers::usage::usage)
     .custom_method(lsp_ext::REQ_INTERACTIONS, handlers::usage::interactions)
+    .custom_method(lsp_ext::REQ_SEARCH, handlers::search::search)
     .custom_method(lsp_ext::REQ_RUNS, handlers::runs::runs_request)
     .custom_method(lsp_ext::REQ_RUN_LOG, handlers::runs::run_log)
     .custom_method(lsp_ext::REQ_RUN_SEARCH, handlers::runs::run_search)
     .custom_method(lsp_ext::REQ_RUN_STATS, handlers::runs::run_stats)
     .custom_method(lsp_ext::REQ_SCRIPTS, handlers::runs::scripts)
     .custom_method(lsp_ext::REQ_CONFIG_TRUST, handlers::trust::status)
+    .custom_method(lsp_ext::REQ_GATEWAY, handlers::gateway::gateway)
     .custom_method(
         "window/workDoneProgress/cancel",
         handlers::analysis::cancel_progress,

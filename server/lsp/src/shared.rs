@@ -82,6 +82,14 @@ pub struct Shared {
     /// Diagnostics from failed runs by document URI, published with the analysis
     /// diagnostics until the next successful run or change of the file.
     pub run_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
+    /// Worktree-collision warnings by open document URI (`handlers::worktrees`).
+    pub worktree_diagnostics: Mutex<HashMap<String, Vec<Diagnostic>>>,
+    /// Per open document, a counter bumped by each change: the search index takes a
+    /// buffer's text once its counter stops moving (`handlers::search`).
+    pub search_edits: Mutex<HashMap<String, u64>>,
+    /// Fixes of finished fix-until-green loops waiting for the user's answer, by
+    /// request id (`handlers::fix`).
+    pub fixes: Mutex<HashMap<String, crate::handlers::fix::PendingFix>>,
     /// The analysis in flight per open document (at most one; see
     /// `handlers::analysis::analyze_document`).
     pub analyses: Mutex<HashMap<String, crate::handlers::analysis::AnalysisSlot>>,
@@ -224,11 +232,14 @@ impl Shared {
     }
 
     /// Diagnostics that come from elsewhere than the document's analysis (a failed run,
-    /// a held-back configuration key), published with it.
+    /// a held-back configuration key, another worktree changing the file), published
+    /// with it.
     pub fn extra_diagnostics(&self, uri: &str) -> Vec<Diagnostic> {
         let mut out = self.run_diagnostics_of(uri);
-        if let Some(d) = self.config_diagnostics.lock().get(uri) {
-            out.extend(d.iter().cloned());
+        for map in [&self.config_diagnostics, &self.worktree_diagnostics] {
+            if let Some(d) = map.lock().get(uri) {
+                out.extend(d.iter().cloned());
+            }
         }
         out
     }

@@ -10,6 +10,7 @@
 //! code it was sent. Scripts can also be pushed over HTTP (`POST /_script` with a
 //! [`Script`] as JSON) and the log read back (`GET /_requests`), for the binary.
 
+pub mod collector;
 pub mod mirror;
 
 use std::collections::VecDeque;
@@ -40,6 +41,9 @@ pub struct Script {
     pub cached_tokens: u64,
     /// Raw body pieces with pauses (ms), sent as they are instead of `text`.
     pub raw: Vec<(String, u64)>,
+    /// The content type of a raw reply (default `text/event-stream`): a whole JSON
+    /// reply is `application/json`.
+    pub content_type: Option<String>,
 }
 
 impl Default for Script {
@@ -54,6 +58,7 @@ impl Default for Script {
             input_tokens: None,
             cached_tokens: 0,
             raw: Vec::new(),
+            content_type: None,
         }
     }
 }
@@ -251,7 +256,7 @@ async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) {
         return;
     }
     let anthropic = path.ends_with("/messages");
-    if !anthropic && !path.ends_with("/chat/completions") {
+    if !anthropic && !path.ends_with("/chat/completions") && !path.ends_with("/responses") {
         respond(
             &mut sock,
             404,
@@ -278,11 +283,14 @@ async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) {
         respond(&mut sock, code, "application/json", &msg).await;
         return;
     }
-    let _ = sock
-        .write_all(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
-        )
-        .await;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {}\r\nconnection: close\r\n\r\n",
+        script
+            .content_type
+            .as_deref()
+            .unwrap_or("text/event-stream")
+    );
+    let _ = sock.write_all(head.as_bytes()).await;
     if script.stall {
         tokio::time::sleep(Duration::from_secs(120)).await;
         return;
@@ -354,6 +362,12 @@ fn events(script: &Script, body: &str, anthropic: bool) -> Vec<(String, u64)> {
         chunks.push(cur);
     }
     let d = script.delay_ms;
+    // Providers name the model that answered in the stream (OpenAI in every chunk,
+    // Anthropic in `message_start`): the one asked for, here.
+    let model = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|b| b.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "mock".to_owned());
     let mut out = Vec::new();
     let sse = |event: Option<&str>, data: serde_json::Value| match event {
         Some(e) => format!("event: {e}\ndata: {data}\n\n"),
@@ -363,7 +377,7 @@ fn events(script: &Script, body: &str, anthropic: bool) -> Vec<(String, u64)> {
         out.push((
             sse(
                 Some("message_start"),
-                serde_json::json!({"type": "message_start", "message": {"usage": {"input_tokens": input - script.cached_tokens.min(input), "cache_read_input_tokens": script.cached_tokens, "output_tokens": 1}}}),
+                serde_json::json!({"type": "message_start", "message": {"model": model, "usage": {"input_tokens": input - script.cached_tokens.min(input), "cache_read_input_tokens": script.cached_tokens, "output_tokens": 1}}}),
             ),
             0,
         ));
@@ -377,7 +391,7 @@ fn events(script: &Script, body: &str, anthropic: bool) -> Vec<(String, u64)> {
         } else {
             sse(
                 None,
-                serde_json::json!({"choices": [{"index": 0, "delta": {"content": c}}]}),
+                serde_json::json!({"model": model, "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": null}]}),
             )
         };
         out.push((piece, d));
@@ -404,7 +418,14 @@ fn events(script: &Script, body: &str, anthropic: bool) -> Vec<(String, u64)> {
         out.push((
             sse(
                 None,
-                serde_json::json!({"choices": [], "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output, "prompt_tokens_details": {"cached_tokens": script.cached_tokens}}}),
+                serde_json::json!({"model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+            0,
+        ));
+        out.push((
+            sse(
+                None,
+                serde_json::json!({"model": model, "choices": [], "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output, "prompt_tokens_details": {"cached_tokens": script.cached_tokens}}}),
             ),
             0,
         ));

@@ -139,7 +139,7 @@ impl MockMirror {
 }
 
 /// 128 bits from the system's random source (the time and process id if it has none).
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 16];
     if std::fs::File::open("/dev/urandom")

@@ -14,6 +14,7 @@
 //! and are replaced once that long in the pool, so one taken still outlives its run.
 //! Reaping removes only containers whose owner is known dead (see [`owner`]).
 
+pub mod connect;
 mod owner;
 
 use std::collections::{HashMap, VecDeque};
@@ -42,8 +43,7 @@ use crate::{
 };
 
 const MIB: u64 = 1024 * 1024;
-const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
-const HINT: &str = "start the engine (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at one (tcp://HOST:2376 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem for TLS)";
+use connect::HINT;
 
 /// How long a pooled container waits for a run before it is replaced by a new one.
 const POOL_TTL: Duration = Duration::from_secs(600);
@@ -54,6 +54,9 @@ pub struct DockerSandbox {
     docker: Docker,
     /// What was connected to, for messages.
     endpoint: String,
+    target: Arc<connect::Target>,
+    /// The product and version that answered.
+    server: String,
     owner: String,
     pool: Arc<Pool>,
 }
@@ -84,52 +87,52 @@ impl DockerSandbox {
     /// `DOCKER_CERT_PATH` or `DOCKER_TLS_VERIFY` is set) or the default socket, and
     /// checks the engine answers. The error names what was tried and how to fix it.
     pub async fn connect() -> Result<DockerSandbox, SandboxError> {
-        let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-        let endpoint = host.clone().unwrap_or_else(|| DEFAULT_SOCKET.into());
-        let certs = std::env::var("DOCKER_CERT_PATH")
-            .ok()
-            .filter(|p| !p.is_empty());
-        let tls =
-            certs.is_some() || std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
-        let tried = match (&host, tls) {
-            (Some(h), true) if h.starts_with("tcp://") || h.starts_with("https://") => format!(
-                "{h} with TLS (certificates from {})",
-                certs.as_deref().unwrap_or("~/.docker")
+        DockerSandbox::connect_to(None).await
+    }
+
+    /// Connects to `engine` (a `run.engine` URL; `None`: as [`DockerSandbox::connect`]),
+    /// TLS as [`connect::resolve`] decides, and checks the engine answers.
+    pub async fn connect_to(engine: Option<&str>) -> Result<DockerSandbox, SandboxError> {
+        let target = connect::resolve(engine, &connect::EnvVars::from_process());
+        let docker = match target.cert_files()? {
+            Some([ca, cert, key]) => Docker::connect_with_ssl(
+                &target.url,
+                &key,
+                &cert,
+                &ca,
+                120,
+                bollard::API_DEFAULT_VERSION,
             ),
-            (Some(h), _) => format!("{h} (DOCKER_HOST)"),
-            (None, _) => format!("{DEFAULT_SOCKET} (the default; DOCKER_HOST is not set)"),
-        };
-        let unreachable = |e: String| {
-            SandboxError::Unreachable(format!(
-                "cannot reach the Docker engine at {tried}: {e}; {HINT}"
-            ))
-        };
-        let docker = match (&host, tls, &certs) {
-            (Some(h), true, Some(dir)) if h.starts_with("tcp://") || h.starts_with("https://") => {
-                let dir = std::path::Path::new(dir);
-                Docker::connect_with_ssl(
-                    h,
-                    &dir.join("key.pem"),
-                    &dir.join("cert.pem"),
-                    &dir.join("ca.pem"),
-                    120,
-                    bollard::API_DEFAULT_VERSION,
-                )
-            }
-            (Some(h), _, _) => Docker::connect_with_host(h),
-            (None, _, _) => Docker::connect_with_host(DEFAULT_SOCKET),
+            None => Docker::connect_with_host(&target.url),
         }
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| target.unreachable(&connect::chain(&e)))?;
         let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
             .await
-            .map_err(|_| unreachable("no answer within 5 s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|_| target.unreachable("no answer within 5 s"))?
+            .map_err(|e| target.unreachable(&connect::chain(&e)))?;
+        let server = match docker.version().await {
+            Ok(v) => server_name(&v),
+            Err(e) => return Err(target.unreachable(&connect::chain(&e))),
+        };
         Ok(DockerSandbox {
             docker,
-            endpoint,
+            endpoint: target.url.clone(),
+            target: Arc::new(target),
+            server,
             owner: owner::label(&owner::real_proc, std::process::id()),
             pool: Arc::new(Pool::default()),
         })
+    }
+
+    /// What answered: `Docker Engine 20.10.24 (API 1.41)`, `Podman Engine 4.3.1 (API
+    /// 1.41)`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Whether the engine is Podman's Docker-compatible service.
+    pub fn is_podman(&self) -> bool {
+        self.server.starts_with("Podman")
     }
 
     /// Keeps `size` started containers ready per image and limits (0: no pool). The
@@ -273,7 +276,12 @@ impl DockerSandbox {
         run_id: &str,
         extra: Duration,
     ) -> Result<String, SandboxError> {
-        let body = container_body(image, limits, run_id, &self.owner, extra);
+        let mut body = container_body(image, limits, run_id, &self.owner, extra);
+        if self.is_podman()
+            && let Some(h) = body.host_config.as_mut()
+        {
+            podman_compat(h, limits);
+        }
         let created = self
             .docker
             .create_container(None::<CreateContainerOptions>, body)
@@ -281,7 +289,10 @@ impl DockerSandbox {
             .map_err(|e| match e {
                 bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
-                } => SandboxError::MissingImage(image.to_owned()),
+                } => SandboxError::MissingImage {
+                    image: image.to_owned(),
+                    engine: self.describe(),
+                },
                 other => self.engine_error(other),
             })?;
         let id = created.id;
@@ -295,14 +306,17 @@ impl DockerSandbox {
     fn engine_error(&self, e: bollard::errors::Error) -> SandboxError {
         use bollard::errors::Error as E;
         match e {
-            E::DockerResponseServerError { message, .. } => SandboxError::Engine(message),
+            E::DockerResponseServerError { message, .. } => {
+                SandboxError::Engine(rlimit_hint(message, &self.server))
+            }
             E::IOError { .. }
             | E::HyperResponseError { .. }
             | E::HyperLegacyError { .. }
             | E::SocketNotFoundError(_)
             | E::RequestTimeoutError => SandboxError::Unreachable(format!(
-                "lost the Docker engine at {}: {e}; {HINT}",
-                self.endpoint
+                "lost the Docker engine at {}: {}; {HINT}",
+                self.target.describe(),
+                connect::chain(&e)
             )),
             other => SandboxError::Engine(other.to_string()),
         }
@@ -593,12 +607,14 @@ impl DockerSandbox {
     }
 
     /// Files under `/out`, downloading at most `cap` bytes of file data (plus tar
-    /// headers).
+    /// headers). The folder itself is asked for, not `/out/.`: Docker names entries
+    /// `out/...` (or `./...` for `/out/.`), Podman `out/...` (or bare names for
+    /// `/out/.`), and [`tarball::artifacts`] drops the first component.
     async fn artifacts(&self, id: &str, cap: u64) -> (Vec<crate::Artifact>, bool) {
         let mut stream = self.docker.download_from_container(
             id,
             Some(DownloadFromContainerOptions {
-                path: format!("{OUT_DIR}/."),
+                path: OUT_DIR.to_string(),
             }),
         );
         let limit = cap + MIB;
@@ -691,8 +707,28 @@ impl Sandbox for DockerSandbox {
     }
 
     fn describe(&self) -> String {
-        format!("Docker engine at {}", self.endpoint)
+        format!("{} at {}", self.server, self.target.describe())
     }
+}
+
+/// The product that answered `/version`, its version and API version. Docker names
+/// its component `Engine`, Podman `Podman Engine`.
+fn server_name(v: &bollard::models::SystemVersion) -> String {
+    let podman = v
+        .components
+        .iter()
+        .flatten()
+        .any(|c| c.name.contains("Podman"));
+    format!(
+        "{} {} (API {})",
+        if podman {
+            "Podman Engine"
+        } else {
+            "Docker Engine"
+        },
+        v.version.as_deref().unwrap_or("?"),
+        v.api_version.as_deref().unwrap_or("?")
+    )
 }
 
 /// The create body of a run's container: see the module header. Its main process
@@ -781,6 +817,59 @@ fn container_body(
     }
 }
 
+/// The process limit (`RLIMIT_NPROC`) given to containers on Podman. Docker leaves it
+/// as the engine's own; rootful Podman asks for 1048576 unless told, which the runtime
+/// cannot set where its hard limit is lower (inside a container, for one), so every
+/// run would fail. The pids limit still bounds the container's processes.
+pub const PODMAN_NPROC: i64 = 32768;
+
+/// What Podman's Docker-compatible service needs instead of parts of the Docker body
+/// (Podman 4.3, Debian 12). Its compat API ignores a volume's driver options, so the
+/// `/work` and `/out` volumes would be unbounded directories on the engine's disk, and
+/// `/work` would belong to the runner; Podman copies archives in the container's own
+/// mount namespace, so plain tmpfs mounts carry them instead: `/work` root-owned and
+/// read-only to the runner, `/out` size-capped and handed to the run's user (`U`; it
+/// refuses `uid=`). And the process limit, see [`PODMAN_NPROC`].
+fn podman_compat(h: &mut HostConfig, l: &Limits) {
+    h.mounts = None;
+    let tmpfs = h.tmpfs.get_or_insert_with(HashMap::new);
+    tmpfs.insert(
+        WORK_DIR.to_string(),
+        "rw,nosuid,nodev,size=64m,mode=0755".to_string(),
+    );
+    tmpfs.insert(
+        OUT_DIR.to_string(),
+        format!(
+            "rw,nosuid,nodev,size={}m,mode=0755,U",
+            l.artifacts_mb.max(1)
+        ),
+    );
+    h.ulimits
+        .get_or_insert_with(Vec::new)
+        .push(ResourcesUlimits {
+            name: Some("nproc".into()),
+            soft: Some(PODMAN_NPROC),
+            hard: Some(PODMAN_NPROC),
+        });
+}
+
+/// An engine error, with what to do when the runtime could not set a resource limit
+/// (`error setting rlimit type N: operation not permitted`: the engine's own hard limit
+/// is lower than what the container asks for).
+fn rlimit_hint(message: String, server: &str) -> String {
+    if !message.contains("error setting rlimit") {
+        return message;
+    }
+    let asked = if server.starts_with("Podman") {
+        format!("warden asks Podman for nproc {PODMAN_NPROC} and nofile warden.run.limits.nofile")
+    } else {
+        "warden asks for nofile warden.run.limits.nofile, fsize and core".to_owned()
+    };
+    format!(
+        "{message} ({server} could not give the container a resource limit: {asked}; raise the engine service's hard limits (LimitNPROC / LimitNOFILE), or lower warden.run.limits.nofile)"
+    )
+}
+
 fn pool_key(image: &str, limits: &Limits) -> String {
     format!(
         "{image}\n{}",
@@ -834,6 +923,44 @@ mod tests {
         assert!(p.fresh(since));
         assert!(p.fresh(since + POOL_TTL - Duration::from_secs(1)));
         assert!(!p.fresh(since + POOL_TTL), "replaced, never handed out");
+    }
+
+    #[test]
+    fn podman_gets_tmpfs_mounts_and_a_process_limit() {
+        let l = Limits::default();
+        let mut b = container_body("img", &l, "r1", "h/1/2", Duration::ZERO);
+        let h = b.host_config.as_mut().unwrap();
+        podman_compat(h, &l);
+        assert!(
+            h.mounts.is_none(),
+            "no volumes: Podman ignores their options"
+        );
+        let tmpfs = h.tmpfs.as_ref().unwrap();
+        assert_eq!(tmpfs[WORK_DIR], "rw,nosuid,nodev,size=64m,mode=0755");
+        assert_eq!(tmpfs[OUT_DIR], "rw,nosuid,nodev,size=8m,mode=0755,U");
+        assert!(tmpfs["/tmp"].contains("size=64m"));
+        let nproc = h
+            .ulimits
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|u| u.name.as_deref() == Some("nproc"));
+        assert_eq!(nproc.and_then(|u| u.hard), Some(PODMAN_NPROC));
+        assert_eq!(h.readonly_rootfs, Some(true), "the rest stays");
+        assert_eq!(h.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
+    }
+
+    #[test]
+    fn a_refused_resource_limit_says_what_to_raise() {
+        let m = rlimit_hint(
+            "runc create failed: error setting rlimit type 6: operation not permitted".into(),
+            "Podman Engine 4.3.1 (API 1.41)",
+        );
+        assert!(m.contains("nproc 32768") && m.contains("LimitNPROC"), "{m}");
+        assert_eq!(
+            rlimit_hint("no such image".into(), "Docker Engine"),
+            "no such image"
+        );
     }
 
     #[test]

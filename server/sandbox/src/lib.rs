@@ -206,9 +206,9 @@ pub enum SandboxError {
     #[error("{0}")]
     Unreachable(String),
     #[error(
-        "the image {0:?} is not in the Docker engine; build the runner images with scripts/runner-images.sh, or set warden.run.runners to an image you have (warden never pulls)"
+        "the image {image:?} is not in the {engine}; build the runner images with scripts/runner-images.sh (for another engine: docker save IMAGE | docker -H ENGINE load), or set warden.run.runners to an image you have (warden never pulls)"
     )]
-    MissingImage(String),
+    MissingImage { image: String, engine: String },
     #[error("invalid run: {0}")]
     Invalid(String),
     #[error("Docker engine error: {0}")]

@@ -13,6 +13,7 @@
 
 pub mod advisories;
 pub mod findings;
+pub mod fixes;
 pub mod llm;
 pub mod metadata;
 mod migrations;
@@ -20,6 +21,7 @@ mod process;
 mod readers;
 pub mod runs;
 pub mod scanned;
+pub mod search;
 pub mod spans;
 pub mod trust;
 pub mod workspaces;

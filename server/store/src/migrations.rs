@@ -246,6 +246,66 @@ const MIGRATIONS: &[&str] = &[
       SELECT p.ecosystem, MAX(a.imported_at) FROM advisory_packages p
         JOIN advisories a ON a.id = p.advisory_id GROUP BY p.ecosystem;
     "#,
+    // 9: each span's W3C trace id (its root span's id as 32 hex digits, or a
+    // TRACEPARENT's trace) and, for roots continuing a trace from outside, the remote
+    // parent span id, so an export (live or `warden traces export`) names the same
+    // trace every time. Existing spans get their root's id.
+    r#"
+    ALTER TABLE spans ADD COLUMN trace_id TEXT;
+    ALTER TABLE spans ADD COLUMN remote_parent TEXT;
+    CREATE TEMP TABLE span_roots AS
+      WITH RECURSIVE up(id, root) AS (
+        SELECT id, id FROM spans WHERE parent_id IS NULL
+        UNION ALL
+        SELECT s.id, up.root FROM spans s JOIN up ON s.parent_id = up.id
+      )
+      SELECT id, root FROM up;
+    CREATE INDEX temp.span_roots_id ON span_roots(id);
+    UPDATE spans SET trace_id =
+      (SELECT lower(replace(r.root, '-', '')) FROM span_roots r WHERE r.id = spans.id);
+    DROP TABLE span_roots;
+    "#,
+    // 10: the workspace search index: one row per indexed file (its disk identity when
+    // it came from disk, none for an open buffer's text), its redacted text in an FTS5
+    // trigram table (rowid = file id), and the definitions the grammars' queries find.
+    r#"
+    CREATE TABLE search_files (
+      id INTEGER PRIMARY KEY,
+      workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      size INTEGER,
+      mtime_ns INTEGER,
+      ctime_ns INTEGER,
+      inode INTEGER,
+      key TEXT NOT NULL,
+      UNIQUE (workspace_id, path)
+    );
+    CREATE VIRTUAL TABLE search_text USING fts5(body, tokenize = 'trigram');
+    CREATE TABLE search_symbols (
+      file_id INTEGER NOT NULL REFERENCES search_files(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      container TEXT,
+      line INTEGER NOT NULL,
+      col8 INTEGER NOT NULL,
+      col16 INTEGER NOT NULL
+    );
+    CREATE INDEX search_symbols_file ON search_symbols(file_id);
+    CREATE TRIGGER search_files_gone AFTER DELETE ON search_files BEGIN
+      DELETE FROM search_text WHERE rowid = old.id;
+    END;
+    "#,
+    // 11: fix-until-green rounds by the hash of what they started from (prompt version,
+    // model, file text, failure): the fixed text (secrets as placeholders) and how its
+    // run went, so the same loop replays instead of asking and running again.
+    r#"
+    CREATE TABLE fix_rounds (
+      key TEXT PRIMARY KEY,
+      workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+      created_at TEXT NOT NULL,
+      round TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

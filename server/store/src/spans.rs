@@ -36,8 +36,9 @@ impl SpanSink for StoreSink {
 
 pub fn insert(conn: &Connection, span: &Span, session_id: i64) -> Result<()> {
     conn.execute(
-        "INSERT INTO spans (id, parent_id, workspace_id, session_id, kind, name, uri, input, started_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO spans (id, parent_id, workspace_id, session_id, kind, name, uri, input, started_at,
+                            trace_id, remote_parent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             span.id,
             span.parent_id,
@@ -47,7 +48,9 @@ pub fn insert(conn: &Connection, span: &Span, session_id: i64) -> Result<()> {
             span.name,
             span.uri,
             span.input.to_string(),
-            span.started_at
+            span.started_at,
+            span.trace_id,
+            span.remote_parent
         ],
     )?;
     Ok(())
@@ -118,7 +121,8 @@ pub fn query(conn: &Connection, q: &SpanQuery) -> Result<SpanPage> {
     let mut sql = String::from(
         "SELECT s.id, s.parent_id, w.name, s.workspace_id, s.kind, s.name, s.uri, s.input, s.output,
                 s.started_at, s.finished_at, s.latency_ms, s.outcome, s.error,
-                s.tokens_input, s.tokens_output, s.tokens_cached, s.tokens_reasoning, s.cost_usd
+                s.tokens_input, s.tokens_output, s.tokens_cached, s.tokens_reasoning, s.cost_usd,
+                s.trace_id, s.remote_parent
          FROM spans s LEFT JOIN workspaces w ON w.id = s.workspace_id WHERE 1=1",
     );
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
@@ -161,6 +165,37 @@ pub fn query(conn: &Connection, q: &SpanQuery) -> Result<SpanPage> {
     })
 }
 
+/// Finished spans in creation order after the span id `after` (exclusive), optionally
+/// of one workspace and started at or after `since` (RFC 3339): the pages of a backfill
+/// export.
+pub fn finished_after(
+    conn: &Connection,
+    workspace_id: Option<i64>,
+    since: Option<&str>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Span>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.id, s.parent_id, w.name, s.workspace_id, s.kind, s.name, s.uri, s.input, s.output,
+                s.started_at, s.finished_at, s.latency_ms, s.outcome, s.error,
+                s.tokens_input, s.tokens_output, s.tokens_cached, s.tokens_reasoning, s.cost_usd,
+                s.trace_id, s.remote_parent
+         FROM spans s LEFT JOIN workspaces w ON w.id = s.workspace_id
+         WHERE s.finished_at IS NOT NULL
+           AND (?1 IS NULL OR s.workspace_id = ?1)
+           AND (?2 IS NULL OR s.started_at >= ?2)
+           AND (?3 IS NULL OR s.id > ?3)
+         ORDER BY s.id LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![workspace_id, since, after, limit.clamp(1, MAX_LIMIT) as i64],
+            from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 fn json_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<serde_json::Value>> {
     let text: Option<String> = r.get(i)?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -170,9 +205,18 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Span> {
     let kind: String = r.get(4)?;
     let outcome: Option<String> = r.get(12)?;
     let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    let id: String = r.get(0)?;
+    let parent_id: Option<String> = r.get(1)?;
+    // Rows whose trace was never recorded (a parent missing at migration): the parent,
+    // or the span itself, is taken for the root.
+    let trace_id = r
+        .get::<_, Option<String>>(19)?
+        .unwrap_or_else(|| warden_trace::uuid_hex(parent_id.as_deref().unwrap_or(&id)));
     Ok(Span {
-        id: r.get(0)?,
-        parent_id: r.get(1)?,
+        id,
+        parent_id,
+        trace_id,
+        remote_parent: r.get(20)?,
         workspace: r.get(2)?,
         workspace_id: r.get(3)?,
         kind: SpanKind::parse(&kind).unwrap_or(SpanKind::Command),
@@ -192,6 +236,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Span> {
             reasoning: count(17)?,
         },
         cost_usd: r.get(18)?,
+        content: None,
     })
 }
 

@@ -3,10 +3,18 @@
 //! span starts and when it ends; the store persists them and the LSP layer publishes
 //! them to the editor. This crate knows neither SQLite nor LSP.
 //!
+//! Every span also belongs to a W3C trace: a root span starts a trace named by its own
+//! id, or continues the trace of a `TRACEPARENT` warden was started in
+//! ([`Tracer::continue_trace`]); children inherit their parent's. [`otlp`] exports
+//! finished spans to an OpenTelemetry backend.
+//!
 //! Invariant: a span's `input`/`output` are small JSON summaries chosen by the caller;
 //! callers must never put secrets in them (the redaction layer in later crates
 //! guarantees it for LLM prompts).
 
+pub mod otlp;
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -120,6 +128,13 @@ pub struct WorkspaceRef {
 pub struct Span {
     pub id: String,
     pub parent_id: Option<String>,
+    /// The W3C trace id (32 lowercase hex digits) the span belongs to.
+    #[serde(default)]
+    pub trace_id: String,
+    /// For a root span that continues a trace begun outside warden (`TRACEPARENT`): that
+    /// trace's parent span id (16 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_parent: Option<String>,
     /// Workspace name (as of the query or the notification).
     pub workspace: Option<String>,
     #[serde(skip)]
@@ -136,6 +151,20 @@ pub struct Span {
     pub error: Option<String>,
     pub tokens: Tokens,
     pub cost_usd: f64,
+    /// An LLM call's prompt and reply, redacted exactly as the interaction row stores
+    /// them: only the OTLP exporter reads it, and only when asked to. Never part of the
+    /// span's stored or published fields.
+    #[serde(skip)]
+    pub content: Option<Arc<Content>>,
+}
+
+/// What an LLM call sent and received, already redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    /// The request's messages as JSON (the stored prompt).
+    pub input: String,
+    /// The reply text (`None` when the call failed).
+    pub output: Option<String>,
 }
 
 /// The end fields of a span, as published by `warden/traceFinished`.
@@ -153,6 +182,12 @@ pub struct SpanEnd {
 }
 
 impl Span {
+    /// The span's id as OpenTelemetry's 8-byte span id (16 hex digits): the last 64 bits
+    /// of its UUID, the random part, so the same span always exports under one id.
+    pub fn otel_span_id(&self) -> String {
+        otel_span_id(&self.id)
+    }
+
     /// The end fields of a finished span (`None` while it runs).
     pub fn end(&self) -> Option<SpanEnd> {
         Some(SpanEnd {
@@ -179,6 +214,77 @@ pub trait SpanSink: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Tracer {
     sinks: Arc<parking_lot::RwLock<Vec<Arc<dyn SpanSink>>>>,
+    traces: Arc<parking_lot::Mutex<TraceIds>>,
+}
+
+/// Trace ids of recently begun spans, so a child named only by its parent's id joins the
+/// parent's trace; and the remote parent root spans continue.
+#[derive(Default)]
+struct TraceIds {
+    remote: Option<TraceParent>,
+    by_span: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+/// Spans remembered for their trace ids (older ones fall back to their parent's id).
+const REMEMBERED_SPANS: usize = 16_384;
+
+impl TraceIds {
+    fn trace_of(&self, parent: &str) -> String {
+        self.by_span
+            .get(parent)
+            .cloned()
+            // A parent begun long ago is almost always a root: its id names the trace.
+            .unwrap_or_else(|| uuid_hex(parent))
+    }
+
+    fn remember(&mut self, span: &str, trace: &str) {
+        if self.order.len() >= REMEMBERED_SPANS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.by_span.remove(&old);
+        }
+        self.by_span.insert(span.to_owned(), trace.to_owned());
+        self.order.push_back(span.to_owned());
+    }
+}
+
+/// A parsed W3C `traceparent`: the trace to continue and the span to parent under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent {
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+impl TraceParent {
+    /// Parses a W3C `traceparent` header value (`00-<32 hex>-<16 hex>-<2 hex>`). Invalid
+    /// values (wrong lengths, upper case, all-zero ids, version `ff`) give `None`, as
+    /// the specification requires of a receiver.
+    pub fn parse(value: &str) -> Option<TraceParent> {
+        let value = value.trim();
+        let mut parts = value.split('-');
+        let (version, trace, span, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |s: &str, len: usize| {
+            s.len() == len
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let zero = |s: &str| s.bytes().all(|b| b == b'0');
+        let ok = hex(version, 2)
+            && version != "ff"
+            && hex(trace, 32)
+            && !zero(trace)
+            && hex(span, 16)
+            && !zero(span)
+            && hex(flags, 2)
+            // Version 00 has exactly four fields; later versions may append more.
+            && (version != "00" || parts.next().is_none());
+        ok.then(|| TraceParent {
+            trace_id: trace.to_owned(),
+            span_id: span.to_owned(),
+        })
+    }
 }
 
 impl std::fmt::Debug for Tracer {
@@ -196,6 +302,24 @@ impl Tracer {
 
     pub fn add_sink(&self, sink: Arc<dyn SpanSink>) {
         self.sinks.write().push(sink);
+    }
+
+    /// Makes root spans continue the trace `parent` names (a CI job's `TRACEPARENT`), so
+    /// a backend shows warden's work inside the job that started it.
+    pub fn continue_trace(&self, parent: Option<TraceParent>) {
+        self.traces.lock().remote = parent;
+    }
+
+    /// The trace id and remote parent a new span gets.
+    fn place(&self, id: &str, parent: Option<&str>) -> (String, Option<String>) {
+        let mut traces = self.traces.lock();
+        let placed = match (parent, &traces.remote) {
+            (Some(p), _) => (traces.trace_of(p), None),
+            (None, Some(r)) => (r.trace_id.clone(), Some(r.span_id.clone())),
+            (None, None) => (uuid_hex(id), None),
+        };
+        traces.remember(id, &placed.0);
+        placed
     }
 
     /// Starts a root span.
@@ -258,9 +382,13 @@ impl SpanBuilder<'_> {
     }
 
     pub fn begin(self) -> ActiveSpan {
+        let id = new_span_id();
+        let (trace_id, remote_parent) = self.tracer.place(&id, self.parent_id.as_deref());
         let span = Span {
-            id: new_span_id(),
+            id,
             parent_id: self.parent_id,
+            trace_id,
+            remote_parent,
             workspace: self.workspace.as_ref().map(|w| w.name.clone()),
             workspace_id: self.workspace.as_ref().map(|w| w.id),
             kind: self.kind,
@@ -275,6 +403,7 @@ impl SpanBuilder<'_> {
             error: None,
             tokens: Tokens::default(),
             cost_usd: 0.0,
+            content: None,
         };
         self.tracer.emit_started(&span);
         ActiveSpan {
@@ -328,6 +457,20 @@ impl ActiveSpan {
         self.span.output = Some(output);
     }
 
+    /// Attaches an LLM call's redacted prompt and reply (see [`Span::content`]).
+    pub fn set_content(&mut self, content: Content) {
+        self.span.content = Some(Arc::new(content));
+    }
+
+    /// The W3C `traceparent` header value naming this span, for requests it makes.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-01",
+            self.span.trace_id,
+            otel_span_id(&self.span.id)
+        )
+    }
+
     pub fn add_tokens(&mut self, tokens: Tokens) {
         self.span.tokens.add(tokens);
     }
@@ -372,9 +515,57 @@ impl Drop for ActiveSpan {
     }
 }
 
+/// A URL without credentials (`user:password@`), query or fragment, to show and store;
+/// `<invalid URL>` when it does not parse (its text may hold a password).
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut u) = reqwest::Url::parse(url.trim()) else {
+        return "<invalid URL>".to_owned();
+    };
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.as_str().trim_end_matches('/').to_owned()
+}
+
 /// A new span id: a UUIDv7, so ids sort by creation time (newest last) across processes.
 pub fn new_span_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// A span id's hex digits without dashes, lower case (32 for a UUID): the trace id of
+/// the trace a root span starts.
+pub fn uuid_hex(id: &str) -> String {
+    let hex: String = id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    // Ids are UUIDs; anything else still yields a valid, stable 32-digit id.
+    if hex.len() == 32 {
+        hex
+    } else {
+        format!("{:032x}", fnv1a(id.as_bytes()))
+    }
+}
+
+/// A span id as OpenTelemetry's 16-hex-digit span id (see [`Span::otel_span_id`]).
+pub fn otel_span_id(id: &str) -> String {
+    let hex = uuid_hex(id);
+    let tail = &hex[16..];
+    if tail.bytes().all(|b| b == b'0') {
+        "0000000000000001".to_owned()
+    } else {
+        tail.to_owned()
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u128 {
+    bytes
+        .iter()
+        .fold(0x6c62272e07bb014262b821756295c58d, |h, b| {
+            (h ^ u128::from(*b)).wrapping_mul(0x0000000001000000000000000000013B)
+        })
 }
 
 /// The current UTC time as RFC 3339 with milliseconds, e.g. `2026-11-21T15:09:06.123Z`.
@@ -471,6 +662,81 @@ mod tests {
             .unwrap();
         assert_eq!(fin.1.outcome, Some(Outcome::Cancelled));
         assert_eq!(fin.1.parent_id.as_deref(), Some(parent.id()));
+    }
+
+    #[test]
+    fn children_join_their_parents_trace_and_roots_continue_a_remote_one() {
+        let (tracer, _) = tracer();
+        let root = tracer.start(SpanKind::Command, "root").begin();
+        let root_trace = uuid_hex(root.id());
+        assert_eq!(root_trace.len(), 32);
+        let child = root.child(SpanKind::Llm, "call").begin();
+        let grandchild = tracer
+            .start(SpanKind::Scan, "by id")
+            .parent(Some(child.id()))
+            .begin();
+        assert_eq!(child.span.trace_id, root_trace);
+        assert_eq!(grandchild.span.trace_id, root_trace);
+        assert_eq!(root.span.remote_parent, None);
+        let tp = child.traceparent();
+        assert_eq!(
+            TraceParent::parse(&tp),
+            Some(TraceParent {
+                trace_id: root_trace.clone(),
+                span_id: otel_span_id(child.id()),
+            })
+        );
+        // A parent this tracer never saw is taken for a root: its id names the trace.
+        let orphan = tracer
+            .start(SpanKind::Run, "orphan")
+            .parent(Some("0190a6b2-7f3e-7c2a-9d4e-112233445566"))
+            .begin();
+        assert_eq!(orphan.span.trace_id, "0190a6b27f3e7c2a9d4e112233445566");
+
+        let remote = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        tracer.continue_trace(remote);
+        let ci = tracer.start(SpanKind::Scan, "warden scan").begin();
+        assert_eq!(ci.span.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ci.span.remote_parent.as_deref(), Some("00f067aa0ba902b7"));
+        let inner = ci.child(SpanKind::Index, "inner").begin();
+        assert_eq!(inner.span.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(inner.span.remote_parent, None);
+    }
+
+    #[test]
+    fn traceparent_parsing_follows_the_w3c_rules() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert!(TraceParent::parse(good).is_some());
+        assert!(TraceParent::parse(&format!(" {good}\n")).is_some());
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(TraceParent::parse(bad), None, "{bad:?}");
+        }
+        // A later version may carry more fields.
+        assert!(
+            TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn otel_ids_are_stable_and_never_zero() {
+        let id = "0190a6b2-7f3e-7c2a-9d4e-112233445566";
+        assert_eq!(otel_span_id(id), "9d4e112233445566");
+        assert_eq!(otel_span_id(id), otel_span_id(id));
+        assert_eq!(
+            otel_span_id("0190a6b2-7f3e-7c2a-0000-000000000000"),
+            "0000000000000001"
+        );
+        assert_eq!(uuid_hex("not a uuid").len(), 32);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! folder outside git is keyed by its own canonical path. Never fails: a broken
 //! repository degrades to a path-keyed workspace with the reason recorded.
 
+pub mod worktrees;
+
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
@@ -360,7 +362,8 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// Runs git in `dir` with a fixed identity; panics if it fails.
+    pub(crate) fn git(dir: &Path, args: &[&str]) {
         let ok = Command::new("git")
             .args(args)
             .current_dir(dir)

@@ -2,8 +2,8 @@
 ---
 --- Each subcommand is a table entry (`run`, `complete`, `usage`) calling into the
 --- feature's module (`warden.runs`, `warden.llm`, `warden.traces`, `warden.findings`,
---- `warden.pickers`, `warden.log`, `warden.advisories`, ...), so a feature adds an entry without changing the
---- dispatcher. A workspace a command needs and was not given is the current buffer's;
+--- `warden.pickers`, `warden.log`, `warden.advisories`, `warden.gateway`,
+--- `warden.worktrees`, `warden.search`, `warden.fix`, ...), so a feature adds an entry without changing the dispatcher. A workspace a command needs and was not given is the current buffer's;
 --- a workspace action without its NAME picks one (`vim.ui.select`).
 
 local lsp = require('warden.lsp')
@@ -466,12 +466,16 @@ M.subcommands = {
     end,
   },
   traces = {
-    usage = 'traces [WORKSPACE] [KIND]  span tree with timing bars, live; <CR> expands a span, f filters by kind',
+    usage = 'traces [WORKSPACE] [KIND] [gateway|client=NAME]  span tree with timing bars, live; <CR> expands a span, f filters by kind, c by gateway client',
     run = function(args)
       local opts = {}
       for _, a in ipairs(args) do
         if vim.tbl_contains(span_kinds, a) then
           opts.kind = a
+        elseif a == 'gateway' then
+          opts.client = require('warden.traces').any_client
+        elseif a:match('^client=.') then
+          opts.client = a:sub(8)
         else
           opts.workspace = a
         end
@@ -479,10 +483,40 @@ M.subcommands = {
       require('warden.traces').open(opts)
     end,
     complete = function(arglead, args)
-      if #args > 2 then
+      if #args > 3 then
         return {}
       end
-      return matching(arglead, vim.list_extend(workspace_names(), span_kinds))
+      local items = vim.list_extend(workspace_names(), span_kinds)
+      items[#items + 1] = 'gateway'
+      for _, c in ipairs(package.loaded['warden.traces'] and require('warden.traces').clients() or {}) do
+        if not c:find('%s') then
+          items[#items + 1] = 'client=' .. c
+        end
+      end
+      return matching(arglead, items)
+    end,
+  },
+  terminal = {
+    usage = "terminal [WORKSPACE] [-- CMD...]  a terminal whose AI tools go through warden's LLM gateway (OPENAI_/ANTHROPIC_ variables in this terminal only; :Warden! terminal even when gateway.terminals is off)",
+    run = function(args, bang)
+      local workspace, cmd = nil, nil
+      for i, a in ipairs(args) do
+        if a == '--' then
+          cmd = vim.list_slice(args, i + 1)
+          break
+        elseif not workspace then
+          workspace = a
+        else
+          return say('usage: :Warden terminal [WORKSPACE] [-- CMD...]', vim.log.levels.ERROR)
+        end
+      end
+      if cmd and #cmd == 0 then
+        cmd = nil
+      end
+      require('warden.gateway').terminal({ workspace = workspace, bang = bang, cmd = cmd })
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, workspace_names()) or {}
     end,
   },
   workspace = {
@@ -543,6 +577,19 @@ M.subcommands = {
       return #args <= 1 and matching(arglead, kinds) or {}
     end,
   },
+  search = {
+    usage = 'search [glob=PATTERN] [workspace=NAME] QUERY|/REGEX/  full-text search of the workspaces: pick a matching line (vim.ui.select); :Warden! search fills the quickfix list',
+    run = function(args, bang)
+      require('warden.search').command(args, bang)
+    end,
+    complete = function(arglead)
+      local items = { 'glob=' }
+      for _, name in ipairs(workspace_names()) do
+        items[#items + 1] = 'workspace=' .. name
+      end
+      return matching(arglead, items)
+    end,
+  },
   pick = {
     usage = 'pick workspaces|runs|traces|findings  choose one through vim.ui.select (your picker)',
     run = function(args)
@@ -594,6 +641,31 @@ M.subcommands = {
     usage = 'fix  fix the diagnostic under the cursor (any source) with the LLM',
     run = function()
       require('warden.llm').fix()
+    end,
+  },
+  fixUntilGreen = {
+    usage = 'fixUntilGreen [rounds=N] [budget=USD]  run this buffer in the sandbox; while it fails, ask the LLM for a fix and run the fixed copy (3 rounds); then a diff split: :Warden accept or :Warden discard',
+    run = function(args)
+      local opts, err = require('warden.fix').parse_args(args)
+      if not opts then
+        return say(err --[[@as string]], vim.log.levels.ERROR)
+      end
+      require('warden.fix').start(opts)
+    end,
+    complete = function(arglead)
+      return matching(arglead, { 'rounds=', 'budget=' })
+    end,
+  },
+  accept = {
+    usage = "accept  apply the fix of :Warden fixUntilGreen shown in the diff split (this buffer's, else the newest)",
+    run = function()
+      require('warden.fix').answer(true)
+    end,
+  },
+  discard = {
+    usage = "discard  drop the fix of :Warden fixUntilGreen shown in the diff split (this buffer's, else the newest)",
+    run = function()
+      require('warden.fix').answer(false)
     end,
   },
   rewrite = {
@@ -697,12 +769,26 @@ M.subcommands = {
       return #args <= 1 and matching(arglead, workspace_names()) or {}
     end,
   },
+  worktrees = {
+    usage = 'worktrees [NAME]  other worktrees with uncommitted changes to this file: pick one (or NAME) to diff its copy against this buffer',
+    run = function(args)
+      require('warden.worktrees').pick(args[1])
+    end,
+    complete = function(arglead, args)
+      return #args <= 1 and matching(arglead, require('warden.worktrees').names()) or {}
+    end,
+  },
   cancel = {
-    usage = 'cancel  stop running runs, run-all batches, scans and LLM requests',
+    usage = 'cancel  stop running runs, run-all batches, scans, LLM requests and fix-until-green loops',
     run = function()
       local n_llm, tokens = 0, {}
       if package.loaded['warden.llm'] then
         n_llm, tokens = require('warden.llm').cancel_all()
+      end
+      if package.loaded['warden.fix'] then
+        local n_fix, fix_tokens = require('warden.fix').cancel_all()
+        n_llm = n_llm + n_fix
+        tokens = vim.tbl_extend('force', tokens, fix_tokens)
       end
       if package.loaded['warden.runs'] then
         local n_runs, batch_tokens = require('warden.runs').cancel_all()

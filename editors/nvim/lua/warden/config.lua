@@ -17,6 +17,7 @@ local M = {}
 ---@field packages? warden.PackagesSettings advisory data and package metadata
 ---@field llm? warden.LlmSettings LLM actions: providers, model, budgets, guardrails
 ---@field run? warden.RunSettings sandboxed runs: runners, limits, run-all scripts
+---@field gateway? warden.GatewaySettings the local LLM gateway for the AI tools in terminals
 
 ---@class warden.PackagesSettings
 ---@field enabled? boolean check manifests and imports against the advisory database
@@ -39,6 +40,16 @@ local M = {}
 ---@field scripts? string[] globs of the scripts run-all and the catalog consider
 ---@field concurrency? integer scripts of one run-all group at once
 ---@field warmPool? integer started containers kept ready per image
+---@field engine? string the Docker engine runs go to (unix:///PATH.sock, tcp://HOST:PORT); default DOCKER_HOST
+
+---@class warden.GatewaySettings
+---@field enabled? boolean start the gateway with the server (default true; read at start-up)
+---@field blockMalicious? boolean refuse a reply bringing in a malicious package (default false)
+---@field terminals? boolean `:Warden terminal` gives terminals the gateway variables (default true; editor only)
+
+---@class warden.LlmBudget
+---@field dailyUsd? number most a workspace may spend per UTC day, gateway calls and actions together
+---@field requestTokens? integer most tokens one gateway request may use (estimated prompt + output asked for)
 
 ---@class warden.LlmProvider
 ---@field api "openai"|"anthropic"
@@ -61,6 +72,7 @@ local M = {}
 ---@field denyList? string[] regular expressions refusing a prompt
 ---@field cache? boolean answer identical requests from the response cache
 ---@field prices? table<string, {input: number, output: number, cached?: number}> USD per million tokens
+---@field budget? warden.LlmBudget spending limits per workspace
 
 ---@class warden.TracesConfig
 ---@field limit integer spans loaded when the traces buffer opens (1-500)
@@ -262,7 +274,8 @@ local function non_negative(v)
   end
 end
 
-local llm_actions = { 'explain', 'fix', 'rewrite', 'docstring', 'tests' }
+-- `gateway`: the rule routes the LLM gateway's calls by requested model name.
+local llm_actions = { 'explain', 'fix', 'rewrite', 'docstring', 'tests', 'gateway' }
 
 local provider_check = map_of('providers', function(name, p)
   return object('providers.' .. name, p, {
@@ -347,14 +360,25 @@ end
 
 --- Settings whose values are tables keyed by names the user chooses (JSON objects even
 --- when empty).
-local map_settings = { providers = true, prices = true }
+local map_settings = { providers = true, prices = true, headers = true }
 
 --- The server's settings schema (server/config/src/lib.rs): leaves are checks, tables
 --- are nested sections.
 local settings_schema = {
   systemPrompt = prompt,
   database = { path = is('string') },
-  trace = { live = is('boolean') },
+  trace = {
+    live = is('boolean'),
+    otlp = {
+      endpoint = is('string'),
+      headers = map_of('strings', function(_, v)
+        if type(v) ~= 'string' then
+          return 'a table of header values (strings) by name'
+        end
+      end),
+      includeContent = is('boolean'),
+    },
+  },
   secrets = {
     rules = list_of('table'),
     disable = list_of('string'),
@@ -395,6 +419,15 @@ local settings_schema = {
     denyList = list_of('string'),
     cache = is('boolean'),
     prices = price_check,
+    budget = {
+      dailyUsd = non_negative,
+      requestTokens = int(0),
+    },
+  },
+  gateway = {
+    enabled = is('boolean'),
+    blockMalicious = is('boolean'),
+    terminals = is('boolean'),
   },
   run = {
     runners = runners_check,
@@ -416,6 +449,7 @@ local settings_schema = {
     scripts = list_of('string'),
     concurrency = int(1),
     warmPool = int(0),
+    engine = is('string'),
   },
 }
 

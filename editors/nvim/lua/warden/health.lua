@@ -6,7 +6,10 @@
 --- `warden.advisories`), the Docker engine and the LLM settings (the provider and model the
 --- editor settings resolve to, whether each provider's API key variable is set (never
 --- its value), and whether its base URL accepts a TCP connection), and the trust state of
---- each open repository's `.warden.toml` (which keys it holds back until `:Warden trust`).
+--- each open repository's `.warden.toml` (which keys it holds back until `:Warden trust`),
+--- the Docker engine each open root's runs go to (`run.engine`, else `DOCKER_HOST`), and
+--- the LLM gateway of each open workspace (its base URL, the token's first characters
+--- only) with the budgets in force and the day's spend.
 
 local M = {}
 
@@ -457,48 +460,190 @@ local function check_llm(cfg)
   end
 end
 
---- One line per open root of each running server: is its `.warden.toml` trusted, and
---- which keys does it hold back until it is.
-local function check_trust()
-  health.start('warden: repository configuration (.warden.toml)')
+--- Calls `each` with every open root each running server reports (`warden/configTrust`);
+--- `empty` is said when no server runs, `what` names the report when one does not answer.
+---@param what string
+---@param empty string
+---@param each fun(root: table, client: vim.lsp.Client)
+local function for_each_root(what, empty, each)
   local lsp = require('warden.lsp')
   local clients = lsp.clients()
   if #clients == 0 then
-    health.info('no warden server is running; open a file of a repository to see its .warden.toml state')
+    health.info(empty)
     return
   end
   for _, c in ipairs(clients) do
     local result, err = lsp.request_sync(c, lsp.requests.config_trust, vim.empty_dict(), 3000)
     if not result then
-      health.warn(('server %d did not report configuration trust: %s'):format(c.id, tostring(err)))
+      health.warn(('server %d did not report %s: %s'):format(c.id, what, tostring(err)))
     else
       for _, r in ipairs(result.roots or {}) do
-        local where = r.workspace and ('%s (%s)'):format(r.workspace, r.root) or r.root
-        if r.file == vim.NIL or not r.file then
-          health.info(where .. ': no .warden.toml')
-        elseif #(r.held or {}) == 0 then
-          health.ok(
-            where
-              .. (r.trusted and ': .warden.toml trusted' or ': .warden.toml sets only keys that apply without trust')
-          )
-        else
-          local keys = {}
-          for _, h in ipairs(r.held) do
-            keys[#keys + 1] = ('%s (%s)'):format(h.key, h.reason)
+        each(r, c)
+      end
+    end
+  end
+end
+
+--- One line per open root of each running server: is its `.warden.toml` trusted, and
+--- which keys does it hold back until it is.
+local function check_trust()
+  health.start('warden: repository configuration (.warden.toml)')
+  for_each_root(
+    'configuration trust',
+    'no warden server is running; open a file of a repository to see its .warden.toml state',
+    function(r)
+      local where = r.workspace and ('%s (%s)'):format(r.workspace, r.root) or r.root
+      if r.file == vim.NIL or not r.file then
+        health.info(where .. ': no .warden.toml')
+      elseif #(r.held or {}) == 0 then
+        health.ok(
+          where .. (r.trusted and ': .warden.toml trusted' or ': .warden.toml sets only keys that apply without trust')
+        )
+      else
+        local keys = {}
+        for _, h in ipairs(r.held) do
+          keys[#keys + 1] = ('%s (%s)'):format(h.key, h.reason)
+        end
+        health.warn(
+          where .. ': .warden.toml is not trusted; ignored until you trust it: ' .. table.concat(keys, '; '),
+          {
+            'review ' .. r.file .. ', then run :Warden trust in one of its files (or `warden trust ' .. r.root .. '`)',
+          }
+        )
+      end
+    end
+  )
+end
+
+local ENGINE_SOURCE =
+  { setting = 'run.engine', dockerHost = "the server's DOCKER_HOST", default = 'the default socket' }
+
+--- Where a root's runs go, as `:checkhealth warden` says it: the engine's URL, why that
+--- one, TLS, and what answered (`nil` when the server did not report an engine).
+---@param r warden.ConfigTrustInfo
+---@return string|nil line, boolean|nil connected
+function M.engine_line(r)
+  local e = r.engine
+  if type(e) ~= 'table' then
+    return nil
+  end
+  local where = (r.workspace and r.workspace ~= vim.NIL) and ('%s (%s)'):format(r.workspace, r.root) or r.root
+  local how = { ENGINE_SOURCE[e.source] or tostring(e.source) }
+  if e.tls then
+    how[#how + 1] = 'TLS'
+  end
+  local connected = type(e.connected) == 'string' and e.connected or nil
+  local state = connected and ('; %s answered'):format(connected) or '; not contacted yet'
+  return ('%s: runs go to %s (%s%s)'):format(where, e.url, table.concat(how, ', '), state), connected ~= nil
+end
+
+--- One line per open root: the engine its runs go to under its effective settings.
+local function check_engines()
+  health.start('warden: engine per workspace (run.engine)')
+  for_each_root(
+    'its engines',
+    'no warden server is running; open a file of a repository to see which engine its runs use',
+    function(r)
+      local text, connected = M.engine_line(r)
+      if text and connected then
+        health.ok(text)
+      elseif text then
+        health.info(text)
+      end
+    end
+  )
+end
+
+--- What `:checkhealth warden` says about a workspace's gateway.
+---@param where string the workspace (and root)
+---@param gw warden.GatewayResult
+---@return string
+function M.gateway_line(where, gw)
+  return ('%s: LLM gateway at %s (OPENAI_BASE_URL %s, ANTHROPIC_BASE_URL %s; token %s); :Warden terminal opens a terminal using it'):format(
+    where,
+    gw.baseUrl,
+    gw.openaiBaseUrl,
+    gw.anthropicBaseUrl,
+    require('warden.gateway').mask(gw.token)
+  )
+end
+
+--- The budgets the editor settings set (`llm.budget.*`), as lines.
+---@param cfg warden.Config
+---@return string[]
+function M.budget_lines(cfg)
+  local budget = (cfg.settings.llm or {}).budget or {}
+  local lines = {}
+  if budget.dailyUsd then
+    lines[#lines + 1] = ('llm.budget.dailyUsd: $%.2f per workspace per day (UTC), gateway calls and LLM actions together (editor settings; a .warden.toml may lower it)'):format(
+      budget.dailyUsd
+    )
+  else
+    lines[#lines + 1] = 'llm.budget.dailyUsd is not set: no daily spending limit (unless a .warden.toml sets one)'
+  end
+  if budget.requestTokens then
+    lines[#lines + 1] = ('llm.budget.requestTokens: %d tokens per gateway request, estimated prompt and output asked for (editor settings; a .warden.toml may lower it)'):format(
+      budget.requestTokens
+    )
+  else
+    lines[#lines + 1] =
+      'llm.budget.requestTokens is not set: no limit per gateway request (unless a .warden.toml sets one)'
+  end
+  return lines
+end
+
+--- The gateway of every open workspace, the budgets in force and the day's spend.
+---@param cfg warden.Config
+local function check_gateway(cfg)
+  health.start('warden: LLM gateway (AI tools in terminals)')
+  local gateway = cfg.settings.gateway or {}
+  if gateway.enabled == false then
+    health.info('settings.gateway.enabled is off: the servers start no gateway (read when a server starts)')
+  end
+  if gateway.terminals == false then
+    health.info('settings.gateway.terminals is off: :Warden terminal opens nothing (:Warden! terminal does)')
+  end
+  if gateway.blockMalicious then
+    health.info('settings.gateway.blockMalicious: a whole reply bringing in a malicious package is refused')
+  end
+  local lsp = require('warden.lsp')
+  local budget = (cfg.settings.llm or {}).budget or {}
+  local day = os.date('!%Y-%m-%d')
+  for_each_root(
+    'its workspaces',
+    'no warden server is running; open a file of a repository to see its gateway',
+    function(r, client)
+      local name = type(r.workspace) == 'string' and r.workspace or nil
+      if not name then
+        return
+      end
+      local where = ('%s (%s)'):format(name, r.root)
+      local gw, err = lsp.request_sync(client, lsp.requests.gateway, { workspace = name }, 3000)
+      if not gw then
+        local hint = gateway.enabled == false and 'settings.gateway.enabled is off'
+          or ':Warden log shows why the server has none'
+        health.warn(('%s: no LLM gateway: %s'):format(where, tostring(err)), { hint })
+        return
+      end
+      health.ok(M.gateway_line(where, gw))
+      if budget.dailyUsd then
+        local usage = lsp.request_sync(client, lsp.requests.usage, { workspace = name, since = day }, 3000)
+        local spent = usage and usage.total and tonumber(usage.total.costUsd) or nil
+        if spent then
+          local msg = ('%s: $%.6f of the daily $%.2f spent today (UTC)'):format(name, spent, budget.dailyUsd)
+          if spent >= budget.dailyUsd then
+            health.warn(msg .. ': further calls are refused until tomorrow', {
+              'raise settings.llm.budget.dailyUsd (a .warden.toml can only lower it)',
+            })
+          else
+            health.ok(msg)
           end
-          health.warn(
-            where .. ': .warden.toml is not trusted; ignored until you trust it: ' .. table.concat(keys, '; '),
-            {
-              'review '
-                .. r.file
-                .. ', then run :Warden trust in one of its files (or `warden trust '
-                .. r.root
-                .. '`)',
-            }
-          )
         end
       end
     end
+  )
+  for _, line in ipairs(M.budget_lines(cfg)) do
+    health.info(line)
   end
 end
 
@@ -526,7 +671,9 @@ function M.check()
   check_osv(cfg, db, binary_ok)
   check_docker(cfg)
   check_llm(cfg)
+  check_engines()
   check_trust()
+  check_gateway(cfg)
 end
 
 return M

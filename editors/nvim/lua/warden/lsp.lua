@@ -40,12 +40,21 @@ M.commands = {
   llm_docstring = 'warden.llm.docstring', -- warden.LlmArgs {uri, position, requestId?} -> warden.LlmResult
   llm_tests = 'warden.llm.tests', -- warden.LlmArgs {uri, range?, requestId?} -> warden.LlmResult
   llm_cancel = 'warden.llm.cancel', -- {requestId} -> {cancelled: boolean}
+  llm_fix_until_green = 'warden.llm.fixUntilGreen', -- {uri, maxRounds?, budgetUsd?, requestId?} -> {requestId} (warden.fix)
+  llm_fix_accept = 'warden.llm.fixAccept', -- {requestId} -> {applied, message}
+  llm_fix_discard = 'warden.llm.fixDiscard', -- {requestId} -> {discarded}
   run = 'warden.run', -- {uri, input?, args?, runId?} -> {runId}
   run_cancel = 'warden.run.cancel', -- {runId} -> {cancelled: boolean}
   run_all = 'warden.runAll', -- {workspace?, stopOnFailure?} -> {batchId, workspace, progressToken, groups}
   config_trust = 'warden.config.trust', -- {root?, uri?, workspace?, sha256?} -> warden.ConfigTrustInfo
   config_untrust = 'warden.config.untrust', -- {root?, uri?, workspace?} -> warden.ConfigTrustInfo
   packages_update_advisories = 'warden.packages.updateAdvisories', -- {ecosystems?, full?} -> {progressToken}
+}
+
+--- Commands the server puts in code actions for the editor to run itself (not in its
+--- `executeCommandProvider`; each has a handler in the clients' `commands`).
+M.client_commands = {
+  worktrees_compare = 'warden.worktrees.compare', -- warden.WorktreeCompareArgs {uri, otherUri, worktree, branch} (warden.worktrees)
 }
 
 --- Custom requests (client -> server).
@@ -63,6 +72,8 @@ M.requests = {
   run_stats = 'warden/runStats', -- {workspace?} -> {workspace, scripts}
   scripts = 'warden/scripts', -- {workspace?} -> {workspace, scripts}
   config_trust = 'warden/configTrust', -- {} -> {roots: warden.ConfigTrustInfo[]}
+  gateway = 'warden/gateway', -- {workspace?} -> warden.GatewayResult
+  search = 'warden/search', -- warden.SearchParams -> warden.SearchResult (warden.search)
   -- Test hooks, registered by the server only when WARDEN_DEBUG_HOOKS=1.
   debug_panic = 'warden/debug/panic', -- {} -> error
   debug_document = 'warden/debug/document', -- {uri} -> {version, languageId, text}
@@ -77,6 +88,9 @@ M.notifications = {
   llm_chunk = 'warden/llmChunk', -- warden.LlmChunkParams
   run_output = 'warden/runOutput', -- {runId, seq, stream, chunk}
   run_finished = 'warden/runFinished', -- {runId, uri, path, batchId, status, exitCode, durationMs, truncated, artifacts, message}
+  gateway_call = 'warden/gatewayCall', -- warden.GatewayCall
+  fix_round = 'warden/fixRound', -- {requestId, uri, round: warden.FixRound} (warden.fix)
+  fix_finished = 'warden/fixFinished', -- {requestId, uri, green, stopped, rounds, costUsd, original?, fixed?}
 }
 
 --- `User` autocommand pattern fired for each notification, with the params as `data`.
@@ -87,6 +101,9 @@ M.events = {
   ['warden/llmChunk'] = 'WardenLlmChunk',
   ['warden/runOutput'] = 'WardenRunOutput',
   ['warden/runFinished'] = 'WardenRunFinished',
+  ['warden/gatewayCall'] = 'WardenGatewayCall',
+  ['warden/fixRound'] = 'WardenFixRound',
+  ['warden/fixFinished'] = 'WardenFixFinished',
 }
 
 ---@alias warden.PromptSource "command"|"file"|"settings"
@@ -101,6 +118,32 @@ M.events = {
 ---@field sha256? string SHA-256 of the file's content
 ---@field trusted boolean
 ---@field held {key: string, reason: string}[] keys ignored until the file is trusted
+---@field engine warden.EngineInfo the Docker engine the root's runs go to
+
+---@class warden.EngineInfo
+---@field url string unix:///var/run/docker.sock, tcp://HOST:PORT, ...
+---@field source "setting"|"dockerHost"|"default" run.engine, the server's DOCKER_HOST, or the default socket
+---@field tls boolean the connection uses TLS (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or https://)
+---@field connected? string what answered ("Docker Engine 20.10.24 (API 1.41)"), once connected (vim.NIL before)
+
+---@class warden.GatewayResult The LLM gateway as a workspace's terminals reach it.
+---@field workspace string
+---@field baseUrl string `http://127.0.0.1:PORT/w/<workspace>`
+---@field openaiBaseUrl string what OPENAI_BASE_URL holds (the base URL and `/v1`)
+---@field anthropicBaseUrl string what ANTHROPIC_BASE_URL holds
+---@field token string the API key the tools send; valid while this server runs
+---@field apis string[] the endpoints served under the base URL
+---@field env table<string, string> the four variables for a terminal, by name
+
+---@class warden.GatewayCall A call through the LLM gateway finished.
+---@field workspace string
+---@field client string the caller's User-Agent
+---@field api "openai.chat"|"openai.responses"|"anthropic.messages"
+---@field model string
+---@field outcome "ok"|"error"|"cancelled"|"blocked"
+---@field secretsRedacted integer
+---@field warning? string the malicious packages the reply brings in
+---@field spanId string its `llm` span
 
 ---@class warden.WorkspaceInfo
 ---@field name string unique; the repository directory name, "-2", "-3"... on collision
@@ -148,6 +191,8 @@ M.events = {
 ---@class warden.Span
 ---@field id string time-ordered (UUIDv7)
 ---@field parentId? string
+---@field traceId string W3C trace id (32 hex digits)
+---@field remoteParent? string the span outside warden a root continues (TRACEPARENT)
 ---@field workspace? string
 ---@field kind warden.SpanKind
 ---@field name string
@@ -277,6 +322,31 @@ M.events = {
 ---@field input any
 ---@field startedAt string
 ---@field tokens warden.Tokens
+
+---@class warden.SearchParams Full-text search over the indexed files (`warden/search`).
+---@field workspace? string an open workspace's name (default: every open workspace)
+---@field query string a literal, or (with `regex`) a Rust `regex` expression; smart case
+---@field regex? boolean
+---@field glob? string only files whose workspace-relative path matches (`*` crosses `/`)
+---@field limit? integer at most this many matching lines (default 200, at most 5000)
+---@field context? integer context lines before and after (default 1, at most 10)
+
+---@class warden.SearchMatch One matching line.
+---@field workspace string
+---@field uri string
+---@field path string relative to the workspace root
+---@field range lsp.Range the first match on the line (in the client's offset encoding)
+---@field ranges lsp.Range[] every match on the line
+---@field text string the line, secrets masked with `*`
+---@field before string[] context lines before
+---@field after string[] context lines after
+
+---@class warden.SearchResult
+---@field results warden.SearchMatch[] best files first (BM25), lines in file order
+---@field truncated boolean more lines matched than `limit`
+---@field filesSearched integer
+---@field indexed boolean the trigram index narrowed the files
+---@field elapsedMs number
 
 ---@class warden.SpanEnd
 ---@field id string
@@ -724,6 +794,19 @@ for _, method in pairs(M.notifications) do
     M.emit(method, M.denull(params) or {}, ctx)
   end
 end
+-- Gateway calls are counted and warned about (warden.gateway) even before any gateway
+-- feature was used in this session; the module loads with the first call.
+M.on(M.notifications.gateway_call, function(params, ctx)
+  require('warden.gateway').on_call(params, ctx)
+end)
+-- Fix-until-green loops are followed (progress, the diff split) however they started:
+-- :Warden fixUntilGreen, or the server's *Fix until it runs* code action.
+M.on(M.notifications.fix_round, function(params, ctx)
+  require('warden.fix').on_round(params, ctx)
+end)
+M.on(M.notifications.fix_finished, function(params, ctx)
+  require('warden.fix').on_finished(params, ctx)
+end)
 
 --- Sends the current settings to every running client (`workspace/didChangeConfiguration`;
 --- the server then pulls them through `workspace/configuration`).
@@ -866,16 +949,21 @@ function M.wants(bufnr)
   return true
 end
 
---- Client-side handlers for the server's `warden.llm.*` code-action commands, so the
---- reply streams into Neovim (`warden.llm` loads on first use).
+--- Client-side handlers for the commands of the server's code actions: the
+--- `warden.llm.*` ones, so the reply streams into Neovim (`warden.llm` loads on first
+--- use), and `warden.worktrees.compare`, which only the editor runs (a diff of the
+--- other worktree's copy, `warden.worktrees`).
 ---@return table<string, fun(command: lsp.Command, ctx: table)>
-local function llm_commands()
+local function code_action_commands()
   local out = {}
   for _, key in ipairs({ 'llm_explain', 'llm_fix', 'llm_rewrite', 'llm_docstring', 'llm_tests' }) do
     local name = M.commands[key]
     out[name] = function(command, ctx)
       return require('warden.llm').client_commands()[name](command, ctx)
     end
+  end
+  out[M.client_commands.worktrees_compare] = function(command, ctx)
+    return require('warden.worktrees').command(command, ctx)
   end
   return out
 end
@@ -945,7 +1033,7 @@ function M.base_config()
     init_options = settings,
     settings = { warden = settings },
     handlers = M.handlers,
-    commands = llm_commands(),
+    commands = code_action_commands(),
     capabilities = cfg.capabilities or (vim.lsp.protocol and vim.lsp.protocol.make_client_capabilities()),
     on_init = on_init,
     on_exit = on_exit,

@@ -6,9 +6,13 @@
 --- it, children sit inside their root's part), latency, outcome, tokens with cached
 --- tokens, cost, "response cache hit" for LLM replies from the response cache, and the
 --- verdict of each `guard` span of an LLM action (redaction, exclusion, deny-list,
---- packages). `<CR>` expands a span's input, output and error; `f` shows one kind of
---- span only (command, llm, run, scan, index, guard); `r` reloads, `m` loads older
---- spans, `q` closes. The buffer opens in a view window (`warden.ui`).
+--- packages). Calls through the LLM gateway (`llm` spans with `input.gateway`) carry a
+--- `gateway <client>` tag (the caller's User-Agent), which sets them apart from warden's
+--- own actions. Each round of *Fix until it runs* (a `fix.round` span) carries its
+--- number and outcome (`round 2 · failing`, `round 1 · green · cached`). `<CR>` expands a span's input, output and error; `f` shows one kind of
+--- span only (command, llm, run, scan, index, guard); `c` shows the gateway calls of one
+--- client only (with their guard spans), or of every client; `r` reloads, `m` loads
+--- older spans, `q` closes. The buffer opens in a view window (`warden.ui`).
 
 local lsp = require('warden.lsp')
 local config = require('warden.config')
@@ -29,7 +33,17 @@ ui.highlights('warden.traces', {
   WardenTraceName = 'Identifier',
   WardenTraceTokens = 'Number',
   WardenTraceCache = 'DiagnosticInfo',
+  WardenTraceGateway = 'Special',
+  WardenTraceFixRound = 'DiagnosticWarn',
 })
+
+--- The client filter value meaning "every gateway call".
+M.any_client = '*'
+
+--- The client (User-Agent) of every gateway span seen, by span id: the `llm` span of a
+--- call and, once looked up, the spans under it.
+---@type table<string, string>
+M.span_clients = {}
 
 -- ---------------------------------------------------------------------------------------
 -- Pure helpers (time, JSON, one span's line)
@@ -132,7 +146,8 @@ function M.output_note(s)
     return nil
   end
   local notes = {}
-  if out.cached == true then
+  -- A fix round's `cached` (replayed) is in its round tag (warden.fix.round_tag).
+  if out.cached == true and s.name ~= 'fix.round' then
     notes[#notes + 1] = 'response cache hit'
   end
   if s.kind == 'guard' then
@@ -170,6 +185,34 @@ function M.bar(span_start, span_end, root_start, root_end, width)
   return string.rep('░', from), string.rep('█', len), string.rep('░', width - from - len)
 end
 
+--- The client (User-Agent) of a call through the LLM gateway, from its `llm` span's
+--- input; nil for every other span.
+---@param s warden.Span|warden.TraceStartedParams
+---@return string|nil
+function M.gateway_client(s)
+  local input = s.input
+  if type(input) ~= 'table' or input.gateway ~= true then
+    return nil
+  end
+  return type(input.client) == 'string' and input.client or 'unknown'
+end
+
+--- The gateway client a span belongs to: its own, else its parent's (a `guard` span of
+--- a gateway call); remembered in `M.span_clients`.
+---@param s warden.Span|warden.TraceStartedParams
+---@return string|nil
+local function client_of(s)
+  local c = M.gateway_client(s) or M.span_clients[s.id]
+  local parent = s.parentId
+  if not c and type(parent) == 'string' then
+    c = M.span_clients[parent]
+  end
+  if c then
+    M.span_clients[s.id] = c
+  end
+  return c
+end
+
 -- ---------------------------------------------------------------------------------------
 -- Rendering
 -- ---------------------------------------------------------------------------------------
@@ -178,6 +221,7 @@ end
 ---@field buf integer
 ---@field workspace string|nil only spans of this workspace
 ---@field kind string|nil only spans of this kind
+---@field client string|nil only gateway calls of this client (`M.any_client`: of any)
 ---@field focus string|nil a span to show expanded, with the cursor on it, once loaded
 ---@field spans table<string, warden.Span>
 ---@field expanded table<string, boolean>
@@ -186,6 +230,7 @@ end
 ---@field status string what the header says about loading
 ---@field timer uv.uv_timer_t|nil
 ---@field render_pending boolean
+---@field generation integer|nil counts reloads; answers to older ones are dropped
 
 ---@type table<integer, warden.TracesView>
 M.views = {}
@@ -331,6 +376,15 @@ function M.render(spans, opts)
       { pad(outcome, 11), outcome_hl[outcome] or 'WardenTraceRunning' },
       { pad(s.kind or '', 9), 'WardenTraceDim' },
     }
+    local client = M.gateway_client(s)
+    if client then
+      segs[#segs + 1] = { ('gateway %s  '):format(vim.fn.strcharpart(client, 0, 40)), 'WardenTraceGateway' }
+    end
+    local round = require('warden.fix').round_tag(s, done)
+    if round then
+      local hl = round:find('· green', 1, true) and 'WardenTraceOk' or done and 'WardenTraceFixRound'
+      segs[#segs + 1] = { round .. '  ', hl or 'WardenTraceRunning' }
+    end
     if s.workspace and s.workspace ~= vim.NIL then
       segs[#segs + 1] = { '[' .. s.workspace .. ']  ' }
     end
@@ -405,16 +459,23 @@ end
 local function header(view)
   local count = vim.tbl_count(view.spans)
   local live = config.get().traces.live and 'live' or 'not live'
+  local client = ''
+  if view.client == M.any_client then
+    client = ' — gateway calls'
+  elseif view.client then
+    client = ' — client ' .. view.client
+  end
   return {
-    ('warden traces — %s%s — %d span%s — %s%s'):format(
+    ('warden traces — %s%s%s — %d span%s — %s%s'):format(
       view.workspace and ('workspace ' .. view.workspace) or 'all workspaces',
       view.kind and (' — kind ' .. view.kind) or '',
+      client,
       count,
       count == 1 and '' or 's',
       live,
       view.status ~= '' and (' — ' .. view.status) or ''
     ),
-    '<CR> details   f filter by kind   r reload   m older spans   q close',
+    '<CR> details   f filter by kind   c filter by gateway client   r reload   m older spans   q close',
     '',
   }
 end
@@ -504,6 +565,23 @@ function M.schedule(view)
 end
 
 ---@param view warden.TracesView
+---@param s warden.Span|warden.TraceStartedParams
+---@return boolean
+local function wanted(view, s)
+  if view.workspace ~= nil and s.workspace ~= view.workspace then
+    return false
+  end
+  if view.kind ~= nil and s.kind ~= view.kind then
+    return false
+  end
+  if view.client == nil then
+    return true
+  end
+  local c = client_of(s)
+  return c ~= nil and (view.client == M.any_client or c == view.client)
+end
+
+---@param view warden.TracesView
 ---@param cursor string|nil
 local function load(view, cursor)
   local client = lsp.client_for(0) or lsp.clients()[1]
@@ -514,7 +592,15 @@ local function load(view, cursor)
   local params = { limit = config.get().traces.limit, workspace = view.workspace, kind = view.kind, cursor = cursor }
   view.status = 'loading'
   M.schedule(view)
+  -- An answer to a request sent before the filter changed or a newer reload is stale.
+  if not cursor then
+    view.generation = (view.generation or 0) + 1
+  end
+  local generation = view.generation
   lsp.request(client, lsp.requests.traces, params, function(err, res)
+    if view.generation ~= generation then
+      return
+    end
     if err then
       view.status = 'error: ' .. err.message
       vim.notify('warden: loading traces failed: ' .. err.message, vim.log.levels.ERROR)
@@ -530,8 +616,19 @@ local function load(view, cursor)
         end
       end
     end
-    for _, s in ipairs(res.traces or {}) do
-      view.spans[s.id] = s
+    -- Oldest first (ids are time-ordered), so a parent's client is known before its
+    -- children are filtered.
+    local traces = vim.deepcopy(res.traces or {})
+    table.sort(traces, function(a, b)
+      return a.id < b.id
+    end)
+    for _, s in ipairs(traces) do
+      client_of(s)
+    end
+    for _, s in ipairs(traces) do
+      if wanted(view, s) then
+        view.spans[s.id] = s
+      end
     end
     if view.focus and view.spans[view.focus] then
       view.expanded[view.focus] = true
@@ -560,13 +657,6 @@ function M.toggle(view)
   M.redraw(view)
 end
 
----@param view warden.TracesView
----@param s warden.Span|warden.TraceStartedParams
----@return boolean
-local function wanted(view, s)
-  return (view.workspace == nil or s.workspace == view.workspace) and (view.kind == nil or s.kind == view.kind)
-end
-
 --- The span kinds the server records.
 M.kinds = { 'command', 'llm', 'run', 'scan', 'index', 'guard' }
 
@@ -579,7 +669,41 @@ function M.set_kind(view, kind)
   M.reload(view)
 end
 
+--- The gateway clients seen (spans and `warden/gatewayCall`), sorted.
+---@return string[]
+function M.clients()
+  local seen = {}
+  for _, c in pairs(M.span_clients) do
+    seen[c] = true
+  end
+  for _, call in ipairs(package.loaded['warden.gateway'] and require('warden.gateway').recent or {}) do
+    if type(call.client) == 'string' then
+      seen[call.client] = true
+    end
+  end
+  local out = vim.tbl_keys(seen)
+  table.sort(out)
+  return out
+end
+
+--- Shows only the gateway calls of `client` (`M.any_client`: of every client; nil:
+--- every span), loaded again from the server.
+---@param view warden.TracesView
+---@param client string|nil
+function M.set_client(view, client)
+  view.client = client
+  view.spans, view.expanded = {}, {}
+  M.reload(view)
+end
+
+lsp.on(lsp.notifications.gateway_call, function(params)
+  if type(params.spanId) == 'string' and type(params.client) == 'string' then
+    M.span_clients[params.spanId] = params.client
+  end
+end)
+
 lsp.on(lsp.notifications.trace_started, function(params)
+  client_of(params)
   if not config.get().traces.live then
     return
   end
@@ -606,7 +730,7 @@ lsp.on(lsp.notifications.trace_finished, function(params)
 end)
 
 --- Opens (or refreshes) the traces buffer in a view window.
----@param opts? {workspace?: string, kind?: string, focus?: string} `focus`: a span id to show expanded
+---@param opts? {workspace?: string, kind?: string, client?: string, focus?: string} `focus`: a span id to show expanded; `client`: a gateway client (`M.any_client`: every one)
 ---@return integer buf
 function M.open(opts)
   opts = opts or {}
@@ -649,6 +773,22 @@ function M.open(opts)
         'show one kind of span',
       },
       {
+        'c',
+        function()
+          local every, all = 'every span', 'every gateway client'
+          local items = vim.list_extend({ every, all }, M.clients())
+          vim.ui.select(items, {
+            prompt = 'Show the gateway calls of',
+            kind = 'warden.gateway.client',
+          }, function(choice)
+            if choice then
+              M.set_client(view, choice == all and M.any_client or choice ~= every and choice or nil)
+            end
+          end)
+        end,
+        'show the gateway calls of one client',
+      },
+      {
         'r',
         function()
           M.reload(view)
@@ -678,6 +818,10 @@ function M.open(opts)
   end
   if opts.kind ~= nil and opts.kind ~= view.kind then
     view.kind = opts.kind
+    view.spans, view.expanded = {}, {}
+  end
+  if opts.client ~= nil and opts.client ~= view.client then
+    view.client = opts.client
     view.spans, view.expanded = {}, {}
   end
   view.focus = opts.focus

@@ -3,8 +3,9 @@
 --- Reads `warden/usage` (every workspace, all time; the database is shared by every
 --- server) into a scratch buffer: per model, day or action the requests, cache hits and
 --- hit rate, tokens (input, output, cached, reasoning), cost and errors, then the
---- totals, in a view window (`warden.ui`). `r` reloads, `g` cycles the grouping, `q`
---- closes.
+--- totals, in a view window (`warden.ui`); calls through the LLM gateway are the action
+--- `gateway`. Under the table, the budgets the editor settings set (`llm.budget.*`).
+--- `r` reloads, `g` cycles the grouping, `q` closes.
 
 local lsp = require('warden.lsp')
 local ui = require('warden.ui')
@@ -112,6 +113,24 @@ function M.format(result, group)
   return out
 end
 
+--- The line about the budgets the editor settings set (`llm.budget.*`).
+---@param settings warden.Settings
+---@return string
+function M.budget_line(settings)
+  local budget = (settings.llm or {}).budget or {}
+  local parts = {}
+  if budget.dailyUsd then
+    parts[#parts + 1] = ('$%.2f a day per workspace'):format(budget.dailyUsd)
+  end
+  if budget.requestTokens then
+    parts[#parts + 1] = ('%d tokens per gateway request'):format(budget.requestTokens)
+  end
+  if #parts == 0 then
+    return 'budgets: none set (settings.llm.budget.dailyUsd, settings.llm.budget.requestTokens)'
+  end
+  return 'budgets: ' .. table.concat(parts, ', ') .. " (editor settings; :checkhealth warden shows the day's spend)"
+end
+
 --- Loads usage into the buffer.
 ---@param buf integer
 function M.reload(buf)
@@ -130,7 +149,10 @@ function M.reload(buf)
       vim.notify('warden: reading usage failed: ' .. tostring(err.message), vim.log.levels.ERROR)
       return
     end
-    ui.set_lines(buf, M.format(result or {}, group))
+    local lines = M.format(result or {}, group)
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = M.budget_line(require('warden.config').get().settings)
+    ui.set_lines(buf, lines)
     vim.b[buf].warden_usage_loaded = (vim.b[buf].warden_usage_loaded or 0) + 1
     vim.api.nvim_exec_autocmds('User', {
       pattern = 'WardenUsageLoaded',

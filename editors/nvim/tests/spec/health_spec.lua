@@ -67,6 +67,41 @@ describe(':checkhealth warden', function()
     assert.is_nil(text:find('ERROR', 1, true), text)
   end)
 
+  it('names the engine each workspace runs on, as the server reports it', function()
+    local text = checkhealth()
+    assert.is_truthy(text:find('warden: engine per workspace (run.engine)', 1, true), text)
+    -- The fixture servers have no run.engine: DOCKER_HOST, else the default socket.
+    local host = vim.env.DOCKER_HOST
+    local want = host and host ~= '' and (host .. " (the server's DOCKER_HOST")
+      or 'unix:///var/run/docker.sock (the default socket'
+    assert.is_truthy(text:find('/alpha): runs go to ' .. want, 1, true), text)
+    -- The line itself, from what warden/configTrust returns.
+    local health = require('warden.health')
+    local line, connected = health.engine_line({
+      root = '/r',
+      workspace = 'r',
+      engine = {
+        url = 'tcp://127.0.0.1:2376',
+        source = 'setting',
+        tls = true,
+        connected = 'Docker Engine 20.10.24 (API 1.41)',
+      },
+    })
+    assert.are.equal(
+      'r (/r): runs go to tcp://127.0.0.1:2376 (run.engine, TLS; Docker Engine 20.10.24 (API 1.41) answered)',
+      line
+    )
+    assert.is_true(connected)
+    line, connected = health.engine_line({
+      root = '/p',
+      workspace = vim.NIL,
+      engine = { url = 'unix:///run/podman/podman.sock', source = 'default', tls = false, connected = vim.NIL },
+    })
+    assert.are.equal('/p: runs go to unix:///run/podman/podman.sock (the default socket; not contacted yet)', line)
+    assert.is_false(connected)
+    assert.is_nil(health.engine_line({ root = '/old' }))
+  end)
+
   it('reports bad configuration, a missing binary and an unwritable database', function()
     local not_a_folder = h.tmp .. '/plain-file'
     assert(io.open(not_a_folder, 'w')):close()

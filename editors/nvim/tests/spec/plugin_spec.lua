@@ -184,6 +184,49 @@ describe('configuration', function()
     assert.is_truthy(vim.json.encode(config.json_settings()):find('"providers":{}', 1, true))
   end)
 
+  it('checks the gateway and budget settings', function()
+    config.set({
+      settings = {
+        gateway = { enabled = false, blockMalicious = true, terminals = false },
+        llm = {
+          budget = { dailyUsd = 2.5, requestTokens = 8000 },
+          mux = { { glob = 'claude-*', action = 'gateway', provider = 'anthropic' } },
+        },
+      },
+    })
+    local cfg, problems = config.resolve()
+    assert.are.same({}, problems)
+    assert.are.same({ enabled = false, blockMalicious = true, terminals = false }, cfg.settings.gateway)
+    assert.are.same({ dailyUsd = 2.5, requestTokens = 8000 }, cfg.settings.llm.budget)
+    local json = vim.json.encode(config.json_settings())
+    assert.is_truthy(json:find('"budget":{', 1, true), json)
+    config.set({
+      settings = {
+        gateway = { terminals = 'ask', port = 1 },
+        llm = { budget = { dailyUsd = -1, requestTokens = 1.5, monthlyUsd = 3 } },
+      },
+    })
+    local _
+    _, problems = config.resolve()
+    local all = table.concat(problems, '\n')
+    for _, expected in ipairs({
+      'setup.settings.gateway.terminals: expected a boolean, got string "ask"',
+      'setup.settings.gateway.port: unknown option',
+      'setup.settings.llm.budget.dailyUsd: expected a number >= 0, got number -1',
+      'setup.settings.llm.budget.requestTokens: expected an integer >= 0, got number 1.5',
+      'setup.settings.llm.budget.monthlyUsd: unknown option',
+    }) do
+      assert.is_truthy(all:find(expected, 1, true), ('missing %q in:\n%s'):format(expected, all))
+    end
+    -- The usage buffer's budget line.
+    local usage = require('warden.usage')
+    assert.are.equal(
+      "budgets: $2.50 a day per workspace, 8000 tokens per gateway request (editor settings; :checkhealth warden shows the day's spend)",
+      usage.budget_line({ llm = { budget = { dailyUsd = 2.5, requestTokens = 8000 } } })
+    )
+    assert.matches('^budgets: none set', usage.budget_line({}))
+  end)
+
   it('sends empty settings objects as JSON objects, not arrays', function()
     assert.are.equal('{}', vim.json.encode(config.json_settings()))
     config.set({ settings = { database = {}, secrets = { disable = {} } } })
@@ -241,7 +284,7 @@ describe('lua/warden/lsp.lua', function()
     local lsp = require('warden.lsp')
     local src = assert(h.read(h.repo .. '/server/lsp/src/lsp_ext.rs'))
     local mirrored = {}
-    for _, tbl in ipairs({ lsp.commands, lsp.requests, lsp.notifications }) do
+    for _, tbl in ipairs({ lsp.commands, lsp.client_commands, lsp.requests, lsp.notifications }) do
       for _, name in pairs(tbl) do
         mirrored[name] = true
       end
@@ -270,15 +313,38 @@ describe('lua/warden/lsp.lua', function()
   end)
 end)
 
+describe('client-side commands', function()
+  it('every CLIENT_CMD_ of lsp_ext.rs has a handler in the client config, and is no server command', function()
+    local lsp = require('warden.lsp')
+    local src = assert(h.read(h.repo .. '/server/lsp/src/lsp_ext.rs'))
+    local handlers = lsp.base_config().commands
+    local server = {}
+    for _, name in pairs(lsp.commands) do
+      server[name] = true
+    end
+    local n = 0
+    for name in src:gmatch('pub const CLIENT_CMD_[%u_]+: &str = "([^"]+)"') do
+      n = n + 1
+      assert.is_function(handlers[name], 'no handler for ' .. name)
+      assert.is_nil(server[name], name .. ' is in M.commands, which the server runs')
+      assert.is_true(vim.tbl_contains(vim.tbl_values(lsp.client_commands), name), name)
+    end
+    assert.is_true(n >= 1, 'no CLIENT_CMD_ in lsp_ext.rs')
+  end)
+end)
+
 describe(':Warden completion', function()
   it('offers exactly the subcommands the server backs', function()
     assert.are.same({
+      'accept',
       'advisories',
       'cancel',
+      'discard',
       'docstring',
       'explain',
       'findings',
       'fix',
+      'fixUntilGreen',
       'lfindings',
       'log',
       'pick',
@@ -291,18 +357,23 @@ describe(':Warden completion', function()
       'runs',
       'scan',
       'scripts',
+      'search',
+      'terminal',
       'tests',
       'traces',
       'trust',
       'untrust',
       'usage',
       'workspace',
+      'worktrees',
     }, vim.fn.getcompletion('Warden ', 'cmdline'))
     assert.are.same({ 'traces', 'trust' }, vim.fn.getcompletion('Warden tr', 'cmdline'))
     assert.are.same({ 'run', 'runAll', 'runs' }, vim.fn.getcompletion('Warden ru', 'cmdline'))
     assert.are.same({ 'day' }, vim.fn.getcompletion('Warden usage d', 'cmdline'))
     assert.are.same({ 'findings', 'runs', 'traces', 'workspaces' }, vim.fn.getcompletion('Warden pick ', 'cmdline'))
     assert.are.same({ 'scan' }, vim.fn.getcompletion('Warden traces sc', 'cmdline'))
+    assert.are.same({ 'scan', 'scripts', 'search' }, vim.fn.getcompletion('Warden s', 'cmdline'))
+    assert.are.same({ 'glob=' }, vim.fn.getcompletion('Warden search gl', 'cmdline'))
     assert.are.same({ 'syntax' }, vim.fn.getcompletion('Warden lfindings sy', 'cmdline'))
     assert.are.same(
       { 'update', 'PyPI', 'npm', 'crates.io', 'Go' },
@@ -515,6 +586,18 @@ describe('doc/warden.txt', function()
       'warden-views',
       'warden-lualine',
       'WardenLlmDone',
+      'warden-gateway',
+      ':Warden-terminal',
+      'WardenGatewayCall',
+      'warden-worktrees',
+      ':Warden-worktrees',
+      'warden-search',
+      ':Warden-search',
+      'warden-fix',
+      ':Warden-fixUntilGreen',
+      ':Warden-accept',
+      ':Warden-discard',
+      'WardenFixDiff',
     }) do
       assert.is_true(tags[tag] == true, 'missing tag ' .. tag)
     end

@@ -18,6 +18,8 @@ export type ToWebview =
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'query'; filter: TraceFilter }
+  /** The caller part of the filter changed (the webview applies it itself). */
+  | { type: 'caller'; filter: TraceFilter }
   | { type: 'more' }
   | { type: 'open'; uri: string };
 

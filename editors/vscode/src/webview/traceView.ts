@@ -2,13 +2,23 @@
 // it is sent, draws them as trees by parent with timing bars scaled to each root span and
 // coloured by latency, tokens, cache-hit rate and cost per span, and input/output/error
 // expandable per row, with a note for LLM replies from the response cache and for guard
-// verdicts; filters by workspace and kind, pages to older spans, and follows live
-// updates. All text goes in through textContent.
+// verdicts; marks the calls through the LLM gateway (a `gateway` badge and the client's
+// User-Agent) apart from warden's own actions; a badge on each fix-until-green round
+// (`round 2 · failing`); filters by workspace and kind (the
+// server's filter) and by client (warden's own, every gateway call, or one client seen:
+// applied here to whole trees), pages to older spans, and follows live updates. All
+// text goes in through textContent.
 
 import type { SpanKind } from '../lsp_ext.ts';
 import {
   bar,
   buildTree,
+  callerValue,
+  clientLabel,
+  clientsSeen,
+  gatewayCall,
+  matchesCaller,
+  withCaller,
   extent,
   flatten,
   formatClock,
@@ -17,6 +27,7 @@ import {
   formatDuration,
   formatJson,
   formatTokens,
+  fixRoundBadge,
   latencyClass,
   matchesFilter,
   outputNote,
@@ -45,6 +56,8 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 const main = $<HTMLElement>('traces');
 const workspaceSelect = $<HTMLSelectElement>('workspace');
 const kindSelect = $<HTMLSelectElement>('kind');
+const callerSelect = $<HTMLSelectElement>('caller');
+let callerOptions = '';
 const moreButton = $<HTMLButtonElement>('more');
 const endLabel = $<HTMLSpanElement>('end');
 const status = $<HTMLSpanElement>('status');
@@ -84,7 +97,36 @@ function readFilter(): TraceFilter {
   if (kindSelect.value) {
     f.kind = kindSelect.value as SpanKind;
   }
-  return f;
+  return withCaller(f, callerSelect.value);
+}
+
+/** The client choices: all, warden's own, every gateway call, each client seen (and the one chosen). */
+function updateCallers(): void {
+  const clients = clientsSeen(store.spans.values());
+  if (filter.client !== undefined && !clients.includes(filter.client)) {
+    clients.push(filter.client);
+  }
+  const key = clients.join('\n');
+  if (key === callerOptions && callerSelect.options.length > 1) {
+    callerSelect.value = callerValue(filter);
+    return;
+  }
+  callerOptions = key;
+  const option = (value: string, text: string, title?: string): HTMLOptionElement => {
+    const o = el('option', undefined, text);
+    o.value = value;
+    if (title) {
+      o.title = title;
+    }
+    return o;
+  };
+  callerSelect.replaceChildren(
+    option('', 'all'),
+    option('origin:warden', "warden's own actions"),
+    option('origin:gateway', 'every gateway call'),
+    ...clients.map((c) => option(`client:${c}`, `gateway: ${clientLabel(c)}`, c)),
+  );
+  callerSelect.value = callerValue(filter);
 }
 
 function query(): void {
@@ -97,6 +139,12 @@ function query(): void {
 
 workspaceSelect.addEventListener('change', query);
 kindSelect.addEventListener('change', query);
+callerSelect.addEventListener('change', () => {
+  // Trees already loaded are filtered here; the panel only remembers the choice.
+  filter = readFilter();
+  vscode.postMessage({ type: 'caller', filter });
+  schedule();
+});
 $<HTMLButtonElement>('refresh').addEventListener('click', query);
 moreButton.addEventListener('click', () => {
   moreButton.disabled = true;
@@ -153,14 +201,26 @@ function schedule(): void {
 function render(): void {
   scheduled = false;
   const now = Date.now();
-  const roots = buildTree(store.spans.values());
+  const all = buildTree(store.spans.values());
+  const roots = all.filter((root) => matchesCaller(root, filter));
+  updateCallers();
   const frag = document.createDocumentFragment();
   for (const root of roots) {
     frag.append(renderTrace(root, now));
   }
   main.replaceChildren(frag);
-  if (loaded && roots.length === 0) {
+  if (loaded && all.length === 0) {
     main.append(el('p', 'empty', 'No spans yet. Everything warden does (commands, scans, indexing) appears here as it happens.'));
+  } else if (loaded && roots.length === 0) {
+    main.append(
+      el(
+        'p',
+        'empty',
+        filter.origin === 'warden'
+          ? "None of the spans loaded is warden's own."
+          : `No gateway call${filter.client !== undefined ? ' of this client' : ''} among the spans loaded. AI tools run in a terminal of a workspace folder reach warden through its gateway; load older spans for earlier calls.`,
+      ),
+    );
   }
   const running = [...store.spans.values()].some((s) => !s.finishedAt);
   status.textContent = statusText || `${plural(store.spans.size, 'span')}${running ? ' · running' : ''} · live`;
@@ -225,7 +285,24 @@ function renderRow(
     }
     schedule();
   });
-  name.append(twisty, el('span', `kind kind-${span.kind}`, span.kind), el('span', 'label', span.name));
+  name.append(twisty, el('span', `kind kind-${span.kind}`, span.kind));
+  const call = gatewayCall(span);
+  if (call) {
+    row.classList.add('gateway-call');
+    row.dataset.client = call.client;
+    const badge = el('span', 'gateway', 'gateway');
+    badge.title = `A call through warden's LLM gateway (${call.api || 'unknown API'}), not one of warden's own actions`;
+    const client = el('span', 'client', clientLabel(call.client));
+    client.title = `Client (User-Agent): ${call.client || 'none sent'}`;
+    name.append(badge, client);
+  }
+  name.append(el('span', 'label', span.name));
+  const round = fixRoundBadge(span);
+  if (round) {
+    const b = el('span', `fix-round fix-${round.outcome}`, round.text);
+    b.title = 'A round of Fix until it runs: the model\'s fix, then the fixed copy\'s run';
+    name.append(b);
+  }
   if (isRoot && span.workspace) {
     name.append(el('span', 'workspace', span.workspace));
   }

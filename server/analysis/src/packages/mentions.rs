@@ -186,6 +186,22 @@ pub fn malicious(mentions: &[Mention], lookup: crate::Lookup<'_>) -> Vec<(Mentio
         .collect()
 }
 
+/// [`malicious`]'s verdicts one line each: `name (ecosystem via, advisory ids)`.
+pub fn describe(bad: &[(Mention, Issue)]) -> Vec<String> {
+    bad.iter()
+        .map(|(m, issue)| {
+            let ids: Vec<&str> = issue.advisories.iter().map(|a| a.id.as_str()).collect();
+            format!(
+                "{} ({} {}, {})",
+                m.name,
+                m.ecosystem.as_str(),
+                m.via,
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,7 +241,19 @@ impl RuleSet {
         if text.is_empty() || self.rules.is_empty() {
             return ScanOutput::default();
         }
-        self.scan_region(text, index, 0..text.len(), ctx, true).0
+        self.scan_region(text, index, 0..text.len(), ctx, true, true)
+            .0
+    }
+
+    /// [`RuleSet::scan_with`] that keeps secrets on lines an inline marker
+    /// (`warden:allow`, ...) accepts: for text that is stored or leaves the machine
+    /// (redaction), where an accepted secret is still a secret.
+    pub fn scan_unsuppressed(&self, text: &str, ctx: &Context<'_>) -> ScanOutput {
+        if text.is_empty() || self.rules.is_empty() {
+            return ScanOutput::default();
+        }
+        self.scan_region(text, &LazyIndex::new(text), 0..text.len(), ctx, true, false)
+            .0
     }
 
     /// The secrets of `text` after edits, given the findings `tracked` kept through
@@ -284,7 +296,7 @@ impl RuleSet {
             }
         }
         if start < end {
-            let (out, multiline_hit) = self.scan_region(text, index, start..end, ctx, false);
+            let (out, multiline_hit) = self.scan_region(text, index, start..end, ctx, false, true);
             if multiline_hit {
                 return None;
             }
@@ -298,6 +310,7 @@ impl RuleSet {
     /// Scans the whole lines `region` of `text` (offsets stay absolute). Multi-line
     /// rules run on the whole text when `multiline` is set; otherwise a hit on one of
     /// their keywords (or on a whole-file decoder's) is only reported (the second value).
+    /// `suppress`: drop findings on lines an inline marker accepts.
     fn scan_region(
         &self,
         text: &str,
@@ -305,6 +318,7 @@ impl RuleSet {
         region: std::ops::Range<usize>,
         ctx: &Context<'_>,
         multiline: bool,
+        suppress: bool,
     ) -> (ScanOutput, bool) {
         let mut out = ScanOutput::default();
         let mut pass = Pass {
@@ -316,7 +330,7 @@ impl RuleSet {
         out.long_lines_skipped = pass.long_lines;
         out.findings = dedupe(&self.rules, candidates)
             .into_iter()
-            .filter(|c| !self.suppressed(text, index.get(), c))
+            .filter(|c| !suppress || !self.suppressed(text, index.get(), c))
             .map(|c| self.finding(text, index.get(), c))
             .collect();
         (out, multiline_hit)
@@ -806,6 +820,13 @@ mod tests {
         assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' # warden:allow").is_empty());
         assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' // gitleaks:allow").is_empty());
         assert!(scan("k = 'AKIAQ3EGRB4XY7MNP2KD' # pragma: allowlist secret").is_empty());
+        let marked = "k = 'AKIAQ3EGRB4XY7MNP2KD' # warden:allow";
+        let kept = RuleSet::builtin().scan_unsuppressed(marked, &Context::default());
+        assert_eq!(
+            kept.findings.len(),
+            1,
+            "redaction still sees an accepted secret"
+        );
         let pem = "x = 1\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBpZ2tqZXJ1c2tqZmhnZXJ1a2doZXJrZ2hrZXJnaGtlcmdoawAAAJhzZGZn\n-----END OPENSSH PRIVATE KEY-----\n";
         let f = scan(pem);
         assert_eq!(f.len(), 1, "{f:#?}");

@@ -55,6 +55,15 @@ impl Redactions {
         out.push_str(&r.finish());
         out
     }
+
+    /// [`Redactions::restore`] for JSON text (tool-call arguments): each secret goes
+    /// back JSON-escaped.
+    pub fn restore_json(&self, text: &str) -> String {
+        let mut p = Pending::json();
+        let mut out = p.push(self, text);
+        out.push_str(&p.finish(self));
+        out
+    }
 }
 
 /// Replaces the secrets `rules` find in `text` with placeholders, adding to
@@ -66,7 +75,8 @@ pub fn redact(
     rules: &RuleSet,
     redactions: &mut Redactions,
 ) -> (String, usize) {
-    let mut findings = rules.scan_with(text, ctx).findings;
+    // A secret a `warden:allow` marker accepts in the editor is still redacted.
+    let mut findings = rules.scan_unsuppressed(text, ctx).findings;
     findings.sort_by_key(|f| f.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
@@ -87,37 +97,71 @@ pub fn redact(
 /// Restores placeholders in a reply that arrives in chunks.
 pub struct Restorer<'a> {
     redactions: &'a Redactions,
-    pending: String,
+    pending: Pending,
 }
 
 impl<'a> Restorer<'a> {
     pub fn new(redactions: &'a Redactions) -> Self {
         Restorer {
             redactions,
-            pending: String::new(),
+            pending: Pending::default(),
         }
     }
 
     /// Takes the next chunk; returns what can be shown now. A tail that could still
     /// become a placeholder is held back until the next chunk or [`Restorer::finish`].
     pub fn push(&mut self, chunk: &str) -> String {
-        self.pending.push_str(chunk);
-        let (out, consumed) = self.process(false);
-        self.pending.drain(..consumed);
-        out
+        self.pending.push(self.redactions, chunk)
     }
 
     /// Everything still held back (an unfinished placeholder stays as written).
     pub fn finish(&mut self) -> String {
-        let (out, _) = self.process(true);
-        self.pending.clear();
+        self.pending.finish(self.redactions)
+    }
+}
+
+/// One stream's held-back tail, for callers that keep many streams of one request
+/// (the gateway: a text block, each tool call's arguments) beside their
+/// [`Redactions`]. In JSON mode the stream is JSON text (streamed tool-call
+/// arguments), so a restored secret is JSON-escaped: a quote or a newline in it cannot
+/// break the arguments the client parses.
+#[derive(Debug, Default, Clone)]
+pub struct Pending {
+    held: String,
+    json: bool,
+}
+
+impl Pending {
+    /// A stream of JSON text.
+    pub fn json() -> Pending {
+        Pending {
+            held: String::new(),
+            json: true,
+        }
+    }
+
+    /// See [`Restorer::push`].
+    pub fn push(&mut self, redactions: &Redactions, chunk: &str) -> String {
+        if self.held.is_empty() && !chunk.contains('_') {
+            return chunk.to_owned(); // the common case: nothing to hold or restore
+        }
+        self.held.push_str(chunk);
+        let (out, consumed) = self.process(redactions, false);
+        self.held.drain(..consumed);
         out
     }
 
-    /// Replaces complete placeholders in `pending`; unless `last`, stops before a tail
+    /// See [`Restorer::finish`].
+    pub fn finish(&mut self, redactions: &Redactions) -> String {
+        let (out, _) = self.process(redactions, true);
+        self.held.clear();
+        out
+    }
+
+    /// Replaces complete placeholders in `held`; unless `last`, stops before a tail
     /// that could still become one. Returns the output and the bytes consumed.
-    fn process(&self, last: bool) -> (String, usize) {
-        let text = self.pending.as_str();
+    fn process(&self, redactions: &Redactions, last: bool) -> (String, usize) {
+        let text = self.held.as_str();
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         while let Some(i) = text[at..].find(PREFIX).map(|i| at + i) {
@@ -132,8 +176,13 @@ impl<'a> Restorer<'a> {
             let secret = (rest.starts_with(SUFFIX) && !after.starts_with('0'))
                 .then(|| after[..digits].parse().ok())
                 .flatten()
-                .and_then(|n| self.redactions.secret(n));
+                .and_then(|n| redactions.secret(n));
             match secret {
+                Some(s) if self.json => {
+                    let quoted = serde_json::to_string(s).unwrap_or_default();
+                    out.push_str(&quoted[1..quoted.len() - 1]);
+                    at = i + PREFIX.len() + digits + SUFFIX.len();
+                }
                 Some(s) => {
                     out.push_str(s);
                     at = i + PREFIX.len() + digits + SUFFIX.len();
@@ -321,5 +370,23 @@ mod tests {
         ] {
             assert!(contexts.contains(encoded), "{encoded}");
         }
+    }
+
+    #[test]
+    fn json_streams_get_escaped_secrets_across_chunks() {
+        let mut r = Redactions::default();
+        let secret = "pa\"ss\nword\\x";
+        let ph = r.placeholder(secret);
+        let args = format!("{{\"password\": \"{ph}\", \"n\": 1}}");
+        for cut in 0..args.len() {
+            let mut p = Pending::json();
+            let mut out = p.push(&r, &args[..cut]);
+            out.push_str(&p.push(&r, &args[cut..]));
+            out.push_str(&p.finish(&r));
+            let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+            assert_eq!(v["password"], secret, "cut at {cut}");
+        }
+        assert_eq!(r.restore_json(&ph), "pa\\\"ss\\nword\\\\x");
+        assert_eq!(r.restore(&ph), secret);
     }
 }

@@ -35,64 +35,49 @@ pub async fn run(
     code
 }
 
-async fn run_in(
+/// A script run to its end: the run, its spec (for the lines a failure blames) and the
+/// script's repository-relative path.
+pub struct Done {
+    pub finished: runs::Finished,
+    pub spec: warden_sandbox::RunSpec,
+    pub rel: String,
+}
+
+/// Runs a script as `warden run` does (its workspace registered, its repository's
+/// trusted settings, the sandbox), sending its events to `events`. The use case the
+/// command line and `warden mcp` share.
+pub async fn execute(
     store: &warden_store::Store,
     tracer: &warden_trace::Tracer,
     path: &Path,
     input: Option<&Path>,
     args: Vec<String>,
-    json: bool,
-) -> ExitCode {
-    let fail = |m: String| {
-        eprintln!("warden: {m}");
-        ExitCode::from(2)
-    };
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> Result<Done, String> {
     let path = match std::fs::canonicalize(path) {
         Ok(p) if p.is_file() => p,
-        Ok(p) => return fail(format!("{} is not a file", p.display())),
-        Err(e) => return fail(format!("{}: {e}", path.display())),
+        Ok(p) => return Err(format!("{} is not a file", p.display())),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let text = match runs::read_script(&path) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
+    let text = runs::read_script(&path)?;
     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let mut reg = match Registry::new(store.clone()).await {
-        Ok(r) => r,
-        Err(e) => return fail(e.to_string()),
-    };
-    let added = match reg.add_folder(&dir).await {
-        Ok(a) => a,
-        Err(e) => return fail(e.to_string()),
-    };
-    let row = added.workspace;
+    let mut reg = Registry::new(store.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let row = reg
+        .add_folder(&dir)
+        .await
+        .map_err(|e| e.to_string())?
+        .workspace;
     let root = row.root.clone().map(PathBuf::from).unwrap_or(dir);
-    let stored = {
-        let key = root.display().to_string();
-        store
-            .call(move |c| warden_store::trust::get(c, &key))
-            .await
-            .ok()
-            .flatten()
-    };
-    let cfg = super::load_root(
-        &root,
-        crate::root_config::Trust::Stored(stored.as_deref()),
-        Default::default(),
-    );
+    let cfg = super::load_trusted_root(store, &root).await;
     // Checked and read before the engine is contacted: a FIFO, a device or a file
     // over run.limits.inputMb is refused (exit 2) instead of read whole.
-    let input = match input
+    let input = input
         .map(|i| runs::read_input(&cfg.settings.run.limits, i))
-        .transpose()
-    {
-        Ok(i) => i,
-        Err(e) => return fail(e),
-    };
-    let (rel, spec) = match runs::prepare(&cfg.settings.run, &root, &path, &text, input, args) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
+        .transpose()?;
+    let (rel, spec) = runs::prepare(&cfg.settings.run, &root, &path, &text, input, args)?;
     let job = Job {
         run_id: warden_trace::new_span_id(),
         batch_id: None,
@@ -101,7 +86,37 @@ async fn run_in(
         uri: Some(format!("file://{}", path.display())),
         root,
         spec: spec.clone(),
+        engine: cfg.settings.run.engine.clone(),
     };
+    let engine = Engine::default();
+    let finished = runs::execute(
+        runs::Env {
+            engine: &engine,
+            warm_pool: 0,
+            tracer,
+            store: Some(store),
+        },
+        None,
+        job,
+        events,
+        cancel,
+    )
+    .await;
+    Ok(Done {
+        finished,
+        spec,
+        rel,
+    })
+}
+
+async fn run_in(
+    store: &warden_store::Store,
+    tracer: &warden_trace::Tracer,
+    path: &Path,
+    input: Option<&Path>,
+    args: Vec<String>,
+    json: bool,
+) -> ExitCode {
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -126,20 +141,17 @@ async fn run_in(
             }
         }
     });
-    let engine = Engine::default();
-    let done = runs::execute(
-        runs::Env {
-            engine: &engine,
-            warm_pool: 0,
-            tracer,
-            store: Some(store),
-        },
-        None,
-        job,
-        tx,
-        cancel,
-    )
-    .await;
+    let Done {
+        finished: done,
+        spec,
+        rel,
+    } = match execute(store, tracer, path, input, args, tx, cancel).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("warden: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let _ = printer.await;
     let o = &done.outcome;
     if json {

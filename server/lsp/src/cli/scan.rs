@@ -89,6 +89,25 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         .then(|| warden_store::Store::open(&db).ok())
         .flatten();
     let advisories = store.clone().map(crate::packages::store_advisories);
+    // The scan is a span: stored when the database exists, exported when the OTLP
+    // variables are set, inside the trace a TRACEPARENT names (a CI job's).
+    let tracer = warden_trace::Tracer::new();
+    if let Some(s) = &store {
+        tracer.add_sink(std::sync::Arc::new(warden_store::StoreSink::new(s.clone())));
+    }
+    super::export_spans(&tracer, store.clone());
+    let mut span = tracer
+        .start(warden_trace::SpanKind::Scan, "warden scan")
+        .input(json!({
+            "paths": paths.len().max(1),
+            "checks": {
+                "secrets": checks.secrets,
+                "shell": checks.shell,
+                "syntax": checks.syntax,
+                "packages": checks.packages,
+            },
+        }))
+        .begin();
     // A named baseline must be a regular file of sane size (a FIFO would block the
     // scan, /dev/zero would fill memory); a missing one is only a warning below.
     if let Some(b) = baseline
@@ -222,6 +241,16 @@ pub fn run(paths: &[PathBuf], opts: Options<'_>, db: Option<PathBuf>) -> ExitCod
         summary.skipped_text(),
         summary.long_lines_skipped
     );
+    let count = |s: Severity| reported.iter().filter(|r| r.finding.severity == s).count();
+    span.set_output(json!({
+        "files": summary.files,
+        "bytes": summary.bytes,
+        "findings": reported.len(),
+        "errors": count(Severity::Error),
+        "warnings": count(Severity::Warning),
+        "skipped": summary.skipped_total(),
+    }));
+    span.ok();
     let threshold = match fail_on {
         FailOn::Error => Some(Severity::Error),
         FailOn::Warning => Some(Severity::Warning),

@@ -409,6 +409,27 @@ async fn publish(
     true
 }
 
+/// Publishes a document's diagnostics again, as they stand: its current findings and
+/// the diagnostics from elsewhere ([`Shared::extra_diagnostics`]), for when only the
+/// latter changed. Serialized with analysis publishes so versions stay in order.
+pub async fn republish(shared: &Shared, client: &Client, uri: &str) {
+    let Ok(parsed) = uri.parse::<Uri>() else {
+        return;
+    };
+    let _turn = shared.publishing.lock().await;
+    let mut diagnostics = shared
+        .findings
+        .lock()
+        .get(uri)
+        .map(|f| f.diagnostics(&parsed))
+        .unwrap_or_default();
+    diagnostics.extend(shared.extra_diagnostics(uri));
+    let version = shared.docs.lock().get(uri).map(|d| d.version);
+    client
+        .publish_diagnostics(parsed, diagnostics, version)
+        .await;
+}
+
 /// After `didClose`: the file's diagnostics fall back to what a scan of the file on
 /// disk finds (it is part of the workspace), or nothing for files outside it. Nothing
 /// is published if the document was opened again meanwhile: its buffer's findings win.
@@ -523,19 +544,27 @@ pub fn start_workspace_scan(job: ScanJob) -> String {
     let task_token = token.clone();
     let tasks = job.shared.tasks.clone();
     tasks.spawn(async move {
-        let _registered = registered;
-        run_workspace_scan(&job, &task_token, cancel).await;
+        let listed = {
+            let _registered = registered;
+            run_workspace_scan(&job, &task_token, cancel).await
+        };
+        // Then the search index, from the same listing, with its own progress.
+        if let Some(files) = listed {
+            index_workspace(&job, files).await;
+        }
         // Once everything the scan held (a row per file) is freed.
         crate::memory::release_soon(&job.shared.tasks);
     });
     token
 }
 
+/// Scans; returns the files listed (for the search index) unless it was cancelled or
+/// could not list them.
 async fn run_workspace_scan(
     job: &ScanJob,
     token: &str,
     cancel: tokio_util::sync::CancellationToken,
-) {
+) -> Option<Arc<Vec<PathBuf>>> {
     let mut span = job
         .tracer
         .start(SpanKind::Scan, "workspace.scan")
@@ -554,12 +583,12 @@ async fn run_workspace_scan(
             let message = format!("cannot list the files of {}: {e}", job.root.display());
             span.fail(message.clone());
             progress.end(message).await;
-            return;
+            return None;
         }
         Err(e) => {
             span.fail(e.to_string());
             progress.end(format!("scan failed: {e}")).await;
-            return;
+            return None;
         }
     };
     // Open documents are analysed live from the editor's text.
@@ -572,6 +601,8 @@ async fn run_workspace_scan(
         .collect();
     let files: Vec<PathBuf> = files.into_iter().filter(|f| !open.contains(f)).collect();
     let total = files.len();
+    // The search index is brought up to date from the same listing afterwards.
+    let listed = Arc::new(files.clone());
 
     // What the last complete scan found clean, under the same key: those files are
     // not read again while their size, times and inode are unchanged.
@@ -695,7 +726,7 @@ async fn run_workspace_scan(
         progress
             .end(format!("cancelled after {done}/{total} files"))
             .await;
-        return;
+        return None;
     }
     if let Some(store) = &job.store {
         let id = job.workspace.id;
@@ -715,6 +746,74 @@ async fn run_workspace_scan(
     }
     span.ok();
     progress.end(message).await;
+    Some(listed)
+}
+
+/// The scan's second step: the search index (symbols and text) for the files the scan
+/// listed, re-reading only those changed since they were indexed. Its own cancellable
+/// progress (`warden: indexing NAME for search`) and `index` span, so the scan's end
+/// (and its findings) do not wait for it.
+async fn index_workspace(job: &ScanJob, files: Arc<Vec<PathBuf>>) {
+    let token = format!("warden/index/{}", uuid::Uuid::now_v7());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let _registered = job.shared.tasks.register(vec![token.clone()], &cancel);
+    let mut span = job
+        .tracer
+        .start(SpanKind::Index, "search.index")
+        .parent(job.parent_span.as_deref())
+        .workspace(Some(job.workspace.clone()))
+        .input(json!({ "root": job.root.display().to_string(), "files": files.len() }))
+        .begin();
+    let title = format!("warden: indexing {} for search", job.workspace.name);
+    let progress = Reporter::begin(&job.client, job.progress, &token, &title, true).await;
+    let total = files.len();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (shared, root, id) = (job.shared.clone(), job.root.clone(), job.workspace.id);
+    let (cancel2, seen2) = (cancel.clone(), seen.clone());
+    let work = tokio::task::spawn_blocking(move || {
+        super::search::update_index(
+            &shared,
+            id,
+            &root,
+            &files,
+            &|| cancel2.is_cancelled(),
+            &|n| seen2.store(n, std::sync::atomic::Ordering::Relaxed),
+        )
+    });
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let stats = loop {
+        tokio::select! {
+            done = &mut work => break done.ok().flatten(),
+            _ = tick.tick() => {
+                let n = seen.load(std::sync::atomic::Ordering::Relaxed);
+                let pct = (n * 100).checked_div(total).unwrap_or(100) as u32;
+                progress.report(format!("{n}/{total} files"), pct).await;
+            }
+        }
+    };
+    let message = match &stats {
+        Some(s) => format!(
+            "{} files, {} read again, {} removed, in {:.1} s",
+            s.files,
+            s.indexed,
+            s.removed,
+            s.elapsed_ms as f64 / 1000.0
+        ),
+        None => "the index could not be updated (see the server log)".into(),
+    };
+    span.set_output(json!(stats));
+    if cancel.is_cancelled() {
+        span.cancel();
+        progress.end(format!("cancelled; {message}")).await;
+    } else if stats.is_some() {
+        span.ok();
+        progress.end(message).await;
+    } else {
+        span.fail(message.clone());
+        progress.end(message).await;
+    }
+    crate::memory::release_soon(&job.shared.tasks);
 }
 
 fn finding_rows(file: &FileFindings) -> Vec<FindingRow> {

@@ -100,8 +100,18 @@ pub async fn code_action(
             .into_iter()
             .map(CodeActionOrCommand::CodeAction),
     );
+    actions.extend(
+        super::worktrees::code_actions(&b.shared, &uri, wanted)
+            .into_iter()
+            .map(CodeActionOrCommand::CodeAction),
+    );
     if let Some(path) = path.as_deref() {
         let cfg = b.shared.scan_config(Some(path));
+        actions.extend(
+            super::fix::code_actions(&cfg, &uri, &params.context.diagnostics)
+                .into_iter()
+                .map(CodeActionOrCommand::CodeAction),
+        );
         actions.extend(
             super::llm::code_actions(&cfg, &uri, path, lang, wanted, &params.context.diagnostics)
                 .into_iter()

@@ -31,6 +31,13 @@ pub async fn execute(b: &Backend, command: String, arguments: Vec<Value>) -> Res
         }
     };
 
+    // Fix-until-green answers at once and goes on in the background.
+    if matches!(
+        command.as_str(),
+        CMD_LLM_FIX_UNTIL_GREEN | CMD_LLM_FIX_ACCEPT | CMD_LLM_FIX_DISCARD
+    ) {
+        return super::fix::execute(b, &command, args).await.map(Some);
+    }
     // LLM actions run outside the registry lock: they take seconds and hold nothing.
     if command.starts_with("warden.llm.") {
         return super::llm::execute(b, &command, args).await.map(Some);
@@ -109,7 +116,8 @@ fn usage(command: &str) -> &'static str {
             r#"{"uri": "file:///...", "range": {...}, "instruction": "read the key from the environment"}"#
         }
         CMD_LLM_DOCSTRING => r#"{"uri": "file:///...", "position": {"line": 4, "character": 0}}"#,
-        CMD_LLM_CANCEL => r#"{"requestId": "..."}"#,
+        CMD_LLM_CANCEL | CMD_LLM_FIX_ACCEPT | CMD_LLM_FIX_DISCARD => r#"{"requestId": "..."}"#,
+        CMD_LLM_FIX_UNTIL_GREEN => r#"{"uri": "file:///...", "maxRounds": 3, "budgetUsd": 0.5}"#,
         CMD_RUN => r#"{"uri": "file:///...", "input": "data/in.csv", "args": []}"#,
         CMD_RUN_CANCEL => r#"{"runId": "..."}"#,
         CMD_RUN_ALL => r#"{"workspace": "name", "stopOnFailure": false}"#,

@@ -31,7 +31,8 @@ pub fn did_open(b: &Backend, params: DidOpenTextDocumentParams) {
         .docs
         .lock()
         .open(uri.clone(), d.language_id, d.version, d.text, path);
-    analysis::analyze_document(b, uri);
+    analysis::analyze_document(b, uri.clone());
+    super::worktrees::refresh(&b.shared, &b.client, uri);
 }
 
 pub async fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
@@ -52,6 +53,7 @@ pub async fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
     if changed {
         // A changed file no longer matches the run that failed.
         b.shared.run_diagnostics.lock().remove(&uri);
+        super::search::document_changed(&b.shared, &uri);
         analysis::document_changed(b, uri).await;
     } else {
         tracing::warn!("didChange for {uri} which is not open; ignored");
@@ -61,6 +63,8 @@ pub async fn did_change(b: &Backend, params: DidChangeTextDocumentParams) {
 pub fn did_close(b: &Backend, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
     b.shared.docs.lock().close(uri.as_str());
+    super::worktrees::forget(&b.shared, uri.as_str());
+    super::search::document_on_disk(&b.shared, uri.as_str());
     analysis::document_closed(b, uri);
     // The document's text and syntax tree are freed: give the pages back.
     crate::memory::release_soon(&b.shared.tasks);
@@ -69,6 +73,8 @@ pub fn did_close(b: &Backend, params: DidCloseTextDocumentParams) {
 pub async fn did_save(b: &Backend, params: DidSaveTextDocumentParams) {
     let uri = params.text_document.uri;
     analysis::persist_document(b, uri.as_str()).await;
+    super::worktrees::refresh(&b.shared, &b.client, uri.as_str().to_owned());
+    super::search::document_on_disk(&b.shared, uri.as_str());
     config_file_touched(b, &uri).await;
 }
 

@@ -132,6 +132,7 @@ pub async fn initialize(b: &Backend, params: InitializeParams) -> Result<Initial
                 file_operations: None,
             }),
             hover_provider: Some(HoverProviderCapability::Simple(true)),
+            workspace_symbol_provider: Some(OneOf::Left(true)),
             code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                 code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                 ..Default::default()
@@ -186,6 +187,7 @@ pub async fn initialized(b: &Backend) {
     // Before any configuration is built: each one reports its manifests' ecosystems.
     super::advisories::start_updater(b);
     super::metadata::start_fetcher(b);
+    super::worktrees::start_poll(b);
     let folders = std::mem::take(&mut *b.initial_folders.lock());
     super::workspace::change_folders(b, &mut reg, &folders, &[]).await;
     // Reports what each open root's .warden.toml holds back (and asks once).
@@ -210,6 +212,8 @@ pub async fn initialized(b: &Backend) {
             });
         }
     }
+    // Before requests are let in: `warden/gateway` answers from the first request on.
+    super::gateway::start(b).await;
     drop(reg);
     super::runs::republish_failed_runs(b);
     super::runs::reap_orphans(b);
@@ -232,6 +236,9 @@ pub async fn shutdown(b: &Backend) -> Result<()> {
         );
     }
     super::runs::shutdown(&b.shared).await;
+    crate::telemetry::global()
+        .shutdown(Duration::from_secs(2))
+        .await;
     if let Some(store) = b.store.get() {
         // A barrier: every span event queued so far reaches the disk before we answer.
         let _ = store.call(|_| Ok(())).await;
@@ -291,6 +298,17 @@ async fn apply_settings(b: &Backend, section: Value) {
     // Configurations built from the previous settings go stale with the generation.
     let editor = b.shared.set_editor(section);
     b.set_live_traces(editor.settings.trace.live);
+    if let Err(e) = crate::telemetry::global()
+        .configure(&editor.settings.trace.otlp, b.shared.store.get().cloned())
+    {
+        tracing::warn!("{e}");
+        b.client
+            .show_message(
+                MessageType::WARNING,
+                format!("warden: {e}; spans are not exported"),
+            )
+            .await;
+    }
     if !editor.warnings.is_empty() {
         let list: Vec<String> = editor.warnings.iter().map(ToString::to_string).collect();
         tracing::warn!("settings: {}", list.join("; "));

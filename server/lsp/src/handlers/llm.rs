@@ -1,34 +1,31 @@
 //! `warden.llm.*` actions: explain, fix, rewrite, docstring and tests through the
-//! configured provider. Each runs as a `command` span holding `guard` spans (exclusion,
-//! redaction, deny-list, reply packages) and one `llm` span, outside the registry lock,
-//! with cancellable `$/progress`. The reply streams to the client as `warden/llmChunk`
-//! with secrets restored; edits go through `workspace/applyEdit` as minimal line hunks
-//! against the version the request saw, carried onto newer text only where they apply
-//! cleanly. Prompts and replies are stored redacted; every call's interaction row is
-//! written before the command answers. The response cache keys on the redacted request
-//! and keeps only replies that were used (an applied edit, a shown explanation);
-//! `noCache` skips the lookup, so a retry reaches the provider.
+//! configured provider. The handler gathers the context from the open document (the
+//! target lines, the enclosing definition, imports, diagnostics, the test file) and
+//! checks the exclusion guard; the call path itself (redaction, routing, deny-list and
+//! budgets, the response cache, the stream, the record) is `warden_pipeline::action`,
+//! with this module's [`LspSurface`] for what is the editor's: the reply streams to the
+//! client as `warden/llmChunk` with cancellable `$/progress`, a risky edit is confirmed
+//! with `window/showMessageRequest`, and edits go through `workspace/applyEdit` as
+//! minimal line hunks against the version the request saw, carried onto newer text only
+//! where they apply cleanly. Each action is a `command` span holding `guard` spans and
+//! one `llm` span, outside the registry lock; `noCache` skips the response cache.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use warden_analysis::outline;
 use warden_analysis::packages::mentions;
-use warden_analysis::secrets::Context as SecretsContext;
-use warden_analysis::secrets::redact::{Redactions, Restorer, redact};
 use warden_analysis::{Lang, LineIndex};
-use warden_llm::client::{self, LlmError};
 use warden_llm::edit::{self, Hunk};
 use warden_llm::prompt::{self, Action, Excerpt};
-use warden_llm::route::{self, Route};
-use warden_llm::wire::{Chat, Usage};
-use warden_store::llm::{Cached, Interaction};
-use warden_trace::{ActiveSpan, SpanKind, Tokens, WorkspaceRef};
+use warden_llm::route;
+use warden_pipeline::action::{ActionError, Surface};
+use warden_pipeline::guards::guard;
+use warden_trace::{ActiveSpan, SpanKind, WorkspaceRef};
 
 use super::invalid;
 use crate::diagnostics;
@@ -38,7 +35,7 @@ use crate::progress::Reporter;
 use crate::scanner::ScanConfig;
 use crate::server::Backend;
 
-fn task_key(request_id: &str) -> String {
+pub(super) fn task_key(request_id: &str) -> String {
     format!("llm:{request_id}")
 }
 
@@ -97,44 +94,6 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
 /// show the edit for review first (VS Code's diff with Accept/Discard), and the user may
 /// take minutes; a cancel (`warden.llm.cancel`) ends the wait at any time.
 const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// An interaction not stored yet. [`PendingRecord::record`] writes it and waits for
-/// the write; if the request's future is aborted first (`$/cancelRequest` mid-stream),
-/// dropping it queues the row as `cancelled`.
-struct PendingRecord {
-    store: Option<warden_store::Store>,
-    row: Option<Interaction>,
-}
-
-impl PendingRecord {
-    /// Writes the finished interaction and waits until the store has it, so that
-    /// `warden/usage` and `warden/interactions` see it as soon as the command answers.
-    async fn record(mut self, row: Interaction) {
-        self.row = None;
-        let Some(store) = self.store.take() else {
-            return;
-        };
-        if let Err(e) = store
-            .call(move |c| warden_store::llm::insert(c, &row).map(|_| ()))
-            .await
-        {
-            tracing::warn!("store: record an LLM interaction failed: {e}");
-        }
-    }
-}
-
-impl Drop for PendingRecord {
-    fn drop(&mut self) {
-        if let (Some(store), Some(mut row)) = (&self.store, self.row.take()) {
-            if row.outcome.is_empty() {
-                row.outcome = "cancelled".into();
-            }
-            store.submit("record an LLM interaction", move |c| {
-                warden_store::llm::insert(c, &row).map(|_| ())
-            });
-        }
-    }
-}
 
 /// The open document a request is about, as the request saw it.
 struct Doc {
@@ -265,25 +224,6 @@ struct Request<'a> {
     cancel: CancellationToken,
 }
 
-/// A guardrail's verdict, recorded as a `guard` span under the command span.
-fn guard(
-    parent: &ActiveSpan,
-    name: &str,
-    input: Value,
-    verdict: std::result::Result<Value, String>,
-) {
-    let mut g = parent.child(SpanKind::Guard, name).input(input).begin();
-    match verdict {
-        Ok(out) => {
-            g.set_output(out);
-            g.ok();
-        }
-        Err(why) => {
-            g.fail(why);
-        }
-    }
-}
-
 /// What the prompt is built from, before redaction, and where the reply goes.
 struct Gathered {
     ctx: prompt::Context,
@@ -291,22 +231,6 @@ struct Gathered {
     target: (usize, usize),
     /// For tests: the test file's absolute path.
     test_path: Option<PathBuf>,
-}
-
-/// The reply of a call or the cache.
-struct Called {
-    /// Redacted, as the provider wrote it.
-    text: String,
-    usage: Usage,
-    cost: f64,
-    cached: bool,
-    provider: String,
-    model: String,
-    /// The response-cache key, with the cache on.
-    cache_key: Option<String>,
-    /// A fresh reply's cache entry, written only once the reply is used
-    /// ([`Request::settle`]); `None` for a cache hit.
-    fresh: Option<Cached>,
 }
 
 impl Request<'_> {
@@ -357,7 +281,6 @@ impl Request<'_> {
             target,
             test_path,
         } = self.gather(&cfg, &rel).map_err(invalid)?;
-        let route = route::resolve(llm, &rel, self.action.as_str()).map_err(invalid)?;
 
         // System prompt and snapshot.
         ctx.system_prompt = self.system_prompt().await;
@@ -377,243 +300,57 @@ impl Request<'_> {
             })
             .await
             .map_err(|e| super::internal(e.to_string()))?;
-            // Snapshot secrets use their own numbering; they are not restorable here,
-            // and never needed: replies edit only the file.
             ctx.snapshot = Some(snap.markdown.clone());
         }
 
-        // Guard: redaction of everything that leaves.
-        let mut red = Redactions::default();
-        let sctx = SecretsContext {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let forward = b
+            .shared
+            .tasks
+            .spawn(forward(b.client.clone(), self.request_id.clone(), rx));
+        let surface = LspSurface {
+            req: self,
+            cfg: &cfg,
+            target,
+            test_path,
+            tx,
+        };
+        let action = warden_pipeline::Action {
+            kind: self.action,
+            ctx,
+            llm,
+            rules: &cfg.rules,
             lang: self.doc.lang,
-            path: Some(&self.doc.path),
-            ..SecretsContext::default()
-        };
-        let mut count = 0;
-        let mut clean = |s: &mut String| {
-            let (out, n) = redact(s, &sctx, &cfg.rules, &mut red);
-            *s = out;
-            count += n;
-        };
-        clean(&mut ctx.target.text);
-        if let Some(e) = &mut ctx.enclosing {
-            clean(&mut e.text);
-        }
-        ctx.imports.iter_mut().for_each(&mut clean);
-        ctx.diagnostics.iter_mut().for_each(&mut clean);
-        for s in [&mut ctx.instruction, &mut ctx.fix, &mut ctx.system_prompt]
-            .into_iter()
-            .flatten()
-        {
-            clean(s);
-        }
-        if let Some((_, Some(existing))) = &mut ctx.test_file {
-            clean(existing);
-        }
-        guard(
-            span,
-            "guard.redact",
-            json!({ "path": rel }),
-            Ok(json!({ "secretsRedacted": count })),
-        );
-
-        let (chat, dropped) = prompt::build(
-            self.action,
-            &ctx,
-            &route.model,
-            llm.max_tokens,
-            llm.temperature,
-            llm.context_tokens,
-        )
-        .map_err(invalid)?;
-
-        // Guard: the deny-list.
-        let sent = format!(
-            "{}\n{}",
-            chat.system.as_deref().unwrap_or(""),
-            chat.messages
-                .iter()
-                .map(|m| m.content.as_str())
-                .collect::<String>()
-        );
-        let denied = llm.deny_list.iter().enumerate().find(|(_, p)| {
-            regex::RegexBuilder::new(p)
-                .case_insensitive(true)
-                .build()
-                .is_ok_and(|r| r.is_match(&sent))
-        });
-        let denial = denied
-            .map(|(i, p)| format!("refused: the prompt matches warden.llm.denyList[{i}] ({p:?})"));
-        guard(
-            span,
-            "guard.denyList",
-            json!({ "rules": llm.deny_list.len() }),
-            denial.clone().map_or(Ok(json!({ "allowed": true })), Err),
-        );
-        if let Some(why) = denial {
-            return Err(invalid(why));
-        }
-
-        let called = self
-            .call(span, &route, &chat, llm, &red, head.clone())
-            .await;
-        let called = called?;
-        let restored = red.restore(&called.text);
-        let tokens = Tokens {
-            input: called.usage.input,
-            output: called.usage.output,
-            cached: called.usage.cached,
-            reasoning: called.usage.reasoning,
-        };
-        let mut result = LlmResult {
+            path: &self.doc.path,
+            rel: &rel,
+            workspace: self.workspace.clone(),
             request_id: self.request_id.clone(),
-            text: restored.clone(),
-            cached: called.cached,
-            provider: called.provider.clone(),
-            model: called.model.clone(),
-            tokens,
-            cost_usd: called.cost,
-            applied: None,
-            message: None,
-            dropped: dropped.iter().map(|d| d.to_string()).collect(),
+            uri: Some(self.doc.uri.clone()),
+            head,
+            file_hash: Some(crate::root_config::sha256_hex(self.doc.text.as_bytes())),
+            no_cache: self.args.no_cache,
         };
-        if !self.action.edits() {
-            // Shown to the user: an empty explanation is not worth replaying.
-            self.settle(&called, !restored.trim().is_empty());
-            return Ok(result);
-        }
-
-        let Some(code) = prompt::code_block(&called.text) else {
-            self.settle(&called, false);
-            return Err(invalid(format!(
-                "the reply of {}/{} had no code block to apply; nothing changed",
-                called.provider, called.model
-            )));
-        };
-        let code = red.restore(&code);
-
-        // Guard: packages the reply would bring in.
-        let found = mentions::mentions(&restored, self.doc.lang.grammar());
-        let bad = match cfg.advisories.clone() {
-            Some(adv) => {
-                let f = found.clone();
-                tokio::task::spawn_blocking(move || mentions::malicious(&f, &*adv))
-                    .await
-                    .unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
-        let unknown = match &cfg.metadata {
-            Some(meta) => unknown_packages(meta, &found, &self.b.shared).await,
-            None => Vec::new(),
-        };
-        let malicious = (!bad.is_empty()).then(|| {
-            let list: Vec<String> = bad
-                .iter()
-                .map(|(m, issue)| {
-                    let ids: Vec<&str> = issue.advisories.iter().map(|a| a.id.as_str()).collect();
-                    format!(
-                        "{} ({} {}, {})",
-                        m.name,
-                        m.ecosystem.as_str(),
-                        m.via,
-                        ids.join(", ")
-                    )
-                })
-                .collect();
-            format!(
-                "The reply brings in a malicious package: {}.",
-                list.join("; ")
-            )
-        });
-        let made_up = (!unknown.is_empty()).then(|| {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|m| format!("{} ({} {})", m.name, m.ecosystem.as_str(), m.via))
-                .collect();
-            format!(
-                "The reply brings in a package its registry does not have: {} (a misspelling, or a name the model made up, which attackers register).",
-                list.join("; ")
-            )
-        });
-        let warning = match (malicious, made_up) {
-            (None, None) => None,
-            (a, b) => Some(format!(
-                "{} Apply the edit anyway?",
-                a.into_iter().chain(b).collect::<Vec<_>>().join(" ")
-            )),
-        };
-        guard(
-            span,
-            "guard.packages",
-            json!({ "packages": found.iter().map(|m| format!("{}:{}", m.ecosystem.as_str(), m.name)).collect::<Vec<_>>() }),
-            warning
-                .clone()
-                .map_or(Ok(json!({ "malicious": 0, "unknown": 0 })), Err),
-        );
-        if let Some(w) = &warning {
-            result.message = Some(w.clone());
-            if !self.confirm(w).await {
-                self.settle(&called, false);
-                result.applied = Some(false);
-                result.message = Some(format!("{w} Not applied: the user declined."));
-                return Ok(result);
-            }
-        }
-
-        let (applied, message) = match test_path {
-            Some(p) if p != self.doc.path => self.apply_to_other(&p, &code).await,
-            _ => {
-                let (s, e) = target;
-                let new_text = if self.action == Action::Tests {
-                    let sep = if self.doc.text.ends_with('\n') {
-                        "\n"
-                    } else {
-                        "\n\n"
-                    };
-                    format!("{}{sep}{code}", self.doc.text)
-                } else {
-                    let mut code = code;
-                    if self.doc.text[s..e].ends_with('\n') && !code.ends_with('\n') {
-                        code.push('\n');
-                    }
-                    format!("{}{code}{}", &self.doc.text[..s], &self.doc.text[e..])
-                };
-                self.apply_here(edit::diff(&self.doc.text, &new_text)).await
-            }
-        };
-        result.applied = Some(applied);
-        if message.is_some() {
-            result.message = message;
-        }
-        self.settle(&called, applied);
-        Ok(result)
-    }
-
-    /// The response cache after a reply was used or not. A used fresh reply is cached
-    /// (replacing an older entry for the same request); a reply that was not used (no
-    /// code block, no change, refused by the editor or the user) is never cached, and a
-    /// cached one that was not used is forgotten: asking again reaches the provider
-    /// instead of replaying it. Queued before the command answers, so the next request
-    /// sees it.
-    fn settle(&self, called: &Called, used: bool) {
-        let (Some(key), Some(store)) = (&called.cache_key, self.b.shared.store.get()) else {
-            return;
-        };
-        let k = key.clone();
-        match (&called.fresh, used) {
-            (Some(fresh), true) => {
-                let (c, p, m) = (fresh.clone(), called.provider.clone(), called.model.clone());
-                store.submit("cache an LLM reply", move |conn| {
-                    warden_store::llm::cache_put(conn, &k, &p, &m, &c, &warden_trace::now_rfc3339())
-                });
-            }
-            (None, false) if called.cached => {
-                store.submit("forget a cached LLM reply", move |conn| {
-                    warden_store::llm::cache_delete(conn, &k)
-                });
-            }
-            _ => {}
+        let store = b.shared.store.get();
+        let result =
+            warden_pipeline::action::run(action, store, span, &surface, &self.cancel).await;
+        // Every chunk and the progress end reach the client before the command answers.
+        drop(surface);
+        let _ = forward.await;
+        match result {
+            Ok(r) => Ok(LlmResult {
+                request_id: self.request_id.clone(),
+                text: r.text,
+                cached: r.cached,
+                provider: r.provider,
+                model: r.model,
+                tokens: r.tokens,
+                cost_usd: r.cost_usd,
+                applied: r.applied,
+                message: r.message,
+                dropped: r.dropped,
+            }),
+            Err(ActionError::Cancelled) => Err(cancelled()),
+            Err(ActionError::Invalid(m)) => Err(invalid(m)),
         }
     }
 
@@ -804,217 +541,6 @@ impl Request<'_> {
             .map(|d| d.text.clone())
     }
 
-    /// Answers from the cache or streams from the provider; records the `llm` span and
-    /// the interaction either way.
-    async fn call(
-        &self,
-        span: &mut ActiveSpan,
-        route: &Route,
-        chat: &Chat,
-        llm: &warden_config::LlmSettings,
-        red: &Redactions,
-        head: Option<String>,
-    ) -> Result<Called> {
-        let b = self.b;
-        let key = prompt::cache_key(&route.provider.name, &route.provider.base_url, chat);
-        let mut call_span = span
-            .child(SpanKind::Llm, format!("{}/{}", route.provider.name, route.model))
-            .uri(Some(self.doc.uri.clone()))
-            .input(json!({
-                "provider": route.provider.name,
-                "model": route.model,
-                "action": self.action.as_str(),
-                "muxRule": route.rule,
-                "promptTokensEstimate": chat.messages.iter().map(|m| prompt::tokens(&m.content)).sum::<usize>()
-                    + prompt::tokens(chat.system.as_deref().unwrap_or("")),
-                "cacheKey": &key[..16],
-            }))
-            .begin();
-        let store = b.shared.store.get().cloned();
-        let cached = match (&store, llm.cache && !self.args.no_cache) {
-            (Some(store), true) => {
-                let k = key.clone();
-                store
-                    .call(move |c| warden_store::llm::cache_get(c, &k))
-                    .await
-                    .ok()
-                    .flatten()
-            }
-            _ => None,
-        };
-        let started = std::time::Instant::now();
-        let interaction = Interaction {
-            workspace_id: self.workspace.0,
-            request_id: self.request_id.clone(),
-            span_id: Some(span.id().to_owned()),
-            action: self.action.as_str().to_owned(),
-            uri: Some(self.doc.uri.clone()),
-            provider: route.provider.name.clone(),
-            model: route.model.clone(),
-            prompt: serde_json::to_string(chat).unwrap_or_default(),
-            head,
-            file_hash: Some(
-                Sha256::digest(self.doc.text.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
-            ),
-            created_at: warden_trace::now_rfc3339(),
-            ..Interaction::default()
-        };
-        // Recorded below before this call returns, or as cancelled when the request is
-        // aborted mid-stream (`pending` drops holding the row).
-        let mut pending = PendingRecord {
-            store: store.clone(),
-            row: Some(interaction),
-        };
-        let outcome: std::result::Result<(String, Usage, Option<Duration>, bool), LlmError> =
-            match cached {
-                Some(hit) => {
-                    let text = hit.response;
-                    b.client
-                        .send_notification::<LlmChunk>(LlmChunkParams {
-                            request_id: self.request_id.clone(),
-                            text: red.restore(&text),
-                        })
-                        .await;
-                    Ok((text, Usage::default(), Some(started.elapsed()), true))
-                }
-                None => self.stream(route, chat, red).await,
-            };
-        let mut interaction = pending.row.take().expect("taken once");
-        interaction.latency_ms = Some(started.elapsed().as_millis() as u64);
-        match outcome {
-            Ok((text, usage, ttft, from_cache)) => {
-                let cost = warden_llm::price::cost(&route.model, &usage, &llm.prices);
-                let tokens = Tokens {
-                    input: usage.input,
-                    output: usage.output,
-                    cached: usage.cached,
-                    reasoning: usage.reasoning,
-                };
-                call_span.add_tokens(tokens);
-                call_span.add_cost(cost);
-                call_span.set_output(json!({
-                    "cached": from_cache,
-                    "ttftMs": ttft.map(|t| t.as_millis() as u64),
-                    "chars": text.chars().count(),
-                }));
-                call_span.ok();
-                let fresh = (!from_cache).then(|| Cached {
-                    response: text.clone(),
-                    usage: serde_json::to_string(&usage).unwrap_or_default(),
-                });
-                interaction.response = Some(text.clone());
-                interaction.tokens_input = usage.input;
-                interaction.tokens_output = usage.output;
-                interaction.tokens_cached = usage.cached;
-                interaction.tokens_reasoning = usage.reasoning;
-                interaction.cost_usd = cost;
-                interaction.ttft_ms = ttft.map(|t| t.as_millis() as u64);
-                interaction.cache_hit = from_cache;
-                interaction.outcome = "ok".into();
-                pending.record(interaction).await;
-                Ok(Called {
-                    text,
-                    usage,
-                    cost,
-                    cached: from_cache,
-                    provider: route.provider.name.clone(),
-                    model: route.model.clone(),
-                    cache_key: llm.cache.then_some(key),
-                    fresh,
-                })
-            }
-            Err(LlmError::Cancelled) => {
-                call_span.cancel();
-                interaction.outcome = "cancelled".into();
-                pending.record(interaction).await;
-                Err(cancelled())
-            }
-            Err(e) => {
-                let message = e.to_string();
-                call_span.fail(message.clone());
-                interaction.outcome = "error".into();
-                interaction.error = Some(message.clone());
-                pending.record(interaction).await;
-                Err(invalid(message))
-            }
-        }
-    }
-
-    /// Streams from the provider with cancellable progress, forwarding restored chunks.
-    async fn stream(
-        &self,
-        route: &Route,
-        chat: &Chat,
-        red: &Redactions,
-    ) -> std::result::Result<(String, Usage, Option<Duration>, bool), LlmError> {
-        let b = self.b;
-        let key = client::api_key(&route.provider)?;
-        let title = format!("warden: {} ({})", self.action.as_str(), route.model);
-        let progress = Reporter::begin(
-            &b.client,
-            b.flags().work_done_progress,
-            &progress_token(&self.request_id),
-            &title,
-            true,
-        )
-        .await;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let client = b.client.clone();
-        let request_id = self.request_id.clone();
-        let forward = b.shared.tasks.spawn(async move {
-            let mut chars = 0usize;
-            let mut reported = 0usize;
-            while let Some(text) = rx.recv().await {
-                chars += text.chars().count();
-                client
-                    .send_notification::<LlmChunk>(LlmChunkParams {
-                        request_id: request_id.clone(),
-                        text,
-                    })
-                    .await;
-                if chars - reported >= 200 {
-                    reported = chars;
-                    progress
-                        .report(format!("~{} tokens received", chars.div_ceil(4)), 50)
-                        .await;
-                }
-            }
-            progress
-        });
-        let mut restorer = Restorer::new(red);
-        let result = client::stream(
-            &route.provider,
-            key.as_deref(),
-            chat,
-            &self.cancel,
-            |chunk| {
-                let out = restorer.push(chunk);
-                if !out.is_empty() {
-                    let _ = tx.send(out);
-                }
-            },
-        )
-        .await;
-        let tail = restorer.finish();
-        if !tail.is_empty() {
-            let _ = tx.send(tail);
-        }
-        drop(tx);
-        let progress = forward.await.ok();
-        let end = match &result {
-            Ok(r) => format!("~{} tokens received", r.usage.output),
-            Err(LlmError::Cancelled) => "cancelled".to_owned(),
-            Err(e) => format!("failed: {e}"),
-        };
-        if let Some(p) = progress {
-            p.end(end).await;
-        }
-        result.map(|r| (r.text, r.usage, r.first_token, false))
-    }
-
     /// Asks the user to confirm a risky edit (`window/showMessageRequest`). No answer
     /// within [`CONFIRM_TIMEOUT`] is a "Discard": the request does not wait forever.
     async fn confirm(&self, warning: &str) -> bool {
@@ -1037,62 +563,17 @@ impl Request<'_> {
         )
     }
 
-    /// Applies hunks computed against the text the request saw to the document as it is
-    /// now: as they are if unchanged, else carried over where they apply cleanly.
     async fn apply_here(&self, hunks: Vec<Hunk>) -> (bool, Option<String>) {
-        if hunks.is_empty() {
-            return (false, Some("the reply changes nothing".into()));
-        }
-        let (current, version, encoding) = {
-            let docs = self.b.shared.docs.lock();
-            match docs.get(&self.doc.uri) {
-                Some(d) => (d.text.clone(), d.version, docs.encoding()),
-                None => {
-                    return (
-                        false,
-                        Some("the document was closed; nothing applied".into()),
-                    );
-                }
-            }
-        };
-        let hunks = if version == self.doc.version {
-            hunks
-        } else {
-            match edit::rebase(&hunks, &self.doc.text, &current) {
-                Ok(h) => h,
-                Err(c) => {
-                    let msg = format!(
-                        "Not applied: {c}, and the suggestion overlaps your edits. Your text is unchanged; run the action again."
-                    );
-                    self.b
-                        .client
-                        .show_message(MessageType::WARNING, msg.clone())
-                        .await;
-                    return (false, Some(msg));
-                }
-            }
-        };
-        let Ok(uri) = self.doc.uri.parse::<Uri>() else {
-            return (false, Some("bad document URI".into()));
-        };
-        let index = LineIndex::new(&current);
-        let edits = hunks
-            .iter()
-            .map(|h| {
-                OneOf::Left(TextEdit {
-                    range: diagnostics::range(&current, &index, h.start, h.end, encoding),
-                    new_text: h.text.clone(),
-                })
-            })
-            .collect();
-        let change = DocumentChanges::Edits(vec![TextDocumentEdit {
-            text_document: OptionalVersionedTextDocumentIdentifier {
-                uri,
-                version: Some(version),
-            },
-            edits,
-        }]);
-        self.send_edit(change).await
+        let doc = &self.doc;
+        apply_hunks(
+            self.b,
+            &doc.uri,
+            &doc.text,
+            doc.version,
+            hunks,
+            &self.cancel,
+        )
+        .await
     }
 
     /// Appends tests to another file, creating it when it does not exist.
@@ -1108,43 +589,279 @@ impl Request<'_> {
     }
 
     async fn send_edit(&self, changes: DocumentChanges) -> (bool, Option<String>) {
-        let edit = WorkspaceEdit {
-            document_changes: Some(changes),
-            ..Default::default()
-        };
-        let waited = tokio::select! {
-            waited = tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.b.client.apply_edit(edit)) => waited,
-            () = self.cancel.cancelled() => {
-                return (false, Some("cancelled while the editor had the edit; warden applied nothing".into()));
-            }
-        };
-        let answer = match waited {
-            Ok(answer) => answer,
-            Err(_) => {
-                return (
-                    false,
-                    Some(format!(
-                        "the editor did not answer workspace/applyEdit within {} s; nothing was applied by warden",
-                        APPLY_EDIT_TIMEOUT.as_secs()
-                    )),
-                );
-            }
-        };
-        match answer {
-            Ok(r) if r.applied => (true, None),
-            Ok(r) => (
+        send_edit(self.b, changes, &self.cancel).await
+    }
+}
+
+/// Sends a workspace edit and waits for the editor's answer (or the cancellation).
+pub(super) async fn send_edit(
+    b: &Backend,
+    changes: DocumentChanges,
+    cancel: &CancellationToken,
+) -> (bool, Option<String>) {
+    let edit = WorkspaceEdit {
+        document_changes: Some(changes),
+        ..Default::default()
+    };
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(APPLY_EDIT_TIMEOUT, b.client.apply_edit(edit)) => waited,
+        () = cancel.cancelled() => {
+            return (false, Some("cancelled while the editor had the edit; warden applied nothing".into()));
+        }
+    };
+    let answer = match waited {
+        Ok(answer) => answer,
+        Err(_) => {
+            return (
                 false,
                 Some(format!(
-                    "the editor did not apply the edit: {}",
-                    r.failure_reason.unwrap_or_else(|| "no reason given".into())
+                    "the editor did not answer workspace/applyEdit within {} s; nothing was applied by warden",
+                    APPLY_EDIT_TIMEOUT.as_secs()
                 )),
-            ),
-            Err(e) => (
-                false,
-                Some(format!("the editor did not apply the edit: {e}")),
-            ),
+            );
+        }
+    };
+    match answer {
+        Ok(r) if r.applied => (true, None),
+        Ok(r) => (
+            false,
+            Some(format!(
+                "the editor did not apply the edit: {}",
+                r.failure_reason.unwrap_or_else(|| "no reason given".into())
+            )),
+        ),
+        Err(e) => (
+            false,
+            Some(format!("the editor did not apply the edit: {e}")),
+        ),
+    }
+}
+
+/// Applies hunks computed against `base` (the document at `base_version`) to the
+/// document as it is now: as they are if unchanged, else carried over where they apply
+/// cleanly.
+pub(super) async fn apply_hunks(
+    b: &Backend,
+    uri: &str,
+    base: &str,
+    base_version: i32,
+    hunks: Vec<Hunk>,
+    cancel: &CancellationToken,
+) -> (bool, Option<String>) {
+    if hunks.is_empty() {
+        return (false, Some("the reply changes nothing".into()));
+    }
+    let (current, version, encoding) = {
+        let docs = b.shared.docs.lock();
+        match docs.get(uri) {
+            Some(d) => (d.text.clone(), d.version, docs.encoding()),
+            None => {
+                return (
+                    false,
+                    Some("the document was closed; nothing applied".into()),
+                );
+            }
+        }
+    };
+    let hunks = if version == base_version {
+        hunks
+    } else {
+        match edit::rebase(&hunks, base, &current) {
+            Ok(h) => h,
+            Err(c) => {
+                let msg = format!(
+                    "Not applied: {c}, and the suggestion overlaps your edits. Your text is unchanged; run the action again."
+                );
+                b.client
+                    .show_message(MessageType::WARNING, msg.clone())
+                    .await;
+                return (false, Some(msg));
+            }
+        }
+    };
+    let Ok(parsed) = uri.parse::<Uri>() else {
+        return (false, Some("bad document URI".into()));
+    };
+    let index = LineIndex::new(&current);
+    let edits = hunks
+        .iter()
+        .map(|h| {
+            OneOf::Left(TextEdit {
+                range: diagnostics::range(&current, &index, h.start, h.end, encoding),
+                new_text: h.text.clone(),
+            })
+        })
+        .collect();
+    let change = DocumentChanges::Edits(vec![TextDocumentEdit {
+        text_document: OptionalVersionedTextDocumentIdentifier {
+            uri: parsed,
+            version: Some(version),
+        },
+        edits,
+    }]);
+    send_edit(b, change, cancel).await
+}
+
+/// The editor's side of an action: chunks and progress to the client, the user's
+/// confirmation, the edit through `workspace/applyEdit`.
+struct LspSurface<'a> {
+    req: &'a Request<'a>,
+    cfg: &'a ScanConfig,
+    /// Bytes of the target lines in the document.
+    target: (usize, usize),
+    /// For tests: the test file's absolute path.
+    test_path: Option<PathBuf>,
+    tx: tokio::sync::mpsc::UnboundedSender<Forward>,
+}
+
+/// What [`forward`] sends to the client, in order.
+enum Forward {
+    Begin(Reporter),
+    Chunk(String),
+    End(String),
+}
+
+/// Sends an action's chunks as `warden/llmChunk` and its progress as `$/progress`, in
+/// order, until the surface is dropped.
+async fn forward(
+    client: tower_lsp_server::Client,
+    request_id: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Forward>,
+) {
+    let mut progress: Option<Reporter> = None;
+    let (mut chars, mut reported) = (0usize, 0usize);
+    while let Some(m) = rx.recv().await {
+        match m {
+            Forward::Begin(r) => progress = Some(r),
+            Forward::Chunk(text) => {
+                chars += text.chars().count();
+                client
+                    .send_notification::<LlmChunk>(LlmChunkParams {
+                        request_id: request_id.clone(),
+                        text,
+                    })
+                    .await;
+                if let Some(p) = &progress
+                    && chars - reported >= 200
+                {
+                    reported = chars;
+                    p.report(format!("~{} tokens received", chars.div_ceil(4)), 50)
+                        .await;
+                }
+            }
+            Forward::End(summary) => {
+                if let Some(p) = progress.take() {
+                    p.end(summary).await;
+                }
+            }
         }
     }
+}
+
+impl Surface for LspSurface<'_> {
+    async fn started(&self, title: &str) {
+        let b = self.req.b;
+        let progress = Reporter::begin(
+            &b.client,
+            b.flags().work_done_progress,
+            &progress_token(&self.req.request_id),
+            title,
+            true,
+        )
+        .await;
+        let _ = self.tx.send(Forward::Begin(progress));
+    }
+
+    fn chunk(&self, text: String) {
+        let _ = self.tx.send(Forward::Chunk(text));
+    }
+
+    async fn ended(&self, summary: String) {
+        let _ = self.tx.send(Forward::End(summary));
+    }
+
+    async fn risky_packages(&self, reply: &str) -> (Vec<String>, Option<String>) {
+        risky_packages(&self.req.b.shared, self.cfg, self.req.doc.lang, reply).await
+    }
+
+    async fn confirm(&self, warning: &str) -> bool {
+        self.req.confirm(warning).await
+    }
+
+    async fn apply(&self, code: String) -> (bool, Option<String>) {
+        let req = self.req;
+        let doc = &req.doc;
+        match &self.test_path {
+            Some(p) if *p != doc.path => req.apply_to_other(p, &code).await,
+            _ => {
+                let (s, e) = self.target;
+                let new_text = if req.action == Action::Tests {
+                    let sep = if doc.text.ends_with('\n') {
+                        "\n"
+                    } else {
+                        "\n\n"
+                    };
+                    format!("{}{sep}{code}", doc.text)
+                } else {
+                    let mut code = code;
+                    if doc.text[s..e].ends_with('\n') && !code.ends_with('\n') {
+                        code.push('\n');
+                    }
+                    format!("{}{code}{}", &doc.text[..s], &doc.text[e..])
+                };
+                req.apply_here(edit::diff(&doc.text, &new_text)).await
+            }
+        }
+    }
+}
+
+/// The packages a reply brings in (`ecosystem:name`), and a warning when some are
+/// malicious (advisories) or unknown to their registry (stored metadata answers).
+pub(super) async fn risky_packages(
+    shared: &std::sync::Arc<crate::shared::Shared>,
+    cfg: &ScanConfig,
+    lang: Lang,
+    reply: &str,
+) -> (Vec<String>, Option<String>) {
+    let found = mentions::mentions(reply, lang.grammar());
+    let bad = match cfg.advisories.clone() {
+        Some(adv) => {
+            let f = found.clone();
+            tokio::task::spawn_blocking(move || mentions::malicious(&f, &*adv))
+                .await
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let unknown = match &cfg.metadata {
+        Some(meta) => unknown_packages(meta, &found, shared).await,
+        None => Vec::new(),
+    };
+    let malicious = (!bad.is_empty()).then(|| {
+        format!(
+            "The reply brings in a malicious package: {}.",
+            mentions::describe(&bad).join("; ")
+        )
+    });
+    let made_up = (!unknown.is_empty()).then(|| {
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|m| format!("{} ({} {})", m.name, m.ecosystem.as_str(), m.via))
+            .collect();
+        format!(
+            "The reply brings in a package its registry does not have: {} (a misspelling, or a name the model made up, which attackers register).",
+            list.join("; ")
+        )
+    });
+    let warning = match (malicious, made_up) {
+        (None, None) => None,
+        (a, b) => Some(a.into_iter().chain(b).collect::<Vec<_>>().join(" ")),
+    };
+    let names = found
+        .iter()
+        .map(|m| format!("{}:{}", m.ecosystem.as_str(), m.name))
+        .collect();
+    (names, warning)
 }
 
 /// `start..end` widened to whole lines (an end at a line start stays there).

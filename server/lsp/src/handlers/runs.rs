@@ -151,6 +151,7 @@ async fn run(b: &Backend, a: RunArgs) -> Result<Value> {
         uri: Some(a.uri.clone()),
         root: cfg.root.clone(),
         spec,
+        engine: cfg.run.engine.clone(),
     };
     let token = CancellationToken::new();
     b.shared
@@ -314,12 +315,9 @@ pub fn republish_failed_runs(b: &Backend) {
 /// Replaces a document's run diagnostics (none: clears them) and republishes its
 /// diagnostics. Skipped when the document changed since the text that ran.
 async fn set_run_diagnostics(ctx: &Ctx, uri: &str, failed: Option<(&str, &[RunFinding], &str)>) {
-    let (current, version, encoding) = {
+    let (current, encoding) = {
         let docs = ctx.shared.docs.lock();
-        match docs.get(uri) {
-            Some(d) => (Some(d.text.clone()), Some(d.version), docs.encoding()),
-            None => (None, None, docs.encoding()),
-        }
+        (docs.get(uri).map(|d| d.text.clone()), docs.encoding())
     };
     let diags = match failed {
         Some((script, findings, run_id)) => {
@@ -346,18 +344,7 @@ async fn set_run_diagnostics(ctx: &Ctx, uri: &str, failed: Option<(&str, &[RunFi
     if diags.is_empty() && !had {
         return;
     }
-    let Ok(parsed) = uri.parse::<Uri>() else {
-        return;
-    };
-    let mut all = ctx
-        .shared
-        .findings
-        .lock()
-        .get(uri)
-        .map(|f| f.diagnostics(&parsed))
-        .unwrap_or_default();
-    all.extend(diags);
-    ctx.client.publish_diagnostics(parsed, all, version).await;
+    super::analysis::republish(&ctx.shared, &ctx.client, uri).await;
 }
 
 /// Run findings → diagnostics on the blamed lines (from the first non-blank character
@@ -532,6 +519,7 @@ async fn run_all(b: &Backend, a: RunAllArgs) -> Result<Value> {
                     uri: Some(s.uri.clone()),
                     root: root.clone(),
                     spec,
+                    engine: cfg.run.engine.clone(),
                 },
             ));
         }
@@ -825,9 +813,13 @@ pub async fn scripts(b: &Backend, p: WorkspaceParams) -> Result<ScriptsResult> {
 /// warden processes that died (a missing engine is only logged here; runs report it).
 pub fn reap_orphans(b: &Backend) {
     let shared = b.shared.clone();
-    let pool = b.shared.editor().settings.run.warm_pool;
+    let run = b.shared.editor().settings.run.clone();
     b.shared.tasks.spawn(async move {
-        if let Err(e) = shared.engine.get(pool).await {
+        if let Err(e) = shared
+            .engine
+            .get(run.engine.as_deref(), run.warm_pool)
+            .await
+        {
             tracing::info!("sandbox: {e}");
         }
     });

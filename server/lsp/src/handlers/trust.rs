@@ -153,16 +153,7 @@ async fn publish(ctx: &Ctx, cfg: &RootConfig) {
             map.insert(key.clone(), diags);
         }
     }
-    let mut all = ctx
-        .shared
-        .findings
-        .lock()
-        .get(&key)
-        .map(|f| f.diagnostics(&uri))
-        .unwrap_or_default();
-    all.extend(ctx.shared.extra_diagnostics(&key));
-    let version = ctx.shared.docs.lock().get(&key).map(|d| d.version);
-    ctx.client.publish_diagnostics(uri, all, version).await;
+    super::analysis::republish(&ctx.shared, &ctx.client, &key).await;
 }
 
 /// Asks the user once whether to trust a file that holds keys back.
@@ -305,6 +296,7 @@ fn info(shared: &Shared, cfg: &RootConfig) -> ConfigTrustInfo {
                 reason: h.reason.into(),
             })
             .collect(),
+        engine: crate::runs::engine_info(&shared.engine, cfg.settings.run.engine.as_deref()),
     }
 }
 
