@@ -7,14 +7,18 @@
 # in a temporary XDG_CONFIG_HOME, the upstream key in an environment variable), plus a
 # second workspace whose `.warden.toml` tightens the budget and the deny-list, then runs
 # tests/gateway/test_sdks.py; then `warden mcp` in a third repository (a leaked key, a
-# vulnerable pin, a failing script) driven by the
-# `mcp` client, tests/gateway/test_mcp.py. Prints cargo's "test result:" line, which scripts/test.sh
-# counts. Needs WARDEN_BIN and WARDEN_MOCK_LLM (the binaries of this checkout).
+# vulnerable pin, a misspelt package, a failing script) driven by the `mcp` client,
+# tests/gateway/test_mcp.py, with warden-mock-registry as its package metadata API.
+# Prints cargo's "test result:" line, which scripts/test.sh counts. Needs WARDEN_BIN and
+# WARDEN_MOCK_LLM (the binaries of this checkout); WARDEN_MOCK_REGISTRY defaults to
+# warden-mock-registry next to WARDEN_MOCK_LLM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/vscode-env.sh
 . scripts/vscode-env.sh # WARDEN_CI_CACHE, vscode_env_apt
 : "${WARDEN_BIN:?the warden binary to test}" "${WARDEN_MOCK_LLM:?the warden-mock-llm binary}"
+registry="${WARDEN_MOCK_REGISTRY:-$(dirname "$WARDEN_MOCK_LLM")/warden-mock-registry}"
+[ -x "$registry" ] || { echo "test-gateway: no $registry (cargo build -p warden-mockllm)" >&2; exit 1; }
 
 openai_version="${WARDEN_OPENAI_SDK_VERSION:-3.63.0}"
 anthropic_version="${WARDEN_ANTHROPIC_SDK_VERSION:-2.17.0}"
@@ -39,8 +43,9 @@ command -v git >/dev/null 2>&1 || vscode_env_apt git
 work="$(mktemp -d)"
 mock_pid=""
 gw_pid=""
+registry_pid=""
 cleanup() {
-  for p in $gw_pid $mock_pid; do
+  for p in $gw_pid $mock_pid $registry_pid; do
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
@@ -99,7 +104,18 @@ db="$work/warden.db"
 "$WARDEN_BIN" --db "$db" db import fixtures/osv/PyPI >/dev/null
 tight="$("$WARDEN_BIN" --db "$db" workspaces "$work/gw-tight" --json |
   "$venv/bin/python" -c 'import json,sys; print([w["name"] for w in map(json.loads, sys.stdin) if (w.get("root") or "").endswith("gw-tight")][0])')"
-(cd "$work/gw-alpha" && exec "$WARDEN_BIN" --db "$db" gateway --json >"$work/gateway.json" 2>"$work/gateway.log") &
+# The package metadata API of the gateway and `warden mcp`: the bundled recorded answers
+# on loopback (any other name is the API's "not found"); they are online only to it.
+"$registry" fixtures/osv --metadata fixtures/metadata 0 >"$work/registry.json" 2>"$work/registry.log" &
+registry_pid=$!
+for _ in $(seq 100); do [ -s "$work/registry.json" ] && break; sleep 0.1; done
+metadata_url="$("$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["metadata"])' <"$work/registry.json")" || {
+  echo "test-gateway: warden-mock-registry did not start:" >&2
+  cat "$work/registry.log" >&2
+  exit 1
+}
+
+(cd "$work/gw-alpha" && WARDEN_OFFLINE=0 WARDEN_METADATA_URL="$metadata_url" exec "$WARDEN_BIN" --db "$db" gateway --json >"$work/gateway.json" 2>"$work/gateway.log") &
 gw_pid=$!
 for _ in $(seq 100); do [ -s "$work/gateway.json" ] && break; sleep 0.1; done
 if [ ! -s "$work/gateway.json" ]; then
@@ -114,12 +130,12 @@ echo "test-gateway: warden gateway on $("$venv/bin/python" -c 'import json,sys; 
 secret="$("$venv/bin/python" -c 'import secrets; print("AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)))')"
 mkdir -p "$work/mcp-ws/scripts"
 printf 'import os\nAWS_ACCESS_KEY_ID = "%s"\n' "$secret" >"$work/mcp-ws/app.py"
-printf 'requests==2.30.0\n' >"$work/mcp-ws/requirements.txt"
+printf 'requests==2.30.0\nreqeusts-toolbelt==1.0.0\n' >"$work/mcp-ws/requirements.txt"
 printf 'KEY = "%s"\nprint("using", KEY)\nraise RuntimeError("no access")\n' "$secret" >"$work/mcp-ws/scripts/leak.py"
 git -C "$work/mcp-ws" init -q
 
 set +e
-WARDEN_TEST_MOCK_URL="$mock_url" WARDEN_TEST_GATEWAY="$(cat "$work/gateway.json")" WARDEN_TEST_DB="$db" \
+WARDEN_TEST_METADATA_URL="$metadata_url" WARDEN_TEST_MOCK_URL="$mock_url" WARDEN_TEST_GATEWAY="$(cat "$work/gateway.json")" WARDEN_TEST_DB="$db" \
   WARDEN_TEST_TIGHT_WORKSPACE="$tight" WARDEN_TEST_UPSTREAM_KEY="$upstream_key" \
   WARDEN_TEST_MCP_REPO="$work/mcp-ws" WARDEN_TEST_MCP_SECRET="$secret" \
   "$venv/bin/python" -m unittest -v tests/gateway/test_sdks.py tests/gateway/test_mcp.py 2>"$work/result.txt"

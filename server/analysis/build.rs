@@ -76,8 +76,16 @@ fn resolve_query(root: &Path, file: &Path) -> String {
     out
 }
 
+/// Read when the script runs, not when it was compiled: a build directory moved to
+/// another checkout reuses the compiled script.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+}
+
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../grammars");
+    let root = manifest_dir().join("../../grammars");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
         .expect("grammars/ exists")
@@ -153,7 +161,7 @@ fn main() {
 
 /// `SECRET_RULE_FILES`: every `rules/secrets/*.toml`, by name, with its text.
 fn secret_rule_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/secrets");
+    let dir = manifest_dir().join("rules/secrets");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("rules/secrets/ exists")

@@ -439,10 +439,21 @@ fn a_ci_scan_joins_the_jobs_trace_and_the_backfill_is_idempotent() {
     assert!(!serde_json::to_string(&spans).unwrap().contains(GHP));
 
     // Backfill everything stored, twice: the same span ids (the scan's included), so
-    // the backend keeps one copy of each.
+    // the backend keeps one copy of each. The endpoint and its token come from the user
+    // configuration file this time, as the command line's `[trace.otlp]`.
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("warden")).unwrap();
+    std::fs::write(
+        xdg.join("warden").join("config.toml"),
+        format!(
+            "[trace.otlp]\nendpoint = \"{}\"\nheaders = {{ authorization = \"{}\" }}\n",
+            px.endpoint(),
+            px.auth()
+        ),
+    )
+    .unwrap();
     let env2 = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", px.url.as_str()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", auth.as_str()),
+        ("XDG_CONFIG_HOME", xdg.to_str().unwrap()),
         ("OTEL_RESOURCE_ATTRIBUTES", res.as_str()),
     ];
     let stored = {
@@ -488,8 +499,19 @@ fn a_ci_scan_joins_the_jobs_trace_and_the_backfill_is_idempotent() {
         "the scan keeps its id in the backfill"
     );
 
-    // No endpoint: a clear error.
-    let out = warden(&db, &root, &[], &["traces", "export"]);
+    // No endpoint: a clear error naming both ways to give one.
+    let empty = dir.path().join("empty-xdg");
+    let out = warden(
+        &db,
+        &root,
+        &[("XDG_CONFIG_HOME", empty.to_str().unwrap())],
+        &["traces", "export"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+    assert!(
+        err.contains("[trace.otlp]") && err.contains("empty-xdg"),
+        "{err}"
+    );
 }

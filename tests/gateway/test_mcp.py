@@ -27,8 +27,12 @@ def docker_ok():
         ["docker", "info"], capture_output=True).returncode == 0
 
 
+# The server asks the loopback metadata API (and nothing else: WARDEN_METADATA_URL).
+SERVER_ENV = dict(os.environ, WARDEN_OFFLINE="0", WARDEN_METADATA_URL=os.environ["WARDEN_TEST_METADATA_URL"])
+
+
 async def with_session(work):
-    params = StdioServerParameters(command=WARDEN, args=["--db", DB, "mcp"], cwd=REPO, env=dict(os.environ))
+    params = StdioServerParameters(command=WARDEN, args=["--db", DB, "mcp"], cwd=REPO, env=SERVER_ENV)
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
@@ -67,15 +71,30 @@ class Mcp(unittest.TestCase):
     def test_check_packages_by_manifest_and_by_name(self):
         err, text = call("check_packages", {"manifest": "requirements.txt"})
         self.assertFalse(err, text)
-        self.assertIn("PYSEC-2023-74", text)
+        found = json.loads(text)["manifest"]["findings"]
+        by_rule = {f["rule"]: f for f in found}
+        self.assertIn("PYSEC-2023-74", by_rule, text)
+        # The misspelt name, asked of the registry within the call: it has no such package.
+        self.assertEqual(by_rule["package-unknown"]["line"], 2, text)
+        self.assertEqual(by_rule["package-unknown"]["severity"], "error")
+        self.assertIn("reqeusts-toolbelt", by_rule["package-unknown"]["message"])
         err, text = call("check_packages", {"packages": [
             {"ecosystem": "PyPI", "name": "requests", "version": "2.30.0"},
             {"ecosystem": "PyPI", "name": "requests", "version": "2.32.3"},
+            {"ecosystem": "PyPI", "name": "reqeusts-toolbelt"},
+            {"ecosystem": "npm", "name": "request", "version": "2.88.2"},
         ]})
         self.assertFalse(err, text)
-        old, new = json.loads(text)["packages"]
+        old, new, made_up, deprecated = json.loads(text)["packages"]
         self.assertIn("PYSEC-2023-74", old["advisories"])
-        self.assertEqual(new["verdict"], "ok")
+        self.assertEqual(old["verdict"], "vulnerable")
+        self.assertEqual(new["verdict"], "ok", new)
+        self.assertTrue(new["registryAnswered"])
+        self.assertEqual(new["registry"], [])
+        self.assertEqual(made_up["verdict"], "unknown", made_up)
+        self.assertEqual([r["rule"] for r in made_up["registry"]], ["package-unknown"])
+        self.assertEqual(deprecated["verdict"], "deprecated", deprecated)
+        self.assertIn("request has been deprecated", deprecated["registry"][0]["message"])
 
     @unittest.skipUnless(docker_ok(), "no Docker engine")
     def test_run_script_redacts_output_and_blames_the_line(self):

@@ -254,6 +254,27 @@ class Gateway(unittest.TestCase):
         span = llm_spans(5)[0]
         self.assertIn("pilllow", (span.get("output") or {}).get("packages") or "", span)
 
+    def test_a_package_its_registry_does_not_have_is_flagged_once_the_registry_answered(self):
+        # The first reply naming it sends the name to the registry in the background (the
+        # reply is not held up); a later reply naming it has the answer. Wait for that.
+        chunk = lambda delta, finish=None: sse({"id": "c3", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
+                                                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        deadline = time.monotonic() + 30
+        while True:
+            script([chunk({"role": "assistant", "content": "Install it:\n\npip install reqeusts-toolbelt\n"}), chunk({}, "stop"),
+                    sse({"id": "c3", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test", "choices": [],
+                         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}),
+                    sse("[DONE]")])
+            text = "".join(c.choices[0].delta.content or "" for c in openai_client().chat.completions.create(
+                model="gpt-test", stream=True, messages=[{"role": "user", "content": "how do I retry requests?"}]) if c.choices)
+            self.assertEqual(text, "Install it:\n\npip install reqeusts-toolbelt\n")
+            packages = (llm_spans(1)[0].get("output") or {}).get("packages") or ""
+            if packages or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertIn("a package its registry does not have", packages)
+        self.assertIn("reqeusts-toolbelt (PyPI", packages)
+
     def test_block_malicious_refuses_a_streamed_reply_before_any_of_it_is_sent(self):
         self.malicious_stream()
         base = GATEWAY["baseUrl"].rstrip("/") + "/w/" + TIGHT + "/v1"
@@ -263,6 +284,8 @@ class Gateway(unittest.TestCase):
                 self.fail("no chunk may reach the client")
         self.assertIn("pilllow", str(e.exception))
         self.assertIn("blockMalicious", str(e.exception))
+        # The registry has no pilllow either (removed): said once, as malicious.
+        self.assertNotIn("registry does not have", str(e.exception))
 
     def test_zz_calls_are_recorded_under_their_workspace_without_secrets(self):
         spans = llm_spans(100)

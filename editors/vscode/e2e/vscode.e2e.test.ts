@@ -1154,6 +1154,9 @@ test('fix until it runs: rounds in a notification, the fix in a diff, Accept app
     await s.page.locator('.editor-actions a.action-label[aria-label*="Discard Fix"]').first().waitFor();
     const question = s.notification(/the fixed fix_mean\.py runs \(2 rounds.*\)\. Apply the fix\?/).first();
     await question.waitFor();
+    // An information toast hides after a while unless the pointer is over it (it stays in
+    // the notification center): keep it up for the steps below, however slow they are.
+    await question.hover();
     await sleep(600); // let the toast finish fading in
     await s.screenshot('fix-until-green-diff');
     const requests = await mock.requests();
@@ -1162,14 +1165,15 @@ test('fix until it runs: rounds in a notification, the fix in a diff, Accept app
     assert.match(requests[before + 1].body, /name 'ys' is not defined/, 'round 2 starts from round 1\'s copy and its failure');
 
     await question.locator('.monaco-button', { hasText: 'Accept' }).first().click();
+    // The status bar says so once the server applied the edit (for 10 s: look first).
+    await s.page.locator('.statusbar-item', { hasText: 'warden: fix applied to fix_mean.py' }).first().waitFor();
     await until('the diff closed', async () => (await s.page.locator('.tabs-container .tab', { hasText: 'fix until it runs' }).count()) === 0);
     await s.page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor();
     await until('the fix in the editor', async () => (await s.editorText()).includes('return sum(xs) / len(xs)'));
     assert.ok(!(await s.editorText()).includes('sum(xs) / count'));
+    await s.screenshot('fix-until-green-applied');
     // VS Code saves a file a workspace edit changed (`files.refactoring.autoSave`).
     await until('the fix saved', () => fs.readFileSync(file, 'utf8') === meanScript('len(xs)'));
-    await s.page.locator('.statusbar-item', { hasText: 'warden: fix applied to fix_mean.py' }).first().waitFor();
-    await s.screenshot('fix-until-green-applied');
 
     // The trace viewer: the loop's command span with a fix.round span per round.
     await s.runCommand('Warden: Open Trace Viewer');

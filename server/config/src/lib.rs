@@ -881,15 +881,29 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// `system_prompt` -> `systemPrompt`, recursively through tables.
+/// A TOML file's `snake_case` keys in the settings' camelCase, except the keys of the
+/// [`MAP_SETTINGS`] maps, which are names the user chose (a header, a provider, a model:
+/// `x-team`, `gpt-4o-mini`), kept as written; the keys inside their entries are camelCased.
 fn camel_keys(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (to_camel(&k), camel_keys(v)))
-                .collect(),
-        ),
-        other => other,
-    }
+    camel_keys_at(v, &mut Vec::new())
+}
+
+fn camel_keys_at(v: Value, path: &mut Vec<String>) -> Value {
+    let Value::Object(map) = v else { return v };
+    let names = MAP_SETTINGS
+        .iter()
+        .any(|m| m.len() == path.len() && m.iter().zip(path.iter()).all(|(a, b)| a == b));
+    Value::Object(
+        map.into_iter()
+            .map(|(k, v)| {
+                let key = if names { k } else { to_camel(&k) };
+                path.push(key.clone());
+                let v = camel_keys_at(v, path);
+                path.pop();
+                (key, v)
+            })
+            .collect(),
+    )
 }
 
 fn to_camel(key: &str) -> String {
@@ -1006,6 +1020,36 @@ mod llm_tests {
         assert_eq!(s.trace.otlp.headers["authorization"], "Bearer t");
         let (_, w) = from_editor(&json!({"trace": {"otlp": {"headers": {"x": 1}}}}));
         assert_eq!(w[0].key, "warden.trace.otlp.headers.x");
+    }
+
+    #[test]
+    fn the_user_files_trace_otlp_table_gives_the_same_settings() {
+        let (raw, w) = parse_file(
+            "[trace.otlp]\nendpoint = \"http://127.0.0.1:6006/v1/traces\"\ninclude_content = true\nheaders = { authorization = \"Bearer t\", x-team_name = \"a\" }\n",
+            "config.toml",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let (s, w) = from_editor(&raw);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            s.trace.otlp.endpoint.as_deref(),
+            Some("http://127.0.0.1:6006/v1/traces")
+        );
+        assert!(s.trace.otlp.include_content);
+        // Header names are sent as written, not camel-cased like keys.
+        assert_eq!(s.trace.otlp.headers["x-team_name"], "a");
+        assert_eq!(s.trace.otlp.headers["authorization"], "Bearer t");
+
+        // So are provider and model names; the keys inside their entries are camelCased.
+        let (raw, _) = parse_file(
+            "[llm]\nprovider = \"my-local\"\n[llm.providers.my-local]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:8080/v1\"\napi_key_env = \"MY_KEY\"\n",
+            "config.toml",
+        );
+        let (s, w) = from_editor(&raw);
+        assert!(w.is_empty(), "{w:?}");
+        let p = &s.llm.providers["my-local"];
+        assert_eq!(p.base_url, "http://127.0.0.1:8080/v1");
+        assert_eq!(p.api_key_env.as_deref(), Some("MY_KEY"));
     }
 
     #[test]

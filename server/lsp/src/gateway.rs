@@ -68,12 +68,13 @@ fn risky(
 ) -> RiskyPackages {
     use warden_analysis::packages::metadata::PackageMeta;
     let found = mentions::mentions(reply, None);
-    let malicious = advisories
-        .map(|adv| mentions::describe(&mentions::malicious(&found, &**adv)))
+    let bad = advisories
+        .map(|adv| mentions::malicious(&found, &**adv))
         .unwrap_or_default();
+    let malicious = mentions::describe(&bad);
     let unknown = metadata
         .map(|meta| {
-            found
+            mentions::excluding(&found, &bad)
                 .iter()
                 .filter(|m| {
                     meta.get(m.ecosystem, &m.ecosystem.normalize_name(&m.name))
@@ -183,13 +184,44 @@ pub struct CliHost {
     /// The workspace of calls whose URL names none.
     pub default: WorkspaceRow,
     advisories: Advisories,
+    metadata: crate::metadata::Metadata,
     configs: Mutex<HashMap<PathBuf, Arc<RootConfig>>>,
 }
 
 impl CliHost {
+    /// Must be called within the runtime: it starts the metadata fetcher.
     pub fn new(store: Store, default: WorkspaceRow) -> CliHost {
+        let packages = crate::cli::user_settings().settings.packages.clone();
+        let misses: crate::metadata::MissCell = Arc::default();
+        let metadata = crate::metadata::Metadata::new(
+            store.clone(),
+            packages.metadata_ttl_hours,
+            misses.clone(),
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = misses.set(tx);
+        // Packages a reply named that the store has no answer for are asked in the
+        // background, each once per process (the reply is not held up; the next reply
+        // naming them has the answer), as the server's fetcher does.
+        let fetcher = metadata.clone();
+        tokio::spawn(async move {
+            let mut asked = std::collections::HashSet::new();
+            let wait =
+                std::time::Duration::from_secs(packages.download_timeout_seconds.clamp(1, 60));
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(m) = rx.try_recv() {
+                    batch.push(m);
+                }
+                batch.retain(|m| asked.insert(m.clone()));
+                if !batch.is_empty() {
+                    fetcher.answer_now(&packages, batch, wait).await;
+                }
+            }
+        });
         CliHost {
             advisories: crate::packages::store_advisories(store.clone()),
+            metadata,
             store,
             default,
             configs: Mutex::default(),
@@ -250,9 +282,17 @@ impl Host for CliHost {
         Ok(workspace(fresh, (row.id, &row.name), &cfg, Some(&root)))
     }
 
-    fn risky_packages(&self, _ws: &Workspace, reply: &str) -> RiskyPackages {
-        // The command line asks no metadata API: malicious packages only.
-        risky(Some(&self.advisories), None, reply)
+    fn risky_packages(&self, ws: &Workspace, reply: &str) -> RiskyPackages {
+        // The workspace's effective settings (a trusted `.warden.toml` may turn it off).
+        let metadata_on = match self.row(Some(&ws.name)).ok().and_then(|r| r.root) {
+            Some(root) => self.config(Path::new(&root)).settings.packages.metadata,
+            None => crate::cli::user_settings().settings.packages.metadata,
+        };
+        risky(
+            Some(&self.advisories),
+            metadata_on.then_some(&self.metadata),
+            reply,
+        )
     }
 
     fn finished(&self, e: &CallEvent) {

@@ -1,7 +1,8 @@
 //! `warden mcp`: a Model Context Protocol server over stdio (the official Rust SDK,
 //! `rmcp`), so agents can use warden's checks on the workspace they work in: `scan`
 //! (paths → findings), `check_packages` (a manifest, or packages by name and version →
-//! advisories), `run_script` (a sandboxed run with its output, status and the failing
+//! advisories, and what the registry says: unknown, deprecated, just published),
+//! `run_script` (a sandboxed run with its output, status and the failing
 //! line), `findings` (the last workspace scan's) and `recent_traces`. Every tool call is
 //! a `command` span named `mcp.<tool>`. What goes back to the agent (and so to its
 //! model) never holds a secret: findings carry rule ids and positions, never values, and
@@ -27,11 +28,15 @@ use warden_store::Store;
 use warden_store::workspaces::WorkspaceRow;
 use warden_trace::{SpanKind, Tracer};
 
+use crate::metadata::{Metadata, Miss};
 use crate::root_config::{Extras, RootConfig, Trust};
 use crate::scanner::FileResult;
 
 /// Most findings one answer lists (the rest are counted).
 const MAX_FINDINGS: usize = 500;
+
+/// How long one tool call waits for the package metadata API (no answer is no finding).
+const METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Warden {
@@ -53,7 +58,7 @@ pub struct ScanArgs {
     pub paths: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct PackageRef {
     /// `PyPI`, `npm`, `crates.io` or `Go`.
     pub ecosystem: String,
@@ -142,9 +147,25 @@ impl Warden {
             .to_string()
     }
 
+    /// A package metadata lookup for one tool call (so every call reads the store
+    /// afresh), and the packages it had no answer for: the call asks the API about
+    /// them and checks again.
+    fn lookup(&self) -> (Metadata, tokio::sync::mpsc::UnboundedReceiver<Miss>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cell: crate::metadata::MissCell = Arc::default();
+        let _ = cell.set(tx);
+        let settings = crate::cli::user_settings();
+        let meta = Metadata::new(
+            self.inner.store.clone(),
+            settings.settings.packages.metadata_ttl_hours,
+            cell,
+        );
+        (meta, rx)
+    }
+
     /// The root's configuration (user configuration file, the repository's trusted
-    /// `.warden.toml`) with the advisory database.
-    fn config(&self) -> Arc<RootConfig> {
+    /// `.warden.toml`) with the advisory database and `metadata`.
+    fn config(&self, metadata: Option<Metadata>) -> Arc<RootConfig> {
         let key = self.inner.root.display().to_string();
         let stored = self
             .inner
@@ -154,6 +175,7 @@ impl Warden {
             .flatten();
         let extras = Extras {
             advisories: Some(crate::packages::store_advisories(self.inner.store.clone())),
+            metadata,
             ..Extras::default()
         };
         Arc::new(crate::cli::load_root(
@@ -188,11 +210,100 @@ impl Warden {
         }
     }
 
-    /// Scans files with the workspace's configuration; `only_packages` limits the checks.
-    async fn scan_paths(&self, paths: Vec<PathBuf>, only_packages: bool) -> Result<Value, String> {
+    /// Packages by name: advisories, then what the registry says (asked now when the
+    /// store has no answer). `verdict` is the worst of both: `malicious`, `vulnerable`,
+    /// `unknown`, `deprecated`, else `ok`.
+    async fn check_list(&self, list: &[PackageRef]) -> Result<Vec<Value>, String> {
+        let (meta, _) = self.lookup();
         let this = self.clone();
+        let packages =
+            tokio::task::spawn_blocking(move || this.config(None).settings.packages.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+        let parsed: Vec<(Option<Ecosystem>, &PackageRef)> = list
+            .iter()
+            .map(|p| (Ecosystem::parse(&p.ecosystem), p))
+            .collect();
+        let wanted = parsed
+            .iter()
+            .filter_map(|(e, p)| e.map(|e| (e, e.normalize_name(&p.name))))
+            .collect();
+        meta.answer_now(&packages, wanted, METADATA_WAIT).await;
+        let store = self.inner.store.clone();
+        let policy = warden_analysis::packages::metadata::Policy {
+            now: time::OffsetDateTime::now_utc().unix_timestamp(),
+            cooldown_days: packages.cooldown_days,
+        };
+        let on = packages.metadata;
+        let list: Vec<(Option<Ecosystem>, PackageRef)> =
+            parsed.into_iter().map(|(e, p)| (e, p.clone())).collect();
         tokio::task::spawn_blocking(move || {
-            let mut cfg = (*this.config().scan()).clone();
+            let adv = crate::packages::store_advisories(store);
+            list.into_iter()
+                .map(|(e, p)| {
+                    let PackageRef { ecosystem: eco, name, version } = p;
+                    let Some(e) = e else {
+                        return json!({"ecosystem": eco, "name": name, "error": "unknown ecosystem; use PyPI, npm, crates.io or Go"});
+                    };
+                    let normalized = e.normalize_name(&name);
+                    // A bare version is that version; anything else is a requirement.
+                    let exact = version.as_deref().filter(|v| e.parse_version(v).is_some());
+                    let req = match (exact, version.as_deref()) {
+                        (Some(v), _) => Requirement::locked(e, v),
+                        (None, Some(v)) => Requirement::parse(e, v),
+                        (None, None) => Requirement::any(),
+                    };
+                    let records = adv(e, &normalized);
+                    let issue = check::check(e, &name, &req, &records);
+                    let registry = on.then(|| meta.get(e, &normalized)).flatten();
+                    let found = registry
+                        .as_deref()
+                        .map(|m| {
+                            warden_analysis::packages::metadata::check_package(e, &name, exact, m, policy)
+                        })
+                        .unwrap_or_default();
+                    let verdict = match (&issue, found.first()) {
+                        (Some(i), _) => format!("{:?}", i.verdict).to_lowercase(),
+                        (None, Some(v)) if v.rule == warden_analysis::packages::metadata::UNKNOWN => "unknown".to_owned(),
+                        (None, _) if found.iter().any(|v| v.rule == warden_analysis::packages::metadata::DEPRECATED) => "deprecated".to_owned(),
+                        _ => "ok".to_owned(),
+                    };
+                    let mut entry = json!({
+                        "ecosystem": eco, "name": name, "version": version,
+                        "verdict": verdict,
+                        "advisoriesKnown": !records.is_empty(),
+                        // Whether the registry answered (offline, metadata off or no
+                        // answer in time: nothing is said about it).
+                        "registryAnswered": registry.is_some(),
+                        "registry": found.iter().map(|v| json!({
+                            "rule": v.rule,
+                            "severity": v.severity.as_str(),
+                            "message": v.message,
+                        })).collect::<Vec<_>>(),
+                    });
+                    if let Some(i) = issue {
+                        entry["severity"] = i.severity.as_str().into();
+                        entry["advisories"] = json!(i.advisories.iter().map(|a| &a.id).collect::<Vec<_>>());
+                        entry["safeVersion"] = json!(i.safe_version);
+                        entry["message"] = i.message.into();
+                    }
+                    entry
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// Scans files with the workspace's configuration; `only_packages` limits the checks.
+    /// A file whose packages had no metadata answer is scanned again once the API was
+    /// asked about them (all of them at once, within [`METADATA_WAIT`]).
+    async fn scan_paths(&self, paths: Vec<PathBuf>, only_packages: bool) -> Result<Value, String> {
+        let (meta, mut misses) = self.lookup();
+        let (this, m) = (self.clone(), meta.clone());
+        let (cfg, packages, mut found, again, asked) = tokio::task::spawn_blocking(move || {
+            let root = this.config(Some(m));
+            let mut cfg = (*root.scan()).clone();
             cfg.committed = None;
             if only_packages {
                 cfg.checks = warden_analysis::Checks {
@@ -210,27 +321,62 @@ impl Warden {
                     files.push(p);
                 }
             }
-            let mut out = Vec::new();
-            let (mut scanned, mut total) = (0, 0);
-            for f in &files {
-                if let FileResult::Scanned { findings, text, .. } = cfg.scan_file(f) {
-                    scanned += 1;
-                    total += findings.len();
-                    let rel = this.rel(f);
-                    for finding in findings.iter().take(MAX_FINDINGS.saturating_sub(out.len())) {
-                        out.push(finding_json(&rel, &text, finding));
-                    }
+            let (mut found, mut again, mut asked) = (Found::default(), Vec::new(), Vec::new());
+            for f in files {
+                let r = cfg.scan_file(&f);
+                let before = asked.len();
+                while let Ok(m) = misses.try_recv() {
+                    asked.push(m);
+                }
+                if asked.len() > before {
+                    again.push(f);
+                } else {
+                    found.add(&this.rel(&f), &r);
                 }
             }
-            Ok(json!({
-                "filesScanned": scanned,
-                "findings": out,
-                "total": total,
-                "truncated": total > out.len(),
-            }))
+            let packages = root.settings.packages.clone();
+            Ok::<_, String>((Arc::new(cfg), packages, found, again, asked))
         })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())??;
+        if !asked.is_empty() {
+            meta.answer_now(&packages, asked, METADATA_WAIT).await;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for f in again {
+                found.add(&this.rel(&f), &cfg.scan_file(&f));
+            }
+            json!({
+                "filesScanned": found.scanned,
+                "findings": found.out,
+                "total": found.total,
+                "truncated": found.total > found.out.len(),
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// What a scan answers: findings up to [`MAX_FINDINGS`], the rest counted.
+#[derive(Default)]
+struct Found {
+    out: Vec<Value>,
+    scanned: usize,
+    total: usize,
+}
+
+impl Found {
+    fn add(&mut self, rel: &str, r: &FileResult) {
+        if let FileResult::Scanned { findings, text, .. } = r {
+            self.scanned += 1;
+            self.total += findings.len();
+            let room = MAX_FINDINGS.saturating_sub(self.out.len());
+            for finding in findings.iter().take(room) {
+                self.out.push(finding_json(rel, text, finding));
+            }
+        }
     }
 }
 
@@ -259,7 +405,7 @@ impl Warden {
     }
 
     #[tool(
-        description = "Check packages against the advisory database: a manifest or lockfile of the workspace, or packages given by ecosystem (PyPI, npm, crates.io, Go), name and version. Returns malicious and vulnerable packages with advisory ids and the version to upgrade to."
+        description = "Check packages against the advisory database and their registry: a manifest or lockfile of the workspace, or packages given by ecosystem (PyPI, npm, crates.io, Go), name and version. Returns malicious and vulnerable packages with advisory ids and the version to upgrade to, packages the registry does not have (misspelt or made-up names), deprecated packages and releases younger than the cool-down."
     )]
     async fn check_packages(
         &self,
@@ -272,43 +418,7 @@ impl Warden {
                 out["manifest"] = self.scan_paths(vec![self.resolve(m)?], true).await?;
             }
             if !args.packages.is_empty() {
-                let store = self.inner.store.clone();
-                let list: Vec<(String, String, Option<String>)> = args
-                    .packages
-                    .iter()
-                    .map(|p| (p.ecosystem.clone(), p.name.clone(), p.version.clone()))
-                    .collect();
-                out["packages"] = tokio::task::spawn_blocking(move || {
-                    let adv = crate::packages::store_advisories(store);
-                    list.into_iter()
-                        .map(|(eco, name, version)| {
-                            let Some(e) = Ecosystem::parse(&eco) else {
-                                return json!({"ecosystem": eco, "name": name, "error": "unknown ecosystem; use PyPI, npm, crates.io or Go"});
-                            };
-                            // A bare version is that version; anything else is a requirement.
-                            let req = match version.as_deref() {
-                                None => Requirement::any(),
-                                Some(v) if e.parse_version(v).is_some() => Requirement::locked(e, v),
-                                Some(v) => Requirement::parse(e, v),
-                            };
-                            let records = adv(e, &e.normalize_name(&name));
-                            match check::check(e, &name, &req, &records) {
-                                Some(issue) => json!({
-                                    "ecosystem": eco, "name": name, "version": version,
-                                    "verdict": format!("{:?}", issue.verdict).to_lowercase(),
-                                    "severity": issue.severity.as_str(),
-                                    "advisories": issue.advisories.iter().map(|a| &a.id).collect::<Vec<_>>(),
-                                    "safeVersion": issue.safe_version,
-                                    "message": issue.message,
-                                }),
-                                None => json!({"ecosystem": eco, "name": name, "version": version, "verdict": "ok", "advisoriesKnown": !records.is_empty()}),
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .into();
+                out["packages"] = self.check_list(&args.packages).await?.into();
             }
             if args.manifest.is_none() && args.packages.is_empty() {
                 return Err("give a manifest or a list of packages".into());
@@ -343,7 +453,7 @@ impl Warden {
             .await?;
             let _ = drain.await;
             let o = &done.finished.outcome;
-            let rules = self.config().scan().rules.clone();
+            let rules = self.config(None).scan().rules.clone();
             let mut red = Redactions::default();
             let mut clean = |s: &str| redact(s, &Default::default(), &rules, &mut red).0;
             let failing: Vec<Value> = crate::runs::findings(&done.spec, o)

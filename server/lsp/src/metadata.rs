@@ -247,6 +247,70 @@ impl Metadata {
         cache.insert(key, meta.clone());
         meta
     }
+
+    fn remember(&self, key: Miss, meta: PackageMeta) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, Some(Arc::new(meta)));
+    }
+
+    /// Asks the API now (all within `wait`) about the packages this lookup has no answer
+    /// for, stores the answers and remembers them, so the next [`Metadata::get`] has
+    /// them. For callers that answer once (the LLM guard, `warden mcp`); edits are served
+    /// by the server's background fetcher instead. Offline, with metadata off, on a
+    /// timeout or an error: no answer, which is never a finding.
+    pub async fn answer_now(
+        &self,
+        settings: &warden_config::PackagesSettings,
+        wanted: Vec<Miss>,
+        wait: Duration,
+    ) {
+        let mut ask = Vec::new();
+        for (eco, name) in wanted {
+            let this = self.clone();
+            let n = name.clone();
+            let known = tokio::task::spawn_blocking(move || this.get(eco, &n).is_some())
+                .await
+                .unwrap_or(false);
+            if !known && !ask.contains(&(eco, name.clone())) {
+                ask.push((eco, name));
+            }
+        }
+        if ask.is_empty() || warden_config::offline() || !settings.metadata {
+            return;
+        }
+        let Ok(api) = Client::new(&settings.metadata_base(), wait) else {
+            return;
+        };
+        let asked = futures::future::join_all(ask.into_iter().map(|(eco, name)| {
+            let api = api.clone();
+            async move {
+                let r = api.package(eco, &name).await;
+                (eco, name, r)
+            }
+        }));
+        let Ok(answers) = tokio::time::timeout(wait, asked).await else {
+            return;
+        };
+        for (eco, name, r) in answers {
+            let Ok(meta) = r else { continue };
+            let (e, n, body) = (
+                eco.as_str().to_owned(),
+                name.clone(),
+                serde_json::to_string(&meta).unwrap_or_default(),
+            );
+            if let Err(err) = self
+                .store
+                .call(move |c| warden_store::metadata::put(c, &e, &n, &body))
+                .await
+            {
+                tracing::warn!("storing package metadata: {err}");
+            }
+            self.remember((eco, name), meta);
+        }
+    }
 }
 
 #[cfg(test)]

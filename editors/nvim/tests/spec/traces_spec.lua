@@ -127,8 +127,14 @@ describe('traces buffer', function()
   it('shows a running span, then its end', function()
     local lsp = require('warden.lsp')
     lsp.request(client, 'warden/debug/hold', { ms = 3000 }, function() end)
-    local running = wait_line(buf, '…  running')
-    assert.matches('debug%.hold', running)
+    -- Other spans may be running too (the search index after a scan): wait for this one.
+    local running = h.wait(10000, function()
+      local l = find_line(buf, 'debug.hold')
+      return l and l:find('…  running', 1, true) and l
+    end, function()
+      return 'the held span, running, in the traces buffer:\n' .. h.text(buf)
+    end)
+    assert.matches('debug%.hold +%S+ +%d+ ms…  running', running)
     local done = h.wait(10000, function()
       local l = find_line(buf, 'debug.hold')
       return l and not l:find('running', 1, true) and l

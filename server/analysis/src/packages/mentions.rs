@@ -186,6 +186,19 @@ pub fn malicious(mentions: &[Mention], lookup: crate::Lookup<'_>) -> Vec<(Mentio
         .collect()
 }
 
+/// `mentions` but those in `bad`: a malicious package (its registry has usually removed
+/// it) is reported once, as malicious, not also as unknown.
+pub fn excluding(mentions: &[Mention], bad: &[(Mention, Issue)]) -> Vec<Mention> {
+    mentions
+        .iter()
+        .filter(|m| {
+            !bad.iter()
+                .any(|(b, _)| b.ecosystem == m.ecosystem && b.name == m.name)
+        })
+        .cloned()
+        .collect()
+}
+
 /// [`malicious`]'s verdicts one line each: `name (ecosystem via, advisory ids)`.
 pub fn describe(bad: &[(Mention, Issue)]) -> Vec<String> {
     bad.iter()

@@ -95,6 +95,14 @@ fn age(seconds: i64) -> String {
     }
 }
 
+/// One metadata verdict on a package: its rule id, severity and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
 /// Findings for a manifest's dependencies: unknown packages (error), deprecated ones
 /// (warning), and pinned or locked versions younger than the cool-down (information).
 /// `skip(start, end)`: dependencies already reported worse (a malicious package the
@@ -120,31 +128,6 @@ pub fn check_manifest(
         let Some(meta) = lookup(eco, &eco.normalize_name(&dep.name)) else {
             continue;
         };
-        let finding = |rule: &str, severity, message: String| {
-            Finding::at(
-                &index,
-                FindingKind::Package,
-                rule,
-                severity,
-                message,
-                dep.start,
-                dep.end,
-            )
-        };
-        if *meta == PackageMeta::Unknown {
-            out.push(finding(
-                UNKNOWN,
-                Severity::Error,
-                format!(
-                    "{} has no package named {:?}: a misspelling, or a name an LLM made up \
-                     (attackers register such names, \"slopsquatting\"); check it before \
-                     installing",
-                    registry(eco),
-                    dep.name
-                ),
-            ));
-            continue;
-        }
         let locked = resolution.as_ref().and_then(|r| r.direct.get(&i)).cloned();
         let pinned = locked.or_else(|| {
             if dep.spec.starts_with('@') {
@@ -154,63 +137,100 @@ pub fn check_manifest(
                 .pinned
                 .map(|v| v.to_string())
         });
-        let version = pinned.as_deref().and_then(|v| meta.version(v));
-        if meta.all_deprecated() {
-            let reason = version
-                .or_else(|| meta.default_version())
-                .and_then(|v| v.deprecated.clone())
-                .filter(|r| !r.trim().is_empty());
-            out.push(finding(
-                DEPRECATED,
-                Severity::Warning,
-                match reason {
-                    Some(r) => format!("{} is deprecated: {}", dep.name, r.trim()),
-                    None => format!("{} is deprecated (every version)", dep.name),
-                },
-            ));
-        } else if let Some(v) = version
-            && let Some(reason) = &v.deprecated
-        {
-            let latest = meta
-                .default_version()
-                .filter(|d| d.deprecated.is_none())
-                .map(|d| format!("; {} is not", d.version))
-                .unwrap_or_default();
-            out.push(finding(
-                DEPRECATED,
-                Severity::Warning,
-                if reason.trim().is_empty() {
-                    format!("{} {} is deprecated{latest}", dep.name, v.version)
-                } else {
-                    format!(
-                        "{} {} is deprecated: {}{latest}",
-                        dep.name,
-                        v.version,
-                        reason.trim()
-                    )
-                },
+        for v in check_package(eco, &dep.name, pinned.as_deref(), &meta, policy) {
+            out.push(Finding::at(
+                &index,
+                FindingKind::Package,
+                v.rule,
+                v.severity,
+                v.message,
+                dep.start,
+                dep.end,
             ));
         }
-        if let Some(v) = version
-            && let Some(published) = v.published
-        {
-            let young = policy.now - published;
-            let cooldown = i64::from(policy.cooldown_days) * 86_400;
-            if (0..cooldown).contains(&young) {
-                out.push(finding(
-                    NEW_RELEASE,
-                    Severity::Info,
-                    format!(
-                        "{} {} was published {} ago: compromised releases are usually \
-                         caught and removed within days; consider waiting {} days \
-                         (packages.cooldownDays) or pinning an older version",
-                        dep.name,
-                        v.version,
-                        age(young),
-                        policy.cooldown_days
-                    ),
-                ));
-            }
+    }
+    out
+}
+
+/// What the registry's answer says about `name` at the exact `version` (pinned or
+/// locked; `None`: any): unknown (error, and nothing else), deprecated (warning), a
+/// release younger than the cool-down (information).
+pub fn check_package(
+    eco: Ecosystem,
+    name: &str,
+    version: Option<&str>,
+    meta: &PackageMeta,
+    policy: Policy,
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    if *meta == PackageMeta::Unknown {
+        out.push(Verdict {
+            rule: UNKNOWN,
+            severity: Severity::Error,
+            message: format!(
+                "{} has no package named {:?}: a misspelling, or a name an LLM made up \
+                 (attackers register such names, \"slopsquatting\"); check it before \
+                 installing",
+                registry(eco),
+                name
+            ),
+        });
+        return out;
+    }
+    let version = version.and_then(|v| meta.version(v));
+    if meta.all_deprecated() {
+        let reason = version
+            .or_else(|| meta.default_version())
+            .and_then(|v| v.deprecated.clone())
+            .filter(|r| !r.trim().is_empty());
+        out.push(Verdict {
+            rule: DEPRECATED,
+            severity: Severity::Warning,
+            message: match reason {
+                Some(r) => format!("{name} is deprecated: {}", r.trim()),
+                None => format!("{name} is deprecated (every version)"),
+            },
+        });
+    } else if let Some(v) = version
+        && let Some(reason) = &v.deprecated
+    {
+        let latest = meta
+            .default_version()
+            .filter(|d| d.deprecated.is_none())
+            .map(|d| format!("; {} is not", d.version))
+            .unwrap_or_default();
+        out.push(Verdict {
+            rule: DEPRECATED,
+            severity: Severity::Warning,
+            message: if reason.trim().is_empty() {
+                format!("{name} {} is deprecated{latest}", v.version)
+            } else {
+                format!(
+                    "{name} {} is deprecated: {}{latest}",
+                    v.version,
+                    reason.trim()
+                )
+            },
+        });
+    }
+    if let Some(v) = version
+        && let Some(published) = v.published
+    {
+        let young = policy.now - published;
+        let cooldown = i64::from(policy.cooldown_days) * 86_400;
+        if (0..cooldown).contains(&young) {
+            out.push(Verdict {
+                rule: NEW_RELEASE,
+                severity: Severity::Info,
+                message: format!(
+                    "{name} {} was published {} ago: compromised releases are usually \
+                     caught and removed within days; consider waiting {} days \
+                     (packages.cooldownDays) or pinning an older version",
+                    v.version,
+                    age(young),
+                    policy.cooldown_days
+                ),
+            });
         }
     }
     out

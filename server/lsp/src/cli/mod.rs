@@ -45,12 +45,13 @@ pub fn open_store(db: Option<PathBuf>) -> Result<(Store, Tracer), String> {
     Ok((store, tracer))
 }
 
-/// Exports `tracer`'s spans when the standard `OTEL_EXPORTER_OTLP_*` variables name an
-/// endpoint (the command line has no editor settings), and continues a `TRACEPARENT`.
+/// Exports `tracer`'s spans when the user configuration file's `[trace.otlp]` or the
+/// standard `OTEL_EXPORTER_OTLP_*` variables name an endpoint (the file's keys win, as
+/// the editor settings do for `warden lsp`), and continues a `TRACEPARENT`.
 pub fn export_spans(tracer: &Tracer, store: Option<Store>) {
     crate::telemetry::attach(tracer);
     if let Err(e) =
-        crate::telemetry::global().configure(&warden_config::OtlpSettings::default(), store)
+        crate::telemetry::global().configure(&user_settings().settings.trace.otlp, store)
     {
         eprintln!("warden: warning: {e}; spans are not exported");
     }

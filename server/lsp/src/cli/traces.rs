@@ -210,8 +210,12 @@ pub async fn export(
     };
     let telemetry = crate::telemetry::global();
     let Some(exporter) = telemetry.exporter() else {
+        let file = super::user_config_path().map_or_else(
+            || "the user configuration file".to_owned(),
+            |p| p.display().to_string(),
+        );
         eprintln!(
-            "warden: no OpenTelemetry endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), and OTEL_EXPORTER_OTLP_HEADERS for its credentials"
+            "warden: no OpenTelemetry endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and OTEL_EXPORTER_OTLP_HEADERS for its credentials), or endpoint and headers under [trace.otlp] in {file}"
         );
         return ExitCode::from(2);
     };

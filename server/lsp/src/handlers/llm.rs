@@ -833,8 +833,9 @@ pub(super) async fn risky_packages(
         }
         None => Vec::new(),
     };
+    let rest = mentions::excluding(&found, &bad);
     let unknown = match &cfg.metadata {
-        Some(meta) => unknown_packages(meta, &found, shared).await,
+        Some(meta) => unknown_packages(meta, &rest, shared).await,
         None => Vec::new(),
     };
     let malicious = (!bad.is_empty()).then(|| {
@@ -963,51 +964,24 @@ async fn unknown_packages(
 ) -> Vec<mentions::Mention> {
     use warden_analysis::packages::metadata::PackageMeta;
     let settings = shared.editor().settings.packages.clone();
+    let wanted = found
+        .iter()
+        .map(|m| (m.ecosystem, m.ecosystem.normalize_name(&m.name)))
+        .collect();
+    meta.answer_now(&settings, wanted, GUARD_LOOKUP).await;
     let mut out = Vec::new();
-    let mut ask = Vec::new();
     for m in found {
-        let name = m.ecosystem.normalize_name(&m.name);
-        let (meta, name2, eco) = (meta.clone(), name.clone(), m.ecosystem);
-        let stored = tokio::task::spawn_blocking(move || meta.get(eco, &name2))
+        let (meta, eco, name) = (
+            meta.clone(),
+            m.ecosystem,
+            m.ecosystem.normalize_name(&m.name),
+        );
+        let answer = tokio::task::spawn_blocking(move || meta.get(eco, &name))
             .await
             .ok()
             .flatten();
-        match stored {
-            Some(p) if *p == PackageMeta::Unknown => out.push(m.clone()),
-            Some(_) => {}
-            None => ask.push((m.clone(), name)),
-        }
-    }
-    if ask.is_empty() || warden_config::offline() {
-        return out;
-    }
-    let Ok(api) = crate::metadata::Client::new(&settings.metadata_base(), GUARD_LOOKUP) else {
-        return out;
-    };
-    let store = shared.store.get().cloned();
-    let asked = futures::future::join_all(ask.into_iter().map(|(m, name)| {
-        let api = api.clone();
-        async move {
-            let r = api.package(m.ecosystem, &name).await;
-            (m, name, r)
-        }
-    }));
-    let Ok(answers) = tokio::time::timeout(GUARD_LOOKUP, asked).await else {
-        return out;
-    };
-    for (m, name, r) in answers {
-        let Ok(p) = r else { continue };
-        if let Some(store) = &store {
-            let (e, body) = (
-                m.ecosystem.as_str().to_owned(),
-                serde_json::to_string(&p).unwrap_or_default(),
-            );
-            store.submit("store package metadata", move |c| {
-                warden_store::metadata::put(c, &e, &name, &body)
-            });
-        }
-        if p == PackageMeta::Unknown {
-            out.push(m);
+        if answer.is_some_and(|p| *p == PackageMeta::Unknown) {
+            out.push(m.clone());
         }
     }
     out
