@@ -380,6 +380,18 @@ fn spans_made_while_the_collector_is_down_arrive_when_it_is_back() {
         s.request("warden/workspaces", json!({})).is_ok(),
         "and answers while the collector is down"
     );
+    // The editors' status views see it: the endpoint (no token), the failures, the
+    // spans kept.
+    let status = s.request("warden/telemetry", json!({})).unwrap();
+    assert_eq!(
+        status["endpoint"],
+        format!("http://127.0.0.1:{port}/v1/traces"),
+        "{status}"
+    );
+    assert!(status["failures"].as_u64().unwrap() >= 1, "{status}");
+    assert!(status["lastError"].is_string(), "{status}");
+    assert_eq!(status["exported"], 0, "{status}");
+    assert!(!status.to_string().contains(&px.token), "{status}");
     // The collector comes back on the same address.
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     forward(listener, px.url.trim_start_matches("http://").to_owned());
@@ -388,6 +400,31 @@ fn spans_made_while_the_collector_is_down_arrive_when_it_is_back() {
     });
     assert_eq!(named(&spans, "warden.workspace.list").len(), N, "each once");
     wait_log(&s, "works again");
+    let status = s.request("warden/telemetry", json!({})).unwrap();
+    assert!(status["exported"].as_u64().unwrap() >= N as u64, "{status}");
+    assert_eq!(status["dropped"], 0, "{status}");
+    assert!(status["lastError"].is_null(), "works again: {status}");
+    assert!(s.shutdown().success());
+}
+
+#[test]
+fn without_an_endpoint_export_is_off_and_the_status_says_so() {
+    // No Phoenix needed: nothing is exported.
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo(dir.path(), "proj");
+    let mut s = Server::spawn_with(
+        &dir.path().join("w.db"),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
+        ],
+    );
+    s.initialize(&[&root], json!({"scan": {"onStartup": false}}));
+    let status = s.request("warden/telemetry", json!({})).unwrap();
+    assert_eq!(
+        status,
+        json!({"endpoint": null, "exported": 0, "dropped": 0, "failures": 0, "queued": 0, "lastError": null})
+    );
     assert!(s.shutdown().success());
 }
 

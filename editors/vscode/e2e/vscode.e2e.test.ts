@@ -1231,7 +1231,7 @@ function previewFrame(text: string): Promise<Frame> {
   return s.previewFrame(text);
 }
 
-test('Show Status reports the server, database, advisory data, Docker, the LLM provider, the gateway and trust', async () => {
+test('Show Status reports the server, database, advisory data, Docker, the LLM provider, the gateway, trace export and trust', async () => {
   await s.runCommand('Warden: Show Status');
   const frame = await previewFrame('warden status');
   const body = frame.locator('body');
@@ -1255,6 +1255,8 @@ test('Show Status reports the server, database, advisory data, Docker, the LLM p
   assert.match(text, /gamma: http:\/\/127\.0\.0\.1:\d+\/w\/gamma \(OpenAI SDKs: http:\/\/127\.0\.0\.1:\d+\/w\/gamma\/v1\)/);
   assert.match(text, /Terminals of [\w, -]*gamma[\w, -]* use it/);
   assert.match(text, /Daily budget: none/);
+  // Span export: off in this suite, with how to turn it on.
+  assert.match(text, /Trace export \(OpenTelemetry\)\s+ℹ off: spans stay in the database\. warden\.trace\.otlp\.endpoint/);
   if (!runSkip) {
     assert.match(text, /engine \d+\.\d+/);
     assert.match(text, /runner image warden-runner-python:bookworm/);

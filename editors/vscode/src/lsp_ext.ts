@@ -369,6 +369,8 @@ export const REQ_RUN_SEARCH = 'warden/runSearch';
 export const REQ_RUN_STATS = 'warden/runStats';
 export const REQ_SCRIPTS = 'warden/scripts';
 export const REQ_CONFIG_TRUST = 'warden/configTrust';
+/** Where spans are exported over OTLP and how that goes. */
+export const REQ_TELEMETRY = 'warden/telemetry';
 export const REQ_GATEWAY = 'warden/gateway';
 /** Full-text search over the workspaces' indexed (secret-masked) files. */
 export const REQ_SEARCH = 'warden/search';
@@ -376,6 +378,20 @@ export const REQ_SEARCH = 'warden/search';
 export const REQ_DEBUG_PANIC = 'warden/debug/panic';
 export const REQ_DEBUG_DOCUMENT = 'warden/debug/document';
 export const REQ_DEBUG_HOLD = 'warden/debug/hold';
+
+/** `warden/telemetry`: counts since the exporter started (a `trace.otlp` change starts a new one). */
+export interface TelemetryResult {
+  /** The OTLP/HTTP traces URL without credentials; null when export is off. */
+  endpoint: string | null;
+  exported: number;
+  /** Dropped because the queue was full, oldest first. */
+  dropped: number;
+  /** Failed attempts (each batch retried with backoff). */
+  failures: number;
+  queued: number;
+  /** The last failure while the collector keeps failing; null after a success. */
+  lastError: string | null;
+}
 
 /** Params and result of each request. */
 export interface ServerRequests {
@@ -392,6 +408,7 @@ export interface ServerRequests {
   [REQ_RUN_STATS]: { params: { workspace?: string }; result: RunStatsResult };
   [REQ_SCRIPTS]: { params: { workspace?: string }; result: ScriptsResult };
   [REQ_CONFIG_TRUST]: { params: Record<string, never>; result: { roots: ConfigTrustInfo[] } };
+  [REQ_TELEMETRY]: { params: Record<string, never>; result: TelemetryResult };
   [REQ_GATEWAY]: { params: GatewayParams; result: GatewayResult };
   [REQ_SEARCH]: { params: SearchParams; result: SearchResult };
   [REQ_DEBUG_PANIC]: { params: Record<string, never>; result: null };
@@ -909,6 +926,7 @@ export const METHODS: readonly string[] = [
   REQ_RUN_STATS,
   REQ_SCRIPTS,
   REQ_CONFIG_TRUST,
+  REQ_TELEMETRY,
   REQ_GATEWAY,
   REQ_SEARCH,
   REQ_DEBUG_PANIC,

@@ -7,8 +7,9 @@
 // runner images (`docker version`, `docker image inspect`), whether the LLM provider's
 // base URL answers (`GET <baseUrl>/models`, any HTTP answer counts; nothing is sent to a
 // model), the LLM gateway of each open workspace (`warden/gateway`) with whether terminals
-// use it and the budgets, and the trust state of each `.warden.toml` and the engine each
-// workspace's runs go to (`warden/configTrust`). The report
+// use it and the budgets, the span export to an OpenTelemetry backend (`warden/telemetry`:
+// where, exported, dropped, failing), and the trust state of each `.warden.toml` and the
+// engine each workspace's runs go to (`warden/configTrust`). The report
 // (statusModel.ts) opens as a Markdown preview of a `warden-status:` document.
 
 import { execFile } from 'node:child_process';
@@ -20,7 +21,7 @@ import { ecosystemsInWorkspace } from './advisories.ts';
 import { effectiveMirror, isOffline } from './advisoriesModel.ts';
 import { type Ctx, message } from './ctx.ts';
 import { budgetLines, type TerminalsState, terminalsLine } from './gatewayModel.ts';
-import { REQ_CONFIG_TRUST, REQ_GATEWAY } from './lsp_ext.ts';
+import { REQ_CONFIG_TRUST, REQ_GATEWAY, REQ_TELEMETRY } from './lsp_ext.ts';
 import { resolveServer } from './serverPath.ts';
 import { type AdvisoryRow, advisoryRow, BUILTIN_PROVIDERS, type StatusReport, statusMarkdown } from './statusModel.ts';
 
@@ -216,7 +217,18 @@ export async function gatherStatus(ctx: Ctx, terminals?: () => TerminalsState): 
     report.gateway = g;
   })();
 
-  await Promise.all([advisories, docker, llm, trust, gateway]);
+  const telemetry = (async () => {
+    if (ctx.state.kind !== 'running') {
+      return;
+    }
+    try {
+      report.telemetry = await ctx.request(REQ_TELEMETRY, {});
+    } catch (err) {
+      report.telemetry = { error: message(err) };
+    }
+  })();
+
+  await Promise.all([advisories, docker, llm, trust, gateway, telemetry]);
   return report;
 }
 

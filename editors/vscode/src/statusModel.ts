@@ -2,13 +2,13 @@
 // advisory data per ecosystem with when it was last made current and where it comes
 // from, Docker engine and runner images, the engine each workspace's runs go to, LLM
 // provider reachability, the LLM gateway per workspace with whether terminals use it and
-// the budgets, `.warden.toml` trust)
+// the budgets, span export to an OpenTelemetry backend, `.warden.toml` trust)
 // as one Markdown report, each section with a verdict (✓ ok, ⚠ warning, ✗ error) and what
 // to do about it, like Neovim's `:checkhealth warden`. Missing data for an ecosystem the
 // workspace uses, and data older than 7 days, are flagged with the way to fix them.
 
 import { ago, type Ecosystem, ECOSYSTEMS, isStale, STALE_DAYS, withoutCredentials } from './advisoriesModel.ts';
-import type { EngineInfo } from './lsp_ext.ts';
+import type { EngineInfo, TelemetryResult } from './lsp_ext.ts';
 
 export type Verdict = 'ok' | 'warn' | 'error' | 'info';
 
@@ -61,6 +61,8 @@ export interface StatusReport {
     budgets: string[];
   };
   trust: { roots: { root: string; file: string | null; trusted: boolean; held: string[]; engine?: EngineInfo }[]; error?: string };
+  /** Span export over OTLP (`warden/telemetry`); absent while the server is down. */
+  telemetry?: TelemetryResult | { error: string };
 }
 
 // Plain symbols (not emoji): they render in every editor font, and each line says it in words too.
@@ -154,6 +156,11 @@ export function statusMarkdown(r: StatusReport, now = Date.now()): string {
     for (const b of g.budgets) {
       out.push(line('info', b));
     }
+  }
+
+  if (r.telemetry) {
+    out.push('', '## Trace export (OpenTelemetry)', '');
+    out.push(...telemetryLines(r.telemetry));
   }
 
   out.push('', '## Engine per workspace (`warden.run.engine`)', '');
@@ -289,3 +296,22 @@ export const BUILTIN_PROVIDERS: Record<string, string> = {
   openai: 'https://api.openai.com/v1',
   anthropic: 'https://api.anthropic.com/v1',
 };
+
+/** The trace export section: off, working, or failing with what was kept and dropped. */
+export function telemetryLines(t: TelemetryResult | { error: string }): string[] {
+  if ('error' in t) {
+    return [line('info', `unknown: ${t.error}`)];
+  }
+  if (!t.endpoint) {
+    return [line('info', 'off: spans stay in the database. `warden.trace.otlp.endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT` in the server\'s environment) sends them to an OpenTelemetry backend.')];
+  }
+  const counts = `${t.exported} spans exported, ${t.queued} queued, ${t.dropped} dropped (queue full, oldest first)`;
+  const out: string[] = [];
+  if (t.lastError) {
+    out.push(line('warn', `\`${t.endpoint}\` is failing (${t.failures} failed ${t.failures === 1 ? 'attempt' : 'attempts'}, retried with backoff): ${t.lastError}`));
+    out.push(line('info', counts));
+  } else {
+    out.push(line(t.dropped > 0 ? 'warn' : 'ok', `\`${t.endpoint}\`: ${counts}`));
+  }
+  return out;
+}

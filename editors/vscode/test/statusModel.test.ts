@@ -139,6 +139,26 @@ describe('status report', () => {
     assert.doesNotMatch(statusMarkdown(report(), NOW), /LLM gateway/, 'nothing while the server is down');
   });
 
+  test('trace export: off with how to turn it on, working with its counts, failing with why and what was kept', () => {
+    const zero = { exported: 0, dropped: 0, failures: 0, queued: 0, lastError: null };
+    const off = statusMarkdown(report({ telemetry: { endpoint: null, ...zero } }), NOW);
+    assert.match(off, /## Trace export \(OpenTelemetry\)\n\n- ℹ off: spans stay in the database\. `warden\.trace\.otlp\.endpoint`/);
+    const on = statusMarkdown(report({ telemetry: { ...zero, endpoint: 'http://127.0.0.1:6006/v1/traces', exported: 42 } }), NOW);
+    assert.ok(on.includes('- ✓ `http://127.0.0.1:6006/v1/traces`: 42 spans exported, 0 queued, 0 dropped (queue full, oldest first)'), on);
+    const failing = statusMarkdown(
+      report({
+        telemetry: { endpoint: 'http://c:4318/v1/traces', exported: 3, dropped: 17, failures: 1, queued: 2048, lastError: 'connection refused' },
+      }),
+      NOW,
+    );
+    assert.ok(failing.includes('- ⚠ `http://c:4318/v1/traces` is failing (1 failed attempt, retried with backoff): connection refused'), failing);
+    assert.ok(failing.includes('- ℹ 3 spans exported, 2048 queued, 17 dropped (queue full, oldest first)'), failing);
+    const dropped = statusMarkdown(report({ telemetry: { ...zero, endpoint: 'http://c/v1/traces', exported: 5, dropped: 2 } }), NOW);
+    assert.match(dropped, /- ⚠ `http:\/\/c\/v1\/traces`: 5 spans exported, 0 queued, 2 dropped/, 'drops are a warning even once it works');
+    assert.match(statusMarkdown(report({ telemetry: { error: 'timed out' } }), NOW), /## Trace export[^\n]*\n\n- ℹ unknown: timed out/);
+    assert.doesNotMatch(statusMarkdown(report(), NOW), /Trace export/, 'nothing while the server is down');
+  });
+
   test('age', () => {
     assert.equal(age(null, NOW), 'age unknown');
     assert.equal(age('0001-01-01T00:00:00Z', NOW), 'age unknown');

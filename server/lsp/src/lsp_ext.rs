@@ -130,6 +130,24 @@ pub struct ConfigTrustResult {
     pub roots: Vec<ConfigTrustInfo>,
 }
 
+/// The answer to `warden/telemetry`. Counts are since the exporter started (a change of
+/// the `trace.otlp` settings starts a new one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TelemetryResult {
+    /// The OTLP/HTTP traces URL, without credentials; null when export is off.
+    pub endpoint: Option<String>,
+    pub exported: u64,
+    /// Spans dropped because the queue was full, oldest first.
+    pub dropped: u64,
+    /// Failed export attempts (each batch is retried with backoff).
+    pub failures: u64,
+    /// Spans waiting to be sent.
+    pub queued: u64,
+    /// The last failure, while the collector keeps failing (null after a success).
+    pub last_error: Option<String>,
+}
+
 /// `warden.run`: runs the document's current text (saved or not).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -392,6 +410,9 @@ pub const REQ_RUN_STATS: &str = "warden/runStats";
 pub const REQ_SCRIPTS: &str = "warden/scripts";
 /// `warden/configTrust {}` → `ConfigTrustResult`: each open root's `.warden.toml` trust.
 pub const REQ_CONFIG_TRUST: &str = "warden/configTrust";
+/// `warden/telemetry {}` → `TelemetryResult`: where spans are exported over OTLP and how
+/// that goes (exported, dropped, failing).
+pub const REQ_TELEMETRY: &str = "warden/telemetry";
 pub const REQ_DEBUG_PANIC: &str = "warden/debug/panic";
 pub const REQ_DEBUG_DOCUMENT: &str = "warden/debug/document";
 pub const REQ_DEBUG_HOLD: &str = "warden/debug/hold";
@@ -800,6 +821,8 @@ mod tests {
             REQ_SCRIPTS,
             REQ_GATEWAY,
             REQ_SEARCH,
+            REQ_CONFIG_TRUST,
+            REQ_TELEMETRY,
             GatewayCall::METHOD,
             FixRound::METHOD,
             FixFinished::METHOD,

@@ -261,6 +261,7 @@ pub async fn serve_stdio(db_override: Option<PathBuf>) -> ExitCode {
     .custom_method(lsp_ext::REQ_RUN_STATS, handlers::runs::run_stats)
     .custom_method(lsp_ext::REQ_SCRIPTS, handlers::runs::scripts)
     .custom_method(lsp_ext::REQ_CONFIG_TRUST, handlers::trust::status)
+    .custom_method(lsp_ext::REQ_TELEMETRY, handlers::traces::telemetry)
     .custom_method(lsp_ext::REQ_GATEWAY, handlers::gateway::gateway)
     .custom_method(
         "window/workDoneProgress/cancel",

@@ -126,6 +126,13 @@ impl Telemetry {
         self.current.read().clone()
     }
 
+    /// Where spans go (the traces URL without credentials) and how that goes; `None`
+    /// when export is off.
+    pub fn status(&self) -> Option<(String, Stats)> {
+        let exporter = self.exporter()?;
+        Some((exporter.config().target(), exporter.stats()))
+    }
+
     /// Sends what is queued, waiting at most `timeout`, and stops exporting.
     pub async fn shutdown(&self, timeout: Duration) -> Option<Stats> {
         let exporter = self.current.write().take()?;

@@ -528,6 +528,27 @@ pub fn redact_url(url: &str) -> String {
     u.as_str().trim_end_matches('/').to_owned()
 }
 
+/// `text` (an error message) with every `http://` or `https://` URL in it passed through
+/// [`redact_url`]: HTTP clients name the URL they failed on, credentials and all.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        let len = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
+            .unwrap_or(rest.len() - at);
+        out.push_str(&redact_url(&rest[at..at + len]));
+        rest = &rest[at + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A new span id: a UUIDv7, so ids sort by creation time (newest last) across processes.
 pub fn new_span_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -591,6 +612,21 @@ pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use parking_lot::Mutex;
+
+    #[test]
+    fn urls_in_error_messages_lose_their_credentials() {
+        assert_eq!(
+            redact_urls_in(
+                "error sending request for url (https://user:s3cret@collector.test:4318/v1/traces?key=k2): connection refused"
+            ),
+            "error sending request for url (https://collector.test:4318/v1/traces): connection refused"
+        );
+        assert_eq!(redact_urls_in("no URL here"), "no URL here");
+        assert_eq!(
+            redact_urls_in("a http://a:b@x/ and http://y/p?q=1"),
+            "a http://x and http://y/p"
+        );
+    }
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<(bool, Span)>>);

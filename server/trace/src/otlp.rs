@@ -421,7 +421,8 @@ async fn work(
             }
             Err(e) => {
                 queue.failures.fetch_add(1, Ordering::Relaxed);
-                let message = e.to_string();
+                // The client's message names the URL: never its credentials.
+                let message = crate::redact_urls_in(&e.to_string());
                 let first = queue.last_error.lock().replace(message.clone()).is_none();
                 if first {
                     tracing::warn!(

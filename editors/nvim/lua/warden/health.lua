@@ -9,7 +9,8 @@
 --- each open repository's `.warden.toml` (which keys it holds back until `:Warden trust`),
 --- the Docker engine each open root's runs go to (`run.engine`, else `DOCKER_HOST`), and
 --- the LLM gateway of each open workspace (its base URL, the token's first characters
---- only) with the budgets in force and the day's spend.
+--- only) with the budgets in force and the day's spend, and where each server exports
+--- its spans over OTLP (exported, queued, dropped, the last failure).
 
 local M = {}
 
@@ -647,6 +648,60 @@ local function check_gateway(cfg)
   end
 end
 
+--- What `:checkhealth warden` says about a server's span export (`warden/telemetry`):
+--- the level (`ok`, `warn` or `info`) and the lines.
+---@param t warden.TelemetryResult
+---@return 'ok'|'warn'|'info' level, string[] lines
+function M.telemetry_lines(t)
+  if type(t.endpoint) ~= 'string' then
+    return 'info',
+      {
+        'span export is off: spans stay in the database (settings.trace.otlp.endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT in the server environment, sends them to an OpenTelemetry backend)',
+      }
+  end
+  local counts = ('%d spans exported, %d queued, %d dropped (queue full, oldest first)'):format(
+    t.exported,
+    t.queued,
+    t.dropped
+  )
+  if type(t.lastError) == 'string' then
+    return 'warn',
+      {
+        ('%s is failing (%d failed %s, retried with backoff): %s'):format(
+          t.endpoint,
+          t.failures,
+          t.failures == 1 and 'attempt' or 'attempts',
+          t.lastError
+        ),
+        counts,
+      }
+  end
+  return t.dropped > 0 and 'warn' or 'ok', { ('%s: %s'):format(t.endpoint, counts) }
+end
+
+--- Where each running server exports its spans, and how that goes.
+local function check_telemetry()
+  health.start('warden: trace export (OpenTelemetry)')
+  local lsp = require('warden.lsp')
+  local clients = lsp.clients()
+  if #clients == 0 then
+    health.info('no warden server is running')
+    return
+  end
+  for _, c in ipairs(clients) do
+    local t, err = lsp.request_sync(c, lsp.requests.telemetry, vim.empty_dict(), 3000)
+    if not t then
+      health.warn(('server %d did not report its span export: %s'):format(c.id, tostring(err)))
+    else
+      local level, lines = M.telemetry_lines(t)
+      health[level](lines[1], level == 'warn' and { ':Warden log shows each failure' } or nil)
+      for i = 2, #lines do
+        health.info(lines[i])
+      end
+    end
+  end
+end
+
 function M.check()
   health.start('warden: Neovim')
   local v = vim.version()
@@ -674,6 +729,7 @@ function M.check()
   check_engines()
   check_trust()
   check_gateway(cfg)
+  check_telemetry()
 end
 
 return M

@@ -72,6 +72,7 @@ M.requests = {
   run_stats = 'warden/runStats', -- {workspace?} -> {workspace, scripts}
   scripts = 'warden/scripts', -- {workspace?} -> {workspace, scripts}
   config_trust = 'warden/configTrust', -- {} -> {roots: warden.ConfigTrustInfo[]}
+  telemetry = 'warden/telemetry', -- {} -> warden.TelemetryResult
   gateway = 'warden/gateway', -- {workspace?} -> warden.GatewayResult
   search = 'warden/search', -- warden.SearchParams -> warden.SearchResult (warden.search)
   -- Test hooks, registered by the server only when WARDEN_DEBUG_HOOKS=1.
@@ -134,6 +135,14 @@ M.events = {
 ---@field token string the API key the tools send; valid while this server runs
 ---@field apis string[] the endpoints served under the base URL
 ---@field env table<string, string> the four variables for a terminal, by name
+
+---@class warden.TelemetryResult Span export over OTLP, since the exporter started.
+---@field endpoint? string the traces URL without credentials (vim.NIL when export is off)
+---@field exported integer
+---@field dropped integer spans dropped because the queue was full, oldest first
+---@field failures integer failed attempts (each batch is retried with backoff)
+---@field queued integer
+---@field lastError? string the last failure while the collector keeps failing (vim.NIL after a success)
 
 ---@class warden.GatewayCall A call through the LLM gateway finished.
 ---@field workspace string

@@ -102,6 +102,50 @@ describe(':checkhealth warden', function()
     assert.is_nil(health.engine_line({ root = '/old' }))
   end)
 
+  it('says where each server exports its spans and how that goes', function()
+    local text = checkhealth()
+    -- The fixture servers export nothing.
+    assert.is_truthy(text:find('warden: trace export (OpenTelemetry)', 1, true), text)
+    assert.is_truthy(text:find('span export is off: spans stay in the database', 1, true), text)
+    -- The lines, from what warden/telemetry returns.
+    local health = require('warden.health')
+    local level, lines = health.telemetry_lines({
+      endpoint = 'http://127.0.0.1:6006/v1/traces',
+      exported = 42,
+      dropped = 0,
+      failures = 0,
+      queued = 0,
+      lastError = vim.NIL,
+    })
+    assert.are.equal('ok', level)
+    assert.are.same(
+      { 'http://127.0.0.1:6006/v1/traces: 42 spans exported, 0 queued, 0 dropped (queue full, oldest first)' },
+      lines
+    )
+    level, lines = health.telemetry_lines({
+      endpoint = 'http://c:4318/v1/traces',
+      exported = 3,
+      dropped = 17,
+      failures = 1,
+      queued = 2048,
+      lastError = 'connection refused',
+    })
+    assert.are.equal('warn', level)
+    assert.are.same({
+      'http://c:4318/v1/traces is failing (1 failed attempt, retried with backoff): connection refused',
+      '3 spans exported, 2048 queued, 17 dropped (queue full, oldest first)',
+    }, lines)
+    level = health.telemetry_lines({
+      endpoint = 'http://c/v1/traces',
+      exported = 5,
+      dropped = 2,
+      failures = 0,
+      queued = 0,
+      lastError = vim.NIL,
+    })
+    assert.are.equal('warn', level, 'drops are a warning even once it works')
+  end)
+
   it('reports bad configuration, a missing binary and an unwritable database', function()
     local not_a_folder = h.tmp .. '/plain-file'
     assert(io.open(not_a_folder, 'w')):close()

@@ -1,10 +1,11 @@
-//! `warden/traces`: stored spans, newest first, with keyset pagination.
+//! `warden/traces`: stored spans, newest first, with keyset pagination; and
+//! `warden/telemetry`: how their export over OTLP goes.
 
 use tower_lsp_server::jsonrpc::Result;
 use warden_store::spans::{self, SpanQuery};
 
 use super::{invalid, store_error};
-use crate::lsp_ext::{TRACES_DEFAULT_LIMIT, TracesParams, TracesResult};
+use crate::lsp_ext::{TRACES_DEFAULT_LIMIT, TelemetryResult, TracesParams, TracesResult};
 use crate::server::Backend;
 
 pub async fn traces(b: &Backend, params: TracesParams) -> Result<TracesResult> {
@@ -38,5 +39,20 @@ pub async fn traces(b: &Backend, params: TracesParams) -> Result<TracesResult> {
     Ok(TracesResult {
         traces: page.traces,
         next_cursor: page.next_cursor,
+    })
+}
+
+/// `warden/telemetry`: the exporter's endpoint and counts (all zero when export is off).
+pub async fn telemetry(_: &Backend, _: serde_json::Value) -> Result<TelemetryResult> {
+    Ok(match crate::telemetry::global().status() {
+        None => TelemetryResult::default(),
+        Some((endpoint, stats)) => TelemetryResult {
+            endpoint: Some(endpoint),
+            exported: stats.exported,
+            dropped: stats.dropped,
+            failures: stats.failures,
+            queued: stats.queued as u64,
+            last_error: stats.last_error,
+        },
     })
 }
