@@ -880,10 +880,10 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// `system_prompt` -> `systemPrompt`, recursively through tables.
-/// A TOML file's `snake_case` keys in the settings' camelCase, except the keys of the
-/// [`MAP_SETTINGS`] maps, which are names the user chose (a header, a provider, a model:
-/// `x-team`, `gpt-4o-mini`), kept as written; the keys inside their entries are camelCased.
+/// A TOML file's `snake_case` keys in the settings' camelCase (`system_prompt` ->
+/// `systemPrompt`, recursively), except the keys of the [`MAP_SETTINGS`] maps, which are
+/// names the user chose (a header, a provider, a model: `x-team`, `gpt-4o-mini`), kept as
+/// written; the keys inside their entries are camelCased.
 fn camel_keys(v: Value) -> Value {
     camel_keys_at(v, &mut Vec::new())
 }

@@ -91,6 +91,11 @@ pub fn parse_package(body: &[u8]) -> Result<PackageMeta, String> {
     })
 }
 
+/// Requests one caller has in flight at once.
+const CONCURRENCY: usize = 4;
+/// The least time between two requests of one caller (at most 20 a second).
+const MIN_SPACING: Duration = Duration::from_millis(50);
+
 /// Fetches package metadata.
 #[derive(Clone)]
 pub struct Client {
@@ -171,6 +176,36 @@ impl Client {
             }
         }
         Ok(meta)
+    }
+}
+
+impl Client {
+    /// Asks about each package, [`CONCURRENCY`] at once and [`MIN_SPACING`] apart; the
+    /// answers in the order they come.
+    pub fn packages(
+        &self,
+        wanted: Vec<Miss>,
+    ) -> impl futures::Stream<Item = (Miss, Result<PackageMeta, String>)> + Send + 'static {
+        use futures::StreamExt;
+        let spacing = Arc::new(tokio::sync::Mutex::new(
+            std::time::Instant::now() - MIN_SPACING,
+        ));
+        let api = self.clone();
+        futures::stream::iter(wanted.into_iter().map(move |miss| {
+            let (api, spacing) = (api.clone(), spacing.clone());
+            async move {
+                {
+                    let mut last = spacing.lock().await;
+                    let wait =
+                        (*last + MIN_SPACING).saturating_duration_since(std::time::Instant::now());
+                    tokio::time::sleep(wait).await;
+                    *last = std::time::Instant::now();
+                }
+                let r = api.package(miss.0, &miss.1).await;
+                (miss, r)
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
     }
 }
 
@@ -284,17 +319,12 @@ impl Metadata {
         let Ok(api) = Client::new(&settings.metadata_base(), wait) else {
             return;
         };
-        let asked = futures::future::join_all(ask.into_iter().map(|(eco, name)| {
-            let api = api.clone();
-            async move {
-                let r = api.package(eco, &name).await;
-                (eco, name, r)
-            }
-        }));
-        let Ok(answers) = tokio::time::timeout(wait, asked).await else {
-            return;
-        };
-        for (eco, name, r) in answers {
+        // Each answer is kept as it comes; those not in by the deadline are no answer.
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut answers = std::pin::pin!(api.packages(ask));
+        while let Ok(Some(((eco, name), r))) =
+            tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut answers)).await
+        {
             let Ok(meta) = r else { continue };
             let (e, n, body) = (
                 eco.as_str().to_owned(),

@@ -1,11 +1,10 @@
 //! The package metadata fetcher: lookups that miss (`metadata::Metadata`) are batched
-//! here, asked of the metadata API a few at a time and no faster than
-//! [`MIN_SPACING`] apart, stored, and the open documents re-checked. An answer that
+//! here, asked of the metadata API a few at a time and at most 20 a second
+//! ([`Client::packages`]), stored, and the open documents re-checked. An answer that
 //! fails (offline, a timeout, a 5xx, garbage) is no finding and is not asked again for
 //! [`RETRY_AFTER`]; each batch is one `index` span `packages.metadata` with its counts.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -19,10 +18,6 @@ use crate::server::Backend;
 const GATHER: Duration = Duration::from_millis(100);
 /// The most packages asked in one batch (the rest wait for the next).
 const BATCH: usize = 64;
-/// Requests in flight at once.
-const CONCURRENCY: usize = 4;
-/// The least time between two requests (at most 20 a second).
-const MIN_SPACING: Duration = Duration::from_millis(50);
 /// A package whose answer failed is not asked again before this.
 const RETRY_AFTER: Duration = Duration::from_secs(600);
 
@@ -90,25 +85,7 @@ pub fn start_fetcher(b: &Backend) {
                     "packages": batch.len(),
                 }))
                 .begin();
-            let spacing = Arc::new(tokio::sync::Mutex::new(Instant::now() - MIN_SPACING));
-            let results: Vec<(Miss, Result<_, String>)> =
-                futures::stream::iter(batch.into_iter().map(|miss| {
-                    let (api, spacing) = (api.clone(), spacing.clone());
-                    async move {
-                        {
-                            let mut last = spacing.lock().await;
-                            let wait =
-                                (*last + MIN_SPACING).saturating_duration_since(Instant::now());
-                            tokio::time::sleep(wait).await;
-                            *last = Instant::now();
-                        }
-                        let r = api.package(miss.0, &miss.1).await;
-                        (miss, r)
-                    }
-                }))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
+            let results: Vec<(Miss, Result<_, String>)> = api.packages(batch).collect().await;
             let (mut stored, mut unknown, mut errors) = (0u64, 0u64, Vec::new());
             for (miss, result) in results {
                 match result {
