@@ -5,7 +5,8 @@
 # repository, starts the scripted loopback provider (warden-mock-llm) and
 # `warden gateway` for a throwaway repository (configured by a user configuration file
 # in a temporary XDG_CONFIG_HOME, the upstream key in an environment variable), plus a
-# second workspace whose `.warden.toml` tightens the budget and the deny-list, then runs
+# second workspace whose `.warden.toml` tightens the budget and the deny-list and a third
+# with a tiny daily budget, then runs
 # tests/gateway/test_sdks.py; then `warden mcp` in a third repository (a leaked key, a
 # vulnerable pin, a misspelt package, a failing script) driven by the `mcp` client,
 # tests/gateway/test_mcp.py, with warden-mock-registry as its package metadata API.
@@ -60,12 +61,13 @@ mock_url="$(head -1 "$work/mock.url")"
 [ -n "$mock_url" ] || { echo "test-gateway: the mock provider did not start" >&2; cat "$work/mock.log" >&2; exit 1; }
 
 upstream_key="sk-upstream-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-mkdir -p "$work/config/warden" "$work/gw-alpha" "$work/gw-tight"
+mkdir -p "$work/config/warden" "$work/gw-alpha" "$work/gw-tight" "$work/gw-daily"
 cat >"$work/config/warden/config.toml" <<TOML
 system_prompt = "Never print secrets."
 
 [llm]
 provider = "mock"
+model = "gpt-test"
 
 [llm.providers.mock]
 api = "openai"
@@ -76,6 +78,12 @@ api_key_env = "WARDEN_TEST_UPSTREAM_KEY"
 api = "anthropic"
 base_url = "$mock_url"
 api_key_env = "WARDEN_TEST_UPSTREAM_KEY"
+model = "claude-test"
+
+# USD per million tokens: the scripted model costs something, so a daily budget is spent.
+[llm.prices.gpt-test]
+input = 1000.0
+output = 1000.0
 
 [[llm.mux]]
 glob = "claude-*"
@@ -94,7 +102,12 @@ request_tokens = 100
 [gateway]
 block_malicious = true
 TOML
-for d in gw-alpha gw-tight; do
+cat >"$work/gw-daily/.warden.toml" <<'TOML'
+# A daily budget of a thousandth of a cent: the first call spends it.
+[llm.budget]
+daily_usd = 0.00001
+TOML
+for d in gw-alpha gw-tight gw-daily; do
   git -C "$work/$d" init -q
   git -C "$work/$d" -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
 done
@@ -102,8 +115,12 @@ export XDG_CONFIG_HOME="$work/config" WARDEN_TEST_UPSTREAM_KEY="$upstream_key" W
 db="$work/warden.db"
 # The bundled OSV fixtures (pilllow is malicious, requests 2.30.0 vulnerable).
 "$WARDEN_BIN" --db "$db" db import fixtures/osv/PyPI >/dev/null
-tight="$("$WARDEN_BIN" --db "$db" workspaces "$work/gw-tight" --json |
-  "$venv/bin/python" -c 'import json,sys; print([w["name"] for w in map(json.loads, sys.stdin) if (w.get("root") or "").endswith("gw-tight")][0])')"
+workspace_of() {
+  "$WARDEN_BIN" --db "$db" workspaces "$work/$1" --json |
+    "$venv/bin/python" -c 'import json,sys; print([w["name"] for w in map(json.loads, sys.stdin) if (w.get("root") or "").endswith(sys.argv[1])][0])' "$1"
+}
+tight="$(workspace_of gw-tight)"
+daily="$(workspace_of gw-daily)"
 # The package metadata API of the gateway and `warden mcp`: the bundled recorded answers
 # on loopback (any other name is the API's "not found"); they are online only to it.
 "$registry" fixtures/osv --metadata fixtures/metadata 0 >"$work/registry.json" 2>"$work/registry.log" &
@@ -136,7 +153,7 @@ git -C "$work/mcp-ws" init -q
 
 set +e
 WARDEN_TEST_METADATA_URL="$metadata_url" WARDEN_TEST_MOCK_URL="$mock_url" WARDEN_TEST_GATEWAY="$(cat "$work/gateway.json")" WARDEN_TEST_DB="$db" \
-  WARDEN_TEST_TIGHT_WORKSPACE="$tight" WARDEN_TEST_UPSTREAM_KEY="$upstream_key" \
+  WARDEN_TEST_TIGHT_WORKSPACE="$tight" WARDEN_TEST_DAILY_WORKSPACE="$daily" WARDEN_TEST_UPSTREAM_KEY="$upstream_key" \
   WARDEN_TEST_MCP_REPO="$work/mcp-ws" WARDEN_TEST_MCP_SECRET="$secret" \
   "$venv/bin/python" -m unittest -v tests/gateway/test_sdks.py tests/gateway/test_mcp.py 2>"$work/result.txt"
 status=$?

@@ -30,6 +30,7 @@ DB = os.environ["WARDEN_TEST_DB"]
 WARDEN = os.environ["WARDEN_BIN"]
 UPSTREAM_KEY = os.environ["WARDEN_TEST_UPSTREAM_KEY"]
 TIGHT = os.environ["WARDEN_TEST_TIGHT_WORKSPACE"]  # a workspace with a small budget
+DAILY = os.environ["WARDEN_TEST_DAILY_WORKSPACE"]  # a workspace whose daily budget one call spends
 PLACEHOLDER = "__WARDEN_SECRET_1__"
 
 
@@ -237,6 +238,33 @@ class Gateway(unittest.TestCase):
         self.assertIn("denyList", str(e.exception))
         self.assertEqual(len(requests()), self.before, "nothing reached the provider")
 
+    def test_models_lists_the_workspaces_models_in_both_sdks(self):
+        ids = [m.id for m in openai_client().models.list()]
+        self.assertIn("gpt-test", ids)
+        self.assertIn("claude-test", ids)
+        self.assertIn("claude-test", [m.id for m in anthropic_client().models.list()])
+        self.assertEqual(len(requests()), self.before, "answered by the gateway itself")
+
+    def test_a_spent_daily_budget_refuses_the_next_call_before_sending(self):
+        base = GATEWAY["baseUrl"].rstrip("/") + "/w/" + DAILY + "/v1"
+        script([json.dumps({
+            "id": "chatcmpl-d", "object": "chat.completion", "created": 1, "model": "gpt-test",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 2, "total_tokens": 22}})], content_type="application/json")
+        first = openai_client(base=base).chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual(first.choices[0].message.content, "ok")
+        self.assertEqual(len(requests()), self.before + 1)
+        # The call is recorded after its last byte: wait for its cost before the next one.
+        deadline = time.monotonic() + 15
+        while not any(s["workspace"] == DAILY and s.get("costUsd", 0) > 0 for s in llm_spans(5)):
+            self.assertLess(time.monotonic(), deadline, "the first call's cost was recorded")
+            time.sleep(0.1)
+        with self.assertRaises(openai.RateLimitError) as e:
+            openai_client(base=base).chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi again"}])
+        self.assertIn("llm.budget.dailyUsd", str(e.exception))
+        self.assertIn(DAILY, str(e.exception))
+        self.assertEqual(len(requests()), self.before + 1, "the refused call never reached the provider")
+
     def malicious_stream(self):
         chunk = lambda delta, finish=None: sse({"id": "c2", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
                                                  "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
@@ -292,7 +320,7 @@ class Gateway(unittest.TestCase):
         gateway = [s for s in spans if (s.get("input") or {}).get("gateway")]
         clients = {s["input"]["client"].split("/")[0] for s in gateway}
         self.assertTrue({"OpenAI", "Anthropic"} <= clients, clients)
-        self.assertTrue(all(s["workspace"] == GATEWAY["workspace"] for s in gateway if s["outcome"] == "ok"))
+        self.assertTrue(all(s["workspace"] in (GATEWAY["workspace"], DAILY) for s in gateway if s["outcome"] == "ok"))
         ok = [s for s in gateway if s["outcome"] == "ok"]
         self.assertGreaterEqual(len(ok), 5)
         self.assertTrue(all(s["tokens"]["input"] > 0 for s in ok), [s["tokens"] for s in ok])
