@@ -275,20 +275,17 @@ impl Metadata {
         if !fresh && let Some(tx) = self.misses.get() {
             let _ = tx.send(key.clone());
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, meta.clone());
+        self.remember(key, meta.clone());
         meta
     }
 
-    fn remember(&self, key: Miss, meta: PackageMeta) {
+    /// Keeps a lookup's result in memory (starting over when full).
+    fn remember(&self, key: Miss, meta: Option<Arc<PackageMeta>>) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(key, Some(Arc::new(meta)));
+        cache.insert(key, meta);
     }
 
     /// Asks the API now (all within `wait`) about the packages this lookup has no answer
@@ -302,18 +299,22 @@ impl Metadata {
         wanted: Vec<Miss>,
         wait: Duration,
     ) {
-        let mut ask = Vec::new();
-        for (eco, name) in wanted {
-            let this = self.clone();
-            let n = name.clone();
-            let known = tokio::task::spawn_blocking(move || this.get(eco, &n).is_some())
-                .await
-                .unwrap_or(false);
-            if !known && !ask.contains(&(eco, name.clone())) {
-                ask.push((eco, name));
-            }
+        if warden_config::offline() || !settings.metadata {
+            return;
         }
-        if ask.is_empty() || warden_config::offline() || !settings.metadata {
+        let this = self.clone();
+        let ask = tokio::task::spawn_blocking(move || {
+            let mut ask: Vec<Miss> = wanted
+                .into_iter()
+                .filter(|(eco, name)| this.get(*eco, name).is_none())
+                .collect();
+            ask.sort();
+            ask.dedup();
+            ask
+        })
+        .await
+        .unwrap_or_default();
+        if ask.is_empty() {
             return;
         }
         let Ok(api) = Client::new(&settings.metadata_base(), wait) else {
@@ -338,7 +339,7 @@ impl Metadata {
             {
                 tracing::warn!("storing package metadata: {err}");
             }
-            self.remember((eco, name), meta);
+            self.remember((eco, name), Some(Arc::new(meta)));
         }
     }
 }

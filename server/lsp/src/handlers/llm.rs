@@ -969,22 +969,18 @@ async fn unknown_packages(
         .map(|m| (m.ecosystem, m.ecosystem.normalize_name(&m.name)))
         .collect();
     meta.answer_now(&settings, wanted, GUARD_LOOKUP).await;
-    let mut out = Vec::new();
-    for m in found {
-        let (meta, eco, name) = (
-            meta.clone(),
-            m.ecosystem,
-            m.ecosystem.normalize_name(&m.name),
-        );
-        let answer = tokio::task::spawn_blocking(move || meta.get(eco, &name))
-            .await
-            .ok()
-            .flatten();
-        if answer.is_some_and(|p| *p == PackageMeta::Unknown) {
-            out.push(m.clone());
-        }
-    }
-    out
+    let (meta, found) = (meta.clone(), found.to_vec());
+    tokio::task::spawn_blocking(move || {
+        found
+            .into_iter()
+            .filter(|m| {
+                meta.get(m.ecosystem, &m.ecosystem.normalize_name(&m.name))
+                    .is_some_and(|p| *p == PackageMeta::Unknown)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
