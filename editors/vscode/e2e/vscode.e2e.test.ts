@@ -1184,8 +1184,11 @@ test('fix until it runs: rounds in a notification, the fix in a diff, Accept app
       const badges = await tree.locator('.span-row[data-name="fix.round"] .fix-round').allInnerTexts();
       return badges.includes('round 1 · failing') && badges.includes('round 2 · green');
     });
-    const kinds = await tree.locator('.span-row .kind').allInnerTexts();
-    assert.ok(kinds.includes('llm') && kinds.includes('run'), `llm and run spans in the loop: ${kinds.join(', ')}`);
+    // The rounds' own spans render after the rounds: wait for them too.
+    await until('llm and run spans in the loop', async () => {
+      const kinds = await tree.locator('.span-row .kind').allInnerTexts();
+      return kinds.includes('llm') && kinds.includes('run');
+    });
     await s.screenshot('fix-until-green-traces');
   } finally {
     await s.runCommand('Notifications: Clear All Notifications').catch(() => undefined);
